@@ -1,0 +1,1 @@
+"""Command-line interfaces: levante, levante-db-manage, levante-track-result."""

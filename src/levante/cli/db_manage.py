@@ -1,0 +1,149 @@
+"""levante-db-manage: the only way the schema changes (Alembic migrations underneath)."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+from alembic.util.exc import CommandError
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
+
+from levante.cli.common import config_options, fail, get_config, handles_errors
+from levante.db import manage
+
+_ERRORS = (manage.DatabaseStateError, CommandError, SQLAlchemyError)
+
+
+def _url(config_file: str | None, config_dir: str | None, database: str | None) -> str:
+    return database or get_config(config_file, config_dir).database_url
+
+
+def _shown(url: str) -> str:
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def _database_option(func: click.decorators.FC) -> click.decorators.FC:
+    return click.option(
+        "--database",
+        metavar="URL",
+        default=None,
+        help="Database URL, instead of [database] connection.",
+    )(func)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def cli() -> None:
+    """Manage the Levante database schema: upgrade, downgrade, inspect and check it.
+
+    Works the same on SQLite and PostgreSQL. Services never change the schema: after
+    installing a new version of Levante, run `levante-db-manage upgrade head`.
+    """
+
+
+@cli.command()
+@click.argument("revision", default="head")
+@click.option("--sql", "as_sql", is_flag=True, help="Print the SQL instead of running it.")
+@_database_option
+@config_options
+@handles_errors(*_ERRORS)
+def upgrade(
+    revision: str, as_sql: bool, database: str | None, config_file: str | None,
+    config_dir: str | None,
+) -> None:
+    """Upgrade the database to REVISION (default: head).
+
+    With --sql, REVISION may be FROM:TO; the SQL is printed from an empty database
+    otherwise.
+    """
+    url = _url(config_file, config_dir, database)
+    if as_sql:
+        click.echo(manage.upgrade_sql(url, revision), nl=False)
+        return
+    before, after = manage.upgrade(url, revision)
+    if before == after:
+        click.echo(f"{_shown(url)}: already at revision {after}; nothing to do.")
+    else:
+        click.echo(f"{_shown(url)}: upgraded from {before or 'empty'} to {after}.")
+
+
+@cli.command()
+@click.argument("revision")
+@_database_option
+@config_options
+@handles_errors(*_ERRORS)
+def downgrade(
+    revision: str, database: str | None, config_file: str | None, config_dir: str | None
+) -> None:
+    """Downgrade the database to REVISION (`base` removes every table)."""
+    url = _url(config_file, config_dir, database)
+    before, after = manage.downgrade(url, revision)
+    click.echo(f"{_shown(url)}: downgraded from {before or 'empty'} to {after or 'empty'}.")
+
+
+@cli.command()
+@_database_option
+@config_options
+@handles_errors(*_ERRORS)
+def current(database: str | None, config_file: str | None, config_dir: str | None) -> None:
+    """Show the database's current revision and whether it is the head."""
+    url = _url(config_file, config_dir, database)
+    engine = manage.make_engine(url)
+    try:
+        rev = manage.current_revision(engine)
+    finally:
+        engine.dispose()
+    head = manage.head_revision()
+    state = "(head)" if rev == head else f"(head is {head})"
+    click.echo(f"{rev or 'none'} {state}")
+
+
+@cli.command()
+@_database_option
+@config_options
+@handles_errors(*_ERRORS)
+def history(database: str | None, config_file: str | None, config_dir: str | None) -> None:
+    """List every revision, newest first, marking the head and the current one."""
+    url = _url(config_file, config_dir, database)
+    for rev in manage.history(url):
+        marks = [m for m, on in (("head", rev.is_head), ("current", rev.is_current)) if on]
+        suffix = f" ({', '.join(marks)})" if marks else ""
+        click.echo(f"{rev.down_revision or '<base>'} -> {rev.revision}{suffix}, {rev.message}")
+
+
+@cli.command()
+@click.argument("revision")
+@_database_option
+@config_options
+@handles_errors(*_ERRORS)
+def stamp(
+    revision: str, database: str | None, config_file: str | None, config_dir: str | None
+) -> None:
+    """Record REVISION as the current one without running any migration."""
+    url = _url(config_file, config_dir, database)
+    after = manage.stamp(url, revision)
+    click.echo(f"{_shown(url)}: stamped at revision {after or 'none'}.")
+
+
+@cli.command()
+@_database_option
+@config_options
+@handles_errors(*_ERRORS)
+def check(database: str | None, config_file: str | None, config_dir: str | None) -> None:
+    """Exit 0 when the database is at head and matches the models; else list every difference."""
+    url = _url(config_file, config_dir, database)
+    problems = manage.check(url)
+    if not problems:
+        click.echo(f"{_shown(url)}: at head {manage.head_revision()}; schema matches the models.")
+        return
+    click.echo(f"{_shown(url)}: {len(problems)} difference(s) from head and the models:")
+    for line in problems:
+        click.echo(f"  {line}")
+    sys.exit(1)
+
+
+def main() -> None:
+    try:
+        cli(prog_name="levante-db-manage")
+    except KeyboardInterrupt:  # pragma: no cover
+        fail("interrupted", 130)

@@ -1,0 +1,136 @@
+"""`levante serve ROLE` (one role, at scale) and `levante up` (everything, embedded)."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import logging
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import click
+from sqlalchemy.engine import make_url
+
+from levante.cli.common import config_options, fail, get_config
+from levante.config import Config
+from levante.db import manage
+from levante.db.connect import engine_from_config
+from levante.log import setup_logging
+from levante.service import (
+    EXIT_SCHEMA_NOT_AT_HEAD,
+    ROLES,
+    Service,
+    guard,
+    role_factory,
+    run_services,
+)
+
+log = logging.getLogger("levante.cli")
+
+# Called by `levante up` after the upgrade, before serving: "module:function";
+# function(config, engine) -> lines to print (e.g. where the first API key was written).
+UP_HOOKS: tuple[str, ...] = ("levante.platform.service:prepare_up",)
+
+
+def _services_for(roles: list[str], config: Config) -> tuple[Any, list[Service]]:
+    engine = engine_from_config(config)
+    try:
+        guard(engine)
+    except manage.SchemaNotAtHead as exc:
+        click.echo(f"levante: {exc}", err=True)
+        sys.exit(EXIT_SCHEMA_NOT_AT_HEAD)
+    services: list[Service] = []
+    for role in roles:
+        services.extend(role_factory(role)(config, engine))
+    return engine, services
+
+
+@click.command("serve")
+@click.argument("role", type=click.Choice(sorted(ROLES)))
+@config_options
+def serve(role: str, config_file: str | None, config_dir: str | None) -> None:
+    """Run one role of Levante in the foreground (several processes may run each role).
+
+    The database must already be at head: run `levante-db-manage upgrade head` first.
+    """
+    config = get_config(config_file, config_dir)
+    setup_logging(config)
+    engine, services = _services_for([role], config)
+    log.info("serving %s on %s", role, make_url(config.database_url).render_as_string())
+    try:
+        asyncio.run(run_services(services))
+    finally:
+        engine.dispose()
+
+
+def _hook(path: str) -> Callable[..., list[str]] | None:
+    module_name, _, attr = path.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name == module_name:
+            return None
+        raise
+    hook: Callable[..., list[str]] | None = getattr(module, attr, None)
+    return hook
+
+
+@click.command("up")
+@click.option("--data-dir", type=click.Path(file_okay=False), default=None,
+              help="Data folder (default: [core] data_dir, ~/.local/share/levante).")
+@click.option("--api-port", type=int, default=None, help="Platform API port (default 9101).")
+@click.option("--engine-port", type=int, default=None, help="Engine API port (default 8989).")
+@config_options
+def up(
+    data_dir: str | None, api_port: int | None, engine_port: int | None,
+    config_file: str | None, config_dir: str | None,
+) -> None:
+    """Run all of Levante in one process (embedded mode; SQLite in the data folder).
+
+    This is the one command that upgrades the database by itself, and it says so.
+    Stop it with Ctrl-C.
+    """
+    config = get_config(config_file, config_dir)
+    overrides: dict[tuple[str, str], Any] = {}
+    if data_dir:
+        overrides[("core", "data_dir")] = data_dir
+    if api_port is not None:
+        overrides[("api", "port")] = api_port
+    if engine_port is not None:
+        overrides[("engine", "port")] = engine_port
+    config = config.with_overrides(overrides)
+    setup_logging(config)
+    config.data_dir.mkdir(parents=True, exist_ok=True)
+    url = config.database_url
+    shown = make_url(url).render_as_string(hide_password=True)
+    try:
+        before, after = manage.upgrade(url, "head")
+    except manage.DatabaseStateError as exc:
+        fail(str(exc))
+    if before == after:
+        click.echo(f"Database {shown} is at revision {after} (head).")
+    else:
+        click.echo(
+            f"Upgraded database {shown} from revision {before or 'empty'} to {after} (head); "
+            "`levante up` upgrades by itself, `levante serve` never does."
+        )
+    engine, services = _services_for(sorted(ROLES), config)
+    for path in UP_HOOKS:
+        hook = _hook(path)
+        if hook is not None:
+            for line in hook(config, engine):
+                click.echo(line)
+    click.echo(f"Platform API and web UI: {config.public_url('api')}/v1")
+    click.echo(f"Engine API (Mistral v2): {config.public_url('engine')}/v2")
+    click.echo("Levante is running; press Ctrl-C to stop.")
+    try:
+        asyncio.run(run_services(services))
+    finally:
+        engine.dispose()
+    click.echo("Levante stopped.")
+
+
+def register(group: click.Group) -> None:
+    group.add_command(serve)
+    group.add_command(up)

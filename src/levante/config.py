@@ -1,0 +1,418 @@
+"""Configuration: every option declared once, typed, with a default and a help text.
+
+The INI file ``levante.conf`` is found with ``--config-file FILE`` or ``--config-dir DIR``;
+each option can be overridden by the environment variable ``LEVANTE_<SECTION>_<OPTION>``.
+The sample file ``etc/levante.conf.sample`` is generated from the declarations below
+(``levante config sample``) and a test keeps it in sync.
+"""
+
+from __future__ import annotations
+
+import configparser
+import os
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+CONFIG_FILE_NAME = "levante.conf"
+ENV_PREFIX = "LEVANTE_"
+MASK = "********"
+
+
+class ConfigError(Exception):
+    """A configuration file or value that cannot be used; the message says where and why."""
+
+
+def _parse_bool(raw: str) -> bool:
+    value = raw.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise ValueError("a boolean (true/false, yes/no, on/off, 1/0)")
+
+
+def _parse_int(raw: str) -> int:
+    try:
+        return int(raw.strip())
+    except ValueError:
+        raise ValueError("an integer") from None
+
+
+def _parse_float(raw: str) -> float:
+    try:
+        return float(raw.strip())
+    except ValueError:
+        raise ValueError("a number") from None
+
+
+def _parse_list(raw: str) -> list[str]:
+    return [item.strip() for item in raw.replace("\n", ",").split(",") if item.strip()]
+
+
+def _parse_str(raw: str) -> str:
+    return raw.strip()
+
+
+_PARSERS: dict[str, Callable[[str], Any]] = {
+    "str": _parse_str,
+    "int": _parse_int,
+    "float": _parse_float,
+    "bool": _parse_bool,
+    "list": _parse_list,
+}
+_EXPECTED: dict[str, str] = {
+    "str": "a string",
+    "int": "an integer",
+    "float": "a number",
+    "bool": "a boolean (true/false, yes/no, on/off, 1/0)",
+    "list": "a comma-separated list",
+}
+
+
+@dataclass(frozen=True)
+class Option:
+    """One declared option: its type, default, help text, and constraints."""
+
+    section: str
+    name: str
+    type: str
+    default: Any
+    help: str
+    secret: bool = False
+    choices: tuple[str, ...] = ()
+    minimum: float | None = None
+
+    @property
+    def env_var(self) -> str:
+        return f"{ENV_PREFIX}{self.section.upper()}_{self.name.upper()}"
+
+    def parse(self, raw: str) -> Any:
+        """Turn a raw string into a typed value, or raise ValueError saying what is expected."""
+        value = _PARSERS[self.type](raw)
+        if self.choices and value not in self.choices:
+            raise ValueError("one of " + ", ".join(self.choices))
+        if self.minimum is not None and value < self.minimum:
+            raise ValueError(f"{_EXPECTED[self.type]} of at least {self.minimum:g}")
+        return value
+
+    def render_default(self) -> str:
+        if self.type == "list":
+            return ", ".join(self.default)
+        if self.type == "bool":
+            return "true" if self.default else "false"
+        return str(self.default)
+
+
+@dataclass(frozen=True)
+class Section:
+    name: str
+    help: str
+    options: tuple[Option, ...] = field(default_factory=tuple)
+
+
+def _section(name: str, help: str, *options: tuple[Any, ...]) -> Section:
+    built = []
+    for spec in options:
+        opt_name, opt_type, default, opt_help, *rest = spec
+        extra: dict[str, Any] = rest[0] if rest else {}
+        built.append(Option(name, opt_name, opt_type, default, opt_help, **extra))
+    return Section(name, help, tuple(built))
+
+
+# --- The declarations. Add an option here and regenerate the sample (`make sample`). ---
+SECTIONS: tuple[Section, ...] = (
+    _section(
+        "core",
+        "Where Levante keeps its files.",
+        ("data_dir", "str", "~/.local/share/levante",
+         "Data folder: the embedded SQLite database, the first API key, logs of `levante up`."),
+    ),
+    _section(
+        "database",
+        "The SQL database shared by every process of one Levante installation.",
+        ("connection", "str", "",
+         "SQLAlchemy URL, e.g. postgresql://user@host/levante. Empty: SQLite file "
+         "levante.sqlite in [core] data_dir.", {"secret": True}),
+        ("busy_timeout", "float", 30.0,
+         "SQLite only: seconds a writer waits for the lock before failing.", {"minimum": 0}),
+        ("pool_size", "int", 10, "PostgreSQL only: connections kept open per process.",
+         {"minimum": 1}),
+        ("echo", "bool", False, "Log every SQL statement (debugging only)."),
+    ),
+    _section(
+        "api",
+        "The platform's REST API (StackStorm v1 compatible) and web UI.",
+        ("host", "str", "127.0.0.1", "Address the platform API listens on."),
+        ("port", "int", 9101, "Port the platform API listens on.", {"minimum": 0}),
+        ("public_url", "str", "",
+         "URL by which others (the engine, web links) reach this API. Empty: "
+         "http://<host>:<port>."),
+    ),
+    _section(
+        "engine",
+        "The workflow engine and its Mistral v2 compatible REST API.",
+        ("host", "str", "127.0.0.1", "Address the engine API listens on."),
+        ("port", "int", 8989, "Port the engine API listens on.", {"minimum": 0}),
+        ("public_url", "str", "",
+         "URL by which the platform reaches the engine API. Empty: http://<host>:<port>."),
+        ("workers", "int", 4, "Steps one engine process runs at once.", {"minimum": 1}),
+        ("poll_interval", "float", 1.0,
+         "Seconds between looks at the work queue when no wake-up arrives.", {"minimum": 0.01}),
+        ("expression_timeout", "float", 5.0,
+         "Seconds one YAQL or Jinja expression may run before it fails its task.",
+         {"minimum": 0.01}),
+        ("http_denied_networks", "list", [],
+         "Networks (CIDR) that std.http may not reach, e.g. 169.254.0.0/16."),
+        ("smtp_host", "str", "", "Default SMTP host for std.email when the task names none."),
+    ),
+    _section(
+        "notifier",
+        "Delivery of workflow and task events from the engine to subscribers.",
+        ("enabled", "bool", True, "Deliver events at all."),
+        ("max_retry_age", "float", 86400.0,
+         "Seconds after which an undelivered event is given up.", {"minimum": 1}),
+        ("initial_backoff", "float", 0.5, "Seconds before the first retry.", {"minimum": 0}),
+        ("max_backoff", "float", 300.0, "Longest wait between two retries.", {"minimum": 0}),
+        ("webhooks", "list", [], "URLs that receive every event, besides subscribers."),
+        ("signing_secret", "str", "",
+         "Secret for HMAC-SHA256 signatures of events (Standard Webhooks). Empty: one is "
+         "generated in the data folder.", {"secret": True}),
+    ),
+    _section(
+        "resultstracker",
+        "Fallback that polls the engine for workflow executions the platform tracks.",
+        ("query_interval", "float", 5.0, "Seconds between two polls of one execution.",
+         {"minimum": 0.01}),
+        ("thread_pool_size", "int", 10, "Requests to the engine in flight at most.",
+         {"minimum": 1}),
+        ("empty_q_sleep_time", "float", 1.0, "Seconds to sleep when nothing is tracked.",
+         {"minimum": 0}),
+        ("no_workers_sleep_time", "float", 1.0,
+         "Seconds to sleep when every request slot is busy.", {"minimum": 0}),
+        ("silence_timeout", "float", 60.0,
+         "Seconds without an event after which a running workflow execution is tracked "
+         "automatically.", {"minimum": 1}),
+    ),
+    _section(
+        "auth",
+        "Authentication of the platform API.",
+        ("enabled", "bool", True, "Require an API key or token on every request."),
+        ("token_ttl", "int", 86400, "Seconds a token lives.", {"minimum": 1}),
+    ),
+    _section(
+        "content",
+        "Packs of actions.",
+        ("packs_paths", "list", [],
+         "Folders searched for packs, besides the bundled ones (core, examples)."),
+    ),
+    _section(
+        "runner",
+        "Execution of actions on the platform.",
+        ("workers", "int", 8, "Actions one runner process runs at once.", {"minimum": 1}),
+        ("allow_sudo", "bool", False, "Allow actions to run with sudo."),
+        ("default_timeout", "int", 600, "Seconds an action runs at most when it sets none.",
+         {"minimum": 1}),
+    ),
+    _section(
+        "log",
+        "Logging: one line per event with a timestamp, level, component and message.",
+        ("level", "str", "INFO", "Lowest level logged.",
+         {"choices": ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")}),
+        ("file", "str", "", "Also write the log to this file. Empty: stderr only."),
+    ),
+)
+
+_BY_SECTION: dict[str, Section] = {s.name: s for s in SECTIONS}
+
+
+def find_option(section: str, name: str) -> Option:
+    try:
+        sect = _BY_SECTION[section]
+    except KeyError:
+        raise KeyError(f"no section [{section}]") from None
+    for opt in sect.options:
+        if opt.name == name:
+            return opt
+    raise KeyError(f"no option {name!r} in [{section}]")
+
+
+class Config:
+    """The effective configuration: defaults, then the file, then the environment."""
+
+    def __init__(self, values: Mapping[tuple[str, str], Any], source: Path | None) -> None:
+        self._values = dict(values)
+        self.source = source
+
+    def get(self, section: str, name: str) -> Any:
+        find_option(section, name)
+        return self._values[(section, name)]
+
+    def get_str(self, section: str, name: str) -> str:
+        return str(self.get(section, name))
+
+    def get_int(self, section: str, name: str) -> int:
+        return int(self.get(section, name))
+
+    def get_float(self, section: str, name: str) -> float:
+        return float(self.get(section, name))
+
+    def get_bool(self, section: str, name: str) -> bool:
+        return bool(self.get(section, name))
+
+    def get_list(self, section: str, name: str) -> list[str]:
+        return list(self.get(section, name))
+
+    def with_overrides(self, overrides: Mapping[tuple[str, str], Any]) -> Config:
+        """A copy with some values replaced (already typed), e.g. from command-line flags."""
+        merged = dict(self._values)
+        for key, value in overrides.items():
+            find_option(*key)
+            merged[key] = value
+        return Config(merged, self.source)
+
+    # Derived values used in many places.
+    @property
+    def data_dir(self) -> Path:
+        return Path(self.get_str("core", "data_dir")).expanduser()
+
+    @property
+    def database_url(self) -> str:
+        url = self.get_str("database", "connection")
+        if url:
+            return url
+        return f"sqlite:///{self.data_dir / 'levante.sqlite'}"
+
+    def public_url(self, section: str) -> str:
+        url = self.get_str(section, "public_url")
+        if url:
+            return url.rstrip("/")
+        host = self.get_str(section, "host")
+        if host in ("0.0.0.0", "::", ""):
+            host = "127.0.0.1"
+        return f"http://{host}:{self.get_int(section, 'port')}"
+
+    def items(self) -> Iterable[tuple[Option, Any]]:
+        for sect in SECTIONS:
+            for opt in sect.options:
+                yield opt, self._values[(sect.name, opt.name)]
+
+    def render(self, mask_secrets: bool = True) -> str:
+        """The effective configuration as INI text, secrets masked."""
+        lines: list[str] = []
+        for sect in SECTIONS:
+            lines.append(f"[{sect.name}]")
+            for opt in sect.options:
+                value = self._values[(sect.name, opt.name)]
+                shown = Option(**{**opt.__dict__, "default": value}).render_default()
+                if opt.secret and mask_secrets and shown:
+                    shown = MASK
+                lines.append(f"{opt.name} = {shown}")
+            lines.append("")
+        return "\n".join(lines)
+
+
+def find_config_file(config_file: str | None, config_dir: str | None) -> Path | None:
+    """The file to read: the one named, the one in the folder named, or a usual place."""
+    if config_file:
+        path = Path(config_file).expanduser()
+        if not path.is_file():
+            raise ConfigError(f"{path}: no such configuration file")
+        return path
+    if config_dir:
+        folder = Path(config_dir).expanduser()
+        if not folder.is_dir():
+            raise ConfigError(f"{folder}: no such configuration folder")
+        path = folder / CONFIG_FILE_NAME
+        if not path.is_file():
+            raise ConfigError(f"{folder}: has no {CONFIG_FILE_NAME}")
+        return path
+    env_file = os.environ.get("LEVANTE_CONFIG_FILE")
+    if env_file:
+        return find_config_file(env_file, None)
+    for candidate in (Path.cwd() / CONFIG_FILE_NAME, Path("/etc/levante") / CONFIG_FILE_NAME):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def load_config(
+    config_file: str | None = None,
+    config_dir: str | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Config:
+    """Read defaults, then the file, then ``LEVANTE_<SECTION>_<OPTION>`` variables."""
+    env = os.environ if environ is None else environ
+    path = find_config_file(config_file, config_dir)
+    values: dict[tuple[str, str], Any] = {}
+    for sect in SECTIONS:
+        for opt in sect.options:
+            values[(sect.name, opt.name)] = opt.default
+    if path is not None:
+        parser = configparser.ConfigParser(interpolation=None, default_section="\0none")
+        parser.optionxform = str  # type: ignore[assignment,method-assign]
+        try:
+            parser.read(path, encoding="utf-8")
+        except configparser.Error as exc:
+            raise ConfigError(f"{path}: cannot be read as INI: {exc}") from None
+        for section_name in parser.sections():
+            if section_name not in _BY_SECTION:
+                known = ", ".join(s.name for s in SECTIONS)
+                raise ConfigError(
+                    f"{path}: unknown section [{section_name}] (known sections: {known})"
+                )
+            for name, raw in parser.items(section_name):
+                try:
+                    opt = find_option(section_name, name)
+                except KeyError:
+                    known = ", ".join(o.name for o in _BY_SECTION[section_name].options)
+                    raise ConfigError(
+                        f"{path}: [{section_name}] unknown option {name!r} "
+                        f"(known options: {known})"
+                    ) from None
+                values[(section_name, name)] = _parse_checked(opt, raw, f"{path}: ")
+    for sect in SECTIONS:
+        for opt in sect.options:
+            if opt.env_var in env:
+                values[(sect.name, opt.name)] = _parse_checked(
+                    opt, env[opt.env_var], f"environment variable {opt.env_var}: "
+                )
+    return Config(values, path)
+
+
+def _parse_checked(opt: Option, raw: str, where: str) -> Any:
+    try:
+        return opt.parse(raw)
+    except ValueError as exc:
+        shown = MASK if opt.secret else repr(raw.strip())
+        raise ConfigError(
+            f"{where}[{opt.section}] {opt.name} = {shown} is not valid: expected {exc}"
+        ) from None
+
+
+def render_sample() -> str:
+    """The text of etc/levante.conf.sample: every option, commented, at its default."""
+    out = [
+        "# levante.conf: sample configuration, generated by `levante config sample`.",
+        "# Every option is shown at its default. Any option can also be set by the",
+        "# environment variable LEVANTE_<SECTION>_<OPTION>, e.g. LEVANTE_DATABASE_CONNECTION.",
+        "",
+    ]
+    for sect in SECTIONS:
+        out.append(f"# {sect.help}")
+        out.append(f"[{sect.name}]")
+        out.append("")
+        for opt in sect.options:
+            out.append(f"# {opt.help}")
+            detail = f"# ({opt.type}"
+            if opt.choices:
+                detail += "; one of " + ", ".join(opt.choices)
+            if opt.minimum is not None:
+                detail += f"; at least {opt.minimum:g}"
+            if opt.secret:
+                detail += "; secret"
+            out.append(detail + f"; env {opt.env_var})")
+            out.append(f"#{opt.name} = {opt.render_default()}".rstrip())
+            out.append("")
+    return "\n".join(out).rstrip() + "\n"

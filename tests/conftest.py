@@ -1,0 +1,128 @@
+"""Shared fixtures: databases on SQLite and PostgreSQL, free ports, the levante commands.
+
+PostgreSQL tests read the server's URL from LEVANTE_TEST_POSTGRES_URL (any database on
+that server; each test gets a fresh database of its own) and skip without it, unless
+LEVANTE_REQUIRE_POSTGRES=1 (as in .ci/run), where a skip of a PostgreSQL test fails the run.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from levante.db import manage
+from levante.db.connect import normalize_url
+
+POSTGRES_ENV = "LEVANTE_TEST_POSTGRES_URL"
+REQUIRE_POSTGRES_ENV = "LEVANTE_REQUIRE_POSTGRES"
+BIN = Path(sys.executable).parent
+
+
+def levante_bin(name: str) -> str:
+    """Path of a console script installed beside the running Python (the venv's)."""
+    path = BIN / name
+    return str(path) if path.exists() else (shutil.which(name) or name)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def port() -> int:
+    return free_port()
+
+
+def postgres_server_url() -> str | None:
+    return os.environ.get(POSTGRES_ENV) or None
+
+
+def create_postgres_database() -> str:
+    """A new empty database on the test server; returns its URL."""
+    server = postgres_server_url()
+    assert server, POSTGRES_ENV
+    admin = create_engine(normalize_url(server), isolation_level="AUTOCOMMIT")
+    name = f"levante_test_{uuid.uuid4().hex[:12]}"
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return make_url(normalize_url(server)).set(database=name).render_as_string(
+        hide_password=False
+    )
+
+
+def drop_postgres_database(url: str) -> None:
+    server = postgres_server_url()
+    assert server
+    admin = create_engine(normalize_url(server), isolation_level="AUTOCOMMIT")
+    name = make_url(url).database
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A fresh, empty PostgreSQL database for one test."""
+    if not postgres_server_url():
+        pytest.skip(f"PostgreSQL tests need {POSTGRES_ENV}")
+    url = create_postgres_database()
+    try:
+        yield url
+    finally:
+        drop_postgres_database(url)
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'levante.sqlite'}"
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """An empty database, once on SQLite and once on PostgreSQL."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'levante.sqlite'}"
+        return
+    if not postgres_server_url():
+        pytest.skip(f"PostgreSQL tests need {POSTGRES_ENV}")
+    url = create_postgres_database()
+    try:
+        yield url
+    finally:
+        drop_postgres_database(url)
+
+
+@pytest.fixture
+def migrated_url(database_url: str) -> str:
+    """A database of each kind, upgraded to head."""
+    manage.upgrade(database_url, "head")
+    return database_url
+
+
+_skipped_postgres: list[str] = []
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.skipped and "postgres" in report.keywords:
+        _skipped_postgres.append(report.nodeid)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if os.environ.get(REQUIRE_POSTGRES_ENV) == "1" and _skipped_postgres:
+        sys.stderr.write(
+            f"\n{len(_skipped_postgres)} PostgreSQL test(s) were skipped although "
+            f"{REQUIRE_POSTGRES_ENV}=1, e.g. {_skipped_postgres[0]}\n"
+        )
+        session.exitstatus = 1
