@@ -70,7 +70,7 @@ def test_every_revision_downgrades_one_step(database_url: str) -> None:
     for rev in revisions:
         manage.upgrade(database_url, rev)
     for rev in reversed(revisions[:-1]):
-        before, after = manage.downgrade(database_url, rev)
+        _, after = manage.downgrade(database_url, rev)
         assert after == rev
     manage.downgrade(database_url, "base")
     assert tables(database_url) <= {"alembic_version"}
@@ -108,7 +108,10 @@ def test_upgrade_sql_prints_without_touching_the_database(database_url: str) -> 
         ("CREATE TABLE stray (id INTEGER PRIMARY KEY)", "extra table: stray"),
         ("ALTER TABLE processes DROP COLUMN hostname", "missing column: processes.hostname"),
         ("ALTER TABLE processes ADD COLUMN color VARCHAR(10)", "extra column: processes.color"),
-        ("DROP INDEX ix_processes_role_heartbeat_at", "missing index: ix_processes_role_heartbeat_at"),
+        (
+            "DROP INDEX ix_processes_role_heartbeat_at",
+            "missing index: ix_processes_role_heartbeat_at",
+        ),
         ("CREATE INDEX ix_stray ON processes (pid)", "extra index: ix_stray on processes(pid)"),
     ],
 )

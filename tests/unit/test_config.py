@@ -32,7 +32,9 @@ def test_every_option_has_a_default_a_type_and_help() -> None:
 
 
 def test_file_then_environment(tmp_path: Path) -> None:
-    path = write(tmp_path, "[api]\nport = 9200\n[log]\nlevel = DEBUG\n[content]\npacks_paths = /a, /b\n")
+    path = write(
+        tmp_path, "[api]\nport = 9200\n[log]\nlevel = DEBUG\n[content]\npacks_paths = /a, /b\n"
+    )
     config = load_config(str(path), environ={"LEVANTE_API_PORT": "9300"})
     assert config.get_int("api", "port") == 9300
     assert config.get_str("log", "level") == "DEBUG"
@@ -46,7 +48,7 @@ def test_config_dir_finds_levante_conf(tmp_path: Path) -> None:
 
 
 def test_config_dir_without_file_is_an_error(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="has no levante.conf"):
+    with pytest.raises(ConfigError, match=r"has no levante\.conf"):
         load_config(config_dir=str(tmp_path), environ={})
 
 
@@ -61,10 +63,10 @@ def test_database_defaults_to_sqlite_in_data_dir(tmp_path: Path) -> None:
         ("[nope]\nx = 1\n", r"unknown section \[nope\]"),
         ("[api]\nprot = 1\n", r"\[api\] unknown option 'prot'"),
         ("[api]\nport = abc\n", r"\[api\] port = 'abc' is not valid: expected an integer"),
-        ("[api]\nport = -1\n", r"\[api\] port = '-1' is not valid: expected an integer of at least 0"),
-        ("[auth]\nenabled = maybe\n", r"\[auth\] enabled = 'maybe' is not valid: expected a boolean"),
+        ("[api]\nport = -1\n", r"\[api\] port = '-1' is not valid: expected an integer of at least"),
+        ("[auth]\nenabled = maybe\n", r"\[auth\] enabled = 'maybe' is not valid: expected a bool"),
         ("[log]\nlevel = LOUD\n", r"\[log\] level = 'LOUD' is not valid: expected one of DEBUG"),
-        ("[resultstracker]\nquery_interval = soon\n", r"query_interval = 'soon'.*expected a number"),
+        ("[resultstracker]\nquery_interval = x\n", r"query_interval = 'x'.*expected a number"),
         ("not ini at all", r"cannot be read as INI"),
     ],
 )
@@ -78,7 +80,7 @@ def test_bad_file_names_file_section_option_and_expectation(
 
 
 def test_bad_environment_value_names_the_variable() -> None:
-    with pytest.raises(ConfigError, match="LEVANTE_ENGINE_WORKERS.*expected an integer"):
+    with pytest.raises(ConfigError, match=r"LEVANTE_ENGINE_WORKERS.*expected an integer"):
         load_config(environ={"LEVANTE_ENGINE_WORKERS": "many"})
 
 
