@@ -1,0 +1,141 @@
+"""What expressions may ask of the running workflow, and the built-in functions.
+
+The runtime implements `ExpressionContext`; the functions `env()`, `execution()`, `task()`,
+`tasks()` and `global()` of both languages call it. Without a context (validation,
+`std` actions run alone) they read `__env` / `__execution` from the data, as Mistral does,
+and the ones that need the database fail with a clear message.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import math
+import uuid as _uuid
+from collections.abc import Mapping
+from typing import Any, Protocol, runtime_checkable
+
+import yaml
+
+
+@runtime_checkable
+class ExpressionContext(Protocol):
+    """The runtime's answer to the built-in functions.
+
+    `task()` returns Mistral's user view of a task execution: id, name, spec, state,
+    state_info, result, published, type, workflow_execution_id (and, if the runtime has
+    them, created_at / updated_at). `task(None)` is the task being evaluated.
+    """
+
+    def env(self) -> dict[str, Any]: ...
+
+    def execution(self) -> dict[str, Any]: ...
+
+    def task(self, name: str | None) -> dict[str, Any] | None: ...
+
+    def tasks(
+        self, wf_ex_id: str | None, recursive: bool, state: str | None
+    ) -> list[dict[str, Any]]: ...
+
+    def global_var(self, name: str) -> Any: ...
+
+
+class DataContext:
+    """Fallback context built from the data alone (`__env`, `__execution`, `__task`)."""
+
+    def __init__(self, data: Any) -> None:
+        self._data = data if isinstance(data, dict) else {}
+
+    def env(self) -> dict[str, Any]:
+        return dict(self._data.get("__env") or {})
+
+    def execution(self) -> dict[str, Any]:
+        return dict(self._data.get("__execution") or {})
+
+    def task(self, name: str | None) -> dict[str, Any] | None:
+        current = self._data.get("__task_execution")
+        if isinstance(current, dict) and (name is None or current.get("name") == name):
+            return current
+        raise LookupError("task() is only available while a workflow runs")
+
+    def tasks(
+        self, wf_ex_id: str | None, recursive: bool, state: str | None
+    ) -> list[dict[str, Any]]:
+        raise LookupError("tasks() is only available while a workflow runs")
+
+    def global_var(self, name: str) -> Any:
+        raise LookupError("global() is only available while a workflow runs")
+
+
+# --- pure built-ins, shared by YAQL and Jinja --------------------------------------------
+
+
+def _json_default(obj: Any) -> Any:
+    if isinstance(obj, set | frozenset | tuple):
+        return list(obj)
+    if hasattr(obj, "isoformat"):
+        return obj.isoformat()
+    return str(obj)
+
+
+def json_dump(data: Any) -> str:
+    return json.dumps(data, default=_json_default)
+
+
+def json_pp(data: Any) -> str:
+    return json.dumps(data, indent=4, default=_json_default)
+
+
+def json_parse(data: str) -> Any:
+    return json.loads(data)
+
+
+def yaml_dump(data: Any) -> str:
+    return yaml.safe_dump(to_plain(data), default_flow_style=False)
+
+
+def yaml_parse(data: str) -> Any:
+    return yaml.safe_load(data)
+
+
+def new_uuid() -> str:
+    return str(_uuid.uuid4())
+
+
+class NotJsonValue(TypeError):
+    """An expression produced a value a workflow cannot store (a method, a set of bytes...)."""
+
+
+def to_plain(value: Any) -> Any:
+    """Plain JSON copy of what an expression produced (tuples, frozen dicts...).
+
+    As Mistral makes yaql results JSON-serialisable: dates and times become ISO 8601
+    strings, durations their seconds; anything else that is not JSON raises NotJsonValue
+    (its type named, never its content), so the task fails instead of the store.
+    """
+    if isinstance(value, str | int | bool) or value is None:
+        return value
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise NotJsonValue(f"the result {value} is not a JSON number")
+        return value
+    if isinstance(value, Mapping):  # dict, or yaql's frozen dicts
+        return {_plain_key(k): to_plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [to_plain(v) for v in value]
+    if isinstance(value, _dt.date | _dt.time):  # datetime is a date
+        return value.isoformat()
+    if isinstance(value, _dt.timedelta):
+        return value.total_seconds()
+    raise NotJsonValue(
+        f"the result is not JSON-serialisable (a value of type {type(value).__name__!r})"
+    )
+
+
+def _plain_key(key: Any) -> Any:
+    if isinstance(key, str | int | float | bool) or key is None:
+        return key
+    plain = to_plain(key)
+    if isinstance(plain, str):
+        return plain
+    raise NotJsonValue(f"a key of the result is not a JSON key ({type(key).__name__!r})")

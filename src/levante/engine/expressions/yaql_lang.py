@@ -1,0 +1,183 @@
+"""YAQL: one engine and one root context for the process, parsed expressions cached.
+
+YAQL evaluation is slow (~100 us even for `$.x`) because every operator goes through
+overload resolution; the common subset (paths, comparisons, boolean logic, arithmetic
+on plain values, `task()`/`env()`/`execution()`/`global()`) takes the fast path of
+`yaql_fast`, which falls back to YAQL itself whenever it cannot be sure of the result.
+"""
+
+from __future__ import annotations
+
+import collections.abc  # before yaql: yaql 3 uses it without importing it
+from collections.abc import Iterator
+from functools import lru_cache
+from typing import Any
+
+import yaql
+from yaql.language import exceptions as yaql_exc
+from yaql.language import factory
+from yaql.language.utils import FrozenDict, convert_input_data
+
+from levante.engine.expressions import context as fn
+from levante.engine.expressions import limits
+from levante.engine.expressions.context import ExpressionContext
+from levante.engine.expressions.yaql_fast import Fallback, compile_fast
+
+_CTX_KEY = "__levante_expression_context"
+
+def make_engine(max_iterators: int, memory_quota: int) -> Any:
+    """A YAQL engine with Mistral's options and our bounds."""
+    return factory.YaqlFactory(keyword_operator="=>", allow_delegates=False).create(
+        options={
+            "yaql.limitIterators": max_iterators,
+            "yaql.memoryQuota": memory_quota,
+            "yaql.convertTuplesToLists": True,
+            "yaql.convertSetsToLists": True,
+            "yaql.iterableDicts": False,
+            "yaql.convertOutputData": True,
+        }
+    )
+
+
+ENGINE = make_engine(limits.MAX_ITERATORS, limits.MEMORY_QUOTA)
+
+
+def _ctx(context: Any) -> ExpressionContext:
+    ctx: ExpressionContext = context[_CTX_KEY]
+    return ctx
+
+
+def _env(context: Any) -> Any:
+    return _ctx(context).env()
+
+
+def _execution(context: Any) -> Any:
+    return _ctx(context).execution()
+
+
+def _task(context: Any, task_name: Any = None) -> Any:
+    return _ctx(context).task(task_name)
+
+
+def _tasks(context: Any, workflow_execution_id: Any = None, recursive: Any = False,
+           state: Any = None, flat: Any = False) -> Any:
+    return _ctx(context).tasks(workflow_execution_id, bool(recursive), state)
+
+
+def _global(context: Any, var_name: Any) -> Any:
+    return _ctx(context).global_var(var_name)
+
+
+def _uuid(context: Any = None) -> str:
+    return fn.new_uuid()
+
+
+def _json_parse(context: Any, data: Any) -> Any:
+    return fn.json_parse(data)
+
+
+def _json_dump(context: Any, data: Any) -> str:
+    return fn.json_dump(fn.to_plain(data))
+
+
+def _json_pp(context: Any, data: Any = None) -> str:
+    return fn.json_pp(fn.to_plain(data if data is not None else context["$"]))
+
+
+def _yaml_parse(context: Any, data: Any) -> Any:
+    return fn.yaml_parse(data)
+
+
+def _yaml_dump(context: Any, data: Any) -> str:
+    return fn.yaml_dump(data)
+
+
+ROOT = yaql.create_context()
+for _name, _func in (
+    ("env", _env), ("execution", _execution), ("task", _task), ("tasks", _tasks),
+    ("global", _global), ("uuid", _uuid), ("json_parse", _json_parse),
+    ("json_dump", _json_dump), ("json_pp", _json_pp), ("yaml_parse", _yaml_parse),
+    ("yaml_dump", _yaml_dump),
+):
+    ROOT.register_function(_func, name=_name)
+
+
+def parse(text: str) -> Any:
+    """Parse a YAQL expression (without `<% %>`); raises yaql's exceptions."""
+    return ENGINE(text)
+
+
+class _LazyData(FrozenDict):
+    """`$` as a frozen dict whose values are converted for YAQL only when read.
+
+    Converting a whole workflow context costs time proportional to all its data, while an
+    expression usually reads one or two variables.
+    """
+
+    def __init__(self, raw: dict[Any, Any]) -> None:  # no super(): `_d` is computed
+        self._raw = raw
+        self._converted: dict[Any, Any] = {}
+        self._hash = None
+
+    def __getitem__(self, key: Any) -> Any:
+        try:
+            return self._converted[key]
+        except KeyError:
+            value = convert_input_data(self._raw[key])
+            self._converted[key] = value
+            return value
+
+    def get(self, key: Any, default: Any = None) -> Any:
+        return self[key] if key in self._raw else default
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self._raw)
+
+    def __len__(self) -> int:
+        return len(self._raw)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._raw
+
+    @property
+    def _d(self) -> dict[Any, Any]:
+        return {k: self[k] for k in self._raw}
+
+
+class YaqlExpression:
+    """A parsed expression, ready to evaluate many times."""
+
+    __slots__ = ("_fast", "_parsed", "text")
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self._parsed = parse(text)
+        self._fast = compile_fast(self._parsed)
+
+    def evaluate(self, data: Any, ctx: ExpressionContext) -> Any:
+        if self._fast is not None:
+            try:
+                return fn.to_plain(self._fast(data, ctx))
+            except Fallback:
+                pass
+        return self.evaluate_with_engine(data, ctx)
+
+    def evaluate_with_engine(self, data: Any, ctx: ExpressionContext) -> Any:
+        """Evaluate with the YAQL engine itself, never the fast path."""
+        context = ROOT.create_child_context()
+        # As Mistral: lists become tuples and dicts frozen dicts, so `=`, `in`, distinct()
+        # and sets behave as YAQL defines them (e.g. `$.list = [1, 2]`).
+        context["$"] = _LazyData(data) if type(data) is dict else convert_input_data(data)
+        context[_CTX_KEY] = ctx
+        result = self._parsed.evaluate(context=context)
+        if isinstance(result, collections.abc.Iterator):
+            result = list(result)
+        return fn.to_plain(result)
+
+
+@lru_cache(maxsize=4096)
+def compile_yaql(text: str) -> YaqlExpression:
+    return YaqlExpression(text)
+
+
+YaqlError = yaql_exc.YaqlException

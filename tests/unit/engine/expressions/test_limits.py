@@ -1,0 +1,129 @@
+"""Expressions cannot run forever, build huge values or reach the process."""
+
+from __future__ import annotations
+
+import functools
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from levante.engine.expressions import (
+    ExpressionError,
+    evaluate,
+    evaluator,
+    limits,
+    set_default_timeout,
+    yaql_lang,
+)
+
+
+@pytest.mark.parametrize(
+    "expression",
+    [
+        "<% range(0, 100000000).select($ * 2).sum() %>",
+        "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}",
+    ],
+)
+def test_time_bound(expression: str) -> None:
+    start = time.monotonic()
+    with pytest.raises(ExpressionError) as info:
+        evaluate(expression, {}, timeout=0.2)
+    assert "timed out after 0.2 s" in str(info.value)
+    assert time.monotonic() - start < 2
+    # The thread is usable afterwards: no exception lands later.
+    time.sleep(0.1)
+    assert evaluate("<% 1 + 1 %>", {}) == 2
+
+
+def test_timeout_in_another_thread_only_hits_that_thread() -> None:
+    errors: list[str] = []
+
+    def slow() -> None:
+        try:
+            evaluate("<% range(0, 100000000).sum() %>", {}, timeout=0.2)
+        except ExpressionError as e:
+            errors.append(str(e))
+
+    t = threading.Thread(target=slow)
+    t.start()
+    deadline = time.monotonic() + 0.5
+    while time.monotonic() < deadline:
+        assert evaluate("<% 2 * 3 %>", {}) == 6
+    t.join(5)
+    assert errors and "timed out" in errors[0]
+
+
+@pytest.mark.parametrize(
+    ("expression", "words"),
+    [
+        ("<% 'a' * 100000000 %>", "memory"),
+        ("{{ 'a' * 100000000 }}", "too large"),
+        ("{{ [1] * 100000000 }}", "too large"),
+        ("{{ 10 ** 100000 }}", "too large"),
+        ("{{ range(10000000) | list }}", "Range too big"),
+        ("{{ ''.__class__.__mro__ }}", "unsafe"),
+        ("{{ _.xs.append(1) }}", "unsafe"),
+        ("{{ _.d.update({'a': 2}) }}", "unsafe"),
+        ("{{ cycler.__init__.__globals__ }}", "unsafe"),
+        ("<% $.xs.__class__ %>", "Lexical error"),
+    ],
+)
+def test_size_and_access_bounds(expression: str, words: str) -> None:
+    data = {"xs": [], "d": {"a": 1}}
+    with pytest.raises(ExpressionError) as info:
+        evaluate(expression, data)
+    assert words in str(info.value)
+    assert data == {"xs": [], "d": {"a": 1}}
+
+
+def test_default_timeout_is_configurable() -> None:
+    old = limits.DEFAULT_TIMEOUT
+    try:
+        set_default_timeout(0.15)
+        with pytest.raises(ExpressionError) as info:
+            evaluate("<% range(0, 100000000).sum() %>", {})
+        assert "0.15 s" in str(info.value)
+    finally:
+        set_default_timeout(old)
+    with pytest.raises(ValueError):
+        set_default_timeout(0)
+
+
+def test_yaql_does_not_mutate_data() -> None:
+    data = {"xs": [0], "d": {"a": 1}}
+    assert evaluate("<% $.xs.append(1) %>", data) == [0, 1]
+    assert evaluate("<% $.d.set(b => 2) %>", data) == {"a": 1, "b": 2}
+    assert data == {"xs": [0], "d": {"a": 1}}
+
+
+@functools.cache
+def _engine_with_small_limit() -> Any:
+    return yaql_lang.make_engine(1000, limits.MEMORY_QUOTA)
+
+
+@pytest.fixture
+def small_engine(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The same engine with a limit of 1000 items, so the test needs no huge data."""
+    assert yaql_lang.ENGINE.options["yaql.limitIterators"] == limits.MAX_ITERATORS
+    monkeypatch.setattr(yaql_lang, "ENGINE", _engine_with_small_limit())
+    monkeypatch.setattr(limits, "MAX_ITERATORS", 1000)  # read by the fast path
+    yaql_lang.compile_yaql.cache_clear()
+    evaluator.plan.cache_clear()
+    yield
+    yaql_lang.compile_yaql.cache_clear()
+    evaluator.plan.cache_clear()
+
+
+@pytest.mark.usefixtures("small_engine")
+@pytest.mark.parametrize(
+    "expression",
+    ["<% $.big.select($ * 2) %>", "<% $.big.where($ > -1) %>", "<% $.big.toList() %>"],
+)
+def test_yaql_collection_limit(expression: str) -> None:
+    assert evaluate(expression, {"big": list(range(1000))})
+    with pytest.raises(ExpressionError) as info:
+        evaluate(expression, {"big": list(range(1001))})
+    assert "exceeds 1000 elements" in str(info.value)
