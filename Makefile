@@ -2,6 +2,8 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
+# Two workers: most tests wait on servers and subprocesses, so this halves the wall time.
+PYTEST_ARGS ?= -n 2
 
 .PHONY: run test lint typecheck pytest sample clients bench clean
 

@@ -179,6 +179,16 @@ SECTIONS: tuple[Section, ...] = (
         ("signing_secret", "str", "",
          "Secret for HMAC-SHA256 signatures of events (Standard Webhooks). Empty: one is "
          "generated in the data folder.", {"secret": True}),
+        ("poll_interval", "float", 0.5,
+         "Seconds between looks at the outbox when no wake-up arrives.", {"minimum": 0.01}),
+        ("request_timeout", "float", 10.0,
+         "Seconds one delivery attempt may take before it counts as failed.",
+         {"minimum": 0.1}),
+        ("concurrency", "int", 32, "Deliveries in flight at once in one process.",
+         {"minimum": 1}),
+        ("keep_days", "float", 7.0,
+         "Days the record of a finished delivery is kept (for `levante execution trace`).",
+         {"minimum": 0}),
     ),
     _section(
         "resultstracker",
@@ -194,6 +204,8 @@ SECTIONS: tuple[Section, ...] = (
         ("silence_timeout", "float", 60.0,
          "Seconds without an event after which a running workflow execution is tracked "
          "automatically.", {"minimum": 1}),
+        ("batch_size", "int", 250,
+         "Executions asked about in one request to the engine.", {"minimum": 1}),
     ),
     _section(
         "auth",
@@ -214,6 +226,9 @@ SECTIONS: tuple[Section, ...] = (
         ("allow_sudo", "bool", False, "Allow actions to run with sudo."),
         ("default_timeout", "int", 600, "Seconds an action runs at most when it sets none.",
          {"minimum": 1}),
+        ("poll_interval", "float", 0.5,
+         "Seconds between looks for new work and cancel requests when no wake-up arrives.",
+         {"minimum": 0.01}),
     ),
     _section(
         "log",

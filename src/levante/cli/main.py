@@ -1,4 +1,8 @@
-"""levante: the command-line interface to every part of Levante."""
+"""levante: the command-line interface to every part of Levante.
+
+Subcommands are imported only when used, so that `levante run ...`, which only talks
+HTTP, does not pay for importing the database and server stacks.
+"""
 
 from __future__ import annotations
 
@@ -10,14 +14,48 @@ import click
 from levante import __version__
 from levante.cli.common import config_options
 
-# Modules that add commands to the `levante` group; each has `register(group)`.
-COMMAND_MODULES = (
-    "levante.cli.config_cmd",
-    "levante.cli.serve",
-)
+# Top-level command -> (one-line help, modules that contribute to it). Each module has
+# `register(group)`, which adds its commands (or subcommands of a shared group).
+COMMANDS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "up": ("Run all of Levante in one process (embedded, SQLite).", ("levante.cli.serve",)),
+    "serve": ("Run one role of Levante (api, engine, notifier, runner, resultstracker).",
+              ("levante.cli.serve",)),
+    "run": ("Run an action and show its result.", ("levante.cli.platform_cmds",)),
+    "action": ("List and show actions.", ("levante.cli.platform_cmds",)),
+    "execution": ("List, show, follow, cancel, re-run and trace executions.",
+                  ("levante.cli.platform_cmds", "levante.cli.trace")),
+    "pack": ("Register and list packs.", ("levante.cli.platform_cmds",)),
+    "apikey": ("Create, list and delete API keys.", ("levante.cli.platform_cmds",)),
+    "config": ("Show the effective configuration or write the sample file.",
+               ("levante.cli.config_cmd",)),
+}
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class LazyGroup(click.Group):
+    """A group whose subcommands are imported on first use."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._loaded: set[str] = set()
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in COMMANDS:
+            for module_name in COMMANDS[cmd_name][1]:
+                if module_name not in self._loaded:
+                    self._loaded.add(module_name)
+                    module: Any = importlib.import_module(module_name)
+                    module.register(self)
+        return self.commands.get(cmd_name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        with formatter.section("Commands"):
+            formatter.write_dl([(name, help_text) for name, (help_text, _) in COMMANDS.items()])
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="levante")
 @config_options
 @click.pass_context
@@ -28,15 +66,6 @@ def cli(ctx: click.Context, config_file: str | None, config_dir: str | None) -> 
     `levante COMMAND --help` for each command.
     """
     ctx.obj = {"config_file": config_file, "config_dir": config_dir}
-
-
-def _register_commands() -> None:
-    for name in COMMAND_MODULES:
-        module: Any = importlib.import_module(name)
-        module.register(cli)
-
-
-_register_commands()
 
 
 def main() -> None:

@@ -121,7 +121,8 @@ def up(
         if hook is not None:
             for line in hook(config, engine):
                 click.echo(line)
-    click.echo(f"Platform API and web UI: {config.public_url('api')}/v1")
+    click.echo(f"Platform API (StackStorm v1): {config.public_url('api')}/v1")
+    click.echo(f"Web UI: {config.public_url('api')}/ui/")
     click.echo(f"Engine API (Mistral v2): {config.public_url('engine')}/v2")
     click.echo("Levante is running; press Ctrl-C to stop.")
     try:

@@ -50,8 +50,10 @@ def make_engine(
         engine = create_engine(url, **kwargs)
         _install_sqlite_pragmas(engine, busy_timeout, in_memory=path is None)
         return engine
+    # No pre-ping: it costs a round trip on every checkout, on the hot path of every
+    # step; connections are recycled instead, and a dropped one fails one transaction.
     return create_engine(
-        url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True, echo=echo
+        url, pool_size=pool_size, max_overflow=pool_size, pool_recycle=1800, echo=echo
     )
 
 

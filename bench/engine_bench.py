@@ -1,0 +1,203 @@
+"""Engine benchmarks, measured from a client over HTTP against `levante serve engine`.
+
+    .venv/bin/python bench/engine_bench.py [--database URL] [--processes N] [--quick]
+
+Without --database, a fresh embedded SQLite database in a temporary folder is used. For
+PostgreSQL pass an empty database URL (it is upgraded to head). Prints one line per figure:
+  chain3      3 std.noop tasks in a chain, create -> SUCCESS, median (target <= 10 ms)
+  throughput  1000 executions of chain3 from 10 client threads (target >= 300 per second)
+  items500    with-items over 500 std.echo, create -> SUCCESS (target <= 1 s)
+  chain100    a chain of 100 std.noop tasks, create -> SUCCESS (target <= 0.3 s)
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+BIN = Path(sys.executable).parent
+FINAL = {"SUCCESS", "ERROR", "CANCELLED"}
+
+
+def _port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _chain(name: str, n: int) -> str:
+    lines = ["version: '2.0'", f"{name}:", "  tasks:"]
+    for i in range(n):
+        lines.append(f"    t{i}:")
+        lines.append("      action: std.noop")
+        if i + 1 < n:
+            lines.append(f"      on-success: t{i + 1}")
+    return "\n".join(lines) + "\n"
+
+
+ITEMS = """version: '2.0'
+items500:
+  tasks:
+    t:
+      with-items: i in <% range(500) %>
+      action: std.echo output=<% $.i %>
+"""
+
+
+class Engine:
+    def __init__(self, url: str, folder: Path, index: int, workers: int = 4) -> None:
+        self.port = _port()
+        conf = folder / f"engine{index}.conf"
+        conf.write_text(
+            f"[database]\nconnection = {url}\n[engine]\nport = {self.port}\n"
+            f"workers = {workers}\npoll_interval = 1.0\n[log]\nlevel = WARNING\n"
+        )
+        self.log = (folder / f"engine{index}.log").open("wb")
+        self.proc = subprocess.Popen(
+            [str(BIN / "levante"), "serve", "engine", "--config-file", str(conf)],
+            stdout=self.log, stderr=subprocess.STDOUT,
+        )
+        self.base = f"http://127.0.0.1:{self.port}/v2"
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                httpx.get(f"{self.base}/workflows?limit=1", timeout=1)
+                break
+            except httpx.HTTPError:
+                if time.monotonic() > deadline or self.proc.poll() is not None:
+                    raise SystemExit("engine did not start") from None
+                time.sleep(0.1)
+
+    def stop(self) -> None:
+        self.proc.send_signal(signal.SIGTERM)
+        self.proc.wait(15)
+        self.log.close()
+
+
+def _run(client: httpx.Client, name: str, poll: float = 0.0005) -> tuple[float, str]:
+    start = time.perf_counter()
+    r = client.post("/executions", json={"workflow_name": name})
+    r.raise_for_status()
+    ex = r.json()
+    while ex["state"] not in FINAL:
+        time.sleep(poll)
+        ex = client.get(f"/executions/{ex['id']}").json()
+    return time.perf_counter() - start, ex["state"]
+
+
+def bench_chain3(base: str, runs: int) -> float:
+    with httpx.Client(base_url=base) as client:
+        for _ in range(5):
+            _run(client, "chain3")
+        times = []
+        for _ in range(runs):
+            elapsed, state = _run(client, "chain3")
+            assert state == "SUCCESS", state
+            times.append(elapsed)
+    return statistics.median(times) * 1000
+
+
+def bench_throughput(bases: list[str], total: int, threads: int) -> float:
+    ids: list[str] = []
+    unfinished: list[str] = []
+    lock = threading.Lock()
+
+    def post(k: int) -> None:
+        with httpx.Client(base_url=bases[k % len(bases)], timeout=30) as client:
+            for _ in range(total // threads):
+                r = client.post("/executions", json={"workflow_name": "chain3"})
+                r.raise_for_status()
+                ex = r.json()
+                with lock:
+                    ids.append(ex["id"])
+                    if ex["state"] not in FINAL:
+                        unfinished.append(ex["id"])
+
+    start = time.perf_counter()
+    workers = [threading.Thread(target=post, args=(k,)) for k in range(threads)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    pending = list(unfinished)
+    with httpx.Client(base_url=bases[0], timeout=30) as client:
+        while pending:
+            still = []
+            for ex_id in pending:
+                state = client.get(f"/executions/{ex_id}").json()["state"]
+                if state not in FINAL:
+                    still.append(ex_id)
+                else:
+                    assert state == "SUCCESS", state
+            pending = still
+            if pending:
+                time.sleep(0.01)
+    elapsed = time.perf_counter() - start
+    return len(ids) / elapsed
+
+
+def bench_once(base: str, name: str, runs: int = 3) -> float:
+    with httpx.Client(base_url=base, timeout=60) as client:
+        times = []
+        for _ in range(runs):
+            elapsed, state = _run(client, name, poll=0.002)
+            assert state == "SUCCESS", state
+            times.append(elapsed)
+    return statistics.median(times)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--database", default="")
+    parser.add_argument("--processes", type=int, default=1)
+    parser.add_argument("--quick", action="store_true", help="fewer runs")
+    args = parser.parse_args(argv)
+    folder = Path(tempfile.mkdtemp(prefix="levante-bench-"))
+    url = args.database or f"sqlite:///{folder / 'levante.sqlite'}"
+    subprocess.run([str(BIN / "levante-db-manage"), "upgrade", "--database", url],
+                   check=True, capture_output=True)
+    engines = [Engine(url, folder, i) for i in range(args.processes)]
+    try:
+        base = engines[0].base
+        with httpx.Client(base_url=base) as client:
+            for text in (_chain("chain3", 3), _chain("chain100", 100), ITEMS):
+                r = client.post("/workflows", content=text,
+                                headers={"Content-Type": "text/plain"})
+                if r.status_code not in (200, 201, 409):
+                    raise SystemExit(f"cannot define workflows: {r.status_code} {r.text}")
+        backend = "postgresql" if url.startswith("postgres") else "sqlite"
+        label = f"{backend}, {args.processes} engine process(es)"
+        results: dict[str, Any] = {}
+        results["chain3"] = bench_chain3(base, 20 if args.quick else 100)
+        print(f"chain3      {results['chain3']:8.2f} ms median   ({label})", flush=True)
+        total = 300 if args.quick else 1000
+        results["throughput"] = bench_throughput([e.base for e in engines], total, 10)
+        print(f"throughput  {results['throughput']:8.1f} /s         ({total} executions, "
+              f"10 threads, {label})", flush=True)
+        results["items500"] = bench_once(base, "items500")
+        print(f"items500    {results['items500']:8.3f} s          ({label})", flush=True)
+        results["chain100"] = bench_once(base, "chain100")
+        print(f"chain100    {results['chain100']:8.3f} s          ({label})", flush=True)
+    finally:
+        for e in engines:
+            e.stop()
+    if os.environ.get("LEVANTE_BENCH_KEEP") != "1":
+        import shutil
+
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,130 @@
+"""Workflow action benchmark: a platform action whose workflow runs three `core.noop` tasks,
+each a child execution on the platform, from the request to `succeeded`.
+
+Everything runs as under `levante up` (one process, embedded SQLite unless --database):
+the platform launches the workflow on the engine, the engine creates a child execution per
+task, the platform reports each child's end back, and the engine's events end the
+platform execution. The client posts `/v1/executions` and polls the execution's status
+(every millisecond); the figure is the median (and 99th percentile) of --samples runs.
+Target (issue 5): median at most 30 ms.
+
+    .venv/bin/python bench/workflow_action_bench.py [--database URL] [--samples 50]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+PACK = {
+    "pack.yaml": "ref: benchwf\nname: benchwf\ndescription: bench\nversion: 1.0.0\n"
+                 "author: bench\n",
+    "actions/three_noops.yaml": "---\nname: three_noops\nrunner_type: mistral-v2\n"
+                                "entry_point: workflows/three_noops.yaml\n",
+    "actions/workflows/three_noops.yaml": """---
+version: '2.0'
+benchwf.three_noops:
+  tasks:
+    one:
+      action: core.noop
+      on-success: [two]
+    two:
+      action: core.noop
+      on-success: [three]
+    three:
+      action: core.noop
+""",
+}
+DONE = frozenset({"succeeded", "failed", "timeout", "abandoned", "canceled"})
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--database", default=None, help="database URL (default: SQLite)")
+    parser.add_argument("--samples", type=int, default=50)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        for name, text in PACK.items():
+            path = root / "packs" / "benchwf" / name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text, encoding="utf-8")
+        api_port, engine_port = _free_port(), _free_port()
+        conf = root / "levante.conf"
+        database = f"[database]\nconnection = {args.database}\n" if args.database else ""
+        conf.write_text(f"[content]\npacks_paths = {root / 'packs'}\n[log]\nlevel = WARNING\n"
+                        f"{database}", encoding="utf-8")
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("LEVANTE_", "ST2_"))}
+        levante = str(Path(sys.executable).parent / "levante")
+        proc = subprocess.Popen(
+            [levante, "up", "--no-example", "--config-file", str(conf), "--data-dir",
+             str(root / "data"), "--api-port", str(api_port), "--engine-port",
+             str(engine_port)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+        try:
+            base = f"http://127.0.0.1:{api_port}/v1"
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    httpx.get(f"{base}/openapi.json", timeout=1)
+                    httpx.get(f"http://127.0.0.1:{engine_port}/v2", timeout=1)
+                    break
+                except httpx.HTTPError:
+                    if time.monotonic() > deadline or proc.poll() is not None:
+                        print("levante up did not start")
+                        return 1
+                    time.sleep(0.1)
+            key = (root / "data" / "api_key").read_text(encoding="utf-8").strip()
+            timings: list[float] = []
+            with httpx.Client(base_url=base, headers={"St2-Api-Key": key},
+                              timeout=30) as client:
+                for index in range(args.samples + 2):
+                    started = time.perf_counter()
+                    execution = client.post("/executions",
+                                            json={"action": "benchwf.three_noops"}).json()
+                    while execution["status"] not in DONE:
+                        time.sleep(0.001)
+                        execution = client.get(f"/executions/{execution['id']}",
+                                               params={"include_attributes": "status"}).json()
+                    elapsed = (time.perf_counter() - started) * 1000
+                    if execution["status"] != "succeeded":
+                        print(f"run {index} ended {execution['status']}")
+                        return 1
+                    if index >= 2:  # the first runs register the workflow, warm caches
+                        timings.append(elapsed)
+        finally:
+            proc.send_signal(signal.SIGINT)
+            try:
+                proc.wait(30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+    print(f"workflow action, 3 core.noop tasks as child executions, request to succeeded "
+          f"({args.database or 'sqlite'}, {args.samples} runs): "
+          f"median {statistics.median(timings):.1f} ms, p99 {_pct(timings, 0.99):.1f} ms "
+          "(target: median <= 30 ms)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,487 @@
+"""`levante run`, `action`, `execution`, `pack`, `apikey`: the platform from the shell.
+
+Shaped like `st2`; talks to the API over HTTP. Rich tables and a live view on a terminal,
+plain text when piped, `-j` for JSON everywhere. `run` exits 1 when the execution did not
+succeed.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, TypeVar
+
+import click
+import yaml
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from levante.cli.common import config_options, fail, get_config
+from levante.platform.api_client import ApiCallError, PlatformClient
+
+F = TypeVar("F", bound=Callable[..., Any])
+DONE = frozenset({"succeeded", "failed", "timeout", "abandoned", "canceled"})
+STATUS_STYLE = {"succeeded": "green", "failed": "red", "timeout": "red",
+                "abandoned": "red", "canceled": "yellow", "canceling": "yellow",
+                "running": "cyan", "requested": "blue"}
+
+
+def _console() -> Console:
+    return Console(highlight=False, soft_wrap=True)
+
+
+def client_options(func: F) -> F:
+    """--api-url, --config-file/--config-dir and -j/--json on a command."""
+    func = click.option("-j", "--json", "as_json", is_flag=True, help="Print JSON.")(func)
+    func = click.option("--api-url", default=None, envvar="LEVANTE_API_URL",
+                        help="Platform API URL (default: from the configuration).")(func)
+    return config_options(func)
+
+
+@contextmanager
+def _client(api_url: str | None, config_file: str | None,
+            config_dir: str | None) -> Iterator[PlatformClient]:
+    config = get_config(config_file, config_dir)
+    client = PlatformClient.from_config(config, api_url)
+    try:
+        yield client
+    except ApiCallError as exc:
+        fail(str(exc))
+    finally:
+        client.close()
+
+
+def _echo_json(data: Any) -> None:
+    click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, dict | list):
+        return json.dumps(value, ensure_ascii=False)
+    return str(value)
+
+
+def _dig(doc: dict[str, Any], path: str) -> Any:
+    value: Any = doc
+    for part in path.split("."):
+        value = value.get(part) if isinstance(value, dict) else None
+    return value
+
+
+def _table(rows: list[dict[str, Any]], columns: list[str]) -> None:
+    """A Rich table on a terminal, aligned plain text otherwise."""
+    console = _console()
+    cells = [[_cell(_dig(r, c)) for c in columns] for r in rows]
+    if console.is_terminal:
+        table = Table(*columns, header_style="bold")
+        for row, values in zip(rows, cells, strict=True):
+            styled = [f"[{STATUS_STYLE.get(v, '')}]{v}[/]"
+                      if c == "status" and STATUS_STYLE.get(v) else v.replace("[", r"\[")
+                      for c, v in zip(columns, values, strict=True)]
+            del row
+            table.add_row(*styled)
+        console.print(table)
+        return
+    widths = [max([len(c), *(len(v[i]) for v in cells)]) for i, c in enumerate(columns)]
+    click.echo("  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)).rstrip())
+    for values in cells:
+        click.echo("  ".join(v.ljust(w) for v, w in zip(values, widths, strict=True)).rstrip())
+
+
+class _BlockDumper(yaml.SafeDumper):
+    """YAML with multi-line strings as literal blocks, as people write them."""
+
+
+def _str_block(dumper: yaml.SafeDumper, value: str) -> yaml.Node:
+    style = "|" if "\n" in value else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_BlockDumper.add_representer(str, _str_block)
+
+
+def _record(doc: dict[str, Any], fields: list[str]) -> None:
+    """`key: value` lines; nested values as YAML, indented."""
+    console = _console()
+    for name in fields:
+        value = _dig(doc, name)
+        if value is None and name not in ("result",):
+            continue
+        if isinstance(value, dict | list):
+            text = yaml.dump(value, Dumper=_BlockDumper, default_flow_style=False,
+                             sort_keys=True, allow_unicode=True).rstrip()
+            if console.is_terminal:
+                console.print(Text.assemble((name, "bold blue"), ":"))
+                console.print("  " + text.replace("\n", "\n  "), markup=False)
+            else:
+                click.echo(f"{name}:")
+                click.echo("  " + text.replace("\n", "\n  "))
+            continue
+        shown = _cell(value)
+        if console.is_terminal:
+            style = STATUS_STYLE.get(shown, "") if name == "status" else ""
+            console.print(Text.assemble((name, "bold blue"), ": ", (shown, style)))
+        else:
+            click.echo(f"{name}: {shown}")
+
+
+def _parse_pairs(pairs: tuple[str, ...]) -> dict[str, Any]:
+    """``k=v`` arguments; values stay strings and the API coerces them to the types."""
+    params: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            fail(f"parameter {pair!r} is not of the form name=value")
+        params[key] = value
+    return params
+
+
+EXECUTION_FIELDS = ["id", "action.ref", "status", "start_timestamp", "end_timestamp",
+                    "elapsed_seconds", "result"]
+DETAIL_FIELDS = ["id", "action.ref", "context.user", "parameters", "status",
+                 "start_timestamp", "end_timestamp", "elapsed_seconds", "parent", "children",
+                 "log", "web_url", "result"]
+
+
+def _wait(client: PlatformClient, execution: dict[str, Any], live: bool) -> dict[str, Any]:
+    """Poll until the execution ends; on a terminal show its status and output live."""
+    execution_id = execution["id"]
+    delay = 0.01
+    after = -1
+    console = _console()
+    if not live:
+        while execution["status"] not in DONE:
+            time.sleep(delay)
+            delay = min(delay * 1.5, 0.5)
+            execution = client.get(f"/executions/{execution_id}")
+        return execution
+    started = time.monotonic()
+    with console.status(f"{execution['action']['ref']}: {execution['status']}") as status:
+        while True:
+            chunk = client.get(f"/executions/{execution_id}/output", format="json",
+                               after=after)
+            for line in chunk["lines"]:
+                after = line["seq"]
+                style = "red" if line["stream"] == "stderr" else "dim"
+                console.print(line["data"].rstrip("\n"), style=style, markup=False,
+                              highlight=False)
+            if chunk["done"]:
+                break
+            status.update(f"{execution['action']['ref']}: {chunk['status']} "
+                          f"({time.monotonic() - started:.1f}s)")
+            time.sleep(delay)
+            delay = min(delay * 1.5, 0.3)
+    return client.get(f"/executions/{execution_id}")
+
+
+def _show_execution(execution: dict[str, Any], as_json: bool, detail: bool) -> None:
+    if as_json:
+        _echo_json(execution)
+    else:
+        _record(execution, DETAIL_FIELDS if detail else EXECUTION_FIELDS)
+
+
+def _exit_for(execution: dict[str, Any]) -> None:
+    if execution.get("status") in DONE and execution["status"] != "succeeded":
+        sys.exit(1)
+
+
+# --- run ----------------------------------------------------------------------------------
+
+
+@click.command("run", context_settings={"ignore_unknown_options": True})
+@click.argument("ref")
+@click.argument("parameters", nargs=-1, type=click.UNPROCESSED)
+@click.option("-a", "--async", "run_async", is_flag=True,
+              help="Print the execution id and return at once.")
+@click.option("-d", "--detail", is_flag=True, help="Show every attribute of the execution.")
+@client_options
+def run_cmd(ref: str, parameters: tuple[str, ...], run_async: bool, detail: bool,
+            as_json: bool, api_url: str | None, config_file: str | None,
+            config_dir: str | None) -> None:
+    """Run action REF with parameters name=value, wait, and show the result.
+
+    Exits 1 when the execution does not succeed.
+    """
+    params = _parse_pairs(parameters)
+    with _client(api_url, config_file, config_dir) as client:
+        execution = client.post("/executions", {"action": ref, "parameters": params})
+        if run_async:
+            if as_json:
+                _echo_json(execution)
+            else:
+                click.echo(execution["id"])
+            return
+        live = not as_json and _console().is_terminal
+        execution = _wait(client, execution, live)
+    _show_execution(execution, as_json, detail)
+    _exit_for(execution)
+
+
+# --- action -------------------------------------------------------------------------------
+
+
+@click.group("action")
+def action_group() -> None:
+    """Actions: list them, show one."""
+
+
+@action_group.command("list")
+@click.option("-p", "--pack", default=None, help="Only this pack's actions.")
+@client_options
+def action_list(pack: str | None, as_json: bool, api_url: str | None,
+                config_file: str | None, config_dir: str | None) -> None:
+    """List actions."""
+    with _client(api_url, config_file, config_dir) as client:
+        rows = client.get("/actions", pack=pack)
+    if as_json:
+        _echo_json(rows)
+    else:
+        _table(rows, ["ref", "pack", "runner_type", "description"])
+
+
+@action_group.command("get")
+@click.argument("ref")
+@client_options
+def action_get(ref: str, as_json: bool, api_url: str | None, config_file: str | None,
+               config_dir: str | None) -> None:
+    """Show an action and its parameters."""
+    with _client(api_url, config_file, config_dir) as client:
+        action = client.get(f"/actions/{ref}")
+    if as_json:
+        _echo_json(action)
+    else:
+        _record(action, ["id", "ref", "pack", "name", "description", "enabled",
+                         "runner_type", "entry_point", "parameters", "tags"])
+
+
+# --- execution ----------------------------------------------------------------------------
+
+
+@click.group("execution")
+def execution_group() -> None:
+    """Executions: show, list, cancel, re-run, follow."""
+
+
+@execution_group.command("get")
+@click.argument("execution_id")
+@click.option("-d", "--detail", is_flag=True, help="Show every attribute.")
+@client_options
+def execution_get(execution_id: str, detail: bool, as_json: bool, api_url: str | None,
+                  config_file: str | None, config_dir: str | None) -> None:
+    """Show an execution."""
+    with _client(api_url, config_file, config_dir) as client:
+        execution = client.get(f"/executions/{execution_id}")
+    _show_execution(execution, as_json, detail)
+
+
+@execution_group.command("list")
+@click.option("--action", "action_ref", default=None, help="Only executions of this action.")
+@click.option("-s", "--status", default=None, help="Only executions in this status.")
+@click.option("--parent", default=None, help="Only children of this execution.")
+@click.option("-n", "--last", "limit", type=click.IntRange(1), default=50, show_default=True,
+              help="How many, newest first.")
+@client_options
+def execution_list(action_ref: str | None, status: str | None, parent: str | None,
+                   limit: int, as_json: bool, api_url: str | None, config_file: str | None,
+                   config_dir: str | None) -> None:
+    """List executions, newest first."""
+    with _client(api_url, config_file, config_dir) as client:
+        rows, total = client.get_with_total(
+            "/executions", action=action_ref, status=status, parent=parent, limit=limit,
+            include_attributes="id,action.ref,context.user,status,start_timestamp,"
+                               "end_timestamp,elapsed_seconds",
+        )
+    if as_json:
+        _echo_json(rows)
+        return
+    _table(rows, ["id", "action.ref", "context.user", "status", "start_timestamp",
+                  "elapsed_seconds"])
+    if total is not None and total > len(rows):
+        click.echo(f"({len(rows)} of {total} shown; use -n to see more)", err=True)
+
+
+@execution_group.command("cancel")
+@click.argument("execution_ids", nargs=-1, required=True)
+@client_options
+def execution_cancel(execution_ids: tuple[str, ...], as_json: bool, api_url: str | None,
+                     config_file: str | None, config_dir: str | None) -> None:
+    """Cancel executions (a running action's process is killed)."""
+    results = []
+    with _client(api_url, config_file, config_dir) as client:
+        for execution_id in execution_ids:
+            answer = client.delete(f"/executions/{execution_id}")
+            results.append(answer)
+            if not as_json:
+                if isinstance(answer, dict) and "faultstring" in answer:
+                    click.echo(f"{execution_id}: {answer['faultstring']}")
+                else:
+                    click.echo(f"{execution_id}: cancel requested "
+                               f"(status {answer.get('status')}).")
+    if as_json:
+        _echo_json(results)
+
+
+@execution_group.command("re-run", context_settings={"ignore_unknown_options": True})
+@click.argument("execution_id")
+@click.argument("parameters", nargs=-1, type=click.UNPROCESSED)
+@click.option("-a", "--async", "run_async", is_flag=True, help="Return at once.")
+@client_options
+def execution_re_run(execution_id: str, parameters: tuple[str, ...], run_async: bool,
+                     as_json: bool, api_url: str | None, config_file: str | None,
+                     config_dir: str | None) -> None:
+    """Run an execution again, with some parameters changed (name=value)."""
+    params = _parse_pairs(parameters)
+    with _client(api_url, config_file, config_dir) as client:
+        execution = client.post(f"/executions/{execution_id}/re_run", {"parameters": params})
+        if run_async:
+            _echo_json(execution) if as_json else click.echo(execution["id"])
+            return
+        execution = _wait(client, execution, not as_json and _console().is_terminal)
+    _show_execution(execution, as_json, False)
+    _exit_for(execution)
+
+
+@execution_group.command("tail")
+@click.argument("execution_id")
+@click.option("--interval", type=float, default=0.2, show_default=True,
+              help="Seconds between two looks for new output.")
+@client_options
+def execution_tail(execution_id: str, interval: float, as_json: bool, api_url: str | None,
+                   config_file: str | None, config_dir: str | None) -> None:
+    """Follow an execution's output until it ends."""
+    after = -1
+    with _client(api_url, config_file, config_dir) as client:
+        while True:
+            chunk = client.get(f"/executions/{execution_id}/output", format="json",
+                               after=after)
+            for line in chunk["lines"]:
+                after = line["seq"]
+                if as_json:
+                    click.echo(json.dumps(line))
+                else:
+                    stream = sys.stderr if line["stream"] == "stderr" else sys.stdout
+                    stream.write(line["data"])
+                    stream.flush()
+            if chunk["done"]:
+                break
+            time.sleep(interval)
+    if not as_json:
+        click.echo(f"Execution {execution_id} has ended: {chunk['status']}.", err=True)
+
+
+# --- pack ---------------------------------------------------------------------------------
+
+
+@click.group("pack")
+def pack_group() -> None:
+    """Packs: register them from the pack folders, list them."""
+
+
+@pack_group.command("register")
+@click.argument("names", nargs=-1)
+@client_options
+def pack_register(names: tuple[str, ...], as_json: bool, api_url: str | None,
+                  config_file: str | None, config_dir: str | None) -> None:
+    """Load or reload packs (all when no NAME); report each invalid action file."""
+    with _client(api_url, config_file, config_dir) as client:
+        report = client.post("/packs/register", {"packs": list(names)})
+    if as_json:
+        _echo_json(report)
+    else:
+        click.echo(f"Registered {report['actions']} action(s) from pack(s) "
+                   f"{', '.join(report['packs']) or 'none'}"
+                   + (f"; removed {report['removed']}." if report["removed"] else "."))
+        for error in report["errors"]:
+            click.echo(f"invalid: {error['file']}: {error['reason']}")
+    if report["errors"]:
+        sys.exit(1)
+
+
+@pack_group.command("list")
+@client_options
+def pack_list(as_json: bool, api_url: str | None, config_file: str | None,
+              config_dir: str | None) -> None:
+    """List registered packs."""
+    with _client(api_url, config_file, config_dir) as client:
+        rows = client.get("/packs")
+    if as_json:
+        _echo_json(rows)
+    else:
+        _table(rows, ["ref", "version", "description", "path"])
+
+
+# --- apikey -------------------------------------------------------------------------------
+
+
+@click.group("apikey")
+def apikey_group() -> None:
+    """API keys: create (the key is shown once), list, delete."""
+
+
+@apikey_group.command("create")
+@click.option("-u", "--user", default=None, help="User the key acts as (default: yours).")
+@click.option("-m", "--metadata", default=None, help="JSON object kept with the key.")
+@client_options
+def apikey_create(user: str | None, metadata: str | None, as_json: bool,
+                  api_url: str | None, config_file: str | None,
+                  config_dir: str | None) -> None:
+    """Create an API key and print it (it cannot be shown again)."""
+    body: dict[str, Any] = {}
+    if user:
+        body["user"] = user
+    if metadata:
+        try:
+            body["metadata"] = json.loads(metadata)
+        except ValueError as exc:
+            fail(f"--metadata is not valid JSON: {exc}")
+    with _client(api_url, config_file, config_dir) as client:
+        created = client.post("/apikeys", body)
+    if as_json:
+        _echo_json(created)
+    else:
+        click.echo(created["key"])
+
+
+@apikey_group.command("list")
+@client_options
+def apikey_list(as_json: bool, api_url: str | None, config_file: str | None,
+                config_dir: str | None) -> None:
+    """List API keys (their hashes, never the keys)."""
+    with _client(api_url, config_file, config_dir) as client:
+        rows = client.get("/apikeys")
+    if as_json:
+        _echo_json(rows)
+    else:
+        _table(rows, ["id", "user", "created_at", "enabled", "key_hash"])
+
+
+@apikey_group.command("delete")
+@click.argument("key_id")
+@client_options
+def apikey_delete(key_id: str, as_json: bool, api_url: str | None,
+                  config_file: str | None, config_dir: str | None) -> None:
+    """Delete an API key by id (or by the key itself)."""
+    with _client(api_url, config_file, config_dir) as client:
+        client.delete(f"/apikeys/{key_id}")
+    if as_json:
+        _echo_json({"deleted": key_id})
+    else:
+        click.echo(f"API key {key_id} deleted.")
+
+
+def register(group: click.Group) -> None:
+    group.add_command(run_cmd)
+    for sub in (action_group, execution_group, pack_group, apikey_group):
+        existing = group.commands.get(sub.name or "")
+        if isinstance(existing, click.Group) and existing is not sub:
+            for name, command in sub.commands.items():
+                existing.add_command(command, name)
+        else:
+            group.add_command(sub)

@@ -1,0 +1,1 @@
+"""The engine REST API, Mistral v2 compatible (see `app.create_app`)."""

@@ -1,0 +1,169 @@
+"""What expressions see while a task runs: `$` (the data view) and the built-in functions
+`env()`, `execution()`, `task()`, `tasks()` and `global()` (the ExpressionContext).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from levante.engine import states
+
+if TYPE_CHECKING:
+    from levante.engine.step_base import StepBase, WfEx
+
+try:  # the expression language lives in its own package (written in parallel)
+    from levante.engine import expressions as _expressions
+except ImportError:  # pragma: no cover - only while the package is missing
+    _expressions = None  # type: ignore[assignment]
+
+
+class ExpressionFailure(Exception):
+    """An expression failed; the message names the expression and the error."""
+
+
+def evaluate(value: Any, data: Mapping[str, Any], ctx: Any) -> Any:
+    """Evaluate every expression inside `value` (strings, lists, dicts)."""
+    if _expressions is None:
+        return value
+    try:
+        return _expressions.evaluate(value, data, ctx)
+    except _expressions.ExpressionError as exc:
+        raise ExpressionFailure(str(exc)) from exc
+
+
+def has_expression(value: Any) -> bool:
+    """Whether `value` (a string, or dicts and lists of them) holds an expression."""
+    if isinstance(value, str) and "<%" not in value and "{" not in value:
+        return False  # the common case, without parsing
+    if value is None or isinstance(value, bool | int | float):
+        return False
+    return _expressions is not None and bool(_expressions.has_expression(value))
+
+
+def evaluate_guard(value: Any, data: Mapping[str, Any], ctx: Any) -> bool:
+    if _expressions is None:
+        return bool(value)
+    try:
+        return bool(_expressions.evaluate_guard(value, data, ctx))
+    except _expressions.ExpressionError as exc:
+        raise ExpressionFailure(str(exc)) from exc
+
+
+def task_dict(task: Mapping[str, Any], spec: Any = None) -> dict[str, Any]:
+    """A task execution as `task()` shows it."""
+    return {
+        "id": task["id"],
+        "name": task["name"],
+        "spec": spec.to_dict() if spec is not None and hasattr(spec, "to_dict") else {},
+        "state": task["state"],
+        "state_info": task.get("state_info"),
+        "result": task.get("result"),
+        "published": task.get("published") or {},
+        "type": task.get("type"),
+        "workflow_execution_id": task["workflow_execution_id"],
+        "created_at": _iso(task.get("created_at")),
+        "updated_at": _iso(task.get("updated_at")),
+    }
+
+
+def _iso(value: Any) -> Any:
+    return value.isoformat() if hasattr(value, "isoformat") else value
+
+
+class TaskContext:
+    """The ExpressionContext of one task (or of the workflow when `task` is None)."""
+
+    def __init__(
+        self, step: StepBase, wf: WfEx, task: Mapping[str, Any] | None = None,
+        current_result: Callable[[], Any] | None = None,
+    ) -> None:
+        self._step = step
+        self._wf = wf
+        self._task = task
+        self._current_result = current_result
+
+    def env(self) -> dict[str, Any]:
+        env = (self._wf.row.get("params") or {}).get("env") or {}
+        return dict(env) if isinstance(env, Mapping) else {}
+
+    def execution(self) -> dict[str, Any]:
+        row = self._wf.row
+        return {
+            "id": row["id"],
+            "name": row["name"],
+            "spec": row.get("spec") or {},
+            "input": row.get("input") or {},
+            "params": row.get("params") or {},
+            "state": row.get("state"),
+            "created_at": _iso(row.get("created_at")),
+            "updated_at": _iso(row.get("updated_at")),
+            "root_execution_id": row.get("root_execution_id"),
+            "task_execution_id": row.get("task_execution_id"),
+        }
+
+    def task(self, name: str | None = None) -> dict[str, Any] | None:
+        if name is None:
+            if self._task is None:
+                return None
+            found: Mapping[str, Any] | None = self._task
+        else:
+            execs = self._wf.by_name.get(name) or []
+            found = execs[-1] if execs else None
+        if found is None:
+            return None
+        d = task_dict(found, self._wf.spec.tasks.get(found["name"]))
+        if found is self._task and self._current_result is not None:
+            d["result"] = self._current_result()
+        return d
+
+    def tasks(
+        self, workflow_execution_id: str | None = None, recursive: bool = False,
+        state: str | None = None, flat: bool = False,
+    ) -> list[dict[str, Any]]:
+        wf = self._wf
+        if workflow_execution_id and workflow_execution_id != wf.row["id"]:
+            other = self._step.load(workflow_execution_id)
+            if other is None:
+                return []
+            wf = other
+        out: list[dict[str, Any]] = []
+        self._collect(wf, recursive, state, flat, out)
+        return out
+
+    def _collect(
+        self, wf: WfEx, recursive: bool, state: str | None, flat: bool,
+        out: list[dict[str, Any]],
+    ) -> None:
+        for t in wf.tasks:
+            wanted = state is None or t["state"] == state
+            if wanted and (not flat or t["type"] == "ACTION" or not recursive):
+                out.append(task_dict(t, wf.spec.tasks.get(t["name"])))
+            if recursive and t["type"] == "WORKFLOW":
+                for child in self._step.children_of(t):
+                    self._collect(child, recursive, state, flat, out)
+
+    def global_var(self, name: str) -> Any:
+        return (self._wf.row.get("context") or {}).get(name)
+
+
+def data_view(wf: WfEx, in_context: Mapping[str, Any] | None) -> dict[str, Any]:
+    """`$` for a task: its inbound context over the workflow's variables."""
+    base = wf.row.get("context") or {}
+    if not in_context:
+        return dict(base)
+    data = dict(base)
+    data.update(in_context)
+    return data
+
+
+__all__ = [
+    "ExpressionFailure",
+    "TaskContext",
+    "data_view",
+    "evaluate",
+    "evaluate_guard",
+    "has_expression",
+    "states",
+    "task_dict",
+]

@@ -1,0 +1,416 @@
+"""The notifier's delivery worker: outbox events -> signed HTTP POSTs, at least once, in order.
+
+Each event is fanned out to the subscribers of its execution (`params.notify`: Mistral's
+`webhook` entries and the platform's `levante` entry, whose URL and credential come from
+`params.env.levante`) and to `[notifier] webhooks`. A delivery is retried with exponential
+backoff (`initial_backoff` doubling up to `max_backoff`) until a 2xx answer, or given up
+after `max_retry_age`. Bodies are Mistral's notification data (plus `event`, `event_id`
+and, for workflow events, `output` and `tasks`), signed with Standard Webhooks headers.
+The worker wakes at once when the runtime commits events (`levante.engine.wakeup`, and
+LISTEN on PostgreSQL), else looks every `[notifier] poll_interval`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+import httpx
+from sqlalchemy import Engine
+
+from levante.config import Config
+from levante.engine import wakeup
+from levante.engine.store import outbox
+from levante.handshake_secret import signing_secret
+from levante.webhooks import signed_headers
+
+log = logging.getLogger("levante.engine.notifier")
+
+WORKFLOW_STATES = {
+    "WORKFLOW_LAUNCHED": "RUNNING",
+    "WORKFLOW_SUCCEEDED": "SUCCESS",
+    "WORKFLOW_FAILED": "ERROR",
+    "WORKFLOW_CANCELLED": "CANCELLED",
+    "WORKFLOW_PAUSED": "PAUSED",
+    "WORKFLOW_RESUMED": "RUNNING",
+    "WORKFLOW_RERUN": "RUNNING",
+}
+TASK_STATES = {
+    "TASK_LAUNCHED": "RUNNING",
+    "TASK_SUCCEEDED": "SUCCESS",
+    "TASK_FAILED": "ERROR",
+    "TASK_CANCELLED": "CANCELLED",
+    "TASK_PAUSED": "PAUSED",
+    "TASK_RESUMED": "RUNNING",
+    "TASK_RERUN": "RUNNING",
+    "TASK_SKIPPED": "SKIPPED",
+}
+TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
+LEASE_MARGIN = 5.0  # beyond request_timeout: a dead process's claims are taken over then
+# Never sent: subscriptions carry headers (credentials), params carry the environment.
+PRIVATE_KEYS = frozenset({"params", "env", "notify"})
+ERROR_SNIPPET = 300
+PURGE_EVERY = 600.0  # s between purges of old finished deliveries
+BATCH = 50  # events of one line sent together to a `levante` subscriber
+SQLITE_WATCH = 0.02  # s between looks at PRAGMA data_version (commits of other processes)
+
+
+def backoff(attempts: int, initial: float, maximum: float) -> float:
+    """Seconds to wait after the `attempts`-th failed attempt (1, 2, ...)."""
+    if attempts < 1:
+        return 0.0
+    return float(min(maximum, initial * (2 ** min(attempts - 1, 60))))
+
+
+def retry_time(
+    attempts: int, created_at: datetime, now: datetime, initial: float, maximum: float,
+    max_age: float,
+) -> datetime | None:
+    """When to try again after `attempts` failures, or None when it is time to give up."""
+    when = now + timedelta(seconds=backoff(attempts, initial, maximum))
+    if (when - created_at).total_seconds() > max_age:
+        return None
+    return when
+
+
+def _fmt(value: Any) -> str | None:
+    value = outbox.aware(value)
+    return value.strftime(TIME_FORMAT) if isinstance(value, datetime) else None
+
+
+def task_view(row: Mapping[str, Any]) -> dict[str, Any]:
+    """A task as events (and the platform's `result.tasks`) carry it."""
+    return {
+        "id": row["id"],
+        "name": row["name"],
+        "workflow_execution_id": row["workflow_execution_id"],
+        "workflow_name": row["workflow_name"],
+        "workflow_namespace": row.get("workflow_namespace") or "",
+        "workflow_id": row.get("workflow_id"),
+        "root_execution_id": row.get("root_execution_id"),
+        "type": row.get("type"),
+        "state": row["state"],
+        "state_info": row.get("state_info"),
+        "published": row.get("published") or {},
+        "result": row.get("result"),
+        "project_id": row.get("project_id"),
+        "created_at": _fmt(row.get("created_at")),
+        "updated_at": _fmt(row.get("updated_at")),
+    }
+
+
+def event_body(delivery: Mapping[str, Any], material: Mapping[str, Any]) -> dict[str, Any]:
+    """The JSON body of one delivery (identical for every subscriber of the event)."""
+    name = delivery["event"]
+    event = material["events"].get(delivery["event_id"]) or {}
+    raw = event.get("payload")
+    payload: Mapping[str, Any] = raw if isinstance(raw, Mapping) else {}
+    workflows = material["workflows"]
+    wf = workflows.get(delivery["execution_id"]) or {}
+    root = workflows.get(delivery["root_execution_id"]) or wf
+    body: dict[str, Any]
+    if name.startswith("TASK_"):
+        task = material["tasks"].get(delivery["task_execution_id"])
+        body = task_view(task) if task else {
+            "id": delivery["task_execution_id"],
+            "workflow_execution_id": delivery["execution_id"],
+            "root_execution_id": delivery["root_execution_id"],
+        }
+        body.update({k: v for k, v in payload.items() if k not in PRIVATE_KEYS})
+        body["state"] = TASK_STATES.get(name, body.get("state"))
+    else:
+        body = {
+            "id": delivery["execution_id"],
+            "name": wf.get("name"),
+            "workflow_name": wf.get("workflow_name"),
+            "workflow_namespace": wf.get("workflow_namespace") or "",
+            "workflow_id": wf.get("workflow_id"),
+            "root_execution_id": delivery["root_execution_id"],
+            "task_execution_id": wf.get("task_execution_id"),
+            "state_info": wf.get("state_info"),
+            "project_id": wf.get("project_id"),
+            "created_at": _fmt(wf.get("created_at")),
+            "updated_at": _fmt(wf.get("updated_at")),
+        }
+        body.update({k: v for k, v in payload.items() if k not in PRIVATE_KEYS})
+        body["state"] = WORKFLOW_STATES.get(name, body.get("state") or wf.get("state"))
+        if name != "WORKFLOW_LAUNCHED":
+            body["output"] = wf.get("output") or {}
+            body["tasks"] = [task_view(t) for t in material["tasks_of"].get(wf.get("id"), [])]
+    body["event"] = name
+    body["event_id"] = delivery["event_id"]
+    body["timestamp"] = _fmt(event.get("created_at")) or _fmt(delivery["created_at"])
+    platform_id = outbox.levante_env(root.get("params")).get("execution_id")
+    if platform_id:
+        body["platform_execution_id"] = platform_id
+    return body
+
+
+def message_id(line: Sequence[Mapping[str, Any]]) -> str:
+    """The same id for every attempt of the same events to one subscriber."""
+    first, last = line[0]["event_id"], line[-1]["event_id"]
+    return f"msg_levante_{first}" if first == last else f"msg_levante_{first}-{last}"
+
+
+def _line(delivery: Mapping[str, Any], after: bool) -> str:
+    wf_id = delivery["execution_id"]
+    target = delivery["subscriber"]
+    if delivery["event"].startswith("TASK_"):
+        verb = "is processed" if after else "will be processed"
+        return (f"[{wf_id}] The task event {delivery['event']} for "
+                f"{delivery['task_execution_id']} {verb} for {target}.")
+    verb = "is published" if after else "will be published"
+    return f"[{wf_id}] The workflow event {delivery['event']} for {wf_id} {verb} to {target}."
+
+
+class DeliveryService:
+    """The `notifier` role: fan out, claim, POST, record; woken by commits."""
+
+    name = "notifier"
+
+    def __init__(self, config: Config, engine: Engine) -> None:
+        self.config = config
+        self.engine = engine
+        self.enabled = config.get_bool("notifier", "enabled")
+        self.webhooks = config.get_list("notifier", "webhooks")
+        self.initial = config.get_float("notifier", "initial_backoff")
+        self.maximum = config.get_float("notifier", "max_backoff")
+        self.max_age = config.get_float("notifier", "max_retry_age")
+        self.poll = config.get_float("notifier", "poll_interval")
+        self.timeout = config.get_float("notifier", "request_timeout")
+        self.concurrency = config.get_int("notifier", "concurrency")
+        self.lease = self.timeout + LEASE_MARGIN
+        self.keep = timedelta(days=config.get_float("notifier", "keep_days"))
+        self._next_purge = 0.0
+        self.secret = signing_secret(config)
+        self._wake = asyncio.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._in_flight: set[asyncio.Task[None]] = set()
+        self._watch: Any = None
+        self._stopping = False
+        self._data_version = -1
+
+    # -- wake-ups (from any thread) --
+    def wake(self) -> None:
+        loop = self._loop
+        if loop is None:
+            return
+        with contextlib.suppress(RuntimeError):
+            loop.call_soon_threadsafe(self._wake.set)
+
+    async def run(self, stopping: asyncio.Event) -> None:
+        if not self.enabled:
+            log.info("notifier disabled ([notifier] enabled = false)")
+            await stopping.wait()
+            return
+        self._loop = asyncio.get_running_loop()
+        wakeup.add_listener(self.wake)
+        if self.engine.dialect.name == "sqlite":
+            self._watch = self.engine.raw_connection()
+        listener = asyncio.create_task(self._listen(stopping))
+        limits = httpx.Limits(max_connections=self.concurrency * 2,
+                              max_keepalive_connections=self.concurrency)
+        try:
+            async with httpx.AsyncClient(timeout=self.timeout, limits=limits) as client:
+                self.client = client
+                await self._loop_until(stopping)
+                self._stopping = True  # attempts in flight finish; no new ones start
+                if self._in_flight:
+                    await asyncio.wait(set(self._in_flight), timeout=self.timeout)
+        finally:
+            wakeup.remove_listener(self.wake)
+            if self._watch is not None:
+                self._watch.close()
+            listener.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await listener
+
+    async def _loop_until(self, stopping: asyncio.Event) -> None:
+        while not stopping.is_set():
+            self._wake.clear()
+            if time.monotonic() >= self._next_purge:
+                self._next_purge = time.monotonic() + PURGE_EVERY
+                with contextlib.suppress(Exception):
+                    await asyncio.to_thread(self._purge)
+            try:
+                found = await self.step()
+            except Exception:
+                log.exception("notifier: a round of deliveries failed; trying again")
+                found = 0
+            if found:
+                continue
+            delay = self.poll
+            with contextlib.suppress(Exception):
+                due = await asyncio.to_thread(outbox.next_due, self.engine)
+                if due is not None:
+                    delay = max(0.0, min(delay, (due - outbox.now()).total_seconds()))
+            if delay <= 0:
+                delay = 0.001
+            await self._idle(stopping, delay)
+
+    async def _idle(self, stopping: asyncio.Event, delay: float) -> None:
+        """Wait for a wake-up, `delay` or the stop. On SQLite, other processes' commits
+        are seen by watching `PRAGMA data_version` every SQLITE_WATCH seconds."""
+        deadline = time.monotonic() + delay
+        while not stopping.is_set() and not self._wake.is_set():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return
+            slice_ = min(left, SQLITE_WATCH) if self._watch is not None else left
+            waiter = asyncio.create_task(self._wake.wait())
+            stopper = asyncio.create_task(stopping.wait())
+            await asyncio.wait({waiter, stopper}, timeout=slice_,
+                               return_when=asyncio.FIRST_COMPLETED)
+            waiter.cancel()
+            stopper.cancel()
+            if self._watch is not None and self._data_changed():
+                with contextlib.suppress(Exception):
+                    if await asyncio.to_thread(outbox.has_work, self.engine):
+                        return
+
+    def _purge(self) -> None:
+        with outbox.writing(self.engine) as conn:
+            gone = outbox.purge(conn, outbox.now() - self.keep)
+        if gone:
+            log.info("notifier: forgot %d finished deliveries older than %s", gone, self.keep)
+
+    def _data_changed(self) -> bool:
+        try:
+            assert self._watch is not None
+            cursor = self._watch.cursor()
+            cursor.execute("PRAGMA data_version")
+            version = int(cursor.fetchone()[0])
+            cursor.close()
+        except Exception:
+            return True
+        changed = version != self._data_version
+        self._data_version = version
+        return changed
+
+    async def step(self, outcomes: Sequence[outbox.Outcome] = ()) -> int:
+        """One round: record `outcomes`, fan out, claim the heads of lines (one write
+        transaction) and start their attempts."""
+        room = 0 if self._stopping else self.concurrency - len(self._in_flight)
+        if room <= 0 and not outcomes:
+            return 0
+        lines, material = await asyncio.to_thread(self._record_and_claim, outcomes,
+                                                  max(room, 0))
+        for line in lines:
+            task = asyncio.create_task(self._deliver(line, material))
+            self._in_flight.add(task)
+            task.add_done_callback(self._in_flight.discard)
+        return len(lines)
+
+    def _record_and_claim(
+        self, outcomes: Sequence[outbox.Outcome], limit: int
+    ) -> tuple[list[list[dict[str, Any]]], dict[str, Any]]:
+        with outbox.writing(self.engine) as conn:
+            if outcomes:
+                outbox.record(conn, outcomes)
+            if limit <= 0:
+                return [], {}
+            outbox.fanout(conn, self.webhooks)
+            lines = outbox.claim(conn, self.lease, limit, BATCH)
+            flat = [d for line in lines for d in line]
+            material = outbox.event_material(conn, flat) if flat else {}
+        return lines, material
+
+    async def _deliver(self, line: list[dict[str, Any]], material: Mapping[str, Any]) -> None:
+        head = line[0]
+        for delivery in line:
+            log.info(_line(delivery, after=False))
+        ok, status, error, duration = await self.attempt(line, material)
+        outcomes: list[outbox.Outcome] = []
+        for delivery in line:
+            if ok:
+                outcomes.append(outbox.Outcome(delivery["id"], True, status,
+                                               duration_ms=duration))
+                log.info(_line(delivery, after=True))
+                continue
+            retry_at = retry_time(
+                delivery["attempts"] + 1, delivery["created_at"], outbox.now(), self.initial,
+                self.maximum, self.max_age,
+            )
+            outcomes.append(outbox.Outcome(delivery["id"], False, status, error, duration,
+                                           retry_at))
+        if not ok:
+            retry_at = outcomes[0].retry_at
+            if retry_at is None:
+                log.error("[%s] Giving up the event %s (id %s) to %s after %d attempt(s): %s",
+                          head["execution_id"], head["event"], head["event_id"],
+                          head["subscriber"], head["attempts"] + 1, error)
+            else:
+                log.warning("[%s] The event %s (id %s) could not be delivered to %s "
+                            "(attempt %d): %s; next attempt at %s", head["execution_id"],
+                            head["event"], head["event_id"], head["subscriber"],
+                            head["attempts"] + 1, error,
+                            retry_at.isoformat(timespec="milliseconds"))
+        try:
+            await self.step(outcomes)
+        except Exception:
+            # The lease runs out and the delivery is tried again: at least once.
+            log.exception("[%s] could not record the outcome of delivery %s",
+                          head["execution_id"], head["id"])
+            self._wake.set()
+
+    async def attempt(
+        self, line: Sequence[Mapping[str, Any]], material: Mapping[str, Any]
+    ) -> tuple[bool, int | None, str | None, int]:
+        """POST one line of deliveries (one event, or a batch for `levante`); never
+        raises. Returns (acknowledged, HTTP status, error, milliseconds)."""
+        started = time.perf_counter()
+        status: int | None = None
+        head = line[0]
+        try:
+            bodies = [event_body(d, material) for d in line]
+            payload = bodies[0] if len(bodies) == 1 else {"events": bodies}
+            body = json.dumps(payload, default=str).encode("utf-8")
+            headers = {"content-type": "application/json", **dict(head["headers"] or {})}
+            headers.update(signed_headers(self.secret, message_id(line), body))
+            response = await self.client.post(head["url"], content=body, headers=headers)
+            status = response.status_code
+            if 200 <= status < 300:
+                return True, status, None, _ms(started)
+            error = f"HTTP {status}: {response.text[:ERROR_SNIPPET]}"
+        except httpx.HTTPError as exc:
+            error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        except Exception as exc:  # a body that cannot be built must not stop the worker
+            error = f"{type(exc).__name__}: {exc}"
+        return False, status, error, _ms(started)
+
+    async def _listen(self, stopping: asyncio.Event) -> None:
+        """On PostgreSQL, LISTEN for commits of other processes."""
+        if self.engine.dialect.name != "postgresql":
+            return
+        import psycopg
+
+        url = self.engine.url.set(drivername="postgresql")
+        dsn = url.render_as_string(hide_password=False)
+        while not stopping.is_set():
+            try:
+                aconn = await psycopg.AsyncConnection.connect(dsn, autocommit=True)
+                async with aconn:
+                    await aconn.execute(f"LISTEN {wakeup.CHANNEL}")
+                    async for _ in aconn.notifies():
+                        self._wake.set()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("notifier: LISTEN failed (%s); polling meanwhile",
+                            type(exc).__name__)
+                await asyncio.sleep(min(5.0, self.poll * 4))
+
+
+def _ms(started: float) -> int:
+    return int((time.perf_counter() - started) * 1000)
+
+
+def delivery_services(config: Config, engine: Engine) -> list[DeliveryService]:
+    """The `notifier` role's services (see levante.engine.service:notifier_services)."""
+    return [DeliveryService(config, engine)]

@@ -1,0 +1,233 @@
+"""Tasks that run platform actions (handshake 2 of ARCHITECTURE.md), engine side.
+
+A task whose action is not a standard or ad-hoc action but a platform ref such as
+``core.local`` runs that action on the platform: ``POST /v1/executions`` with the task's
+input as parameters, ``parent`` set to the platform execution that launched the workflow
+(when one did) and ``context.mistral`` naming the workflow execution, task and action
+execution. The action is asynchronous: the engine keeps its action execution RUNNING until
+the platform reports the child's end with ``PUT /v2/action_executions/<id>``.
+
+Where the platform is and how to authenticate come from the workflow's
+``params.env.levante`` (``api_url``, ``credential``, ``execution_id``), written by the
+platform when it launched the workflow; otherwise from the configuration (``[api]
+public_url``) and the API key file in the data folder.
+
+The runtime calls :func:`lookup` when a name is neither standard nor ad-hoc, and
+:func:`job_input` before queueing the action, so that the worker has the origin.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+import httpx
+
+from levante.engine.actions.base import (
+    MASKED,
+    ActionContext,
+    ActionError,
+    ActionInputError,
+    StdAction,
+)
+
+REF = re.compile(r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_.-]+$")
+RESERVED_PACKS = frozenset({"std"})
+ORIGIN = "__levante_origin"
+REQUEST_TIMEOUT = 30.0
+CONNECT_RETRIES = (0.2, 0.5, 1.0, 2.0)  # only when the request surely never left
+
+
+def is_platform_ref(name: str) -> bool:
+    """True for a name that may be a platform action (``pack.action``, not ``std.*``)."""
+    if not isinstance(name, str) or not REF.match(name):
+        return False
+    return name.split(".", 1)[0] not in RESERVED_PACKS
+
+
+class PlatformAction(StdAction):
+    """A platform action run as a child execution; its result comes back by PUT."""
+
+    is_async: ClassVar[bool] = True
+    inline_ok: ClassVar[bool] = False
+    description: ClassVar[str] = "An action of the automation platform."
+
+    def __init__(self, ref: str) -> None:
+        self.ref = ref
+        self.name = ref  # type: ignore[misc]  # each instance is named by its ref
+
+    @property
+    def input_string(self) -> str:
+        return ""
+
+    def validate_input(self, input: Mapping[str, Any] | None) -> dict[str, Any]:
+        """Any object: the platform checks the parameters against the action's schema."""
+        if input is not None and not isinstance(input, Mapping):
+            raise ActionInputError(self.ref, "input must be a mapping of parameter names to "
+                                   f"values, got {type(input).__name__}")
+        return dict(input or {})
+
+    async def run(self, input: Mapping[str, Any], ctx: ActionContext) -> Any:
+        """Create the child execution on the platform; raise ActionError if it is refused."""
+        parameters = {k: v for k, v in input.items() if k != ORIGIN}
+        origin = input.get(ORIGIN)
+        origin = dict(origin) if isinstance(origin, Mapping) else {}
+        api_url, credential = where(origin, ctx)
+        body = child_body(self.ref, parameters, origin, ctx)
+        headers = {"St2-Api-Key": credential} if credential else {}
+        response = await _post(f"{api_url}/v1/executions", body, headers)
+        if response.status_code >= 300:
+            raise ActionError(f"The platform refused to run {self.ref}: "
+                              f"HTTP {response.status_code}: {_fault(response)}")
+        try:
+            child = response.json()
+        except ValueError:
+            child = {}
+        return {"platform_execution_id": child.get("id") if isinstance(child, Mapping)
+                else None}
+
+
+def lookup(name: str) -> PlatformAction | None:
+    """The platform action ``name`` names, or None (then the name is unknown)."""
+    return PlatformAction(name) if is_platform_ref(name) else None
+
+
+def get_action(name: str) -> StdAction:
+    """A standard action, else a platform action; UnknownAction otherwise (the worker's
+    look-up of queued actions)."""
+    from levante.engine.actions import UnknownAction
+    from levante.engine.actions import get_action as std_action
+
+    try:
+        return std_action(name)
+    except UnknownAction:
+        found = lookup(name)
+        if found is None:
+            raise
+        return found
+
+
+def origin_of(workflow: Mapping[str, Any], task: Mapping[str, Any]) -> dict[str, Any]:
+    """What the child needs to know about where it comes from."""
+    params = workflow.get("params")
+    env = params.get("env") if isinstance(params, Mapping) else None
+    levante = env.get("levante") if isinstance(env, Mapping) else None
+    levante = levante if isinstance(levante, Mapping) else {}
+    return {
+        "workflow_execution_id": workflow.get("id"),
+        "workflow_name": workflow.get("workflow_name"),
+        "root_execution_id": workflow.get("root_execution_id"),
+        "task_name": task.get("name"),
+        "task_execution_id": task.get("id"),
+        "parent": levante.get("execution_id") or None,
+        "api_url": levante.get("api_url") or None,
+        "credential": levante.get("credential") or None,
+    }
+
+
+def job_input(action: StdAction, validated: dict[str, Any], workflow: Mapping[str, Any],
+              task: Mapping[str, Any]) -> dict[str, Any]:
+    """The input to queue for ``action``: unchanged for standard actions; for a platform
+    action, with the origin (workflow, task, parent execution, platform URL) added."""
+    if not isinstance(action, PlatformAction):
+        return validated
+    return {**validated, ORIGIN: origin_of(workflow, task)}
+
+
+def where(origin: Mapping[str, Any], ctx: ActionContext) -> tuple[str, str | None]:
+    """The platform's URL and the credential to call it with."""
+    api_url = origin.get("api_url")
+    credential = origin.get("credential")
+    config = ctx.config
+    if not api_url:
+        if config is None:
+            raise ActionError("The platform's URL is unknown: the workflow was not launched "
+                              "by the platform and the engine has no configuration")
+        api_url = config.public_url("api")
+    if not credential and config is not None:
+        from levante.platform.auth import read_key_file
+
+        credential = read_key_file(config.data_dir)
+    return str(api_url).rstrip("/"), (str(credential) if credential else None)
+
+
+def child_body(ref: str, parameters: Mapping[str, Any], origin: Mapping[str, Any],
+               ctx: ActionContext) -> dict[str, Any]:
+    """The ``POST /v1/executions`` body of the child execution."""
+    mistral = {
+        "workflow_execution_id": origin.get("workflow_execution_id")
+        or ctx.workflow_execution_id,
+        "workflow_name": origin.get("workflow_name") or ctx.workflow_name,
+        "root_execution_id": origin.get("root_execution_id"),
+        "task_name": origin.get("task_name") or ctx.task_name,
+        "task_execution_id": origin.get("task_execution_id") or ctx.task_execution_id,
+        "action_execution_id": ctx.action_execution_id,
+    }
+    if ctx.callback_url:
+        mistral["callback_url"] = ctx.callback_url
+    body: dict[str, Any] = {
+        "action": ref,
+        "parameters": dict(parameters),
+        "context": {"mistral": {k: v for k, v in mistral.items() if v is not None}},
+    }
+    if origin.get("parent"):
+        body["parent"] = origin["parent"]
+        body["context"]["parent"] = {"execution_id": origin["parent"]}
+    return body
+
+
+_clients: dict[int, tuple[asyncio.AbstractEventLoop, httpx.AsyncClient]] = {}
+
+
+def _http() -> httpx.AsyncClient:
+    """One connection pool per event loop, reused by every call made in it."""
+    loop = asyncio.get_running_loop()
+    found = _clients.get(id(loop))
+    if found is not None and found[0] is loop and not found[1].is_closed:
+        return found[1]
+    for key in [k for k, (other, _) in _clients.items() if other.is_closed()]:
+        del _clients[key]
+    client = httpx.AsyncClient(timeout=REQUEST_TIMEOUT)
+    _clients[id(loop)] = (loop, client)
+    return client
+
+
+async def _post(url: str, body: Mapping[str, Any], headers: Mapping[str, str]) -> httpx.Response:
+    delays = list(CONNECT_RETRIES)
+    client = _http()
+    while True:
+        try:
+            return await client.post(url, json=dict(body), headers=dict(headers))
+        except httpx.ConnectError as exc:
+            # Nothing was sent: trying again cannot make a second child.
+            if not delays:
+                raise ActionError(f"The platform at {url} cannot be reached: {exc}") from None
+            await asyncio.sleep(delays.pop(0))
+        except httpx.HTTPError as exc:
+            raise ActionError(f"The request to the platform at {url} failed: "
+                              f"{type(exc).__name__}: {exc}") from None
+
+
+def _fault(response: httpx.Response) -> str:
+    try:
+        body = response.json()
+    except ValueError:
+        return response.text[:300]
+    if isinstance(body, Mapping) and isinstance(body.get("faultstring"), str):
+        return str(body["faultstring"])
+    return response.text[:300]
+
+
+def mask_params(params: Any) -> Any:
+    """``params`` of a workflow execution as the API shows them: the platform's credential
+    (``env.levante.credential``) masked."""
+    if not isinstance(params, Mapping):
+        return params
+    env = params.get("env")
+    levante = env.get("levante") if isinstance(env, Mapping) else None
+    if not isinstance(levante, Mapping) or not levante.get("credential"):
+        return params
+    assert isinstance(env, Mapping)
+    return {**params, "env": {**env, "levante": {**levante, "credential": MASKED}}}

@@ -1,0 +1,174 @@
+"""The durable work queue's consumer side, as synchronous functions (run in threads).
+
+Two kinds of jobs: `step` jobs (start a workflow, a timer for wait-before / wait-after /
+retry / timeout) are taken by deleting them inside the step's own transaction, so a crash
+simply rolls the take back. `action` jobs (an action that runs outside any transaction)
+are leased to one process; the action execution is marked started before it runs, so a
+process that dies mid-action is noticed: the action runs again only if its task is
+safe-rerun, otherwise the task fails with a clear state_info.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Engine
+
+from levante.engine import states
+from levante.engine.runtime import wake, writer
+from levante.engine.step import INTERRUPTED, Step
+from levante.engine.store import executions as store
+
+log = logging.getLogger("levante.engine.scheduler")
+
+MAX_JOB_ATTEMPTS = 5
+
+
+@dataclass
+class ClaimedAction:
+    """An action job leased to this process, ready to run."""
+
+    job_id: int
+    action: dict[str, Any]
+    input: dict[str, Any]
+    # The std action to run (the base of an ad-hoc action).
+    action_name: str
+    task_name: str | None = None
+
+
+def process_step_batch(db: Engine, limit: int = 20) -> tuple[int, datetime | None]:
+    """Take and handle up to `limit` due step jobs in one transaction.
+
+    Returns (jobs handled, when the next job not held by anyone is due).
+    """
+    handled = 0
+    done: list[Step] = []
+    with db.connect() as conn:
+        if not store.has_due(conn, "step", store.utcnow()):
+            return 0, store.next_due(conn)
+    with writer(db) as conn:
+        now = store.utcnow()
+        jobs = store.take_step_jobs(conn, now, limit)
+        for job in jobs:
+            try:
+                with conn.begin_nested():
+                    step = Step(conn)
+                    store.delete_job(conn, job["id"])
+                    handle_step_job(step, job)
+                    step.flush()
+                done.append(step)
+            except Exception as exc:  # a bug: keep the job, retry later, then give up
+                log.exception("[%s] step job %s failed", job["execution_id"], job["id"])
+                _job_failed(conn, job, exc)
+            handled += 1
+        nxt = store.next_due(conn) if not jobs else None
+    if any([s.after_commit() for s in done]):
+        wake()
+    return handled, nxt
+
+
+def _job_failed(conn: Any, job: dict[str, Any], exc: Exception) -> None:
+    attempts = int(job.get("attempts") or 0) + 1
+    if attempts < MAX_JOB_ATTEMPTS:
+        store.postpone_job(conn, job["id"], store.utcnow() + timedelta(seconds=attempts))
+        return
+    store.delete_job(conn, job["id"])
+    with conn.begin_nested():
+        step = Step(conn)
+        wf = step.load(job["execution_id"])
+        if wf is not None and not states.is_completed(wf.state):
+            # The exception (maybe SQL text) is in the log, never in state_info.
+            step.fail(wf, "Internal error of the engine while running a step "
+                          f"({type(exc).__name__}); see the engine log")
+        step.flush()
+
+
+def handle_step_job(step: Step, job: dict[str, Any]) -> None:
+    payload = job.get("payload") or {}
+    event = payload.get("event")
+    if event == "start":
+        wf = step.load(job["execution_id"])
+        if wf is not None:
+            step.start(wf)
+            step.advance()
+    elif event == "timer":
+        step.on_timer(payload)
+    elif event == "advance":
+        wf = step.load(job["execution_id"])
+        if wf is not None:
+            step.touched[wf.id] = wf
+            step.advance()
+    else:
+        log.warning("unknown step job %s: %r", job["id"], event)
+
+
+def claim_actions(
+    db: Engine, owner: str, limit: int, lease: float
+) -> list[ClaimedAction]:
+    """Lease due action jobs and mark their actions started (one transaction)."""
+    claimed: list[ClaimedAction] = []
+    done: list[Step] = []
+    with db.connect() as conn:
+        if not store.has_due(conn, "action", store.utcnow()):
+            return []
+    with writer(db) as conn:
+        now = store.utcnow()
+        for job in store.claim_action_jobs(conn, owner, now, lease, limit):
+            payload = job.get("payload") or {}
+            action = store.get_action(conn, str(payload.get("action_id")))
+            if action is None or action["state"] != states.RUNNING:
+                store.delete_job(conn, job["id"])
+                continue
+            rc = dict(action.get("runtime_context") or {})
+            if rc.get("started") and not rc.get("safe_rerun"):
+                store.delete_job(conn, job["id"])
+                with conn.begin_nested():
+                    if action.get("root_execution_id") and action.get("task_execution_id"):
+                        store.lock_root(conn, action["root_execution_id"])
+                    step = Step(conn)
+                    step.action_result(action, states.ERROR, None, INTERRUPTED)
+                    step.flush()
+                done.append(step)
+                continue
+            rc["started"] = True
+            rc["runs"] = int(rc.get("runs", 0)) + 1
+            rc["process_id"] = owner
+            store.update_action(conn, action["id"], {
+                "runtime_context": rc, "last_heartbeat": now, "accepted": True,
+            })
+            action["runtime_context"] = rc
+            claimed.append(ClaimedAction(
+                job["id"], action, dict(payload.get("input") or {}),
+                str(payload.get("action") or action["name"]),
+                payload.get("task_name"),
+            ))
+    if any([s.after_commit() for s in done]):
+        wake()
+    return claimed
+
+
+def finish_action(
+    db: Engine, claimed: ClaimedAction, state: str | None, value: Any, info: str | None
+) -> None:
+    """Record an action's outcome and advance its workflow (one transaction).
+
+    `state` None means an asynchronous action was started: its result comes by PUT.
+    """
+    action = claimed.action
+    step: Step | None = None
+    with writer(db) as conn:
+        root = action.get("root_execution_id")
+        if root and action.get("task_execution_id"):
+            store.lock_root(conn, root)
+        store.delete_job(conn, claimed.job_id)
+        if state is not None:
+            current = store.get_action(conn, action["id"])
+            if current is not None and current["state"] == states.RUNNING:
+                step = Step(conn)
+                step.action_result(current, state, value, info)
+                step.flush()
+    if step is not None and step.after_commit():
+        wake()

@@ -1,0 +1,54 @@
+"""One step of the engine, inside one transaction with the root execution locked.
+
+A `Step` loads the executions it needs, applies what happened (a start, an action result, a
+timer, a command), then advances: processes finished tasks' transitions, starts the next
+tasks, runs cheap inline actions on the spot, and finishes workflows. Everything it decides
+is written by `flush()` (rows, follow-up jobs, outbox events) in the caller's transaction;
+only after commit does anything act on it. Decisions themselves live in `machine`.
+
+`Step` is assembled from parts, one concern each, over `StepBase` (state, bookkeeping,
+flush): `step_launch` (starting tasks, with-items), `step_actions` (running actions and
+sub-workflows), `step_results` (retry and the other policies, publish, timers),
+`step_transitions` (on-* clauses, joins, finishing workflows), `step_commands` (pause,
+resume, cancel, re-run...).
+"""
+
+from __future__ import annotations
+
+from levante.engine.step_actions import ActionRunning
+from levante.engine.step_base import (
+    INTERRUPTED,
+    SETTINGS,
+    SPECS,
+    TASK_EVENTS,
+    WORKFLOW_EVENTS,
+    Settings,
+    StaleDefinition,
+    StampCheck,
+    WfEx,
+    forget_definition,
+    workflow_definition,
+)
+from levante.engine.step_commands import Commands
+from levante.engine.step_launch import Launching
+from levante.engine.step_results import Completion
+from levante.engine.step_transitions import Transitions
+
+__all__ = [
+    "INTERRUPTED",
+    "SETTINGS",
+    "SPECS",
+    "TASK_EVENTS",
+    "WORKFLOW_EVENTS",
+    "Settings",
+    "StaleDefinition",
+    "StampCheck",
+    "Step",
+    "WfEx",
+    "forget_definition",
+    "workflow_definition",
+]
+
+
+class Step(Commands, Transitions, Completion, ActionRunning, Launching):
+    """The unit of work of the engine; see the module docstring."""

@@ -1,0 +1,209 @@
+"""Running what a task names: its action (std, ad-hoc or platform action; cheap ones at
+once, others queued as jobs) or its sub-workflow, and taking in an action's result that
+arrives later."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from levante.engine import machine, states
+from levante.engine.actions.base import ActionError, StdAction, UnknownAction
+from levante.engine.context import (
+    ExpressionFailure,
+    TaskContext,
+    evaluate,
+    has_expression,
+)
+from levante.engine.exceptions import InputError, NotFound
+from levante.engine.lang.spec import TaskSpec
+from levante.engine.step_base import (
+    StepBase,
+    WfEx,
+    workflow_definition,
+)
+from levante.engine.store import executions as store
+
+
+class ActionRunning(StepBase):
+    """Running a task's action or sub-workflow; results that arrive later."""
+
+    def resolve_action(self, name: str, namespace: str) -> tuple[StdAction, Any]:
+        """(std action to run, ad-hoc spec or None); UnknownAction if there is none."""
+        key = f"{namespace}\x00{name}"
+        found = self._actions.get(key)
+        if found is not None:
+            return found
+        from levante.engine.actions import get_action
+
+        try:
+            result: tuple[StdAction, Any] = (get_action(name), None)
+        except UnknownAction:
+            from levante.engine.store import definitions
+
+            adhoc = definitions.get_adhoc_action(self.conn, name, namespace)
+            if adhoc is None:
+                # a platform action (`core.local`): runs as a child execution there
+                from levante.engine import platform_actions
+
+                found_platform = platform_actions.lookup(name)
+                if found_platform is None:
+                    raise
+                result = (found_platform, None)
+            else:
+                spec = adhoc[1]
+                result = (get_action(spec.base), spec)
+        self._actions[key] = result
+        return result
+
+    def _launch_action(
+        self, wf: WfEx, task: dict[str, Any], spec: TaskSpec, index: int,
+        data: dict[str, Any], ctx: TaskContext,
+    ) -> None:
+        action_name = self._action_name(task, spec, data, ctx)
+        action, adhoc = self.resolve_action(action_name, wf.row["workflow_namespace"])
+        raw_input = evaluate(spec.input, data, ctx) if spec.input else {}
+        if not isinstance(raw_input, dict):
+            raise ExpressionFailure(f"input of task {task['name']!r} must be a dict")
+        given = raw_input
+        if adhoc is not None:
+            adhoc_input = self._adhoc_input(adhoc, raw_input)
+            given = evaluate(adhoc.base_input, adhoc_input, ctx) if adhoc.base_input else {}
+        validated = action.validate_input(given)
+        rc = task["runtime_context"]
+        safe = bool(spec.safe_rerun)
+        action_id = store.new_id()
+        row: dict[str, Any] = {
+            "id": action_id, "name": action_name, "description": "",
+            "workflow_name": wf.row["workflow_name"],
+            "workflow_namespace": wf.row["workflow_namespace"],
+            "task_execution_id": task["id"], "workflow_execution_id": wf.id,
+            "root_execution_id": wf.row["root_execution_id"], "state": states.RUNNING,
+            "state_info": None, "tags": [], "input": action.mask_input(raw_input),
+            "output": None,
+            "runtime_context": {"index": index, "attempt": rc["attempt"], "safe_rerun": safe,
+                                "with_items": bool(spec.with_items)},
+            "accepted": False, "is_sync": not action.is_async, "last_heartbeat": None,
+            "project_id": store.DEFAULT_PROJECT, "created_at": self._stamp(),
+            "updated_at": None,
+        }
+        if adhoc is not None and adhoc.output is not None:
+            row["runtime_context"]["adhoc_output"] = adhoc.output
+        self.new_actions[action_id] = row
+        if action.can_run_inline(validated) and not action.is_async:
+            try:
+                value = action.run_inline(validated)
+                state, info = states.SUCCESS, None
+            except ActionError as exc:
+                value, state, info = exc.result, states.ERROR, str(exc)
+            row.update(state=state, output={"result": value}, state_info=info,
+                       accepted=True, updated_at=self.now)
+            if state == states.SUCCESS and adhoc is not None and adhoc.output is not None:
+                value = self._adhoc_output(adhoc.output, value, ctx)
+            self.item_done(wf, task, index, state, value, info)
+            return
+        from levante.engine import platform_actions
+
+        queued = platform_actions.job_input(action, validated, wf.row, task)
+        self.add_job(wf, "action", {"action_id": action_id, "input": queued,
+                                    "action": action.name, "task_id": task["id"],
+                                    "task_name": task["name"]})
+
+    @staticmethod
+    def _action_name(
+        task: Mapping[str, Any], spec: TaskSpec, data: dict[str, Any], ctx: TaskContext
+    ) -> str:
+        """The action a task runs: `action: <% expr %>` is evaluated per item, as Mistral
+        evaluates a dynamic action name each time it builds the action."""
+        name = spec.action or "std.noop"
+        if not has_expression(name):
+            return name
+        value = evaluate(name, data, ctx)
+        if not isinstance(value, str) or not value.strip():
+            raise ExpressionFailure(
+                f"action of task {task['name']!r} must evaluate to an action name, got "
+                f"{value!r} from {name!r}"
+            )
+        return value.strip()
+
+    @staticmethod
+    def _adhoc_input(adhoc: Any, given: Mapping[str, Any]) -> dict[str, Any]:
+        names = adhoc.input_names()
+        unknown = sorted(k for k in given if k not in names)
+        if unknown:
+            raise InputError(
+                f"Invalid input for action {adhoc.name}: unexpected parameter(s) "
+                f"{', '.join(unknown)} (expected: {', '.join(names) or 'none'})"
+            )
+        values: dict[str, Any] = {}
+        for p in adhoc.input:
+            if p.name in given:
+                values[p.name] = given[p.name]
+            elif p.required:
+                raise InputError(
+                    f"Invalid input for action {adhoc.name}: missing required parameter "
+                    f"{p.name}"
+                )
+            else:
+                values[p.name] = p.default
+        return values
+
+    @staticmethod
+    def _adhoc_output(output: Any, value: Any, ctx: TaskContext) -> Any:
+        """An ad-hoc action's `output`, where `$` is the base action's result itself."""
+        return evaluate(output, value, ctx)
+
+    def _launch_subworkflow(
+        self, wf: WfEx, task: dict[str, Any], spec: TaskSpec, index: int,
+        data: dict[str, Any], ctx: TaskContext,
+    ) -> None:
+        name = evaluate(spec.workflow, data, ctx)
+        if not isinstance(name, str) or not name:
+            raise ExpressionFailure(f"workflow of task {task['name']!r} must be a name")
+        definition, sub_spec = workflow_definition(
+            self.conn, name, wf.row["workflow_namespace"]
+        )
+        raw_input = evaluate(spec.input, data, ctx) if spec.input else {}
+        try:
+            sub_input = machine.workflow_input(sub_spec, raw_input)
+        except machine.InputError as exc:
+            raise InputError(str(exc)) from None
+        params = wf.row.get("params") or {}
+        sub_params: dict[str, Any] = {
+            k: params[k] for k in ("env", "notify") if params.get(k) is not None
+        }
+        runtime: dict[str, Any] = {"index": index,
+                                   "attempt": task["runtime_context"]["attempt"]}
+        defaults = self.expression_defaults(sub_spec, raw_input)
+        if defaults:
+            runtime["input_defaults"] = defaults
+        child = self.create_workflow(
+            sub_spec, definition, sub_input, sub_params, parent=(wf, task), runtime=runtime,
+        )
+        self.start(child)
+
+    def action_result(
+        self, action: dict[str, Any], state: str, value: Any, info: str | None
+    ) -> None:
+        """An action that ran outside a step ended (or an async result arrived)."""
+        updates = {"state": state, "output": {"result": value}, "state_info": info,
+                   "accepted": True, "updated_at": self.now}
+        self.action_updates[action["id"]] = updates
+        task_id = action.get("task_execution_id")
+        if not task_id:
+            return
+        try:
+            wf, task = self.task(task_id)
+        except NotFound:
+            return
+        arc = action.get("runtime_context") or {}
+        rc = task["runtime_context"]
+        if task["state"] != states.RUNNING or arc.get("attempt") != rc.get("attempt"):
+            return
+        if state == states.SUCCESS and arc.get("adhoc_output") is not None:
+            try:
+                value = self._adhoc_output(arc["adhoc_output"], value, self.ctx(wf, task))
+            except ExpressionFailure as exc:
+                state, info = states.ERROR, str(exc)
+        self.item_done(wf, task, int(arc.get("index", 0)), state, value, info, pump=True)
+        self.advance()

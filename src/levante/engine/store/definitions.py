@@ -1,0 +1,1146 @@
+"""Every write and keyed read of the engine's definitions: workflows, workbooks, ad-hoc
+actions, environments and cron triggers.
+
+Functions take an open SQLAlchemy connection inside the caller's transaction and never
+commit. Rows come back as plain dicts (datetimes as aware UTC values; JSON columns decoded).
+Parsed workflow specs are cached in-process keyed by (id, updated_at), so that the engine,
+which needs a spec at every step, parses a definition once per change.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import threading
+import uuid
+from collections import OrderedDict
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import yaml
+from croniter import croniter
+from sqlalchemy import Connection, Row, Table, and_, delete, insert, select, update
+
+from levante.engine.definitions_models import (
+    DEFAULT_PROJECT,
+    action_definitions,
+    cron_triggers,
+    environments,
+    workbooks,
+    workflow_definitions,
+)
+
+SCOPES = ("private", "public")
+_UUID_RE = re.compile(
+    r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+)
+_TOP_KEY_RE = re.compile(r"^(?P<key>[^\s#\-][^:]*|\"[^\"]*\"|'[^']*'):(\s|$)")
+
+
+class DefinitionError(Exception):
+    """Base of the store's errors; the message is safe to show to the caller."""
+
+
+class NotFound(DefinitionError):
+    """No object with that name or id."""
+
+
+class DuplicateError(DefinitionError):
+    """An object with that name already exists."""
+
+
+class InvalidRequest(DefinitionError):
+    """The request cannot be done as asked (bad scope, object in use, bad pattern...)."""
+
+
+# --- small helpers -------------------------------------------------------------------------
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def as_utc(value: datetime | None) -> datetime | None:
+    """Aware UTC datetime from whatever the database returned (SQLite gives naive)."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
+
+
+def is_uuid(value: str) -> bool:
+    return bool(_UUID_RE.match(value))
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
+
+
+def row_dict(row: Row[Any] | Mapping[str, Any]) -> dict[str, Any]:
+    data = dict(row._mapping) if isinstance(row, Row) else dict(row)
+    for key, value in data.items():
+        if isinstance(value, datetime):
+            data[key] = as_utc(value)
+    return data
+
+
+def check_name(name: Any, what: str, limit: int = 255) -> str:
+    """A name that every database can store: text, not empty, short, no NUL."""
+    if not isinstance(name, str) or not name.strip():
+        raise InvalidRequest(f"{what} needs a name")
+    if len(name) > limit:
+        raise InvalidRequest(f"{what} name is longer than {limit} characters")
+    if "\x00" in name:
+        raise InvalidRequest(f"{what} name holds a NUL character")
+    return name
+
+
+def check_namespace(namespace: str | None) -> str:
+    if not namespace:
+        return ""
+    return check_name(namespace, "a namespace")
+
+
+def _check_scope(scope: str) -> str:
+    if scope not in SCOPES:
+        raise InvalidRequest(f"scope must be one of {', '.join(SCOPES)}, not {scope!r}")
+    return scope
+
+
+def input_display(params: Iterable[Any], as_json: bool = False) -> str:
+    """Mistral's one-line form of an input: 'a, b=1' (actions show defaults as JSON)."""
+    out: list[str] = []
+    for param in params or []:
+        if isinstance(param, dict):
+            out.extend(
+                f"{k}={json.dumps(v, default=str) if as_json else v}" for k, v in param.items()
+            )
+        else:
+            out.append(str(param))
+    return ", ".join(out)
+
+
+def _load_yaml(text: str) -> dict[str, Any]:
+    """The raw YAML document; shape errors come from the language parser."""
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError:
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _lang() -> Any:
+    """The language's parsers (imported late: the store loads without them)."""
+    from levante.engine import lang
+
+    if hasattr(lang, "parse_workflows"):
+        return lang
+    from levante.engine.lang import parser
+
+    return parser
+
+
+def _spec_name(spec: Any) -> str:
+    name = getattr(spec, "name", None)
+    if name is None and hasattr(spec, "to_dict"):
+        name = spec.to_dict().get("name")
+    return str(name)
+
+
+def _spec_dict(spec: Any) -> dict[str, Any]:
+    data = spec.to_dict() if hasattr(spec, "to_dict") else dict(spec)
+    return dict(data)
+
+
+def _as_list(parsed: Any) -> list[Any]:
+    """Specs from a parser that may return a list, a mapping or an object with specs."""
+    if isinstance(parsed, Mapping):
+        return list(parsed.values())
+    if isinstance(parsed, list | tuple):
+        return list(parsed)
+    for attr in ("workflows", "actions"):
+        inner = getattr(parsed, attr, None)
+        if inner is not None:
+            return _as_list(inner)
+    return [parsed]
+
+
+def cut_definition(text: str, name: str) -> str:
+    """The part of a multi-workflow (or multi-action) text that defines `name`.
+
+    One definition per row, as Mistral shows it: a header with the version, then the
+    lines of that top-level key, comments and formatting kept.
+    """
+    lines = text.splitlines()
+    starts: list[tuple[int, str]] = []
+    for index, line in enumerate(lines):
+        match = _TOP_KEY_RE.match(line)
+        if match:
+            starts.append((index, match.group("key").strip().strip("'\"")))
+    keys = [key for _, key in starts if key not in ("version", "description")]
+    if len(keys) <= 1:
+        return text
+    for pos, (index, key) in enumerate(starts):
+        if key == name:
+            end = starts[pos + 1][0] if pos + 1 < len(starts) else len(lines)
+            body = "\n".join(lines[index:end]).rstrip()
+            return f"---\nversion: '2.0'\n\n{body}\n"
+    return text
+
+
+def _checksum(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _tags(raw: Any) -> list[str]:
+    if isinstance(raw, list):
+        return [str(t) for t in raw]
+    return []
+
+
+# --- the spec cache ------------------------------------------------------------------------
+
+class _SpecCache:
+    """A bounded in-process map (id, updated_at) -> parsed spec."""
+
+    def __init__(self, size: int = 2048) -> None:
+        self._size = size
+        self._data: OrderedDict[tuple[str, str], Any] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[str, str]) -> Any:
+        with self._lock:
+            value = self._data.get(key)
+            if value is not None:
+                self._data.move_to_end(key)
+            return value
+
+    def put(self, key: tuple[str, str], value: Any) -> None:
+        with self._lock:
+            self._data[key] = value
+            self._data.move_to_end(key)
+            while len(self._data) > self._size:
+                self._data.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._data.clear()
+
+
+SPEC_CACHE = _SpecCache()
+
+
+def _cache_key(row: Mapping[str, Any]) -> tuple[str, str]:
+    stamp = as_utc(row.get("updated_at") or row.get("created_at"))
+    return (str(row["id"]), stamp.isoformat() if stamp else "")
+
+
+# --- workflows -----------------------------------------------------------------------------
+
+def parse_workflows(text: str) -> list[Any]:
+    """Validate a workflows text; raises the language's ValidationError."""
+    return _as_list(_lang().parse_workflows(text))
+
+
+def _workflow_values(
+    spec: Any, raw: Mapping[str, Any], definition: str, name: str
+) -> dict[str, Any]:
+    spec_dict = _spec_dict(spec)
+    raw_input = raw.get("input") if isinstance(raw, Mapping) else None
+    if raw_input is None:
+        raw_input = spec_dict.get("input") or []
+    tags = raw.get("tags") if isinstance(raw, Mapping) else None
+    if tags is None:
+        tags = spec_dict.get("tags")
+    return {
+        "name": name,
+        "definition": definition,
+        "spec": spec_dict,
+        "input": input_display(raw_input if isinstance(raw_input, list) else []),
+        "tags": _tags(tags),
+        "checksum": _checksum(definition),
+    }
+
+
+def _find_by_name(
+    conn: Connection, table: Table, name: str, namespace: str, project_id: str = DEFAULT_PROJECT
+) -> dict[str, Any] | None:
+    row = conn.execute(
+        select(table).where(
+            table.c.name == name,
+            table.c.namespace == namespace,
+            table.c.project_id == project_id,
+        )
+    ).first()
+    return row_dict(row) if row is not None else None
+
+
+def _get_by_id(conn: Connection, table: Table, ident: str) -> dict[str, Any] | None:
+    row = conn.execute(select(table).where(table.c.id == ident)).first()
+    return row_dict(row) if row is not None else None
+
+
+def create_workflows(
+    conn: Connection,
+    text: str,
+    namespace: str = "",
+    scope: str = "private",
+    project_id: str = DEFAULT_PROJECT,
+) -> list[dict[str, Any]]:
+    """Register every workflow of `text`; refuses (DuplicateError) if one exists."""
+    _check_scope(scope)
+    namespace = check_namespace(namespace)
+    specs = parse_workflows(text)
+    check_references(conn, specs, namespace)
+    raw_doc = _load_yaml(text)
+    now = utcnow()
+    created: list[dict[str, Any]] = []
+    for spec in specs:
+        name = check_name(_spec_name(spec), "a workflow")
+        if _find_by_name(conn, workflow_definitions, name, namespace, project_id):
+            where = f" in namespace {namespace!r}" if namespace else ""
+            raise DuplicateError(f"Duplicate entry for WorkflowDefinition: workflow {name!r}"
+                                 f"{where} already exists")
+        values = _workflow_values(spec, raw_doc.get(name) or {}, cut_definition(text, name), name)
+        values.update(
+            id=new_id(), namespace=namespace, scope=scope, project_id=project_id,
+            is_system=False, workbook_name=None, created_at=now, updated_at=None,
+        )
+        conn.execute(insert(workflow_definitions).values(**values))
+        created.append(values)
+    return created
+
+
+def update_workflows(
+    conn: Connection,
+    text: str,
+    namespace: str = "",
+    scope: str = "private",
+    identifier: str | None = None,
+    project_id: str = DEFAULT_PROJECT,
+) -> list[dict[str, Any]]:
+    """Replace the definitions of the workflows in `text` (each must exist: NotFound).
+
+    With `identifier` (an id), the text must hold exactly that one workflow.
+    """
+    _check_scope(scope)
+    namespace = check_namespace(namespace)
+    specs = parse_workflows(text)
+    if identifier is not None and len(specs) != 1:
+        raise InvalidRequest(
+            "the definition must contain exactly one workflow when it is updated by id"
+        )
+    check_references(conn, specs, namespace)
+    raw_doc = _load_yaml(text)
+    now = utcnow()
+    updated: list[dict[str, Any]] = []
+    for spec in specs:
+        name = _spec_name(spec)
+        if identifier is not None:
+            existing = _get_by_id(conn, workflow_definitions, identifier)
+            if existing is None:
+                raise NotFound(f"Workflow not found [id={identifier}]")
+        else:
+            existing = _find_by_name(conn, workflow_definitions, name, namespace, project_id)
+            if existing is None:
+                raise NotFound(f"Workflow not found [name={name}, namespace={namespace}]")
+        if existing["is_system"]:
+            raise InvalidRequest(f"Attempt to modify a system workflow: {existing['name']}")
+        if identifier is not None and name != existing["name"]:
+            clash = _find_by_name(conn, workflow_definitions, name, existing["namespace"],
+                                  project_id)
+            if clash is not None:
+                raise DuplicateError(
+                    f"Duplicate entry for WorkflowDefinition: workflow {name!r} already exists"
+                )
+        if scope == "private" and existing["scope"] == "public":
+            _ensure_not_used_by_triggers(conn, existing["id"], "change the scope of")
+        values = _workflow_values(spec, raw_doc.get(name) or {}, cut_definition(text, name), name)
+        values.update(scope=scope, updated_at=now)
+        conn.execute(
+            update(workflow_definitions)
+            .where(workflow_definitions.c.id == existing["id"])
+            .values(**values)
+        )
+        updated.append({**existing, **values})
+    return updated
+
+
+def check_references(
+    conn: Connection,
+    specs: Sequence[Any],
+    namespace: str = "",
+    local_actions: Iterable[str] = (),
+) -> None:
+    """Refuse (the language's ValidationError) a workflow whose task names an action or a
+    sub-workflow that cannot exist.
+
+    An action exists if it is standard, ad-hoc (in `local_actions`, the workbook's own, or
+    stored), or may be a platform action (`pack.name`, see `platform_actions.is_platform_ref`:
+    the platform, not the engine, knows those). A sub-workflow exists if it is in the same
+    text or stored, looked up as the runtime will (namespace, then the default one).
+    """
+    from levante.engine.lang import check_references as check
+    from levante.engine.platform_actions import is_platform_ref
+
+    system = _system_action_names()
+    local = set(local_actions)
+    texts = {_spec_name(spec) for spec in specs}
+
+    def action_exists(name: str) -> bool:
+        if name in system or name in local or is_platform_ref(name):
+            return True
+        try:
+            get_action(conn, name, namespace)
+        except NotFound:
+            return False
+        return True
+
+    def workflow_exists(name: str) -> bool:
+        return name in texts or _lookup_workflow(conn, name, namespace) is not None
+
+    for spec in specs:
+        check(spec, action_exists, workflow_exists)
+
+
+def validate_workflows(conn: Connection, text: str, namespace: str = "") -> list[Any]:
+    """What creating the workflows of `text` would check, without storing them."""
+    specs = parse_workflows(text)
+    check_references(conn, specs, check_namespace(namespace))
+    return specs
+
+
+def validate_workbook(conn: Connection, text: str, namespace: str = "") -> Any:
+    """What creating the workbook `text` would check, without storing it."""
+    spec = parse_workbook(text)
+    _, _, wf_specs, action_specs = _workbook_parts(spec, text)
+    check_references(conn, wf_specs, check_namespace(namespace),
+                     (_spec_name(a) for a in action_specs))
+    return spec
+
+
+def get_workflow(
+    conn: Connection, identifier: str, namespace: str = ""
+) -> dict[str, Any]:
+    """A workflow by id, or by name in `namespace` (then in the default namespace)."""
+    row = _lookup_workflow(conn, identifier, namespace)
+    if row is None:
+        shown = f", namespace={namespace}" if namespace else ""
+        raise NotFound(f"Workflow not found [workflow_identifier={identifier}{shown}]")
+    return row
+
+
+def _lookup_workflow(conn: Connection, identifier: str, namespace: str) -> dict[str, Any] | None:
+    if is_uuid(identifier):
+        row = _get_by_id(conn, workflow_definitions, identifier)
+        if row is not None:
+            return row
+    row = _find_by_name(conn, workflow_definitions, identifier, namespace or "")
+    if row is None and namespace:
+        row = _find_by_name(conn, workflow_definitions, identifier, "")
+    return row
+
+
+def _spec_from_row(row: Mapping[str, Any]) -> Any:
+    key = _cache_key(row)
+    cached = SPEC_CACHE.get(key)
+    if cached is not None:
+        return cached
+    from levante.engine.lang.spec import WorkflowSpec
+
+    spec: Any = None
+    if row.get("spec"):
+        try:
+            spec = WorkflowSpec.from_dict(row["spec"])
+        except (KeyError, TypeError, ValueError):
+            spec = None
+    if spec is None:
+        specs = parse_workflows(row["definition"])
+        spec = next((s for s in specs if _spec_name(s) == row["name"]), specs[0])
+    SPEC_CACHE.put(key, spec)
+    return spec
+
+
+_HEAD_COLUMNS = [
+    c for c in workflow_definitions.c if c.name not in ("definition", "spec")
+]
+
+
+def get_workflow_spec(
+    conn: Connection, identifier: str, namespace: str = ""
+) -> tuple[dict[str, Any], Any]:
+    """(workflow row without its text, parsed WorkflowSpec), by id or name; NotFound.
+
+    The row is read without the definition and spec columns; the spec comes from the
+    cache when the row has not changed since it was parsed.
+    """
+    row = None
+    if is_uuid(identifier):
+        found = conn.execute(
+            select(*_HEAD_COLUMNS).where(workflow_definitions.c.id == identifier)
+        ).first()
+        row = row_dict(found) if found is not None else None
+    if row is None:
+        for ns in dict.fromkeys([namespace or "", ""]):
+            found = conn.execute(
+                select(*_HEAD_COLUMNS).where(
+                    workflow_definitions.c.name == identifier,
+                    workflow_definitions.c.namespace == ns,
+                    workflow_definitions.c.project_id == DEFAULT_PROJECT,
+                )
+            ).first()
+            if found is not None:
+                row = row_dict(found)
+                break
+    if row is None:
+        shown = f", namespace={namespace}" if namespace else ""
+        raise NotFound(f"Workflow not found [workflow_identifier={identifier}{shown}]")
+    cached = SPEC_CACHE.get(_cache_key(row))
+    if cached is not None:
+        return row, cached
+    full = _get_by_id(conn, workflow_definitions, row["id"])
+    assert full is not None
+    return row, _spec_from_row(full)
+
+
+def delete_workflow(conn: Connection, identifier: str, namespace: str = "") -> None:
+    row = _lookup_workflow_exact(conn, identifier, namespace)
+    if row is None:
+        raise NotFound(f"Workflow not found [workflow_identifier={identifier}]")
+    if row["is_system"]:
+        raise InvalidRequest(f"Attempt to delete a system workflow: {row['name']}")
+    _ensure_not_used_by_triggers(conn, row["id"], "delete")
+    conn.execute(delete(workflow_definitions).where(workflow_definitions.c.id == row["id"]))
+
+
+def _lookup_workflow_exact(
+    conn: Connection, identifier: str, namespace: str
+) -> dict[str, Any] | None:
+    if is_uuid(identifier):
+        row = _get_by_id(conn, workflow_definitions, identifier)
+        if row is not None:
+            return row
+    return _find_by_name(conn, workflow_definitions, identifier, namespace or "")
+
+
+def _ensure_not_used_by_triggers(conn: Connection, workflow_id: str, verb: str) -> None:
+    names = conn.execute(
+        select(cron_triggers.c.name).where(cron_triggers.c.workflow_id == workflow_id)
+    ).scalars().all()
+    if names:
+        raise InvalidRequest(
+            f"Can't {verb} workflow that has cron triggers associated: {', '.join(names)}"
+        )
+
+
+# --- ad-hoc actions ------------------------------------------------------------------------
+
+def parse_actions(text: str) -> list[Any]:
+    return _as_list(_lang().parse_actions(text))
+
+
+def _action_values(
+    spec: Any, raw: Mapping[str, Any], definition: str, name: str
+) -> dict[str, Any]:
+    spec_dict = _spec_dict(spec)
+    raw_input = raw.get("input") if isinstance(raw, Mapping) else None
+    if raw_input is None:
+        raw_input = spec_dict.get("input") or []
+    tags = raw.get("tags") if isinstance(raw, Mapping) else None
+    description = raw.get("description") if isinstance(raw, Mapping) else None
+    if description is None:
+        description = spec_dict.get("description")
+    return {
+        "name": name,
+        "definition": definition,
+        "spec": spec_dict,
+        "input": input_display(raw_input if isinstance(raw_input, list) else [], as_json=True),
+        "description": str(description) if description is not None else None,
+        "tags": _tags(tags if tags is not None else spec_dict.get("tags")),
+    }
+
+
+def _system_action_names() -> set[str]:
+    try:
+        from levante.engine import actions
+    except ImportError:
+        return set()
+    listing = getattr(actions, "list_actions", None)
+    if listing is None:
+        return set()
+    names: set[str] = set()
+    for item in listing():
+        name = item.get("name") if isinstance(item, Mapping) else getattr(item, "name", None)
+        if name:
+            names.add(str(name))
+    return names
+
+
+def create_actions(
+    conn: Connection,
+    text: str,
+    namespace: str = "",
+    scope: str = "private",
+    project_id: str = DEFAULT_PROJECT,
+) -> list[dict[str, Any]]:
+    _check_scope(scope)
+    namespace = check_namespace(namespace)
+    specs = parse_actions(text)
+    raw_doc = _load_yaml(text)
+    system = _system_action_names()
+    now = utcnow()
+    created: list[dict[str, Any]] = []
+    for spec in specs:
+        name = check_name(_spec_name(spec), "an action")
+        if name in system or _find_by_name(conn, action_definitions, name, namespace,
+                                           project_id):
+            raise DuplicateError(
+                f"Duplicate entry for ActionDefinition: action {name!r} already exists"
+            )
+        values = _action_values(spec, raw_doc.get(name) or {}, cut_definition(text, name), name)
+        values.update(
+            id=new_id(), namespace=namespace, scope=scope, project_id=project_id,
+            is_system=False, workbook_name=None, created_at=now, updated_at=None,
+        )
+        conn.execute(insert(action_definitions).values(**values))
+        created.append(values)
+    return created
+
+
+def update_actions(
+    conn: Connection,
+    text: str,
+    namespace: str = "",
+    scope: str = "private",
+    identifier: str | None = None,
+    project_id: str = DEFAULT_PROJECT,
+) -> list[dict[str, Any]]:
+    _check_scope(scope)
+    namespace = check_namespace(namespace)
+    specs = parse_actions(text)
+    if identifier is not None and len(specs) != 1:
+        raise InvalidRequest(
+            "the definition must contain exactly one action when it is updated by id"
+        )
+    raw_doc = _load_yaml(text)
+    now = utcnow()
+    updated: list[dict[str, Any]] = []
+    for spec in specs:
+        name = _spec_name(spec)
+        if identifier is not None:
+            existing = _get_by_id(conn, action_definitions, identifier)
+        else:
+            existing = _find_by_name(conn, action_definitions, name, namespace, project_id)
+        if existing is None:
+            raise NotFound(f"Action not found [name={identifier or name}]")
+        values = _action_values(spec, raw_doc.get(name) or {}, cut_definition(text, name), name)
+        values.update(scope=scope, updated_at=now)
+        conn.execute(
+            update(action_definitions)
+            .where(action_definitions.c.id == existing["id"])
+            .values(**values)
+        )
+        updated.append({**existing, **values})
+    return updated
+
+
+def get_action(conn: Connection, identifier: str, namespace: str = "") -> dict[str, Any]:
+    """An ad-hoc action by id or name; NotFound."""
+    row = None
+    if is_uuid(identifier):
+        row = _get_by_id(conn, action_definitions, identifier)
+    if row is None:
+        row = _find_by_name(conn, action_definitions, identifier, namespace or "")
+    if row is None and namespace:
+        row = _find_by_name(conn, action_definitions, identifier, "")
+    if row is None:
+        raise NotFound(f"Action not found [action_identifier={identifier}]")
+    return row
+
+
+def get_adhoc_action(
+    conn: Connection, name: str, namespace: str = ""
+) -> tuple[dict[str, Any], Any] | None:
+    """(row, parsed action spec) of the ad-hoc action `name`, or None if there is none."""
+    try:
+        row = get_action(conn, name, namespace)
+    except NotFound:
+        return None
+    key = _cache_key(row)
+    cached = SPEC_CACHE.get(("action:" + key[0], key[1]))
+    if cached is not None:
+        return row, cached
+    from levante.engine.lang.spec import AdHocActionSpec
+
+    spec: Any = None
+    if row.get("spec"):
+        try:
+            spec = AdHocActionSpec.from_dict(row["spec"])
+        except (KeyError, TypeError, ValueError):
+            spec = None
+    if spec is None:
+        specs = parse_actions(row["definition"])
+        spec = next((s for s in specs if _spec_name(s).endswith(_short(row["name"]))),
+                    specs[0] if specs else row["spec"])
+    SPEC_CACHE.put(("action:" + key[0], key[1]), spec)
+    return row, spec
+
+
+def _short(name: str) -> str:
+    return name.rsplit(".", 1)[-1]
+
+
+def delete_action(conn: Connection, identifier: str, namespace: str = "") -> None:
+    row = None
+    if is_uuid(identifier):
+        row = _get_by_id(conn, action_definitions, identifier)
+    if row is None:
+        row = _find_by_name(conn, action_definitions, identifier, namespace or "")
+    if row is None:
+        if identifier in _system_action_names():
+            raise InvalidRequest(f"Attempt to delete a system action: {identifier}")
+        raise NotFound(f"Action not found [action_identifier={identifier}]")
+    if row["is_system"]:
+        raise InvalidRequest(f"Attempt to delete a system action: {identifier}")
+    conn.execute(delete(action_definitions).where(action_definitions.c.id == row["id"]))
+
+
+# --- workbooks -----------------------------------------------------------------------------
+
+def parse_workbook(text: str) -> Any:
+    return _lang().parse_workbook(text)
+
+
+def _workbook_parts(spec: Any, text: str) -> tuple[str, list[str], list[Any], list[Any]]:
+    """(workbook name, tags, workflow specs, action specs) of a parsed workbook."""
+    raw = _load_yaml(text)
+    spec_dict = _spec_dict(spec)
+    name = str(getattr(spec, "name", None) or spec_dict.get("name") or raw.get("name") or "")
+    if not name:
+        raise InvalidRequest("the workbook has no name")
+    tags = _tags(raw.get("tags", spec_dict.get("tags")))
+    wfs = getattr(spec, "workflows", None)
+    acts = getattr(spec, "actions", None)
+    return name, tags, _as_list(wfs) if wfs else [], _as_list(acts) if acts else []
+
+
+def _sub_definition(raw_section: Any, short: str) -> str:
+    body = raw_section.get(short) if isinstance(raw_section, Mapping) else None
+    return "---\nversion: '2.0'\n\n" + yaml.safe_dump(
+        {short: body or {}}, sort_keys=False, default_flow_style=False
+    )
+
+
+def _qualified(wb_name: str, spec_name: str) -> tuple[str, str]:
+    """(full name '<wb>.<name>', short name) whatever form the parser gives."""
+    short = spec_name.split(".", 1)[1] if spec_name.startswith(wb_name + ".") else spec_name
+    return f"{wb_name}.{short}", short
+
+
+def _write_workbook_members(
+    conn: Connection,
+    wb_name: str,
+    text: str,
+    wf_specs: Sequence[Any],
+    action_specs: Sequence[Any],
+    namespace: str,
+    scope: str,
+    project_id: str,
+    now: datetime,
+) -> None:
+    """Create or update the workbook's workflows and actions; drop those it no longer has."""
+    raw = _load_yaml(text)
+    raw_wfs = raw.get("workflows") or {}
+    raw_actions = raw.get("actions") or {}
+    keep_wfs: set[str] = set()
+    for spec in wf_specs:
+        full, short = _qualified(wb_name, _spec_name(spec))
+        keep_wfs.add(full)
+        raw_one = raw_wfs.get(short) if isinstance(raw_wfs, Mapping) else None
+        values = _workflow_values(spec, raw_one or {}, _sub_definition(raw_wfs, short), full)
+        values["spec"] = {**values["spec"], "name": full}
+        _upsert_member(conn, workflow_definitions, full, wb_name, values, namespace, scope,
+                       project_id, now)
+    keep_actions: set[str] = set()
+    for spec in action_specs:
+        full, short = _qualified(wb_name, _spec_name(spec))
+        keep_actions.add(full)
+        raw_one = raw_actions.get(short) if isinstance(raw_actions, Mapping) else None
+        values = _action_values(spec, raw_one or {}, _sub_definition(raw_actions, short), full)
+        values["spec"] = {**values["spec"], "name": full}
+        _upsert_member(conn, action_definitions, full, wb_name, values, namespace, scope,
+                       project_id, now)
+    for table, keep in ((workflow_definitions, keep_wfs), (action_definitions, keep_actions)):
+        stale = conn.execute(
+            select(table.c.id, table.c.name).where(
+                table.c.workbook_name == wb_name,
+                table.c.namespace == namespace,
+                table.c.project_id == project_id,
+            )
+        ).all()
+        for ident, name in stale:
+            if name not in keep:
+                if table is workflow_definitions:
+                    _ensure_not_used_by_triggers(conn, ident, "delete")
+                conn.execute(delete(table).where(table.c.id == ident))
+
+
+def _upsert_member(
+    conn: Connection,
+    table: Table,
+    full: str,
+    wb_name: str,
+    values: dict[str, Any],
+    namespace: str,
+    scope: str,
+    project_id: str,
+    now: datetime,
+) -> None:
+    existing = _find_by_name(conn, table, full, namespace, project_id)
+    if existing is not None and existing.get("workbook_name") != wb_name:
+        kind = "WorkflowDefinition" if table is workflow_definitions else "ActionDefinition"
+        raise DuplicateError(f"Duplicate entry for {kind}: {full!r} already exists")
+    if existing is None:
+        values.update(
+            id=new_id(), namespace=namespace, scope=scope, project_id=project_id,
+            is_system=False, workbook_name=wb_name, created_at=now, updated_at=None,
+        )
+        conn.execute(insert(table).values(**values))
+    else:
+        values.update(scope=scope, updated_at=now)
+        conn.execute(update(table).where(table.c.id == existing["id"]).values(**values))
+
+
+def create_workbook(
+    conn: Connection,
+    text: str,
+    namespace: str = "",
+    scope: str = "private",
+    project_id: str = DEFAULT_PROJECT,
+) -> dict[str, Any]:
+    """Register a workbook and its workflows and actions as '<workbook>.<name>'."""
+    _check_scope(scope)
+    namespace = check_namespace(namespace)
+    spec = parse_workbook(text)
+    name, tags, wf_specs, action_specs = _workbook_parts(spec, text)
+    check_references(conn, wf_specs, namespace, (_spec_name(a) for a in action_specs))
+    check_name(name, "a workbook", 200)
+    if _find_by_name(conn, workbooks, name, namespace, project_id):
+        raise DuplicateError(f"Duplicate entry for Workbook: workbook {name!r} already exists")
+    now = utcnow()
+    values = {
+        "id": new_id(), "name": name, "namespace": namespace, "definition": text,
+        "spec": _spec_dict(spec), "tags": tags, "scope": scope, "project_id": project_id,
+        "created_at": now, "updated_at": None,
+    }
+    conn.execute(insert(workbooks).values(**values))
+    _write_workbook_members(conn, name, text, wf_specs, action_specs, namespace, scope,
+                            project_id, now)
+    return values
+
+
+def update_workbook(
+    conn: Connection,
+    text: str,
+    namespace: str = "",
+    scope: str = "private",
+    project_id: str = DEFAULT_PROJECT,
+) -> dict[str, Any]:
+    _check_scope(scope)
+    namespace = check_namespace(namespace)
+    spec = parse_workbook(text)
+    name, tags, wf_specs, action_specs = _workbook_parts(spec, text)
+    check_references(conn, wf_specs, namespace, (_spec_name(a) for a in action_specs))
+    existing = _find_by_name(conn, workbooks, name, namespace, project_id)
+    if existing is None:
+        raise NotFound(f"Workbook not found [name={name}]")
+    now = utcnow()
+    values = {"definition": text, "spec": _spec_dict(spec), "tags": tags, "scope": scope,
+              "updated_at": now}
+    conn.execute(update(workbooks).where(workbooks.c.id == existing["id"]).values(**values))
+    _write_workbook_members(conn, name, text, wf_specs, action_specs, namespace, scope,
+                            project_id, now)
+    return {**existing, **values}
+
+
+def get_workbook(conn: Connection, name: str, namespace: str = "") -> dict[str, Any]:
+    row = _find_by_name(conn, workbooks, name, namespace or "")
+    if row is None and is_uuid(name):
+        row = _get_by_id(conn, workbooks, name)
+    if row is None:
+        raise NotFound(f"Workbook not found [name={name}]")
+    return row
+
+
+def delete_workbook(conn: Connection, name: str, namespace: str = "") -> None:
+    """Delete a workbook with its workflows and actions."""
+    row = get_workbook(conn, name, namespace)
+    ns = row["namespace"]
+    wf_ids = conn.execute(
+        select(workflow_definitions.c.id).where(
+            workflow_definitions.c.workbook_name == row["name"],
+            workflow_definitions.c.namespace == ns,
+        )
+    ).scalars().all()
+    for wf_id in wf_ids:
+        _ensure_not_used_by_triggers(conn, wf_id, "delete")
+    for table in (workflow_definitions, action_definitions):
+        conn.execute(
+            delete(table).where(table.c.workbook_name == row["name"], table.c.namespace == ns)
+        )
+    conn.execute(delete(workbooks).where(workbooks.c.id == row["id"]))
+
+
+# --- environments --------------------------------------------------------------------------
+
+def _check_variables(variables: Any) -> dict[str, Any]:
+    if variables is None:
+        return {}
+    if not isinstance(variables, dict):
+        raise InvalidRequest("variables must be a JSON object")
+    return variables
+
+
+def create_environment(
+    conn: Connection,
+    name: str,
+    variables: Any = None,
+    description: str | None = None,
+    scope: str = "private",
+    project_id: str = DEFAULT_PROJECT,
+) -> dict[str, Any]:
+    _check_scope(scope)
+    check_name(name, "an environment", 200)
+    if _env_row(conn, name) is not None:
+        raise DuplicateError(
+            f"Duplicate entry for Environment: environment {name!r} already exists"
+        )
+    values = {
+        "id": new_id(), "name": name, "description": description,
+        "variables": _check_variables(variables), "scope": scope, "project_id": project_id,
+        "created_at": utcnow(), "updated_at": None,
+    }
+    conn.execute(insert(environments).values(**values))
+    return values
+
+
+def _env_row(conn: Connection, name: str) -> dict[str, Any] | None:
+    row = conn.execute(
+        select(environments).where(
+            environments.c.name == name, environments.c.project_id == DEFAULT_PROJECT
+        )
+    ).first()
+    if row is None and is_uuid(name):
+        row = conn.execute(select(environments).where(environments.c.id == name)).first()
+    return row_dict(row) if row is not None else None
+
+
+def get_environment(conn: Connection, name: str) -> dict[str, Any]:
+    row = _env_row(conn, name)
+    if row is None:
+        raise NotFound(f"Environment not found [name={name}]")
+    return row
+
+
+def update_environment(
+    conn: Connection,
+    name: str,
+    variables: Any = None,
+    description: str | None = None,
+    scope: str | None = None,
+) -> dict[str, Any]:
+    row = get_environment(conn, name)
+    values: dict[str, Any] = {"updated_at": utcnow()}
+    if variables is not None:
+        values["variables"] = _check_variables(variables)
+    if description is not None:
+        values["description"] = description
+    if scope is not None:
+        values["scope"] = _check_scope(scope)
+    conn.execute(update(environments).where(environments.c.id == row["id"]).values(**values))
+    return {**row, **values}
+
+
+def delete_environment(conn: Connection, name: str) -> None:
+    row = get_environment(conn, name)
+    conn.execute(delete(environments).where(environments.c.id == row["id"]))
+
+
+# --- cron triggers -------------------------------------------------------------------------
+
+def _parse_time(value: Any, what: str) -> datetime | None:
+    if value in (None, ""):
+        return None
+    if isinstance(value, datetime):
+        return as_utc(value)
+    if not isinstance(value, str):
+        raise InvalidRequest(f"{what} must be a time like 'YYYY-MM-DD HH:MM'")
+    for fmt in ("%Y-%m-%d %H:%M:%S.%f", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M",
+                "%Y-%m-%dT%H:%M:%S.%f", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M"):
+        try:
+            return datetime.strptime(value, fmt).replace(tzinfo=UTC)
+        except ValueError:
+            continue
+    raise InvalidRequest(f"{what} {value!r} is not a time like 'YYYY-MM-DD HH:MM'")
+
+
+def next_firing(pattern: str, after: datetime) -> datetime:
+    """The first time strictly after `after` that `pattern` matches (UTC)."""
+    base = as_utc(after)
+    assert base is not None
+    nxt = croniter(pattern, base.replace(tzinfo=None)).get_next(datetime)
+    return nxt.replace(tzinfo=UTC)
+
+
+def _check_pattern(pattern: str) -> None:
+    if not isinstance(pattern, str) or not croniter.is_valid(pattern):
+        raise InvalidRequest(f"Invalid cron pattern {pattern!r}")
+
+
+def create_cron_trigger(
+    conn: Connection,
+    name: str,
+    workflow_identifier: str,
+    pattern: str | None = None,
+    first_time: Any = None,
+    count: int | None = None,
+    workflow_input: Any = None,
+    workflow_params: Any = None,
+    namespace: str = "",
+    scope: str = "private",
+    now: datetime | None = None,
+) -> dict[str, Any]:
+    """A trigger that starts `workflow_identifier` on `pattern` and/or at `first_time`."""
+    _check_scope(scope)
+    now = now or utcnow()
+    check_name(name, "a cron trigger", 200)
+    if not pattern and first_time in (None, ""):
+        raise InvalidRequest("Pattern or first_execution_time must be specified.")
+    if count is not None and (not isinstance(count, int) or isinstance(count, bool)
+                              or not 1 <= count <= 2**31 - 1):
+        raise InvalidRequest("remaining_executions must be a positive integer")
+    if pattern:
+        _check_pattern(pattern)
+    first = _parse_time(first_time, "first_execution_time")
+    if first is not None and first < now:
+        raise InvalidRequest("first_execution_time must be a time in the future")
+    if not pattern and count not in (None, 1):
+        raise InvalidRequest("remaining_executions must be 1 when no pattern is given")
+    if workflow_input is not None and not isinstance(workflow_input, dict):
+        raise InvalidRequest("workflow_input must be a JSON object")
+    if workflow_params is not None and not isinstance(workflow_params, dict):
+        raise InvalidRequest("workflow_params must be a JSON object")
+    workflow = get_workflow(conn, workflow_identifier, namespace)
+    existing = conn.execute(
+        select(cron_triggers.c.id).where(
+            cron_triggers.c.name == name, cron_triggers.c.project_id == DEFAULT_PROJECT
+        )
+    ).first()
+    if existing is not None:
+        raise DuplicateError(
+            f"Duplicate entry for cron trigger: cron trigger {name!r} already exists"
+        )
+    if first is not None:
+        next_time = first
+    else:
+        assert pattern
+        next_time = next_firing(pattern, now)
+    values = {
+        "id": new_id(), "name": name, "pattern": pattern or None,
+        "first_execution_time": first, "next_execution_time": next_time,
+        "remaining_executions": count if count is not None else (None if pattern else 1),
+        "workflow_name": workflow["name"], "workflow_namespace": workflow["namespace"],
+        "workflow_id": workflow["id"], "workflow_input": workflow_input or {},
+        "workflow_params": workflow_params or {}, "scope": scope,
+        "project_id": DEFAULT_PROJECT, "created_at": now, "updated_at": None,
+    }
+    conn.execute(insert(cron_triggers).values(**values))
+    return values
+
+
+def get_cron_trigger(conn: Connection, identifier: str) -> dict[str, Any]:
+    row = conn.execute(
+        select(cron_triggers).where(
+            cron_triggers.c.name == identifier, cron_triggers.c.project_id == DEFAULT_PROJECT
+        )
+    ).first()
+    if row is None and is_uuid(identifier):
+        row = conn.execute(select(cron_triggers).where(cron_triggers.c.id == identifier)).first()
+    if row is None:
+        raise NotFound(f"Cron trigger not found [name={identifier}]")
+    return row_dict(row)
+
+
+def delete_cron_trigger(conn: Connection, identifier: str) -> None:
+    row = get_cron_trigger(conn, identifier)
+    conn.execute(delete(cron_triggers).where(cron_triggers.c.id == row["id"]))
+
+
+def due_cron_trigger_ids(conn: Connection, now: datetime, limit: int = 100) -> list[str]:
+    rows = conn.execute(
+        select(cron_triggers.c.id)
+        .where(cron_triggers.c.next_execution_time <= now)
+        .order_by(cron_triggers.c.next_execution_time)
+        .limit(limit)
+    ).scalars().all()
+    return list(rows)
+
+
+def get_cron_trigger_by_id(conn: Connection, trigger_id: str) -> dict[str, Any] | None:
+    row = conn.execute(select(cron_triggers).where(cron_triggers.c.id == trigger_id)).first()
+    return row_dict(row) if row is not None else None
+
+
+def claim_cron_firing(
+    conn: Connection, trigger_id: str, now: datetime, expected_due: datetime | None = None
+) -> dict[str, Any] | None:
+    """Take one due firing of a trigger, exactly once across processes.
+
+    Moves `next_execution_time` on (or deletes the trigger when it has no firing left)
+    with a compare-and-set on the due time: of two processes, only the one whose
+    statement matched gets the row back.
+    """
+    found = conn.execute(select(cron_triggers).where(cron_triggers.c.id == trigger_id)).first()
+    if found is None:
+        return None
+    row = row_dict(found)
+    due = row["next_execution_time"]
+    if due is None or due > now:
+        return None
+    if expected_due is not None and due != as_utc(expected_due):
+        return None
+    stored_due = found._mapping["next_execution_time"]
+    remaining = row["remaining_executions"]
+    if remaining is not None:
+        remaining -= 1
+    same = and_(cron_triggers.c.id == trigger_id,
+                cron_triggers.c.next_execution_time == stored_due)
+    if row["pattern"] and (remaining is None or remaining > 0):
+        nxt = next_firing(row["pattern"], max(due, now))
+        result = conn.execute(
+            update(cron_triggers)
+            .where(same)
+            .values(next_execution_time=nxt, remaining_executions=remaining, updated_at=now)
+        )
+    else:
+        result = conn.execute(delete(cron_triggers).where(same))
+    if result.rowcount != 1:
+        return None
+    return row
+
+
+# --- the one write on an execution that is not a state change ------------------------------
+
+def set_execution_description(conn: Connection, execution_id: str, description: str) -> None:
+    """Change a workflow execution's description (PUT /v2/executions/<id>)."""
+    from levante.engine.models import workflow_executions
+
+    result = conn.execute(
+        update(workflow_executions)
+        .where(workflow_executions.c.id == execution_id)
+        .values(description=description, updated_at=utcnow())
+    )
+    if result.rowcount == 0:
+        raise NotFound(f"Workflow execution not found [id={execution_id}]")

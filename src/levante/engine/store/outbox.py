@@ -1,0 +1,416 @@
+"""Every SQL statement of the notifier: fan-out of outbox events, claims, results, traces.
+
+An outbox event (`engine_events`, written by the runtime in the transaction of the state
+change) is fanned out once into one `event_deliveries` row per subscriber; its
+`delivered_at` then records when that happened. A delivery is the head of its line when no
+earlier event of the same execution tree waits for the same subscriber URL: only heads are
+claimed, so events reach each subscriber in order. Claims take a lease
+(`next_attempt_at` in the future) so that the HTTP call happens outside any transaction and
+another process takes the delivery over only if this one dies. On PostgreSQL, claims skip
+locked rows and fan-out is serialised by an advisory lock (fan-out order is event order).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import (
+    Connection,
+    Engine,
+    and_,
+    bindparam,
+    delete,
+    exists,
+    func,
+    insert,
+    or_,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.orm import aliased
+
+from levante.engine.models import engine_events as ev
+from levante.engine.models import task_executions as te
+from levante.engine.models import workflow_executions as we
+from levante.handshake_models import event_deliveries as d
+
+PENDING = "pending"
+DELIVERED = "delivered"
+FAILED = "failed"
+FANOUT_LOCK_KEY = 0x4C45564E  # pg advisory lock: one fan-out at a time
+SUBSCRIBER_KINDS = ("levante", "webhook")
+
+Row = dict[str, Any]
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def aware(value: datetime | None) -> datetime | None:
+    """SQLite hands back naive datetimes: they are UTC."""
+    if value is None:
+        return None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def _is_pg(conn: Connection) -> bool:
+    return conn.dialect.name == "postgresql"
+
+
+@contextmanager
+def writing(engine: Engine) -> Iterator[Connection]:
+    """A transaction that will write: BEGIN IMMEDIATE on SQLite (no lock upgrades)."""
+    conn = engine.connect()
+    if engine.dialect.name == "sqlite":
+        conn = conn.execution_options(sqlite_begin="IMMEDIATE")
+    try:
+        with conn.begin():
+            yield conn
+    finally:
+        conn.close()
+
+
+# --- subscribers ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Subscriber:
+    kind: str
+    url: str
+    headers: Mapping[str, str] = field(default_factory=dict)
+    event_types: frozenset[str] | None = None
+
+    def wants(self, event: str) -> bool:
+        return self.event_types is None or event in self.event_types
+
+
+def levante_env(params: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The platform's part of an execution's `params.env` (`env.levante`)."""
+    env = (params or {}).get("env")
+    if not isinstance(env, Mapping):
+        return {}
+    part = env.get("levante")
+    return dict(part) if isinstance(part, Mapping) else {}
+
+
+def subscribers_of(
+    params: Mapping[str, Any] | None, global_webhooks: Sequence[str]
+) -> list[Subscriber]:
+    """Subscribers from `params.notify` (Mistral's shape, plus `levante`) and the config."""
+    found: list[Subscriber] = []
+    notify = (params or {}).get("notify")
+    env = levante_env(params)
+    for entry in notify if isinstance(notify, list) else []:
+        if not isinstance(entry, Mapping):
+            continue
+        kind = entry.get("type")
+        headers = entry.get("headers") if isinstance(entry.get("headers"), Mapping) else {}
+        types = entry.get("event_types")
+        wanted = frozenset(str(t) for t in types) if isinstance(types, list) and types else None
+        headers = {str(k): str(v) for k, v in (headers or {}).items()}
+        if kind == "webhook" and isinstance(entry.get("url"), str) and entry["url"]:
+            found.append(Subscriber("webhook", entry["url"], headers, wanted))
+        elif kind == "levante":
+            url = entry.get("url") or env.get("callback_url")
+            if not isinstance(url, str) or not url:
+                continue
+            credential = env.get("credential")
+            if isinstance(credential, str) and credential:
+                headers.setdefault("St2-Api-Key", credential)
+            found.append(Subscriber("levante", url, headers, wanted))
+    for url in global_webhooks:
+        found.append(Subscriber("webhook", url))
+    return found
+
+
+# --- fan-out and claims -------------------------------------------------------------------
+
+
+# Statements of the hot path, built once: building and keying a statement costs more than
+# SQLite takes to run it.
+_UNSENT = (
+    select(ev.c.id, ev.c.execution_id, ev.c.root_execution_id, ev.c.task_execution_id,
+           ev.c.event)
+    .where(ev.c.delivered_at.is_(None))
+    .order_by(ev.c.id)
+    .limit(bindparam("b_limit"))
+)
+_PARAMS = select(we.c.id, we.c.params).where(we.c.id.in_(bindparam("b_ids", expanding=True)))
+_INSERT = insert(d)
+_FANNED_OUT = (
+    update(ev).where(ev.c.id.in_(bindparam("b_ids", expanding=True)))
+    .values(delivered_at=bindparam("b_stamp"))
+)
+_EARLIER = aliased(d)
+_HEADS = (
+    select(d)
+    .where(
+        d.c.state == PENDING,
+        d.c.next_attempt_at <= bindparam("b_now"),
+        ~exists().where(
+            _EARLIER.c.root_execution_id == d.c.root_execution_id,
+            _EARLIER.c.url == d.c.url,
+            _EARLIER.c.state == PENDING,
+            _EARLIER.c.event_id < d.c.event_id,
+        ),
+    )
+    .order_by(d.c.event_id, d.c.id)
+    .limit(bindparam("b_limit"))
+)
+_HEADS_PG = _HEADS.with_for_update(skip_locked=True, of=d)
+_FOLLOWERS = (
+    select(d)
+    .where(d.c.root_execution_id == bindparam("b_root"), d.c.url == bindparam("b_url"),
+           d.c.state == PENDING, d.c.event_id > bindparam("b_after"))
+    .order_by(d.c.event_id, d.c.id)
+    .limit(bindparam("b_limit"))
+)
+_LEASE = (
+    update(d)
+    .where(d.c.id == bindparam("b_id"))
+    .values(
+        next_attempt_at=bindparam("b_until"),
+        last_attempt_at=bindparam("b_now"),
+        first_attempt_at=func.coalesce(d.c.first_attempt_at, bindparam("b_now")),
+    )
+)
+_EVENTS = select(ev).where(ev.c.id.in_(bindparam("b_ids", expanding=True)))
+_WORKFLOWS = (
+    select(we.c.id, we.c.name, we.c.workflow_name, we.c.workflow_namespace, we.c.workflow_id,
+           we.c.root_execution_id, we.c.task_execution_id, we.c.state, we.c.state_info,
+           we.c.project_id, we.c.params, we.c.output, we.c.created_at, we.c.updated_at)
+    .where(we.c.id.in_(bindparam("b_ids", expanding=True)))
+)
+_TASKS = (
+    select(te.c.id, te.c.name, te.c.workflow_execution_id, te.c.workflow_name,
+           te.c.workflow_namespace, te.c.workflow_id, te.c.root_execution_id, te.c.type,
+           te.c.state, te.c.state_info, te.c.published, te.c.result, te.c.project_id,
+           te.c.created_at, te.c.updated_at, te.c.started_at, te.c.finished_at)
+    .where(or_(te.c.id.in_(bindparam("b_ids", expanding=True)),
+               te.c.workflow_execution_id.in_(bindparam("b_wf_ids", expanding=True))))
+    .order_by(te.c.created_at, te.c.id)
+)
+_RECORD_COMMON = {
+    "attempts": d.c.attempts + 1,
+    "last_status": bindparam("b_status"),
+    "last_duration_ms": bindparam("b_ms"),
+}
+_PENDING_ONE = and_(d.c.id == bindparam("b_id"), d.c.state == PENDING)
+_DELIVERED = update(d).where(_PENDING_ONE).values(
+    **_RECORD_COMMON, state=DELIVERED, delivered_at=bindparam("b_now"), last_error=None)
+_GIVEN_UP = update(d).where(_PENDING_ONE).values(
+    **_RECORD_COMMON, state=FAILED, last_error=bindparam("b_error"))
+_RETRY = update(d).where(_PENDING_ONE).values(
+    **_RECORD_COMMON, next_attempt_at=bindparam("b_retry"), last_error=bindparam("b_error"))
+
+
+def fanout(conn: Connection, global_webhooks: Sequence[str], limit: int = 500) -> int:
+    """Turn undelivered outbox events into deliveries, in event order; returns how many
+    events were handled (0 when another process holds the fan-out)."""
+    if _is_pg(conn) and not conn.execute(
+        text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": FANOUT_LOCK_KEY}
+    ).scalar():
+        return 0
+    events = [dict(r._mapping) for r in conn.execute(_UNSENT, {"b_limit": limit})]
+    if not events:
+        return 0
+    ids = {e["execution_id"] for e in events} | {e["root_execution_id"] for e in events}
+    params = {r.id: r.params for r in conn.execute(_PARAMS, {"b_ids": list(ids)})}
+    stamp = now()
+    rows: list[Row] = []
+    for event in events:
+        own = params.get(event["execution_id"]) or {}
+        # A sub-workflow with no subscription of its own reports to its root's subscribers.
+        source = own if own.get("notify") else params.get(event["root_execution_id"]) or {}
+        for sub in subscribers_of(source, global_webhooks):
+            if not sub.wants(event["event"]):
+                continue
+            rows.append({
+                "event_id": event["id"], "event": event["event"],
+                "execution_id": event["execution_id"],
+                "root_execution_id": event["root_execution_id"],
+                "task_execution_id": event["task_execution_id"],
+                "subscriber": sub.kind, "url": sub.url, "headers": dict(sub.headers),
+                "state": PENDING, "attempts": 0, "created_at": stamp,
+                "next_attempt_at": stamp,
+            })
+    if rows:
+        conn.execute(_INSERT, rows)
+    conn.execute(_FANNED_OUT, {"b_ids": [e["id"] for e in events], "b_stamp": stamp})
+    return len(events)
+
+
+def claim(conn: Connection, lease: float, limit: int, batch: int = 1) -> list[list[Row]]:
+    """Take up to `limit` due deliveries that head their line; lease them for `lease` s.
+
+    For `levante` subscribers, up to `batch` events that wait behind a head in its line
+    come along (in order), to be sent in one request; returns one list per line."""
+    stamp = now()
+    query = _HEADS_PG if _is_pg(conn) else _HEADS
+    rows = [dict(r._mapping) for r in conn.execute(query, {"b_now": stamp, "b_limit": limit})]
+    # Two subscribers on one URL for the same event: keep one in flight per line.
+    seen: set[tuple[str, str]] = set()
+    heads: list[Row] = []
+    for row in rows:
+        key = (row["root_execution_id"], row["url"])
+        if key in seen:
+            continue
+        seen.add(key)
+        heads.append(row)
+    if not heads:
+        return []
+    lines: list[list[Row]] = []
+    for head in heads:
+        line = [head]
+        if head["subscriber"] == "levante" and batch > 1:
+            line.extend(dict(r._mapping) for r in conn.execute(_FOLLOWERS, {
+                "b_root": head["root_execution_id"], "b_url": head["url"],
+                "b_after": head["event_id"], "b_limit": batch - 1,
+            }))
+        lines.append(line)
+    until = stamp + timedelta(seconds=lease)
+    conn.execute(_LEASE, [{"b_id": r["id"], "b_until": until, "b_now": stamp}
+                          for line in lines for r in line])
+    for line in lines:
+        for row in line:
+            row["created_at"] = aware(row["created_at"])
+            row["first_attempt_at"] = aware(row["first_attempt_at"]) or stamp
+    return lines
+
+
+def event_material(conn: Connection, deliveries: Sequence[Row]) -> dict[str, Any]:
+    """What the bodies of `deliveries` are made of: events, executions, tasks."""
+    event_ids = list({r["event_id"] for r in deliveries})
+    events = {r.id: dict(r._mapping) for r in conn.execute(_EVENTS, {"b_ids": event_ids})}
+    wf_ids = {r["execution_id"] for r in deliveries} | {
+        r["root_execution_id"] for r in deliveries
+    }
+    workflows = {
+        r.id: dict(r._mapping) for r in conn.execute(_WORKFLOWS, {"b_ids": list(wf_ids)})
+    }
+    task_ids = {r["task_execution_id"] for r in deliveries if r["task_execution_id"]}
+    # Workflow events other than the launch carry the workflow's tasks.
+    listing = {
+        r["execution_id"] for r in deliveries
+        if r["event"].startswith("WORKFLOW_") and r["event"] != "WORKFLOW_LAUNCHED"
+    }
+    tasks: dict[str, Row] = {}
+    by_workflow: dict[str, list[Row]] = {w: [] for w in listing}
+    if task_ids or listing:
+        for r in conn.execute(_TASKS, {"b_ids": list(task_ids), "b_wf_ids": list(listing)}):
+            row = dict(r._mapping)
+            tasks[row["id"]] = row
+            if row["workflow_execution_id"] in by_workflow:
+                by_workflow[row["workflow_execution_id"]].append(row)
+    return {"events": events, "workflows": workflows, "tasks": tasks,
+            "tasks_of": by_workflow}
+
+
+@dataclass
+class Outcome:
+    """The result of one delivery attempt."""
+
+    delivery_id: int
+    ok: bool
+    status: int | None = None
+    error: str | None = None
+    duration_ms: int = 0
+    retry_at: datetime | None = None  # None with ok=False: given up
+
+
+def record(conn: Connection, outcomes: Sequence[Outcome]) -> None:
+    """Store the outcomes of attempts: delivered, retry later, or given up."""
+    stamp = now()
+    delivered = [o for o in outcomes if o.ok]
+    if delivered:
+        conn.execute(_DELIVERED, [{"b_id": o.delivery_id, "b_status": o.status,
+                                   "b_ms": o.duration_ms, "b_now": stamp} for o in delivered])
+    for o in outcomes:
+        if o.ok:
+            continue
+        values = {"b_id": o.delivery_id, "b_status": o.status, "b_ms": o.duration_ms,
+                  "b_error": o.error}
+        if o.retry_at is None:
+            conn.execute(_GIVEN_UP, values)
+        else:
+            conn.execute(_RETRY, {**values, "b_retry": o.retry_at})
+
+
+def purge(conn: Connection, before: datetime) -> int:
+    """Forget finished deliveries (delivered or given up) older than `before`."""
+    done = func.coalesce(d.c.delivered_at, d.c.last_attempt_at, d.c.created_at)
+    return int(conn.execute(
+        delete(d).where(d.c.state != PENDING, done < before)
+    ).rowcount)
+
+
+def next_due(engine: Engine) -> datetime | None:
+    """When the earliest pending delivery is due (None: nothing pending)."""
+    with engine.connect() as conn:
+        value = conn.execute(
+            select(func.min(d.c.next_attempt_at)).where(d.c.state == PENDING)
+        ).scalar()
+    return aware(value)
+
+
+def has_work(engine: Engine) -> bool:
+    """Read-only: is there an event to fan out or a delivery due? (before a write lock)"""
+    with engine.connect() as conn:
+        if conn.execute(
+            select(ev.c.id).where(ev.c.delivered_at.is_(None)).limit(1)
+        ).first() is not None:
+            return True
+        return conn.execute(
+            select(d.c.id).where(d.c.state == PENDING, d.c.next_attempt_at <= now()).limit(1)
+        ).first() is not None
+
+
+# --- traces -------------------------------------------------------------------------------
+
+
+def trace_rows(conn: Connection, root_execution_id: str) -> tuple[list[Row], list[Row]]:
+    """The outbox events and the deliveries of one execution tree, in order."""
+    events = [
+        dict(r._mapping)
+        for r in conn.execute(
+            select(ev.c.id, ev.c.execution_id, ev.c.task_execution_id, ev.c.event,
+                   ev.c.created_at, ev.c.delivered_at)
+            .where(ev.c.root_execution_id == root_execution_id)
+            .order_by(ev.c.id)
+        )
+    ]
+    deliveries = [
+        dict(r._mapping)
+        for r in conn.execute(
+            select(d.c.id, d.c.event_id, d.c.subscriber, d.c.url, d.c.state, d.c.attempts,
+                   d.c.created_at, d.c.first_attempt_at, d.c.last_attempt_at,
+                   d.c.delivered_at, d.c.last_status, d.c.last_error, d.c.last_duration_ms)
+            .where(d.c.root_execution_id == root_execution_id)
+            .order_by(d.c.event_id, d.c.id)
+        )
+    ]
+    return events, deliveries
+
+
+def task_names(conn: Connection, task_ids: Sequence[str]) -> dict[str, str]:
+    if not task_ids:
+        return {}
+    return {
+        r.id: r.name
+        for r in conn.execute(select(te.c.id, te.c.name).where(te.c.id.in_(list(task_ids))))
+    }
+
+
+def workflow_row(conn: Connection, workflow_execution_id: str) -> Row | None:
+    row = conn.execute(
+        select(we.c.id, we.c.workflow_name, we.c.state, we.c.state_info,
+               we.c.root_execution_id, we.c.created_at, we.c.updated_at)
+        .where(we.c.id == workflow_execution_id)
+    ).first()
+    return dict(row._mapping) if row else None

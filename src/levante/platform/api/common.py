@@ -1,0 +1,200 @@
+"""What every handler shares: the platform context, JSON in and out, errors, query values."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from sqlalchemy import Engine
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+
+from levante.config import Config
+
+T = TypeVar("T")
+
+
+@dataclass
+class Platform:
+    """What handlers need, kept on ``app.state.platform``."""
+
+    config: Config
+    db: Engine
+    web_base: str
+    allow_sudo: bool
+    default_timeout: int
+    packs_paths: list[str]
+    auth_enabled: bool
+    token_ttl: int
+
+
+async def in_db(request: Request, func: Callable[[], T]) -> T:
+    """Run database work: inline on SQLite (fastest), in a worker thread on PostgreSQL,
+    where round trips would otherwise hold up every other request of the event loop."""
+    if platform(request).db.dialect.name == "sqlite":
+        return func()
+    return await run_in_threadpool(func)
+
+
+class ApiError(Exception):
+    """An error answered as ``{"faultstring": message}`` with ``status``."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+def platform(request: Request) -> Platform:
+    found: Platform = request.app.state.platform
+    return found
+
+
+def user_of(request: Request) -> str:
+    return str(request.scope.get("levante_user") or "levante")
+
+
+def dumps(data: Any) -> bytes:
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":"), default=str).encode()
+
+
+def json_response(
+    data: Any, status: int = 200, headers: dict[str, str] | None = None
+) -> Response:
+    return Response(dumps(data), status_code=status, headers=headers,
+                    media_type="application/json")
+
+
+def fault(status: int, message: str) -> Response:
+    return json_response({"faultstring": message}, status)
+
+
+async def read_json(request: Request, required: bool = True) -> Any:
+    """The request's JSON body; 400 for malformed JSON."""
+    raw = await request.body()
+    if not raw.strip():
+        if required:
+            raise ApiError(400, "The request body is empty: a JSON object is expected.")
+        return None
+    try:
+        body = json.loads(raw)
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        raise ApiError(400, f"The request body is not valid JSON: {exc}") from None
+    problem = _unstorable(body)
+    if problem:
+        raise ApiError(400, f"The request body cannot be accepted: {problem}.")
+    return body
+
+
+MAX_DEPTH = 64
+
+
+def _unstorable(value: Any, depth: int = 0) -> str | None:
+    """Why a JSON value cannot be stored (NUL characters, absurd nesting), or None."""
+    if isinstance(value, str):
+        return "it holds a NUL character" if "\x00" in value else None
+    if depth > MAX_DEPTH:
+        return f"it is nested more than {MAX_DEPTH} levels deep"
+    if isinstance(value, dict):
+        items: list[Any] = [*value.keys(), *value.values()]
+    elif isinstance(value, list):
+        items = value
+    else:
+        return None
+    for item in items:
+        problem = _unstorable(item, depth + 1)
+        if problem:
+            return problem
+    return None
+
+
+async def read_object(request: Request, required: bool = True) -> dict[str, Any]:
+    body = await read_json(request, required)
+    if body is None:
+        return {}
+    if not isinstance(body, dict):
+        raise ApiError(400, "The request body must be a JSON object.")
+    return body
+
+
+MAX_QUERY_INT = 2**31 - 1
+
+
+def query_int(
+    request: Request, name: str, default: int | None, minimum: int = 0
+) -> int | None:
+    raw = request.query_params.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ApiError(400, f"Query parameter '{name}' must be an integer, not {raw!r}.") from None
+    if value < minimum:
+        raise ApiError(400, f"Query parameter '{name}' must be at least {minimum}.")
+    if value > MAX_QUERY_INT:
+        raise ApiError(400, f"Query parameter '{name}' must be at most {MAX_QUERY_INT}.")
+    return value
+
+
+def query_bool(request: Request, name: str) -> bool:
+    raw = request.query_params.get(name)
+    if raw is None:
+        return False
+    return raw.strip().lower() in ("1", "true", "yes", "on", "")
+
+
+def query_limit(request: Request, default: int | None) -> int | None:
+    """``limit``: a positive number, or -1/0 for every item."""
+    value = query_int(request, "limit", default, minimum=-1)
+    if value is not None and value <= 0:
+        return None
+    return value
+
+
+def project(doc: dict[str, Any], request: Request) -> dict[str, Any]:
+    """Apply ``include_attributes`` / ``exclude_attributes`` (dotted paths allowed)."""
+    include = _attr_list(request.query_params.get("include_attributes"))
+    exclude = _attr_list(request.query_params.get("exclude_attributes"))
+    if include:
+        kept: dict[str, Any] = {"id": doc.get("id")} if "id" in doc else {}
+        for path in include:
+            _copy_path(doc, kept, path.split("."))
+        doc = kept
+    for path in exclude:
+        _drop_path(doc, path.split("."))
+    return doc
+
+
+def _attr_list(raw: str | None) -> list[str]:
+    if not raw:
+        return []
+    return [a.strip() for a in raw.split(",") if a.strip()]
+
+
+def _copy_path(src: dict[str, Any], dst: dict[str, Any], parts: list[str]) -> None:
+    head = parts[0]
+    if head not in src:
+        return
+    if len(parts) == 1 or not isinstance(src[head], dict):
+        dst[head] = src[head]
+        return
+    inner = dst.get(head)
+    if not isinstance(inner, dict):
+        inner = {}
+        dst[head] = inner
+    _copy_path(src[head], inner, parts[1:])
+
+
+def _drop_path(doc: dict[str, Any], parts: list[str]) -> None:
+    head = parts[0]
+    if head not in doc:
+        return
+    if len(parts) == 1:
+        del doc[head]
+    elif isinstance(doc[head], dict):
+        doc[head] = dict(doc[head])
+        _drop_path(doc[head], parts[1:])

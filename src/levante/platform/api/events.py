@@ -1,0 +1,96 @@
+"""Receiver routes: engine events in, idempotently applied (see levante.platform.receiver).
+
+- ``POST /v1/webhooks/levante``: events of Levante's notifier, authenticated by their
+  Standard Webhooks signature (the shared signing secret); no API key needed. A missing or
+  wrong signature answers 401 and is logged.
+- ``POST /v1/webhooks/mistral``: the payloads of a Mistral server's ``webhook`` publisher,
+  authenticated like any API call (put ``St2-Api-Key`` in the subscription's ``headers``),
+  or by a signature when one is sent.
+Answers: 200 applied (or duplicate/late: nothing changed), 202 the rest is fetched by the
+tracker, 400 not an event, 401 bad signature, 404 unknown execution.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from levante.handshake_secret import signing_secret
+from levante.platform import receiver
+from levante.platform.api.common import fault, json_response, platform
+from levante.webhooks import SignatureError, verify
+
+log = logging.getLogger("levante.platform.receiver")
+
+LEVANTE_PATH = "/v1/webhooks/levante"
+MISTRAL_PATH = "/v1/webhooks/mistral"
+PUBLIC = frozenset({LEVANTE_PATH, LEVANTE_PATH + "/"})
+
+_secrets: dict[int, str] = {}
+
+
+def _secret(request: Request) -> str:
+    found = platform(request)
+    key = id(found)
+    if key not in _secrets:
+        _secrets[key] = signing_secret(found.config)
+    return _secrets[key]
+
+
+def _parse(raw: bytes) -> Any:
+    try:
+        return json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise receiver.BadEvent(f"the body is not valid JSON: {exc}") from None
+
+
+async def _handle(request: Request, require_signature: bool) -> Response:
+    raw = await request.body()
+    headers = {k.lower(): v for k, v in request.headers.items()}
+    if require_signature or "webhook-signature" in headers:
+        try:
+            verify(_secret(request), headers, raw)
+        except SignatureError as exc:
+            client = request.client.host if request.client else "?"
+            log.warning("refused an event from %s on %s: bad signature (%s)", client,
+                        request.url.path, exc)
+            return fault(401, f"Unauthorized - the event signature is not valid: {exc}")
+    try:
+        body = _parse(raw)
+        updates = receiver.parse_events(body)
+    except receiver.BadEvent as exc:
+        return fault(400, f"Not a workflow event: {exc}")
+    db = platform(request).db
+    applied = await asyncio.to_thread(receiver.apply_updates, db, updates)
+    if applied.status == 404:
+        log.warning("event for an unknown workflow execution: %s", applied.message)
+        return fault(404, applied.message)
+    if applied.extra.get("track"):
+        from levante.platform import resultstracker
+
+        resultstracker.wake_trackers()
+    return json_response({"message": applied.message, "execution_id": applied.execution_id,
+                          "changed": applied.changed}, applied.status)
+
+
+async def levante_event(request: Request) -> Response:
+    return await _handle(request, require_signature=True)
+
+
+async def mistral_event(request: Request) -> Response:
+    return await _handle(request, require_signature=False)
+
+
+def routes() -> list[Route]:
+    return [
+        Route(LEVANTE_PATH, levante_event, methods=["POST"]),
+        Route(LEVANTE_PATH + "/", levante_event, methods=["POST"]),
+        Route(MISTRAL_PATH, mistral_event, methods=["POST"]),
+        Route(MISTRAL_PATH + "/", mistral_event, methods=["POST"]),
+    ]

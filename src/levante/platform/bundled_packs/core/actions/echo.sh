@@ -1,0 +1,3 @@
+#!/usr/bin/env bash
+# Prints its first argument as it is.
+printf '%s\n' "$1"

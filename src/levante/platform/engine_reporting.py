@@ -1,0 +1,443 @@
+"""Reports from the platform to the engine, from a durable outbox (`engine_reports`).
+
+Two things the engine must hear about, whatever happens to either service:
+
+- a child execution that a workflow task started (its ``context.mistral`` holds the
+  engine's ``action_execution_id``) ended: ``PUT /v2/action_executions/<id>`` with the
+  engine state and the result, so the task goes on;
+- a workflow execution launched on the engine was asked to cancel, pause or resume on the
+  platform: ``PUT /v2/executions/<id>`` with the state.
+
+:func:`on_status` is called by the platform's store inside the transaction that changes
+an execution's status, so the report is committed with the change or not at all. The
+:class:`EngineReporter` service (in the runner role) sends pending reports, at once when
+this process committed one, else every poll; a report is retried with exponential backoff
+until the engine acknowledges it. An engine that already had the result (the action or the
+workflow already ended) counts as an acknowledgement; a report the engine refuses for good
+(unknown id, a 4xx) is kept as ``rejected`` with the reason, never retried.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+from sqlalchemy import Connection, Engine, event, exists, func, insert, select, update
+from sqlalchemy.orm import aliased
+
+from levante.config import Config
+from levante.platform.models import executions as ex
+from levante.platform.report_models import engine_reports as er
+
+log = logging.getLogger("levante.platform.engine_reporting")
+
+PENDING = "pending"
+ACKNOWLEDGED = "acknowledged"
+REJECTED = "rejected"
+
+# Platform status of a finished child -> the engine state of its action execution.
+ACTION_STATES = {
+    "succeeded": "SUCCESS",
+    "failed": "ERROR",
+    "timeout": "ERROR",
+    "abandoned": "ERROR",
+    "canceled": "CANCELLED",
+}
+# Platform status asked of a workflow execution -> the engine state to ask for.
+WORKFLOW_COMMANDS = {"canceling": "CANCELLED", "pausing": "PAUSED", "resuming": "RUNNING"}
+WORKFLOW_RUNNERS = frozenset({"mistral-v2", "levante-workflow"})
+REPORTED_STATUSES = frozenset(ACTION_STATES) | frozenset(WORKFLOW_COMMANDS)
+# A workflow execution in these statuses cancels its children on the platform.
+CANCEL_CHILDREN = frozenset({"canceling", "canceled"})
+CHILD_WAITING = frozenset({"requested", "scheduled", "delayed", "pending", "paused"})
+CHILD_ACTIVE = frozenset({"running", "pausing", "resuming"})
+# Answers of the engine that mean "it already knows": the report is done.
+ALREADY_DONE = ("already ended", "has already ended", "already been")
+
+LEASE_SECONDS = 30.0
+INITIAL_BACKOFF = 0.5
+MAX_BACKOFF = 60.0
+REQUEST_TIMEOUT = 10.0
+RECHECK_SECONDS = 0.02  # a wake-up may come just before its commit: look again soon
+BATCH = 50
+ERROR_SNIPPET = 300
+
+Row = dict[str, Any]
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def aware(value: datetime | None) -> datetime | None:
+    if value is None:
+        return None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+# --- wake-ups of reporters in this process --------------------------------------------------
+
+_listeners: list[Callable[[], None]] = []
+_listeners_lock = threading.Lock()
+
+
+def add_listener(callback: Callable[[], None]) -> None:
+    with _listeners_lock:
+        _listeners.append(callback)
+
+
+def remove_listener(callback: Callable[[], None]) -> None:
+    with _listeners_lock:
+        if callback in _listeners:
+            _listeners.remove(callback)
+
+
+def wake(*_args: Any) -> None:
+    """Wake the reporters of this process (thread-safe)."""
+    with _listeners_lock:
+        callbacks = list(_listeners)
+    for callback in callbacks:
+        callback()
+
+
+# --- what to report -------------------------------------------------------------------------
+
+
+def mistral_of(context: Any) -> dict[str, Any]:
+    """The execution's ``context.mistral`` (empty when it has none)."""
+    if not isinstance(context, Mapping):
+        return {}
+    found = context.get("mistral")
+    return dict(found) if isinstance(found, Mapping) else {}
+
+
+def _runner_type(action: Any) -> str:
+    return str(action.get("runner_type") or "") if isinstance(action, Mapping) else ""
+
+
+def reports_for(
+    execution_id: str, status: str, result: Any, context: Any, action: Any
+) -> list[Row]:
+    """The report rows (without timestamps) a status change calls for; often none."""
+    mistral = mistral_of(context)
+    found: list[Row] = []
+    action_execution_id = mistral.get("action_execution_id")
+    owner = mistral.get("workflow_execution_id")
+    if (status == "canceled" and isinstance(action_execution_id, str) and action_execution_id
+            and isinstance(owner, str) and owner):
+        # A canceled task action cancels its workflow, as in Mistral (first, so that the
+        # engine does not see a failed task instead).
+        found.append({
+            "execution_id": execution_id, "kind": "workflow", "target_id": owner,
+            "url": f"/v2/executions/{owner}", "body": {"state": "CANCELLED"},
+        })
+    if status in ACTION_STATES and isinstance(action_execution_id, str) and action_execution_id:
+        found.append({
+            "execution_id": execution_id, "kind": "action", "target_id": action_execution_id,
+            "url": f"/v2/action_executions/{action_execution_id}",
+            "body": {"state": ACTION_STATES[status],
+                     "output": result if result is not None else {}},
+        })
+    workflow_id = mistral.get("execution_id")
+    if (status in WORKFLOW_COMMANDS and isinstance(workflow_id, str) and workflow_id
+            and _runner_type(action) in WORKFLOW_RUNNERS):
+        found.append({
+            "execution_id": execution_id, "kind": "workflow", "target_id": workflow_id,
+            "url": f"/v2/executions/{workflow_id}",
+            "body": {"state": WORKFLOW_COMMANDS[status]},
+        })
+    return found
+
+
+def on_status(
+    conn: Connection, execution_id: str, status: str, result: Any = None, *,
+    context: Any = None, action: Any = None,
+) -> int:
+    """Write the reports that a change of ``execution_id`` to ``status`` calls for, in the
+    caller's transaction (``conn``); returns how many. Cheap for statuses that never report;
+    ``context`` and ``action`` are read from the row when not given."""
+    if status not in REPORTED_STATUSES:
+        return 0
+    if context is None or action is None:
+        row = conn.execute(
+            select(ex.c.context, ex.c.action).where(ex.c.id == execution_id)
+        ).first()
+        if row is None:
+            return 0
+        context = row.context if context is None else context
+        action = row.action if action is None else action
+    if status in CANCEL_CHILDREN and _runner_type(action) in WORKFLOW_RUNNERS:
+        cancel_children(conn, execution_id)
+    rows = reports_for(execution_id, status, result, context, action)
+    if not rows:
+        return 0
+    stamp = now()
+    conn.execute(insert(er), [
+        {**r, "state": PENDING, "attempts": 0, "created_at": stamp, "next_attempt_at": stamp}
+        for r in rows
+    ])
+    event.listen(conn, "commit", wake, once=True)
+    return len(rows)
+
+
+def cancel_children(conn: Connection, parent_id: str) -> int:
+    """Cancel what a canceled workflow execution started on the platform (in ``conn``):
+    children not yet running end ``canceled`` at once, running ones go ``canceling`` (their
+    runner kills the process). Returns how many changed."""
+    stamp = now()
+    changed = 0
+    for child in conn.execute(
+        select(ex.c.id, ex.c.status, ex.c.log, ex.c.context, ex.c.action)
+        .where(ex.c.parent == parent_id, ex.c.status.in_(sorted(CHILD_WAITING | CHILD_ACTIVE)))
+    ).all():
+        target = "canceled" if child.status in CHILD_WAITING else "canceling"
+        values: Row = {"status": target,
+                       "log": [*(child.log or []), {"timestamp": _iso(stamp), "status": target}]}
+        if target == "canceled":
+            values.update(end_timestamp=stamp, lease_until=None,
+                          result={"error": "Canceled with its parent workflow."})
+        done = conn.execute(update(ex).where(ex.c.id == child.id, ex.c.status == child.status)
+                            .values(**values)).rowcount
+        if done:
+            changed += 1
+            on_status(conn, child.id, target, values.get("result"), context=child.context,
+                      action=child.action)
+    return changed
+
+
+def _iso(value: datetime) -> str:
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+# --- the outbox's SQL -------------------------------------------------------------------------
+
+
+@contextmanager
+def writing(engine: Engine) -> Iterator[Connection]:
+    """A transaction that will write: BEGIN IMMEDIATE on SQLite (no lock upgrades)."""
+    conn = engine.connect()
+    if engine.dialect.name == "sqlite":
+        conn = conn.execution_options(sqlite_begin="IMMEDIATE")
+    try:
+        with conn.begin():
+            yield conn
+    finally:
+        conn.close()
+
+
+def claim(db: Engine, limit: int, lease: float = LEASE_SECONDS) -> list[Row]:
+    """Take up to ``limit`` due pending reports that head their line (no earlier pending
+    report for the same engine object), leased for ``lease`` seconds."""
+    stamp = now()
+    earlier = aliased(er)
+    blocked = exists().where(
+        earlier.c.target_id == er.c.target_id,
+        earlier.c.state == PENDING,
+        earlier.c.id < er.c.id,
+    )
+    query = (
+        select(er)
+        .where(er.c.state == PENDING, er.c.next_attempt_at <= stamp, ~blocked)
+        .order_by(er.c.id)
+        .limit(limit)
+    )
+    with writing(db) as conn:
+        if conn.dialect.name == "postgresql":
+            query = query.with_for_update(of=er, skip_locked=True)
+        rows = [dict(r._mapping) for r in conn.execute(query)]
+        if rows:
+            conn.execute(
+                update(er).where(er.c.id.in_([r["id"] for r in rows]))
+                .values(next_attempt_at=stamp + timedelta(seconds=lease))
+            )
+    return rows
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How one attempt ended: the new state (pending: try again at ``retry_at``)."""
+
+    report_id: int
+    state: str
+    status: int | None
+    error: str | None
+    retry_at: datetime | None = None
+
+
+def record(db: Engine, outcomes: Sequence[Outcome]) -> None:
+    if not outcomes:
+        return
+    stamp = now()
+    with writing(db) as conn:
+        for o in outcomes:
+            values: Row = {"state": o.state, "last_attempt_at": stamp, "last_status": o.status,
+                           "last_error": o.error, "attempts": er.c.attempts + 1}
+            if o.state == ACKNOWLEDGED:
+                values["acknowledged_at"] = stamp
+            if o.state == PENDING:
+                values["next_attempt_at"] = o.retry_at or stamp
+            conn.execute(update(er).where(er.c.id == o.report_id).values(**values))
+
+
+def next_due(db: Engine) -> datetime | None:
+    with db.connect() as conn:
+        value = conn.execute(
+            select(func.min(er.c.next_attempt_at)).where(er.c.state == PENDING)
+        ).scalar()
+    return aware(value)
+
+
+def reports_of(db: Engine, execution_id: str) -> list[Row]:
+    """Every report an execution caused, oldest first (for tests and tracing)."""
+    with db.connect() as conn:
+        return [dict(r._mapping) for r in conn.execute(
+            select(er).where(er.c.execution_id == execution_id).order_by(er.c.id))]
+
+
+# --- sending ------------------------------------------------------------------------------------
+
+
+def backoff(attempts: int, initial: float = INITIAL_BACKOFF, maximum: float = MAX_BACKOFF) -> float:
+    """Seconds to wait after the ``attempts``-th failed attempt (1, 2, ...)."""
+    return float(min(maximum, initial * (2 ** min(max(attempts, 1) - 1, 30))))
+
+
+def _fault(response: httpx.Response) -> str:
+    try:
+        body = response.json()
+    except ValueError:
+        return response.text[:ERROR_SNIPPET]
+    if isinstance(body, Mapping) and isinstance(body.get("faultstring"), str):
+        return str(body["faultstring"])[:ERROR_SNIPPET]
+    return response.text[:ERROR_SNIPPET]
+
+
+def classify(report: Mapping[str, Any], status: int | None, error: str | None) -> str:
+    """The state a report is in after an answer (``status`` None: no answer at all)."""
+    if status is None:
+        return PENDING
+    if 200 <= status < 300:
+        return ACKNOWLEDGED
+    text = (error or "").lower()
+    if status in (400, 409) and any(marker in text for marker in ALREADY_DONE):
+        return ACKNOWLEDGED
+    if status in (408, 425, 429) or status >= 500:
+        return PENDING
+    return REJECTED
+
+
+class EngineReporter:
+    """A service (runner role) that sends the pending reports to the engine."""
+
+    def __init__(
+        self, config: Config, db: Engine, *, initial_backoff: float = INITIAL_BACKOFF,
+        max_backoff: float = MAX_BACKOFF, poll_interval: float | None = None,
+    ) -> None:
+        self.name = "engine-reporter"
+        self.db = db
+        self.engine_url = config.public_url("engine")
+        self.poll = (poll_interval if poll_interval is not None
+                     else config.get_float("runner", "poll_interval"))
+        self.initial = initial_backoff
+        self.maximum = max_backoff
+        self._wake: asyncio.Event | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def wake(self) -> None:
+        loop, flag = self._loop, self._wake
+        if loop is None or flag is None or loop.is_closed():
+            return
+        with contextlib.suppress(RuntimeError):
+            loop.call_soon_threadsafe(flag.set)
+
+    async def run(self, stopping: asyncio.Event) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._wake = asyncio.Event()
+        add_listener(self.wake)
+        try:
+            async with httpx.AsyncClient(base_url=self.engine_url,
+                                         timeout=REQUEST_TIMEOUT) as client:
+                await self._loop_until(stopping, client)
+        finally:
+            remove_listener(self.wake)
+
+    async def _loop_until(self, stopping: asyncio.Event, client: httpx.AsyncClient) -> None:
+        assert self._wake is not None
+        recheck = False
+        while not stopping.is_set():
+            self._wake.clear()
+            try:
+                sent = await self.step(client)
+            except Exception:
+                log.exception("engine reports: a round failed; trying again")
+                sent = 0
+            if sent:
+                continue
+            delay = RECHECK_SECONDS if recheck else self.poll
+            recheck = False
+            with contextlib.suppress(Exception):
+                due = await asyncio.to_thread(next_due, self.db)
+                if due is not None:
+                    delay = min(delay, max(0.0, (due - now()).total_seconds()))
+            waiter = asyncio.create_task(self._wake.wait())
+            stopper = asyncio.create_task(stopping.wait())
+            await asyncio.wait({waiter, stopper}, timeout=max(delay, 0.001),
+                               return_when=asyncio.FIRST_COMPLETED)
+            recheck = waiter.done()
+            waiter.cancel()
+            stopper.cancel()
+
+    async def step(self, client: httpx.AsyncClient) -> int:
+        """Claim due reports, send them at once, record how each went; returns how many."""
+        reports = await asyncio.to_thread(claim, self.db, BATCH)
+        if not reports:
+            return 0
+        # Commands to workflows first: a cancel must reach the engine before the ends of
+        # the children it cancels, or the engine would see a failed task instead.
+        commands = [r for r in reports if r["kind"] == "workflow"]
+        ends = [r for r in reports if r["kind"] != "workflow"]
+        outcomes = list(await asyncio.gather(*(self.send(client, r) for r in commands)))
+        outcomes += await asyncio.gather(*(self.send(client, r) for r in ends))
+        await asyncio.to_thread(record, self.db, outcomes)
+        return len(reports)
+
+    async def send(self, client: httpx.AsyncClient, report: Mapping[str, Any]) -> Outcome:
+        """One attempt; never raises."""
+        status: int | None = None
+        error: str | None = None
+        started = time.perf_counter()
+        try:
+            response = await client.put(report["url"], json=report["body"])
+            status = response.status_code
+            if not 200 <= status < 300:
+                error = f"HTTP {status}: {_fault(response)}"
+        except httpx.HTTPError as exc:
+            error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        state = classify(report, status, error)
+        ms = int((time.perf_counter() - started) * 1000)
+        tag = f"[{report['execution_id']}] report {report['id']} ({report['kind']} " \
+              f"{report['target_id']}: {report['body'].get('state')})"
+        if state == ACKNOWLEDGED:
+            log.info("%s acknowledged by the engine in %d ms", tag, ms)
+            return Outcome(report["id"], state, status, error)
+        if state == REJECTED:
+            log.error("%s refused by the engine, not sent again: %s", tag, error)
+            return Outcome(report["id"], state, status, error)
+        attempts = int(report["attempts"]) + 1
+        retry_at = now() + timedelta(seconds=backoff(attempts, self.initial, self.maximum))
+        log.warning("%s not delivered (attempt %d): %s; next attempt at %s", tag, attempts,
+                    error, retry_at.isoformat(timespec="milliseconds"))
+        return Outcome(report["id"], PENDING, status, error, retry_at)
+
+
+def reporter_services(config: Config, db: Engine) -> list[EngineReporter]:
+    return [EngineReporter(config, db)]

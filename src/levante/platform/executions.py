@@ -1,0 +1,411 @@
+"""Executions: create (parameters checked first), read, list, cancel, re-run, change status.
+
+Plain functions over the database engine; the HTTP API and the runner loop both use them.
+Records are shaped like StackStorm's action executions, with secret parameters masked.
+Runners in this process are woken at once when work arrives (no poll delay).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Engine
+
+from levante.platform import store
+from levante.platform.packs import ActionMeta
+from levante.platform.parameters import MASK, ParameterError, mask_secrets, merge_schema
+from levante.platform.parameters import validate_parameters as _validate
+from levante.platform.runners import (
+    UnknownRunner,
+    get_runner,
+    sudo_refusal,
+    timeout_of,
+)
+
+STATUSES = (
+    "requested", "scheduled", "delayed", "running", "succeeded", "failed", "timeout",
+    "abandoned", "canceling", "canceled", "pausing", "paused", "resuming", "pending",
+)
+DONE = frozenset({"succeeded", "failed", "timeout", "abandoned", "canceled"})
+# Not yet taken by a runner: a cancel ends them at once.
+WAITING = frozenset({"requested", "scheduled", "delayed", "pending", "paused"})
+# Taken by a runner: a cancel asks it to stop the process.
+ACTIVE = frozenset({"running", "canceling", "pausing", "resuming"})
+WORKFLOW_RUNNERS = frozenset({"mistral-v2", "orquesta", "levante-workflow", "action-chain"})
+DEFAULT_TIMEOUT = 600
+
+
+class NotFound(LookupError):
+    """The named resource does not exist; the message says which (StackStorm's words)."""
+
+
+class Refused(ValueError):
+    """A request that cannot be carried out in the resource's current state."""
+
+
+# --- wake-ups of runner loops in this process -----------------------------------------------
+
+_listeners: list[Callable[[str, str], None]] = []
+_listeners_lock = threading.Lock()
+
+
+def add_listener(callback: Callable[[str, str], None]) -> None:
+    """Call ``callback(event, execution_id)`` on "requested" and "canceling" events."""
+    with _listeners_lock:
+        _listeners.append(callback)
+
+
+def remove_listener(callback: Callable[[str, str], None]) -> None:
+    with _listeners_lock:
+        if callback in _listeners:
+            _listeners.remove(callback)
+
+
+def has_listener(callback: Callable[[str, str], None]) -> bool:
+    with _listeners_lock:
+        return callback in _listeners
+
+
+def _notify(event: str, execution_id: str) -> None:
+    with _listeners_lock:
+        listeners = list(_listeners)
+    for callback in listeners:
+        callback(event, execution_id)
+
+
+# --- actions ------------------------------------------------------------------------------
+
+
+def action_meta(row: dict[str, Any]) -> ActionMeta:
+    """An action row (or an execution's action snapshot) as the runners want it."""
+    return ActionMeta(
+        ref=row["ref"],
+        pack=row["pack"],
+        name=row["name"],
+        description=row.get("description") or "",
+        runner_type=row["runner_type"],
+        entry_point=row.get("entry_point") or "",
+        enabled=bool(row.get("enabled", True)),
+        parameters=dict(row.get("parameters") or {}),
+        tags=list(row.get("tags") or []),
+        metadata_file=row.get("metadata_file") or "",
+    )
+
+
+def action_view(row: dict[str, Any]) -> dict[str, Any]:
+    """StackStorm's JSON for an action; defaults of secret parameters are masked."""
+    params = {}
+    for name, spec in (row.get("parameters") or {}).items():
+        spec = dict(spec)
+        if spec.get("secret") and spec.get("default") is not None:
+            spec["default"] = MASK
+        params[name] = spec
+    return {
+        "id": row["id"],
+        "uid": f"action:{row['pack']}:{row['name']}",
+        "ref": row["ref"],
+        "pack": row["pack"],
+        "name": row["name"],
+        "description": row.get("description") or "",
+        "enabled": bool(row.get("enabled", True)),
+        "runner_type": row["runner_type"],
+        "entry_point": row.get("entry_point") or "",
+        "parameters": params,
+        "tags": list(row.get("tags") or []),
+        "notify": {},
+        "output_schema": {},
+        "metadata_file": row.get("metadata_file") or "",
+    }
+
+
+def runner_view(name: str) -> dict[str, Any]:
+    runner = get_runner(name)
+    body = runner.to_api()
+    body["id"] = runner.name
+    return body
+
+
+_action_cache: dict[tuple[int, str], tuple[float, dict[str, Any]]] = {}
+ACTION_CACHE_SECONDS = 2.0
+
+
+def forget_actions() -> None:
+    """Drop cached actions (after this process changed some)."""
+    _action_cache.clear()
+
+
+def get_action(db: Engine, ref_or_id: str, cached: bool = False) -> dict[str, Any]:
+    """An action row; ``cached`` accepts one read up to ACTION_CACHE_SECONDS ago."""
+    key = (id(db), ref_or_id)
+    stamp = time.monotonic()
+    if cached:
+        hit = _action_cache.get(key)
+        if hit is not None and hit[0] > stamp:
+            return hit[1]
+    row = store.get_action(db, ref_or_id)
+    if row is None:
+        raise NotFound(f'Action "{ref_or_id}" cannot be found.')
+    if len(_action_cache) > 1000:
+        _action_cache.clear()
+    _action_cache[key] = (stamp + ACTION_CACHE_SECONDS, row)
+    return row
+
+
+# --- executions ---------------------------------------------------------------------------
+
+
+def validate(
+    action_row: dict[str, Any], params: Any, allow_sudo: bool = True
+) -> dict[str, Any]:
+    """The parameters the execution will run with, or ParameterError naming the bad one."""
+    try:
+        runner = get_runner(action_row["runner_type"])
+    except UnknownRunner as exc:
+        raise ParameterError("runner_type", str(exc)) from None
+    values = _validate(action_meta(action_row), runner.runner_parameters, params or {})
+    refusal = sudo_refusal(runner.name, values, allow_sudo)
+    if refusal:
+        raise ParameterError("sudo", f"Action {action_row['ref']}: {refusal}")
+    return values
+
+
+def create_execution(
+    db: Engine,
+    ref: str,
+    params: Any,
+    user: str,
+    parent: str | None = None,
+    context: dict[str, Any] | None = None,
+    *,
+    allow_sudo: bool = True,
+    default_timeout: int = DEFAULT_TIMEOUT,
+) -> dict[str, Any]:
+    """Record a requested execution of action ``ref`` and wake the runners.
+
+    Raises NotFound for an unknown action and ParameterError (naming the parameter) for
+    bad parameters: nothing is stored or run then.
+    """
+    action_row = get_action(db, ref, cached=True)
+    if not action_row["enabled"]:
+        raise Refused(f'Action "{action_row["ref"]}" is disabled.')
+    values = validate(action_row, params, allow_sudo)
+    if parent is not None and store.get_execution(db, parent) is None:
+        raise NotFound(f'Execution "{parent}" (parent) cannot be found.')
+    stamp = store.now()
+    ctx = dict(context or {})
+    ctx.setdefault("user", user)
+    ctx.setdefault("pack", action_row["pack"])
+    if parent:
+        ctx.setdefault("parent", {"execution_id": parent})
+    timeout = timeout_of(values, float(default_timeout)) or default_timeout
+    row = {
+        "id": store.new_id(),
+        "action_ref": action_row["ref"],
+        "action": action_view(action_row) | {"parameters": action_row["parameters"]},
+        "runner": runner_view(action_row["runner_type"]),
+        "status": "requested",
+        "parameters": values,
+        "context": ctx,
+        "result": None,
+        "parent": parent,
+        "user": user,
+        "timeout": max(1, int(timeout)),
+        "start_timestamp": stamp,
+        "end_timestamp": None,
+        "log": [{"timestamp": store.iso(stamp), "status": "requested"}],
+        "claimed_by": None,
+        "lease_until": None,
+    }
+    store.insert_execution(db, row)
+    _notify("requested", row["id"])
+    return row
+
+
+def get_execution(db: Engine, execution_id: str) -> dict[str, Any]:
+    row = store.get_execution(db, execution_id)
+    if row is None:
+        raise NotFound(f'Execution "{execution_id}" cannot be found.')
+    return row
+
+
+def list_executions(
+    db: Engine,
+    action: str | None = None,
+    status: str | None = None,
+    parent: str | None = None,
+    user: str | None = None,
+    limit: int | None = 50,
+    offset: int = 0,
+    ascending: bool = False,
+) -> tuple[list[dict[str, Any]], int]:
+    return store.list_executions(
+        db, action=action, status=status, parent=parent, user=user, limit=limit,
+        offset=offset, ascending=ascending,
+    )
+
+
+def request_cancel(db: Engine, execution_id: str) -> tuple[dict[str, Any], str | None]:
+    """Cancel: at once when not yet running, else ask the runner to kill the process.
+
+    Returns the execution and, when nothing could be done, StackStorm's reason.
+    """
+    row = get_execution(db, execution_id)
+    for _ in range(5):
+        status = row["status"]
+        if status == "canceled":
+            return row, 'Action is already in "canceled" state.'
+        if status in DONE:
+            return row, f"Action cannot be canceled. State = {status}."
+        if status == "canceling":
+            return row, None
+        if status in WAITING:
+            changed = store.transition(
+                db, execution_id, [status], "canceled",
+                {"end_timestamp": store.now(), "result": {"error": "canceled before it ran"}},
+                known=(status, row["log"]),
+            )
+        else:
+            changed = store.transition(
+                db, execution_id, [status], "canceling", known=(status, row["log"])
+            )
+            if changed:
+                _notify("canceling", execution_id)
+                store.notify(db, "canceling", execution_id)
+        row = get_execution(db, execution_id)
+        if changed:
+            return row, None
+    return row, f"Action cannot be canceled. State = {row['status']}."
+
+
+def set_status(
+    db: Engine, execution_id: str, status: str, result: Any = None, *, has_result: bool = False
+) -> dict[str, Any]:
+    """Change an execution's status (and result) from outside, e.g. a workflow callback."""
+    if status not in STATUSES:
+        raise ParameterError("status", f"'{status}' is not a valid status "
+                                       f"(one of {', '.join(STATUSES)})")
+    row = get_execution(db, execution_id)
+    if status in ("pausing", "paused", "resuming") and \
+            (row.get("runner") or {}).get("name") not in WORKFLOW_RUNNERS:
+        raise Refused(f'Execution "{execution_id}" runs a '
+                      f'{(row.get("runner") or {}).get("name")} action: only workflow '
+                      "executions can be paused or resumed.")
+    if status == "canceled" and row["status"] not in DONE:
+        request_cancel(db, execution_id)
+        return get_execution(db, execution_id)
+    if row["status"] in DONE:
+        if row["status"] == status and not has_result:
+            return row
+        raise Refused(
+            f'Execution "{execution_id}" is already {row["status"]}; its status cannot '
+            "change any more."
+        )
+    values: dict[str, Any] = {}
+    if has_result:
+        values["result"] = result
+    if status in DONE:
+        values["end_timestamp"] = store.now()
+        values["lease_until"] = None
+    if store.transition(db, execution_id, [row["status"]], status, values,
+                        known=(row["status"], row["log"])) is None:
+        raise Refused(f'Execution "{execution_id}" changed meanwhile; try again.')
+    if status == "canceling":
+        _notify("canceling", execution_id)
+        store.notify(db, "canceling", execution_id)
+    return get_execution(db, execution_id)
+
+
+def re_run(
+    db: Engine,
+    execution_id: str,
+    overrides: dict[str, Any] | None,
+    user: str,
+    *,
+    allow_sudo: bool = True,
+    default_timeout: int = DEFAULT_TIMEOUT,
+) -> dict[str, Any]:
+    """A new execution of the same action with the same parameters, some maybe changed."""
+    if overrides is not None and not isinstance(overrides, dict):
+        raise ParameterError("parameters", "parameters must be an object of name to value")
+    old = get_execution(db, execution_id)
+    action_row = get_action(db, old["action_ref"])
+    schema = merge_schema(get_runner(action_row["runner_type"]).runner_parameters,
+                          action_row["parameters"])
+    params = {k: v for k, v in old["parameters"].items()
+              if not schema.get(k, {}).get("immutable") and k in schema}
+    params.update(overrides or {})
+    context = {"re-run": {"ref": execution_id}}
+    return create_execution(
+        db, old["action_ref"], params, user, parent=old["parent"], context=context,
+        allow_sudo=allow_sudo, default_timeout=default_timeout,
+    )
+
+
+# --- the record as StackStorm shows it ------------------------------------------------------
+
+
+def elapsed_seconds(row: dict[str, Any]) -> float | None:
+    start = store.aware(row["start_timestamp"])
+    end = store.aware(row["end_timestamp"])
+    if start is None:
+        return None
+    if end is None:
+        return round((datetime.now(UTC) - start).total_seconds(), 6)
+    return round((end - start).total_seconds(), 6)
+
+
+def masked_parameters(row: dict[str, Any]) -> dict[str, Any]:
+    runner_params = (row.get("runner") or {}).get("runner_parameters") or {}
+    action_params = (row.get("action") or {}).get("parameters") or {}
+    return mask_secrets(merge_schema(runner_params, action_params), row["parameters"] or {})
+
+
+def view(
+    row: dict[str, Any], web_base: str = "", children: list[str] | None = None
+) -> dict[str, Any]:
+    """StackStorm's JSON for an action execution, secret parameters masked."""
+    params = masked_parameters(row)
+    start = store.iso(row["start_timestamp"])
+    end = store.iso(row["end_timestamp"])
+    action = dict(row["action"] or {})
+    action = action_view({**action, "id": action.get("id", ""), "ref": row["action_ref"],
+                          "pack": action.get("pack", row["action_ref"].split(".")[0]),
+                          "name": action.get("name", row["action_ref"].split(".", 1)[-1]),
+                          "runner_type": action.get("runner_type", "")})
+    context = dict(row["context"] or {})
+    body: dict[str, Any] = {
+        "id": row["id"],
+        "action": action,
+        "runner": row["runner"],
+        "liveaction": {
+            "id": row["id"],
+            "action": row["action_ref"],
+            "action_is_workflow": action["runner_type"] in WORKFLOW_RUNNERS,
+            "parameters": params,
+            "status": row["status"],
+            "start_timestamp": start,
+            "end_timestamp": end,
+            "result": row["result"] if row["result"] is not None else {},
+            "context": context,
+            "callback": {},
+            "runner_info": {},
+        },
+        "status": row["status"],
+        "start_timestamp": start,
+        "parameters": params,
+        "context": context,
+        "result": row["result"] if row["result"] is not None else {},
+        "children": list(children or []),
+        "log": list(row["log"] or []),
+        "web_url": f"{web_base}/#/history/{row['id']}/general",
+    }
+    if end is not None:
+        body["end_timestamp"] = end
+        body["elapsed_seconds"] = elapsed_seconds(row)
+    if row["parent"]:
+        body["parent"] = row["parent"]
+    return body

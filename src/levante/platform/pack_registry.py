@@ -1,0 +1,98 @@
+"""Registering packs: load them from disk and store their valid actions.
+
+A bad action file is reported (file and reason) and skipped; the pack's valid actions are
+stored and its actions that disappeared from disk are removed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine
+
+from levante.platform import store
+from levante.platform.executions import forget_actions
+from levante.platform.packs import ActionMeta, PackLoadFailed, discover_packs, load_pack
+
+
+@dataclass
+class RegisterReport:
+    """What one registration did, per pack, and every error found."""
+
+    packs: list[str] = field(default_factory=list)
+    actions: int = 0
+    removed: int = 0
+    errors: list[dict[str, str]] = field(default_factory=list)
+
+    def to_api(self) -> dict[str, Any]:
+        return {"packs": self.packs, "actions": self.actions, "removed": self.removed,
+                "errors": self.errors}
+
+
+class UnknownPack(LookupError):
+    """A pack name that is in none of the pack folders."""
+
+
+def action_row(action: ActionMeta) -> dict[str, Any]:
+    return {
+        "ref": action.ref,
+        "pack": action.pack,
+        "name": action.name,
+        "description": action.description,
+        "runner_type": action.runner_type,
+        "entry_point": action.entry_point,
+        "enabled": action.enabled,
+        "parameters": action.parameters,
+        "tags": action.tags,
+        "metadata_file": action.metadata_file,
+    }
+
+
+def register_packs(
+    db: Engine, packs_paths: list[str], names: list[str] | None = None
+) -> RegisterReport:
+    """Register the named packs (all found when ``names`` is empty)."""
+    found = discover_packs(packs_paths)
+    wanted = list(names or []) or sorted(found)
+    missing = [n for n in wanted if n not in found]
+    if missing:
+        raise UnknownPack(
+            f"Pack {', '.join(repr(m) for m in missing)} cannot be found in the pack folders "
+            f"({', '.join(str(p) for p in [*packs_paths, 'bundled']) })."
+        )
+    report = RegisterReport()
+    for name in wanted:
+        path: Path = found[name]
+        try:
+            meta, actions, errors = load_pack(path)
+        except PackLoadFailed as exc:
+            report.errors.append({"file": exc.file, "reason": exc.reason})
+            continue
+        pack_row = {
+            "ref": meta.name, "name": meta.name, "description": meta.description,
+            "version": meta.version, "author": meta.author, "path": str(meta.path),
+        }
+        written, removed = store.save_pack(db, pack_row, [action_row(a) for a in actions])
+        forget_actions()
+        report.packs.append(meta.name)
+        report.actions += written
+        report.removed += removed
+        report.errors.extend({"file": e.file, "reason": e.reason} for e in errors)
+    return report
+
+
+def pack_view(row: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": row["id"],
+        "uid": f"pack:{row['ref']}",
+        "ref": row["ref"],
+        "name": row["name"],
+        "description": row["description"],
+        "version": row["version"],
+        "author": row["author"],
+        "path": row["path"],
+        "keywords": [],
+        "files": [],
+    }

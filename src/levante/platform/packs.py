@@ -1,0 +1,334 @@
+"""Packs: folders of StackStorm-style action metadata beside the scripts they run.
+
+A pack is a folder holding ``pack.yaml`` and ``actions/*.yaml``. Loading a pack never stops
+at the first bad action: each invalid metadata file is reported with its path and the
+reason, and the valid actions are kept, so ``levante pack register`` can tell the operator
+exactly what to fix without dropping what works.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+BUNDLED_PACKS_DIR = Path(__file__).parent / "bundled_packs"
+
+PARAMETER_TYPES = ("string", "integer", "number", "boolean", "array", "object", "null")
+# Runners that run a file of the pack, so their actions must name one.
+NEEDS_ENTRY_POINT = frozenset({"local-shell-script", "run-local-script", "python-script",
+                               "run-python", "mistral-v2", "levante-workflow"})
+_NAME_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
+_PACK_NAME_RE = re.compile(r"^[a-z0-9_][a-z0-9_-]*$", re.IGNORECASE)
+# Keys a parameter definition may carry (JSON-schema words StackStorm accepts, plus its own).
+# Every one of them is enforced when a call is checked (levante.platform.parameters).
+_PARAM_KEYS = frozenset({
+    "type", "description", "default", "required", "immutable", "secret", "enum", "position",
+    "items", "properties", "additionalProperties", "minimum", "maximum", "minLength",
+    "maxLength", "pattern", "format", "title", "minItems", "maxItems", "uniqueItems",
+})
+# JSON-schema words StackStorm packs may use that Levante does not check: refused at
+# registration, rather than accepted and silently ignored.
+UNSUPPORTED_KEYWORDS = frozenset({
+    "oneOf", "anyOf", "allOf", "not", "patternProperties", "dependencies", "$ref",
+    "const", "exclusiveMinimum", "exclusiveMaximum", "multipleOf", "minProperties",
+    "maxProperties", "additionalItems", "contains", "propertyNames", "if", "then", "else",
+})
+_COUNT_KEYS = ("minLength", "maxLength", "minItems", "maxItems")
+
+
+@dataclass(frozen=True)
+class PackMeta:
+    """What ``pack.yaml`` says about a pack, and where the pack lives."""
+
+    name: str
+    version: str
+    description: str
+    author: str
+    path: Path
+
+
+@dataclass(frozen=True)
+class ActionMeta:
+    """One action as its metadata file declares it.
+
+    ``entry_point`` is the resolved absolute path of the script (``''`` when the action has
+    none, as for ``local-shell-cmd``); ``parameters`` maps a name to its schema.
+    """
+
+    ref: str
+    pack: str
+    name: str
+    description: str
+    runner_type: str
+    entry_point: str
+    enabled: bool
+    parameters: dict[str, dict[str, Any]]
+    tags: list[Any] = field(default_factory=list)
+    metadata_file: str = ""
+
+
+@dataclass(frozen=True)
+class LoadError:
+    """An action (or pack) file that could not be loaded, and why."""
+
+    file: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.file}: {self.reason}"
+
+
+class PackLoadFailed(Exception):
+    """The pack itself cannot be loaded (no or bad ``pack.yaml``)."""
+
+    def __init__(self, file: str, reason: str) -> None:
+        super().__init__(f"{file}: {reason}")
+        self.file = file
+        self.reason = reason
+
+
+def _read_yaml(path: Path) -> Any:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ValueError(f"cannot read file: {exc}") from None
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        raise ValueError(f"invalid YAML: {where}{problem}") from None
+
+
+def read_pack_meta(path: Path) -> PackMeta:
+    """Read ``pack.yaml``; raise :class:`PackLoadFailed` naming the file and reason."""
+    meta_file = path / "pack.yaml"
+    if not meta_file.is_file():
+        raise PackLoadFailed(str(meta_file), "pack.yaml is missing")
+    try:
+        data = _read_yaml(meta_file)
+    except ValueError as exc:
+        raise PackLoadFailed(str(meta_file), str(exc)) from None
+    if not isinstance(data, dict):
+        raise PackLoadFailed(str(meta_file), "pack.yaml must be a mapping")
+    name = data.get("ref") or data.get("name") or path.name
+    if not isinstance(name, str) or not _PACK_NAME_RE.match(name):
+        raise PackLoadFailed(str(meta_file), f"invalid pack name {name!r}")
+    version = data.get("version", "0.0.0")
+    return PackMeta(
+        name=name,
+        version=str(version),
+        description=str(data.get("description") or ""),
+        author=str(data.get("author") or ""),
+        path=path.resolve(),
+    )
+
+
+def _check_parameter(name: Any, spec: Any) -> str | None:
+    """The reason a parameter definition is invalid, or None."""
+    if not isinstance(name, str) or not _NAME_RE.match(name):
+        return f"invalid parameter name {name!r}"
+    return _check_schema(f"parameter {name!r}", spec, top=True)
+
+
+def _check_schema(where: str, spec: Any, top: bool) -> str | None:
+    """The reason a (possibly nested) schema is invalid or uses a word Levante won't check."""
+    if not isinstance(spec, dict):
+        return f"{where}: definition must be a mapping"
+    unsupported = sorted(str(k) for k in spec if k in UNSUPPORTED_KEYWORDS)
+    if unsupported:
+        return (f"{where}: keyword {unsupported[0]!r} is not supported (Levante would not "
+                "check it); remove it or express the rule with type, enum, pattern, "
+                "format, items or properties")
+    unknown = sorted(str(k) for k in spec if k not in _PARAM_KEYS)
+    if unknown:
+        return f"{where}: unknown attribute(s) {', '.join(unknown)}"
+    ptype = spec.get("type")
+    types = ptype if isinstance(ptype, list) else [ptype]
+    if ptype is not None and not all(t in PARAMETER_TYPES for t in types):
+        return (f"{where}: invalid type {ptype!r} "
+                f"(one of {', '.join(PARAMETER_TYPES)})")
+    for flag in ("required", "immutable", "secret", "uniqueItems"):
+        if flag in spec and not isinstance(spec[flag], bool):
+            return f"{where}: {flag!r} must be true or false"
+    if "enum" in spec and not isinstance(spec["enum"], list):
+        return f"{where}: 'enum' must be a list"
+    if "position" in spec and (
+        not top
+        or isinstance(spec["position"], bool)
+        or not isinstance(spec["position"], int)
+        or spec["position"] < 0
+    ):
+        return f"{where}: 'position' must be a non-negative integer"
+    return _check_keyword_values(where, spec)
+
+
+def _check_keyword_values(where: str, spec: dict[str, Any]) -> str | None:
+    from levante.platform.parameters import FORMAT_CHECKS
+
+    for key in _COUNT_KEYS:
+        value = spec.get(key)
+        if key in spec and (isinstance(value, bool) or not isinstance(value, int)
+                            or value < 0):
+            return f"{where}: {key!r} must be a non-negative integer"
+    for key in ("minimum", "maximum"):
+        value = spec.get(key)
+        if key in spec and (isinstance(value, bool) or not isinstance(value, int | float)):
+            return f"{where}: {key!r} must be a number"
+    if "pattern" in spec:
+        pattern = spec["pattern"]
+        if not isinstance(pattern, str):
+            return f"{where}: 'pattern' must be a string"
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            return f"{where}: 'pattern' {pattern!r} is not a valid regular expression ({exc})"
+    if "format" in spec and spec["format"] not in FORMAT_CHECKS:
+        return (f"{where}: format {spec['format']!r} is not supported (supported: "
+                f"{', '.join(sorted(FORMAT_CHECKS))})")
+    if "items" in spec:
+        if not isinstance(spec["items"], dict):
+            return f"{where}: 'items' must be one schema (a mapping)"
+        reason = _check_schema(f"{where} items", spec["items"], top=False)
+        if reason:
+            return reason
+    properties = spec.get("properties", {})
+    if not isinstance(properties, dict):
+        return f"{where}: 'properties' must be a mapping of key to schema"
+    for key, sub in properties.items():
+        reason = _check_schema(f"{where} property {key!r}", sub, top=False)
+        if reason:
+            return reason
+    extra = spec.get("additionalProperties", True)
+    if isinstance(extra, dict):
+        return _check_schema(f"{where} additionalProperties", extra, top=False)
+    if not isinstance(extra, bool):
+        return f"{where}: 'additionalProperties' must be true, false or a schema"
+    return None
+
+
+def parse_action(
+    data: Any, pack: PackMeta, metadata_file: Path, known_runners: set[str] | None = None
+) -> ActionMeta:
+    """Turn one action's metadata into an :class:`ActionMeta`; ``ValueError`` says why not."""
+    if not isinstance(data, dict):
+        raise ValueError("action metadata must be a mapping")
+    name = data.get("name")
+    if not name:
+        raise ValueError("'name' is missing")
+    if not isinstance(name, str) or not _NAME_RE.match(name):
+        raise ValueError(f"invalid action name {name!r}")
+    declared_pack = data.get("pack")
+    if declared_pack is not None and declared_pack != pack.name:
+        raise ValueError(f"'pack' is {declared_pack!r} but the action is in pack {pack.name!r}")
+    runner_type = data.get("runner_type")
+    if not runner_type or not isinstance(runner_type, str):
+        raise ValueError("'runner_type' is missing")
+    if known_runners is not None and runner_type not in known_runners:
+        raise ValueError(f"unknown runner_type {runner_type!r}")
+    enabled = data.get("enabled", True)
+    if not isinstance(enabled, bool):
+        raise ValueError("'enabled' must be true or false")
+    description = data.get("description") or ""
+    if not isinstance(description, str):
+        raise ValueError("'description' must be a string")
+    params = data.get("parameters") or {}
+    if not isinstance(params, dict):
+        raise ValueError("'parameters' must be a mapping of name to definition")
+    for pname, spec in params.items():
+        reason = _check_parameter(pname, spec)
+        if reason:
+            raise ValueError(f"action {name!r}: {reason}")
+    positions = [s["position"] for s in params.values() if "position" in s]
+    if len(positions) != len(set(positions)):
+        raise ValueError("two parameters share the same 'position'")
+    entry = data.get("entry_point") or ""
+    if not isinstance(entry, str):
+        raise ValueError("'entry_point' must be a string")
+    entry_path = ""
+    if not entry and runner_type in NEEDS_ENTRY_POINT:
+        raise ValueError(f"'entry_point' is required for runner_type {runner_type!r}")
+    if entry:
+        resolved = (metadata_file.parent / entry).resolve()
+        if not resolved.is_relative_to(pack.path):
+            raise ValueError(f"entry_point {entry!r} points outside the pack")
+        if not resolved.is_file():
+            raise ValueError(f"entry_point {entry!r} does not exist ({resolved})")
+        entry_path = str(resolved)
+    tags = data.get("tags") or []
+    if not isinstance(tags, list):
+        raise ValueError("'tags' must be a list")
+    return ActionMeta(
+        ref=f"{pack.name}.{name}",
+        pack=pack.name,
+        name=name,
+        description=description,
+        runner_type=runner_type,
+        entry_point=entry_path,
+        enabled=enabled,
+        parameters={str(k): dict(v) for k, v in params.items()},
+        tags=list(tags),
+        metadata_file=str(metadata_file.resolve()),
+    )
+
+
+def load_pack(path: str | Path) -> tuple[PackMeta, list[ActionMeta], list[LoadError]]:
+    """Load a pack folder: its metadata, its valid actions, and one error per bad file.
+
+    Raises :class:`PackLoadFailed` only when ``pack.yaml`` itself is missing or invalid.
+    Actions whose ``runner_type`` is unknown to :mod:`levante.platform.runners` are errors.
+    """
+    from levante.platform.runners import runner_names
+
+    pack = read_pack_meta(Path(path))
+    actions: list[ActionMeta] = []
+    errors: list[LoadError] = []
+    seen: dict[str, str] = {}
+    actions_dir = pack.path / "actions"
+    files = sorted(
+        p for p in (actions_dir.iterdir() if actions_dir.is_dir() else [])
+        if p.suffix in (".yaml", ".yml") and p.is_file()
+    )
+    known = runner_names()
+    for file in files:
+        try:
+            action = parse_action(_read_yaml(file), pack, file, known)
+        except ValueError as exc:
+            errors.append(LoadError(str(file), str(exc)))
+            continue
+        if action.name in seen:
+            errors.append(LoadError(
+                str(file), f"action {action.ref!r} is already defined in {seen[action.name]}"
+            ))
+            continue
+        seen[action.name] = str(file)
+        actions.append(action)
+    return pack, actions, errors
+
+
+def discover_packs(extra_paths: list[str]) -> dict[str, Path]:
+    """Find packs: the bundled ones, then each folder of ``[content] packs_paths``.
+
+    Each search folder holds pack folders (each with a ``pack.yaml``); a folder that is
+    itself a pack is taken as one. A later path overrides an earlier pack of the same name.
+    """
+    found: dict[str, Path] = {}
+    for base in [str(BUNDLED_PACKS_DIR), *extra_paths]:
+        root = Path(base).expanduser()
+        if not root.is_dir():
+            continue
+        candidates = [root] if (root / "pack.yaml").is_file() else sorted(root.iterdir())
+        for folder in candidates:
+            if not (folder / "pack.yaml").is_file():
+                continue
+            try:
+                name = read_pack_meta(folder).name
+            except PackLoadFailed:
+                name = folder.name  # still listed, so registering it reports the error
+            found[name] = folder.resolve()
+    return found

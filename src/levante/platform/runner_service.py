@@ -1,0 +1,391 @@
+"""The runner loop: claim requested executions, run them, record output and the outcome.
+
+Work is claimed from the database (so any number of runner processes can share it), at
+most `[runner] workers` at once. In one process with the API (`levante up`) the runner is
+woken the moment an execution is requested or a cancel arrives; otherwise it looks every
+`[runner] poll_interval` seconds. The process beats in the `processes` table; executions
+whose runner died (no beat, or its pid gone on this host) end ``abandoned`` with a reason.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+import uuid
+from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
+from typing import Any, TypeVar
+
+from sqlalchemy import Engine
+
+from levante.config import Config
+from levante.platform import executions, store
+from levante.platform.runners import RunOutcome, RunRequest, run_action
+
+log = logging.getLogger("levante.platform.runner")
+T = TypeVar("T")
+
+HEARTBEAT_SECONDS = 2.0
+LEASE_SECONDS = 15.0  # a claim lives this long without a heartbeat
+TIMEOUT_GRACE_SECONDS = 10.0  # beyond the runner's own timeout handling
+OUTPUT_FLUSH_SECONDS = 0.05
+
+
+class OutputBuffer:
+    """Output lines of one execution, written in small batches as they come."""
+
+    def __init__(self, engine: Engine, execution_id: str) -> None:
+        self.engine = engine
+        self.execution_id = execution_id
+        self.seq = 0
+        self.pending: list[dict[str, Any]] = []
+        self.handle: asyncio.TimerHandle | None = None
+        self.stdout: list[str] = []
+        self.stderr: list[str] = []
+
+    def add(self, stream: str, text: str) -> None:
+        if not text:
+            return
+        (self.stderr if stream == "stderr" else self.stdout).append(text)
+        self.pending.append({
+            "execution_id": self.execution_id, "seq": self.seq, "stream": stream,
+            "data": text, "timestamp": store.now(),
+        })
+        self.seq += 1
+        if self.handle is None:
+            loop = asyncio.get_running_loop()
+            self.handle = loop.call_later(OUTPUT_FLUSH_SECONDS, self.flush)
+
+    def flush(self) -> None:
+        if self.handle is not None:
+            self.handle.cancel()
+            self.handle = None
+        batch, self.pending = self.pending, []
+        if batch:
+            try:
+                store.append_output(self.engine, batch)
+            except Exception:
+                log.exception("[%s] could not store %d output line(s)",
+                              self.execution_id, len(batch))
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def abandon_dead_claims(engine: Engine, own_process: str | None = None) -> list[str]:
+    """End ``abandoned`` every claimed execution whose runner process is gone."""
+    stamp = store.now()
+    stale_before = stamp - timedelta(seconds=LEASE_SECONDS)
+    host = socket.gethostname()
+    ended: list[str] = []
+    for row in store.claimed_active(engine, sorted(executions.ACTIVE)):
+        if row["claimed_by"] == own_process:
+            continue
+        beat = store.aware(row["heartbeat_at"])
+        lease = store.aware(row["lease_until"])
+        if row["hostname"] is None:
+            reason = f"runner process {row['claimed_by']} is not registered any more"
+        elif row["hostname"] == host and not _pid_alive(int(row["pid"])):
+            reason = (f"runner process {row['pid']} on {host} died while the action was "
+                      "running")
+        elif beat is not None and beat < stale_before and (lease is None or lease < stamp):
+            reason = (f"runner process {row['pid']} on {row['hostname']} sent no heartbeat "
+                      f"since {store.iso(beat)}")
+        else:
+            continue
+        changed = store.transition(
+            engine, row["id"], [row["status"]], "abandoned",
+            {"end_timestamp": stamp, "lease_until": None,
+             "result": {"error": f"Execution abandoned: {reason}."}},
+        )
+        if changed:
+            log.warning("[%s] abandoned: %s", row["id"], reason)
+            ended.append(row["id"])
+    return ended
+
+
+class RunnerService:
+    """A Service of role ``runner``."""
+
+    def __init__(self, config: Config, engine: Engine) -> None:
+        self.name = "platform-runner"
+        self.engine = engine
+        self.workers = config.get_int("runner", "workers")
+        self.allow_sudo = config.get_bool("runner", "allow_sudo")
+        self.poll_interval = config.get_float("runner", "poll_interval")
+        self.api_url = config.public_url("api")
+        self.process_id = str(uuid.uuid4())
+        self.active: dict[str, asyncio.Task[None]] = {}
+        self.cancel_requested: set[str] = set()
+        self.shutting_down = False
+        self._wake: asyncio.Event | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._pack_paths: dict[str, str] = {}
+        # True when requested work may be waiting: a wake-up, a full claim, or a poll.
+        self._backlog = True
+
+    # -- wake-ups, possibly from other threads --
+    def _listener(self, event: str, execution_id: str) -> None:
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            return
+        with contextlib.suppress(RuntimeError):
+            loop.call_soon_threadsafe(self._on_event, event, execution_id)
+
+    def _on_event(self, event: str, execution_id: str) -> None:
+        if event == "canceling":
+            self._cancel(execution_id)
+        elif self._wake is not None:
+            self._backlog = True
+            self._wake.set()
+
+    def _cancel(self, execution_id: str) -> None:
+        task = self.active.get(execution_id)
+        if task is not None and not task.done():
+            self.cancel_requested.add(execution_id)
+            task.cancel()
+
+    # -- the loop --
+    async def run(self, stopping: asyncio.Event) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._wake = asyncio.Event()
+        store.register_process(self.engine, self.process_id, "runner")
+        abandon_dead_claims(self.engine, self.process_id)
+        executions.add_listener(self._listener)
+        beating = asyncio.create_task(self._heartbeats(stopping))
+        listening = (None if self.engine.dialect.name == "sqlite"
+                     else asyncio.create_task(self._listen(stopping)))
+        log.info("runner %s ready: %d worker(s)", self.process_id, self.workers)
+        try:
+            await self._claim_loop(stopping)
+        finally:
+            executions.remove_listener(self._listener)
+            self.shutting_down = True
+            for task in list(self.active.values()):
+                task.cancel()
+            if self.active:
+                await asyncio.gather(*self.active.values(), return_exceptions=True)
+            for helper in (beating, listening):
+                if helper is not None:
+                    helper.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await helper
+            with contextlib.suppress(Exception):
+                store.deregister_process(self.engine, self.process_id)
+
+    async def _claim_loop(self, stopping: asyncio.Event) -> None:
+        assert self._wake is not None
+        stop_wait = asyncio.create_task(stopping.wait())
+        next_check = 0.0
+        loop = asyncio.get_running_loop()
+        try:
+            while not stopping.is_set():
+                self._wake.clear()
+                free = self.workers - len(self.active)
+                claimed: list[dict[str, Any]] = []
+                if free > 0 and self._backlog:
+                    self._backlog = False
+                    try:
+                        claimed = await self._db(
+                            store.claim_requested, self.engine, self.process_id, free,
+                            LEASE_SECONDS,
+                        )
+                    except Exception:
+                        self._backlog = True
+                        log.exception("could not claim executions; retrying")
+                    if len(claimed) == free:
+                        self._backlog = True  # there may be more
+                for row in claimed:
+                    task = asyncio.create_task(self._run_one(row), name=f"execution-{row['id']}")
+                    self.active[row["id"]] = task
+                    task.add_done_callback(self._done)
+                if loop.time() >= next_check:
+                    next_check = loop.time() + self.poll_interval
+                    self._check_cancels()
+                if claimed and len(claimed) == free:
+                    await asyncio.sleep(0)
+                    continue
+                waiter = asyncio.create_task(self._wake.wait())
+                await asyncio.wait(
+                    {waiter, stop_wait}, timeout=max(0.0, next_check - loop.time()),
+                    return_when=asyncio.FIRST_COMPLETED,
+                )
+                if not waiter.done():
+                    self._backlog = True  # a poll: other processes may have asked
+                waiter.cancel()
+        finally:
+            stop_wait.cancel()
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        for key, value in list(self.active.items()):
+            if value is task:
+                del self.active[key]
+                self.cancel_requested.discard(key)
+        if self._wake is not None:
+            self._wake.set()
+
+    def _check_cancels(self) -> None:
+        """Notice cancels (and outside status changes) made by other processes."""
+        if not self.active:
+            return
+        try:
+            statuses = store.statuses_of(self.engine, list(self.active))
+        except Exception:
+            log.exception("could not read the status of running executions")
+            return
+        for execution_id, status in statuses.items():
+            if status == "canceling" or status in executions.DONE:
+                self._cancel(execution_id)
+
+    async def _listen(self, stopping: asyncio.Event) -> None:
+        """On PostgreSQL, wake up on NOTIFY from API processes; reconnect when lost."""
+        import psycopg
+
+        conninfo = self.engine.url.set(drivername="postgresql").render_as_string(
+            hide_password=False
+        )
+        delay = 0.5
+        while not stopping.is_set():
+            try:
+                async with await psycopg.AsyncConnection.connect(
+                    conninfo, autocommit=True
+                ) as conn:
+                    await conn.execute(f"LISTEN {store.NOTIFY_CHANNEL}")
+                    self._backlog = True
+                    if self._wake is not None:
+                        self._wake.set()
+                    delay = 0.5
+                    async for note in conn.notifies():
+                        event, execution_id, origin = [*note.payload.split(":"), "", ""][:3]
+                        if origin != store.PROCESS_TOKEN or \
+                                not executions.has_listener(self._listener):
+                            self._on_event(event, execution_id)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("LISTEN connection lost (%s); polling meanwhile", exc)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 10.0)
+
+    async def _heartbeats(self, stopping: asyncio.Event) -> None:
+        beats = 0
+        while not stopping.is_set():
+            await asyncio.sleep(HEARTBEAT_SECONDS)
+            beats += 1
+            try:
+                store.heartbeat(self.engine, self.process_id, LEASE_SECONDS)
+                if beats % 5 == 0:
+                    abandon_dead_claims(self.engine, self.process_id)
+            except Exception:
+                log.exception("heartbeat failed")
+
+    async def _db(self, func: Callable[..., T], *args: Any) -> T:
+        """Inline on SQLite (fastest); in a thread on PostgreSQL (round trips)."""
+        if self.engine.dialect.name == "sqlite":
+            return func(*args)
+        return await asyncio.to_thread(func, *args)
+
+    def _pack_path(self, pack: str) -> str | None:
+        if pack not in self._pack_paths:
+            self._pack_paths = store.pack_paths(self.engine)
+        return self._pack_paths.get(pack)
+
+    async def _run_one(self, row: dict[str, Any]) -> None:
+        execution_id = row["id"]
+        output = OutputBuffer(self.engine, execution_id)
+        try:
+            action = executions.action_meta(row["action"])
+            pack_path = self._pack_path(action.pack)
+            request = RunRequest(
+                execution_id=execution_id,
+                action=action,
+                parameters=dict(row["parameters"] or {}),
+                timeout=float(row["timeout"]),
+                pack_path=Path(pack_path) if pack_path else None,
+                allow_sudo=self.allow_sudo,
+                env_extra={
+                    "ST2_ACTION_EXECUTION_ID": execution_id,
+                    "LEVANTE_EXECUTION_ID": execution_id,
+                    "ST2_ACTION_API_URL": f"{self.api_url}/v1",
+                },
+            )
+            outcome = await asyncio.wait_for(
+                run_action(request, output.add), row["timeout"] + TIMEOUT_GRACE_SECONDS
+            )
+        except asyncio.CancelledError:
+            output.flush()
+            self._end_interrupted(row, output)
+            return
+        except TimeoutError:
+            outcome = RunOutcome("timeout", {
+                "error": f"Action failed to complete in {row['timeout']} seconds",
+                "stdout": "".join(output.stdout), "stderr": "".join(output.stderr),
+                "return_code": -9, "succeeded": False, "failed": True,
+            })
+        except Exception as exc:
+            log.exception("[%s] the runner failed", execution_id)
+            outcome = RunOutcome("failed", {"error": f"The runner failed: {exc}"})
+        output.flush()
+        if outcome.status == "running":
+            # Handed over (a workflow started on the engine): its end arrives from there.
+            try:
+                store.set_first_result(self.engine, execution_id, outcome.result)
+            except Exception:
+                log.exception("[%s] could not record the launch", execution_id)
+            return
+        if self.engine.dialect.name == "sqlite":
+            self._record(row, outcome)
+            return
+        recording = asyncio.ensure_future(asyncio.to_thread(self._record, row, outcome))
+        try:
+            await asyncio.shield(recording)
+        except asyncio.CancelledError:
+            await recording  # a cancel that came too late: the outcome is recorded anyway
+
+    def _record(self, row: dict[str, Any], outcome: RunOutcome) -> None:
+        """Store how the run ended (one UPDATE unless the status changed meanwhile)."""
+        execution_id = row["id"]
+        try:
+            if store.finish(self.engine, execution_id, outcome.status, outcome.result,
+                            row["log"]):
+                return
+            # Someone changed the status meanwhile (a cancel that came too late).
+            status = store.statuses_of(self.engine, [execution_id]).get(execution_id)
+            final = "canceled" if status == "canceling" else outcome.status
+            store.transition(
+                self.engine, execution_id, executions.ACTIVE, final,
+                {"result": outcome.result, "end_timestamp": store.now(), "lease_until": None},
+            )
+        except Exception:
+            log.exception("[%s] could not record the outcome", execution_id)
+
+    def _end_interrupted(self, row: dict[str, Any], output: OutputBuffer) -> None:
+        execution_id = row["id"]
+        partial = {"stdout": "".join(output.stdout), "stderr": "".join(output.stderr)}
+        try:
+            if execution_id in self.cancel_requested:
+                store.transition(
+                    self.engine, execution_id, executions.ACTIVE, "canceled",
+                    {"end_timestamp": store.now(), "lease_until": None,
+                     "result": {**partial, "error": "Execution canceled by user."}},
+                )
+            elif self.shutting_down:
+                store.transition(
+                    self.engine, execution_id, executions.ACTIVE, "abandoned",
+                    {"end_timestamp": store.now(), "lease_until": None,
+                     "result": {**partial, "error": "Execution abandoned: the runner process "
+                                                    "stopped while the action was running."}},
+                )
+        except Exception:
+            log.exception("[%s] could not record the interruption", execution_id)

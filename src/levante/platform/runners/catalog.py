@@ -1,0 +1,211 @@
+"""The runner types Levante offers, with StackStorm's names and parameter schemas.
+
+Parameter names, types and defaults follow StackStorm's runners so that packs written for
+it, and the ``st2`` CLI that reads these schemas to type its ``k=v`` arguments, keep working.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from levante.platform.runners.base import RunnerType
+
+_ANY = {"anyOf": [{"type": t} for t in
+                  ("object", "string", "integer", "number", "boolean", "array", "null")]}
+
+
+def _timeout(default: int) -> dict[str, Any]:
+    return {"type": "integer", "default": default,
+            "description": "Seconds the action may run before it is killed."}
+
+
+_SUDO = {"type": "boolean", "default": False, "description": "Run the command with sudo."}
+_SUDO_PASSWORD = {"type": "string", "default": None, "required": False, "secret": True,
+                  "description": "Password for sudo when it asks for one."}
+_KWARG_OP = {"type": "string", "default": "--",
+             "description": 'Prefix of named arguments, e.g. "--" or "-".'}
+_ENV = {"type": "object",
+        "description": "Environment variables for the process (e.g. key1=val1,key2=val2)."}
+
+_SHELL_OUTPUT = {
+    "type": "object",
+    "properties": {
+        "stdout": {"type": ["string", "object", "array", "null"]},
+        "stderr": {"type": "string"},
+        "return_code": {"type": "integer"},
+        "succeeded": {"type": "boolean"},
+        "failed": {"type": "boolean"},
+    },
+}
+
+LOCAL_SHELL_CMD = RunnerType(
+    name="local-shell-cmd",
+    description="Runs a shell command on the platform's host, as the platform's user.",
+    enabled=True,
+    runner_module="local_shell_command_runner",
+    aliases=("run-local",),
+    output_key="stdout",
+    output_schema=_SHELL_OUTPUT,
+    runner_parameters={
+        "cmd": {"type": "string", "description": "The command line, run with bash -c."},
+        "cwd": {"type": "string", "description": "Working folder of the command."},
+        "env": _ENV,
+        "kwarg_op": _KWARG_OP,
+        "sudo": _SUDO,
+        "sudo_password": _SUDO_PASSWORD,
+        "timeout": _timeout(60),
+    },
+)
+
+LOCAL_SHELL_SCRIPT = RunnerType(
+    name="local-shell-script",
+    description="Runs the action's script on the platform's host; parameters become its "
+                "arguments (secret ones its environment, ST2_ACTION_SECRET_<NAME>), never "
+                "shell text.",
+    enabled=True,
+    runner_module="local_shell_script_runner",
+    aliases=("run-local-script",),
+    output_key="stdout",
+    output_schema=_SHELL_OUTPUT,
+    runner_parameters={
+        "cwd": {"type": "string", "description": "Working folder of the script."},
+        "env": _ENV,
+        "kwarg_op": _KWARG_OP,
+        "sudo": _SUDO,
+        "sudo_password": _SUDO_PASSWORD,
+        "timeout": _timeout(60),
+    },
+)
+
+PYTHON_SCRIPT = RunnerType(
+    name="python-script",
+    description="Runs the Action class of the pack's Python file in its own process.",
+    enabled=True,
+    runner_module="python_runner",
+    aliases=("run-python",),
+    output_key="result",
+    output_schema={
+        "type": "object",
+        "properties": {
+            "result": _ANY,
+            "stdout": {"type": "string"},
+            "stderr": {"type": "string"},
+            "exit_code": {"type": "integer"},
+        },
+    },
+    runner_parameters={
+        "env": {"type": "object",
+                "description": "Environment variables for the action's process."},
+        "timeout": _timeout(600),
+        "log_level": {"type": "string", "default": "DEBUG",
+                      "enum": ["AUDIT", "CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG"],
+                      "description": "Lowest level of the action's self.logger."},
+    },
+)
+
+HTTP_REQUEST = RunnerType(
+    name="http-request",
+    description="Sends one HTTP request and returns the response.",
+    enabled=True,
+    runner_module="http_runner",
+    aliases=("http-runner",),
+    output_key="body",
+    output_schema={
+        "status_code": {"type": "integer"},
+        "body": _ANY,
+        "parsed": {"type": "boolean"},
+        "headers": {"type": "object"},
+    },
+    runner_parameters={
+        "url": {"type": "string", "required": True, "description": "URL of the request."},
+        "headers": {"type": "object", "description": "HTTP headers of the request."},
+        "cookies": {"type": "object", "description": "Cookies sent with the request."},
+        "username": {"type": "string", "description": "User name for basic authentication."},
+        "password": {"type": "string", "secret": True,
+                     "description": "Password for basic authentication."},
+        "allow_redirects": {"type": "boolean", "default": False,
+                            "description": "Follow redirects."},
+        "verify_ssl_cert": {"type": "boolean", "default": True,
+                            "description": "Verify the server's TLS certificate."},
+        "http_proxy": {"type": "string", "description": "Proxy for http:// URLs."},
+        "https_proxy": {"type": "string", "description": "Proxy for https:// URLs."},
+    },
+)
+
+NOOP = RunnerType(
+    name="noop",
+    description="Does nothing and succeeds, whatever the parameters.",
+    enabled=True,
+    runner_module="noop_runner",
+    runner_parameters={},
+)
+
+REMOTE_SHELL_CMD = RunnerType(
+    name="remote-shell-cmd",
+    description="Runs a shell command over SSH on one or several hosts.",
+    enabled=True,
+    runner_module="remote_command_runner",
+    aliases=("run-remote",),
+    output_schema={"type": "object", "description": "One shell result per host."},
+    runner_parameters={
+        "hosts": {"type": "string", "required": True,
+                  "description": "Comma-separated hosts, each host or host:port."},
+        "cmd": {"type": "string", "description": "The command line run on each host."},
+        "cwd": {"type": "string", "default": "/tmp",
+                "description": "Working folder of the command on the host."},
+        # StackStorm also lists "dir" (where remote-shell-script copies its script) and
+        # "kwarg_op" (how a script gets named arguments); a command has neither, so they
+        # are not offered here rather than accepted and ignored.
+        "env": {"type": "object",
+                "description": "Environment variables for the command (e.g. "
+                               "key1=val1,key2=val2); names are letters, digits and _."},
+        "parallel": {"type": "boolean", "default": False,
+                     "description": "Run on all the hosts at the same time; false runs "
+                                    "them one after another, in the order given."},
+        "username": {"type": "string", "required": False,
+                     "description": "User name on the hosts."},
+        "password": {"type": "string", "required": False, "secret": True,
+                     "description": "Password on the hosts."},
+        "private_key": {"type": "string", "required": False, "secret": True,
+                        "description": "Private key material, or the path of a key file."},
+        "passphrase": {"type": "string", "required": False, "secret": True,
+                       "description": "Passphrase of the private key."},
+        "port": {"type": "integer", "required": False,
+                 "description": "SSH port when a host does not name one (22)."},
+        "bastion_host": {"type": "string", "required": False,
+                         "description": "Host the SSH connections go through."},
+        "sudo": _SUDO,
+        "sudo_password": _SUDO_PASSWORD,
+        "timeout": _timeout(60),
+    },
+)
+
+WORKFLOW = RunnerType(
+    name="mistral-v2",
+    description="Runs a Mistral v2 workflow on the Levante engine.",
+    enabled=True,
+    runner_module="mistral_v2",
+    aliases=("levante-workflow",),
+    output_schema={"output_path": [], "unmodeled": {"type": "boolean"}},
+    runner_parameters={
+        "context": {"type": "object", "default": {},
+                    "description": "Additional workflow inputs."},
+        "skip_notify": {"type": "array", "default": [],
+                        "description": "Tasks to send no notification for."},
+        "task": {"type": "string",
+                 "description": "Task to reach, for a reverse workflow."},
+        "workflow": {"type": "string",
+                     "description": "Workflow to run when the entry point is a workbook "
+                                    "of several."},
+    },
+)
+
+RUNNER_TYPES: tuple[RunnerType, ...] = (
+    LOCAL_SHELL_CMD,
+    LOCAL_SHELL_SCRIPT,
+    PYTHON_SCRIPT,
+    HTTP_REQUEST,
+    NOOP,
+    REMOTE_SHELL_CMD,
+    WORKFLOW,
+)

@@ -1,0 +1,56 @@
+"""The platform's roles for `levante serve` / `levante up`, and what `levante up` prepares."""
+
+from __future__ import annotations
+
+from sqlalchemy import Engine
+
+from levante.config import Config
+from levante.platform import auth
+from levante.platform.pack_registry import register_packs
+from levante.service import HttpService, Service
+
+
+def api_services(config: Config, engine: Engine) -> list[Service]:
+    from levante.platform.api.app import create_app
+
+    return [HttpService("platform-api", create_app(config, engine),
+                        config.get_str("api", "host"), config.get_int("api", "port"))]
+
+
+def runner_services(config: Config, engine: Engine) -> list[Service]:
+    from levante.platform.runner_service import RunnerService
+
+    return [RunnerService(config, engine)]
+
+
+def resultstracker_services(config: Config, engine: Engine) -> list[Service]:
+    from levante.platform.resultstracker import ResultsTracker
+
+    return [ResultsTracker(config, engine)]
+
+
+def ensure_api_key(config: Config, engine: Engine) -> tuple[str, bool]:
+    """The key in the data folder, made (and stored) when missing or no longer valid."""
+    key = auth.read_key_file(config.data_dir)
+    if key and auth.user_for_api_key(engine, key):
+        return key, False
+    key, _row = auth.create_api_key(engine, "admin", {"created_by": "levante up"})
+    auth.write_key_file(config.data_dir, key)
+    return key, True
+
+
+def prepare_up(config: Config, engine: Engine) -> list[str]:
+    """Register the packs and make sure the CLI has a key; return lines to print."""
+    lines: list[str] = []
+    report = register_packs(engine, config.get_list("content", "packs_paths"))
+    lines.append(f"Registered {report.actions} action(s) from pack(s) "
+                 f"{', '.join(report.packs) or 'none'}.")
+    for error in report.errors:
+        lines.append(f"  invalid: {error['file']}: {error['reason']}")
+    _key, created = ensure_api_key(config, engine)
+    path = config.data_dir / auth.KEY_FILE_NAME
+    if created:
+        lines.append(f"Created an API key for the CLI in {path} (user admin).")
+    else:
+        lines.append(f"API key for the CLI: {path}.")
+    return lines

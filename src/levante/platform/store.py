@@ -1,0 +1,562 @@
+"""Every SQL statement of the platform, as plain functions over a SQLAlchemy engine.
+
+Writers that read then write (claims, status changes) run in ``BEGIN IMMEDIATE`` on SQLite
+and use ``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so several runner processes never take
+the same execution. Status changes are compare-and-set on the current status, so a cancel
+and a finish that race end in exactly one of them.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Text,
+    and_,
+    bindparam,
+    cast,
+    delete,
+    func,
+    insert,
+    or_,
+    select,
+    true,
+    update,
+)
+
+from levante.db.metadata import processes
+from levante.platform.models import actions, api_keys, execution_output, executions, packs, tokens
+
+Row = dict[str, Any]
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def aware(value: datetime | None) -> datetime | None:
+    """SQLite hands back naive datetimes: they are UTC."""
+    if value is None:
+        return None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def new_id() -> str:
+    """24 hex digits: milliseconds since the epoch, then randomness (sorts by creation)."""
+    return f"{int(time.time() * 1000):012x}{secrets.token_hex(6)}"
+
+
+def _rows(result: Iterable[Any]) -> list[Row]:
+    return [dict(r._mapping) for r in result]
+
+
+@contextmanager
+def writing(engine: Engine) -> Iterator[Connection]:
+    """A transaction that will write: BEGIN IMMEDIATE on SQLite (no lock upgrades)."""
+    conn = engine.connect()
+    if engine.dialect.name == "sqlite":
+        conn = conn.execution_options(sqlite_begin="IMMEDIATE")
+    try:
+        with conn.begin():
+            yield conn
+    finally:
+        conn.close()
+
+
+def _skip_locked(engine: Engine) -> bool:
+    return engine.dialect.name != "sqlite"
+
+
+# --- packs and actions --------------------------------------------------------------------
+
+
+def save_pack(
+    engine: Engine, pack: Row, action_rows: Sequence[Row], replace: bool = True
+) -> tuple[int, int]:
+    """Upsert a pack and its actions; with ``replace``, drop its actions not listed.
+
+    Returns (actions written, actions removed). Action ids survive re-registration.
+    """
+    stamp = now()
+    with writing(engine) as conn:
+        existing = conn.execute(select(packs.c.id).where(packs.c.ref == pack["ref"])).first()
+        if existing:
+            conn.execute(
+                update(packs).where(packs.c.ref == pack["ref"]).values(
+                    **{k: v for k, v in pack.items() if k not in ("ref", "id")},
+                    registered_at=stamp,
+                )
+            )
+        else:
+            conn.execute(insert(packs).values(**pack, id=new_id(), registered_at=stamp))
+        ids = dict(
+            conn.execute(
+                select(actions.c.ref, actions.c.id).where(actions.c.pack == pack["ref"])
+            ).all()
+        )
+        for row in action_rows:
+            if row["ref"] in ids:
+                conn.execute(
+                    update(actions).where(actions.c.ref == row["ref"]).values(
+                        **{k: v for k, v in row.items() if k != "ref"}, updated_at=stamp
+                    )
+                )
+            else:
+                other = conn.execute(
+                    select(actions.c.id).where(actions.c.ref == row["ref"])
+                ).first()
+                if other:  # same ref registered under another pack name: take it over
+                    conn.execute(delete(actions).where(actions.c.ref == row["ref"]))
+                conn.execute(
+                    insert(actions).values(
+                        **row, id=new_id(), created_at=stamp, updated_at=stamp
+                    )
+                )
+        removed = 0
+        if replace:
+            keep = {r["ref"] for r in action_rows}
+            gone = [ref for ref in ids if ref not in keep]
+            if gone:
+                removed = conn.execute(delete(actions).where(actions.c.ref.in_(gone))).rowcount
+    return len(action_rows), removed
+
+
+def list_packs(engine: Engine) -> list[Row]:
+    with engine.connect() as conn:
+        return _rows(conn.execute(select(packs).order_by(packs.c.ref)))
+
+
+def get_pack(engine: Engine, ref_or_id: str) -> Row | None:
+    with engine.connect() as conn:
+        row = conn.execute(
+            select(packs).where(or_(packs.c.ref == ref_or_id, packs.c.id == ref_or_id))
+        ).first()
+    return dict(row._mapping) if row else None
+
+
+def pack_paths(engine: Engine) -> dict[str, str]:
+    with engine.connect() as conn:
+        return {r.ref: r.path for r in conn.execute(select(packs.c.ref, packs.c.path))}
+
+
+def list_actions(
+    engine: Engine, pack: str | None = None, limit: int | None = None, offset: int = 0,
+    name: str | None = None,
+) -> tuple[list[Row], int]:
+    query = select(actions)
+    count = select(func.count()).select_from(actions)
+    if pack:
+        query = query.where(actions.c.pack == pack)
+        count = count.where(actions.c.pack == pack)
+    if name:
+        query = query.where(actions.c.name == name)
+        count = count.where(actions.c.name == name)
+    query = query.order_by(actions.c.ref).offset(offset)
+    if limit is not None:
+        query = query.limit(limit)
+    with engine.connect() as conn:
+        return _rows(conn.execute(query)), int(conn.execute(count).scalar_one())
+
+
+def get_action(engine: Engine, ref_or_id: str) -> Row | None:
+    with engine.connect() as conn:
+        row = conn.execute(
+            select(actions).where(or_(actions.c.ref == ref_or_id, actions.c.id == ref_or_id))
+        ).first()
+    return dict(row._mapping) if row else None
+
+
+def insert_action(engine: Engine, row: Row) -> Row:
+    stamp = now()
+    full = {**row, "id": new_id(), "created_at": stamp, "updated_at": stamp}
+    with writing(engine) as conn:
+        conn.execute(insert(actions).values(**full))
+    return full
+
+
+def update_action(engine: Engine, action_id: str, values: Row) -> None:
+    with writing(engine) as conn:
+        conn.execute(
+            update(actions).where(actions.c.id == action_id).values(**values, updated_at=now())
+        )
+
+
+def delete_action(engine: Engine, action_id: str) -> bool:
+    with writing(engine) as conn:
+        return bool(conn.execute(delete(actions).where(actions.c.id == action_id)).rowcount)
+
+
+# --- executions ---------------------------------------------------------------------------
+
+
+NOTIFY_CHANNEL = "levante_platform"
+# Tags this process's notifications, so its own runner (already woken in-process) skips them.
+PROCESS_TOKEN = secrets.token_hex(4)
+# Hot statements built once (SQLAlchemy then reuses their compiled form).
+_INSERT_EXECUTION = insert(executions)
+_GET_EXECUTION = select(executions).where(executions.c.id == bindparam("b_id"))
+_CLAIM = (
+    select(executions)
+    .where(executions.c.status == "requested")
+    .order_by(executions.c.start_timestamp, executions.c.id)
+    .limit(bindparam("n"))
+)
+_CLAIM_LOCKED = _CLAIM.with_for_update(skip_locked=True)
+_MARK_CLAIMED = (
+    update(executions)
+    .where(executions.c.id == bindparam("b_id"))
+    .values(status="running", claimed_by=bindparam("claimed_by"),
+            lease_until=bindparam("lease_until"), log=bindparam("log"))
+)
+_FINISH = (
+    update(executions)
+    .where(executions.c.id == bindparam("b_id"), executions.c.status == "running")
+    .values(status=bindparam("status"), result=bindparam("result"),
+            end_timestamp=bindparam("end_timestamp"), lease_until=None, log=bindparam("log"))
+)
+
+
+def _pg_notify(engine: Engine, conn: Connection, event: str, execution_id: str) -> None:
+    if _skip_locked(engine):
+        payload = f"{event}:{execution_id}:{PROCESS_TOKEN}"
+        conn.execute(select(func.pg_notify(NOTIFY_CHANNEL, payload)))
+
+
+def notify(engine: Engine, event: str, execution_id: str) -> None:
+    """Wake runners in other processes (PostgreSQL LISTEN/NOTIFY; SQLite: nothing)."""
+    if _skip_locked(engine):
+        with engine.begin() as conn:
+            _pg_notify(engine, conn, event, execution_id)
+
+
+def insert_execution(engine: Engine, row: Row) -> None:
+    with writing(engine) as conn:
+        conn.execute(_INSERT_EXECUTION, row)
+        _pg_notify(engine, conn, "requested", row["id"])
+
+
+def get_execution(engine: Engine, execution_id: str) -> Row | None:
+    with engine.connect() as conn:
+        row = conn.execute(_GET_EXECUTION, {"b_id": execution_id}).first()
+    return dict(row._mapping) if row else None
+
+
+def list_executions(
+    engine: Engine,
+    action: str | None = None,
+    status: str | None = None,
+    parent: str | None = None,
+    user: str | None = None,
+    limit: int | None = 50,
+    offset: int = 0,
+    ascending: bool = False,
+) -> tuple[list[Row], int]:
+    """Executions, newest first by default, with the total count of the filter.
+
+    ``parent`` may be ``"null"`` for top-level executions only (as st2's CLI asks).
+    """
+    conditions = []
+    if action:
+        conditions.append(executions.c.action_ref == action)
+    if status:
+        conditions.append(executions.c.status == status)
+    if parent == "null":
+        conditions.append(executions.c.parent.is_(None))
+    elif parent:
+        conditions.append(executions.c.parent == parent)
+    if user:
+        conditions.append(executions.c.user == user)
+    where = and_(true(), *conditions)
+    order = (
+        (executions.c.start_timestamp.asc(), executions.c.id.asc())
+        if ascending else (executions.c.start_timestamp.desc(), executions.c.id.desc())
+    )
+    query = select(executions).where(where).order_by(*order).offset(offset)
+    if limit is not None:
+        query = query.limit(limit)
+    with engine.connect() as conn:
+        rows = _rows(conn.execute(query))
+        total = int(
+            conn.execute(select(func.count()).select_from(executions).where(where)).scalar_one()
+        )
+    return rows, total
+
+
+def child_executions(engine: Engine, parent_id: str) -> list[Row]:
+    with engine.connect() as conn:
+        return _rows(
+            conn.execute(
+                select(executions)
+                .where(executions.c.parent == parent_id)
+                .order_by(executions.c.start_timestamp, executions.c.id)
+            )
+        )
+
+
+def child_ids(engine: Engine, parent_ids: Sequence[str]) -> dict[str, list[str]]:
+    """For each parent id, the ids of its children, oldest first."""
+    if not parent_ids:
+        return {}
+    found: dict[str, list[str]] = {p: [] for p in parent_ids}
+    with engine.connect() as conn:
+        for row in conn.execute(
+            select(executions.c.parent, executions.c.id)
+            .where(executions.c.parent.in_(list(parent_ids)))
+            .order_by(executions.c.start_timestamp, executions.c.id)
+        ):
+            found[row.parent].append(row.id)
+    return found
+
+
+def transition(
+    engine: Engine,
+    execution_id: str,
+    from_statuses: Iterable[str],
+    to_status: str,
+    values: Row | None = None,
+    known: tuple[str, list[Any]] | None = None,
+) -> Row | None:
+    """Move an execution to ``to_status`` if it is in one of ``from_statuses``.
+
+    Appends to its ``log`` and sets ``values``; compare-and-set on the old status, retried
+    when another writer got there first. ``known`` (status, log) saves the first read.
+    Returns the updated fields, or None when the execution is not in an allowed status.
+    """
+    allowed = set(from_statuses)
+    values = dict(values or {})
+    for _ in range(20):
+        if known is None:
+            with engine.connect() as conn:
+                row = conn.execute(
+                    select(executions.c.status, executions.c.log).where(
+                        executions.c.id == execution_id
+                    )
+                ).first()
+            if row is None:
+                return None
+            current, log = row.status, list(row.log or [])
+        else:
+            current, log = known[0], list(known[1])
+            known = None
+        if current not in allowed:
+            return None
+        stamp = values.pop("_stamp", None) or now()
+        new_log = [*log, {"timestamp": iso(stamp), "status": to_status}]
+        fields = {**values, "status": to_status, "log": new_log}
+        with writing(engine) as conn:
+            changed = conn.execute(
+                update(executions)
+                .where(executions.c.id == execution_id, executions.c.status == current)
+                .values(**fields)
+            ).rowcount
+        if changed:
+            return fields
+    return None
+
+
+def claim_requested(
+    engine: Engine, process_id: str, count: int, lease: float
+) -> list[Row]:
+    """Take up to ``count`` requested executions, oldest first, and mark them running."""
+    stamp = now()
+    until = stamp + timedelta(seconds=lease)
+    with writing(engine) as conn:
+        query = _CLAIM_LOCKED if _skip_locked(engine) else _CLAIM
+        rows = _rows(conn.execute(query, {"n": count}))
+        if not rows:
+            return []
+        entry = {"timestamp": iso(stamp), "status": "running"}
+        for row in rows:
+            row["log"] = [*(row["log"] or []), entry]
+            row["status"] = "running"
+            row["claimed_by"] = process_id
+            row["lease_until"] = until
+        conn.execute(
+            _MARK_CLAIMED,
+            [{"b_id": r["id"], "log": r["log"], "claimed_by": process_id, "lease_until": until}
+             for r in rows],
+        )
+    return rows
+
+
+def finish(
+    engine: Engine, execution_id: str, status: str, result: Any, log: list[Any]
+) -> bool:
+    """End a running execution (one UPDATE when nobody changed its status meanwhile)."""
+    stamp = now()
+    params = {
+        "b_id": execution_id,
+        "status": status,
+        "result": result,
+        "end_timestamp": stamp,
+        "log": [*log, {"timestamp": iso(stamp), "status": status}],
+    }
+    with writing(engine) as conn:
+        changed = conn.execute(_FINISH, params).rowcount
+    return bool(changed)
+
+
+def set_first_result(engine: Engine, execution_id: str, result: Any) -> None:
+    """Record the result of a running execution that has none yet (e.g. a launched workflow)."""
+    with writing(engine) as conn:
+        conn.execute(
+            update(executions)
+            .where(executions.c.id == execution_id, executions.c.status == "running",
+                   func.coalesce(cast(executions.c.result, Text), "null") == "null")
+            .values(result=result)
+        )
+
+
+def statuses_of(engine: Engine, ids: Sequence[str]) -> dict[str, str]:
+    if not ids:
+        return {}
+    with engine.connect() as conn:
+        return {
+            r.id: r.status
+            for r in conn.execute(
+                select(executions.c.id, executions.c.status).where(
+                    executions.c.id.in_(list(ids))
+                )
+            )
+        }
+
+
+def append_output(engine: Engine, rows: Sequence[Row]) -> None:
+    """Insert output lines (execution_id, seq, stream, data, timestamp) in one transaction."""
+    if not rows:
+        return
+    with writing(engine) as conn:
+        conn.execute(insert(execution_output), list(rows))
+
+
+def get_output(
+    engine: Engine, execution_id: str, stream: str | None = None, after_seq: int = -1
+) -> list[Row]:
+    query = (
+        select(execution_output)
+        .where(execution_output.c.execution_id == execution_id)
+        .where(execution_output.c.seq > after_seq)
+        .order_by(execution_output.c.seq)
+    )
+    if stream:
+        query = query.where(execution_output.c.stream == stream)
+    with engine.connect() as conn:
+        return _rows(conn.execute(query))
+
+
+def claimed_active(engine: Engine, statuses: Sequence[str]) -> list[Row]:
+    """Executions in ``statuses`` claimed by some runner, with that runner's process row."""
+    query = (
+        select(
+            executions.c.id,
+            executions.c.status,
+            executions.c.claimed_by,
+            executions.c.lease_until,
+            processes.c.hostname,
+            processes.c.pid,
+            processes.c.heartbeat_at,
+        )
+        .select_from(
+            executions.outerjoin(processes, processes.c.id == executions.c.claimed_by)
+        )
+        .where(executions.c.status.in_(list(statuses)), executions.c.claimed_by.is_not(None))
+    )
+    with engine.connect() as conn:
+        return _rows(conn.execute(query))
+
+
+# --- runner processes ---------------------------------------------------------------------
+
+
+def register_process(engine: Engine, process_id: str, role: str) -> None:
+    stamp = now()
+    with writing(engine) as conn:
+        conn.execute(
+            insert(processes).values(
+                id=process_id, role=role, hostname=socket.gethostname(), pid=os.getpid(),
+                started_at=stamp, heartbeat_at=stamp,
+            )
+        )
+
+
+def heartbeat(engine: Engine, process_id: str, lease: float) -> None:
+    """Say this process is alive and extend the leases of what it runs."""
+    stamp = now()
+    with writing(engine) as conn:
+        conn.execute(
+            update(processes).where(processes.c.id == process_id).values(heartbeat_at=stamp)
+        )
+        conn.execute(
+            update(executions)
+            .where(executions.c.claimed_by == process_id, executions.c.lease_until.is_not(None))
+            .values(lease_until=stamp + timedelta(seconds=lease))
+        )
+
+
+def deregister_process(engine: Engine, process_id: str) -> None:
+    with writing(engine) as conn:
+        conn.execute(delete(processes).where(processes.c.id == process_id))
+
+
+# --- API keys and tokens ------------------------------------------------------------------
+
+
+def insert_api_key(engine: Engine, row: Row) -> None:
+    with writing(engine) as conn:
+        conn.execute(insert(api_keys).values(**row))
+
+
+def list_api_keys(engine: Engine) -> list[Row]:
+    with engine.connect() as conn:
+        return _rows(conn.execute(select(api_keys).order_by(api_keys.c.created_at)))
+
+
+def get_api_key(engine: Engine, id_or_hash: str) -> Row | None:
+    with engine.connect() as conn:
+        row = conn.execute(
+            select(api_keys).where(
+                or_(api_keys.c.id == id_or_hash, api_keys.c.key_hash == id_or_hash)
+            )
+        ).first()
+    return dict(row._mapping) if row else None
+
+
+def update_api_key(engine: Engine, key_id: str, values: Row) -> None:
+    with writing(engine) as conn:
+        conn.execute(update(api_keys).where(api_keys.c.id == key_id).values(**values))
+
+
+def delete_api_key(engine: Engine, key_id: str) -> bool:
+    with writing(engine) as conn:
+        return bool(conn.execute(delete(api_keys).where(api_keys.c.id == key_id)).rowcount)
+
+
+def insert_token(engine: Engine, row: Row) -> None:
+    with writing(engine) as conn:
+        conn.execute(insert(tokens).values(**row))
+
+
+def get_token(engine: Engine, token_hash: str) -> Row | None:
+    with engine.connect() as conn:
+        row = conn.execute(select(tokens).where(tokens.c.token_hash == token_hash)).first()
+    return dict(row._mapping) if row else None
+
+
+# --- formatting shared by the service ----------------------------------------------------
+
+
+def iso(value: datetime | None) -> str | None:
+    """StackStorm's timestamp: ISO 8601 in UTC with microseconds and a Z."""
+    value = aware(value)
+    if value is None:
+        return None
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")

@@ -1,0 +1,227 @@
+"""Every SQL statement of the receiver and the results tracker.
+
+The receiver applies one event in one write transaction (`writing`): read the execution
+and its link, decide, write the status, result and link. On PostgreSQL the execution row is
+locked (`FOR UPDATE`) so that two events of one execution apply one after the other; on
+SQLite the transaction begins IMMEDIATE, which serialises writers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    Connection,
+    Engine,
+    and_,
+    bindparam,
+    delete,
+    exists,
+    func,
+    insert,
+    select,
+    update,
+)
+
+from levante.handshake_models import tracked_executions as tr
+from levante.handshake_models import workflow_links as wl
+from levante.platform.models import executions as ex
+
+Row = dict[str, Any]
+WATCHED_STATUSES = ("requested", "scheduled", "running", "pausing", "paused", "resuming",
+                    "canceling", "pending", "delayed")
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def aware(value: datetime | None) -> datetime | None:
+    if value is None:
+        return None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+@contextmanager
+def writing(engine: Engine) -> Iterator[Connection]:
+    """A transaction that will write: BEGIN IMMEDIATE on SQLite (no lock upgrades)."""
+    conn = engine.connect()
+    if engine.dialect.name == "sqlite":
+        conn = conn.execution_options(sqlite_begin="IMMEDIATE")
+    try:
+        with conn.begin():
+            yield conn
+    finally:
+        conn.close()
+
+
+# --- executions (the platform's table, read and changed by events) ------------------------
+
+
+# Statements of the receiver's path, built once (building one costs more than running it).
+_EXECUTION_FULL = select(ex.c.id, ex.c.status, ex.c.log, ex.c.result, ex.c.context,
+                         ex.c.action, ex.c.runner, ex.c.parent).where(ex.c.id == bindparam("b_id"))
+_EXECUTION_LOCKED = _EXECUTION_FULL.with_for_update(of=ex)
+_EXECUTION = select(ex.c.id, ex.c.status, ex.c.context, ex.c.action, ex.c.parent).where(
+    ex.c.id == bindparam("b_id"))
+_CAS_EXECUTION = update(ex).where(ex.c.id == bindparam("b_id"),
+                                  ex.c.status == bindparam("b_old"))
+_LINK_BY_WORKFLOW = select(wl).where(wl.c.workflow_execution_id == bindparam("b_wf"))
+_LINK_OF = select(wl).where(wl.c.execution_id == bindparam("b_id"))
+_INSERT_LINK = insert(wl)
+_TOUCH_LINK = update(wl).where(wl.c.execution_id == bindparam("b_id"))
+_ENTRY_EXISTS = select(tr.c.execution_id).where(tr.c.execution_id == bindparam("b_id"))
+_DELETE_ENTRY = delete(tr).where(tr.c.execution_id == bindparam("b_id"))
+
+
+def _one(conn: Connection, statement: Any, params: Row) -> Row | None:
+    row = conn.execute(statement, params).first()
+    return dict(row._mapping) if row else None
+
+
+def execution_for_update(conn: Connection, execution_id: str) -> Row | None:
+    locked = conn.dialect.name == "postgresql"
+    return _one(conn, _EXECUTION_LOCKED if locked else _EXECUTION_FULL, {"b_id": execution_id})
+
+
+def execution(conn: Connection, execution_id: str) -> Row | None:
+    return _one(conn, _EXECUTION, {"b_id": execution_id})
+
+
+def execution_story(conn: Connection, execution_id: str) -> Row | None:
+    """What a trace shows of a platform execution."""
+    row = conn.execute(
+        select(ex.c.id, ex.c.action_ref, ex.c.status, ex.c.log, ex.c.context,
+               ex.c.start_timestamp, ex.c.end_timestamp)
+        .where(ex.c.id == execution_id)
+    ).first()
+    return dict(row._mapping) if row else None
+
+
+def update_execution(conn: Connection, execution_id: str, old_status: str,
+                     values: Row) -> bool:
+    """Compare-and-set on the status read in this transaction."""
+    changed = conn.execute(_CAS_EXECUTION, {"b_id": execution_id, "b_old": old_status, **values})
+    return bool(changed.rowcount)
+
+
+def workflow_children(conn: Connection, parent_id: str) -> list[Row]:
+    return [
+        dict(r._mapping)
+        for r in conn.execute(
+            select(ex.c.id, ex.c.status, ex.c.context, ex.c.action, ex.c.parent)
+            .where(ex.c.parent == parent_id)
+            .order_by(ex.c.start_timestamp, ex.c.id)
+        )
+    ]
+
+
+def unfinished_executions(conn: Connection) -> list[Row]:
+    """Executions in a status that a workflow may still leave (for the safety net)."""
+    return [
+        dict(r._mapping)
+        for r in conn.execute(
+            select(ex.c.id, ex.c.status, ex.c.context, ex.c.action, ex.c.start_timestamp)
+            .where(ex.c.status.in_(WATCHED_STATUSES))
+        )
+    ]
+
+
+def silent_executions(conn: Connection, cutoff: datetime) -> list[Row]:
+    """Unfinished, untracked executions with no event (or launch) since `cutoff`, with the
+    workflow execution id of their link when they have one."""
+    last = func.coalesce(wl.c.last_event_at, wl.c.created_at, ex.c.start_timestamp)
+    tracked = exists().where(tr.c.execution_id == ex.c.id)
+    query = (
+        select(ex.c.id, ex.c.status, ex.c.context, ex.c.action, ex.c.start_timestamp,
+               wl.c.workflow_execution_id)
+        .select_from(ex.outerjoin(wl, wl.c.execution_id == ex.c.id))
+        .where(ex.c.status.in_(WATCHED_STATUSES), ~tracked, last < cutoff)
+    )
+    return [dict(r._mapping) for r in conn.execute(query)]
+
+
+# --- links: platform execution <-> engine workflow execution -------------------------------
+
+
+def link_by_workflow(conn: Connection, workflow_execution_id: str) -> Row | None:
+    return _one(conn, _LINK_BY_WORKFLOW, {"b_wf": workflow_execution_id})
+
+
+def link_of(conn: Connection, execution_id: str) -> Row | None:
+    return _one(conn, _LINK_OF, {"b_id": execution_id})
+
+
+def insert_link(conn: Connection, execution_id: str, workflow_execution_id: str) -> Row:
+    row = {"execution_id": execution_id, "workflow_execution_id": workflow_execution_id,
+           "last_seq": None, "last_event_at": None, "created_at": now()}
+    conn.execute(_INSERT_LINK, row)
+    return row
+
+
+def touch_link(conn: Connection, execution_id: str, seq: int | None) -> None:
+    values: Row = {"b_id": execution_id, "last_event_at": now()}
+    if seq is not None:
+        values["last_seq"] = seq
+    conn.execute(_TOUCH_LINK, values)
+
+
+# --- tracker entries -------------------------------------------------------------------------
+
+
+def add_entry(conn: Connection, execution_id: str, workflow_execution_id: str,
+              reason: str) -> bool:
+    """Insert an entry unless one exists; True when inserted."""
+    if conn.execute(_ENTRY_EXISTS, {"b_id": execution_id}).first():
+        return False
+    conn.execute(insert(tr).values(
+        execution_id=execution_id, workflow_execution_id=workflow_execution_id, reason=reason,
+        created_at=now(), last_polled_at=None, errors=0, last_error=None,
+    ))
+    return True
+
+
+def delete_entry(conn: Connection, execution_id: str) -> bool:
+    return bool(conn.execute(_DELETE_ENTRY, {"b_id": execution_id}).rowcount)
+
+
+def entry(conn: Connection, execution_id: str) -> Row | None:
+    row = conn.execute(select(tr).where(tr.c.execution_id == execution_id)).first()
+    return dict(row._mapping) if row else None
+
+
+def all_entries(engine: Engine) -> list[tuple[str, str]]:
+    """(execution id, workflow execution id) of every entry."""
+    with engine.connect() as conn:
+        return [(r.execution_id, r.workflow_execution_id) for r in conn.execute(
+            select(tr.c.execution_id, tr.c.workflow_execution_id)
+        )]
+
+
+def record_poll_errors(engine: Engine, execution_ids: Sequence[str], error: str) -> None:
+    """Keep the entries, note the error (an error never drops an entry)."""
+    if not execution_ids:
+        return
+    with writing(engine) as conn:
+        for chunk in _chunks(execution_ids, 500):
+            conn.execute(
+                update(tr).where(tr.c.execution_id.in_(chunk))
+                .values(errors=tr.c.errors + 1, last_error=error[:1000], last_polled_at=now())
+            )
+
+
+def delete_entries_of_finished(conn: Connection) -> int:
+    """Drop entries whose platform execution has ended or is gone."""
+    done = select(ex.c.id).where(
+        and_(ex.c.id == tr.c.execution_id, ex.c.status.in_(WATCHED_STATUSES))
+    ).exists()
+    return int(conn.execute(delete(tr).where(~done)).rowcount)
+
+
+def _chunks(items: Sequence[str], size: int) -> Iterator[list[str]]:
+    seq = list(items)
+    for i in range(0, len(seq), size):
+        yield seq[i:i + size]

@@ -1,0 +1,338 @@
+"""Launch of a workflow action on the engine (handshake 1 of ARCHITECTURE.md).
+
+The workflow runner hands a requested execution here. The workflow YAML (the action's
+entry point in its pack) is registered or updated on the engine (``PUT``, else ``POST
+/v2/workflows``; a workbook goes to ``/v2/workbooks``), then started with ``POST
+/v2/executions`` under an id derived from the platform execution's (so a retried start is
+the same execution). ``params.env`` carries the platform execution id, the URL of the
+receiver and a credential (``env.levante``, plus StackStorm's ``st2_*`` keys);
+``params.notify`` subscribes the platform to the events. Before the start, the engine's id
+is written in ``context.mistral.execution_id``, so that events arriving at once find the
+execution. After the start, the runner's claim on the execution is released: the receiver
+(or the results tracker) ends it, and no runner is held for the workflow's lifetime.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import os
+import threading
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, cast
+
+import httpx
+import yaml
+from sqlalchemy import Engine, select, update
+
+from levante.config import Config
+from levante.platform import auth
+from levante.platform.models import executions as ex
+from levante.platform.runners.base import RunOutcome, RunRequest, Status
+
+log = logging.getLogger("levante.platform.workflow_launch")
+
+# What a launched workflow leaves the platform execution in: still running, handed over.
+HANDED_OVER = cast(Status, "running")
+RUNNER_PARAMETERS = frozenset({"context", "skip_notify", "task", "workflow"})
+ENGINE_KEY_FILE = "engine_api_key"
+RECEIVER_PATH = "/v1/webhooks/levante"
+NAMESPACE = uuid.UUID("6c657661-6e74-6500-8000-776f726b666c")  # ids of launched workflows
+REQUEST_TIMEOUT = 30.0
+
+
+class LaunchError(Exception):
+    """The workflow cannot be started; the message says why (no secret in it)."""
+
+
+@dataclass(frozen=True)
+class Definition:
+    """A workflow YAML: its text, the workflow to start, and whether it is a workbook."""
+
+    text: str
+    workflow_name: str
+    workbook: str | None = None
+
+
+@dataclass
+class Settings:
+    """What launches need from the platform's configuration (set by :func:`configure`)."""
+
+    config: Config
+    db: Engine
+    engine_url: str
+    api_url: str
+
+
+_settings: Settings | None = None
+_registered: dict[tuple[str, str], str] = {}  # (engine URL, definition name) -> text digest
+_credentials: dict[str, str] = {}
+_lock = threading.Lock()
+
+
+def configure(config: Config, db: Engine) -> Settings:
+    """Remember where the engine and this platform are (the runner role calls this)."""
+    global _settings
+    _settings = Settings(config, db, config.public_url("engine"), config.public_url("api"))
+    return _settings
+
+
+def settings() -> Settings:
+    if _settings is None:
+        raise LaunchError("the workflow runner is not configured: the platform's runner "
+                          "service configures it at start")
+    return _settings
+
+
+# --- the definition -----------------------------------------------------------------------
+
+
+def _wanted(names: list[str], wanted: str | None, prefix: str, where: str) -> str:
+    if wanted:
+        for candidate in (wanted, f"{prefix}{wanted}"):
+            if candidate in names:
+                return candidate
+        raise LaunchError(f"{where}: has no workflow {wanted!r} (it has: {', '.join(names)})")
+    if len(names) == 1:
+        return names[0]
+    raise LaunchError(f"{where}: holds several workflows ({', '.join(names)}); name the one "
+                      "to run with the 'workflow' parameter")
+
+
+def read_definition(entry_point: str, wanted: str | None = None) -> Definition:
+    """The workflow YAML of an action, and which workflow in it to start."""
+    if not entry_point:
+        raise LaunchError("the action has no entry_point: a workflow YAML in its pack is "
+                          "expected")
+    path = Path(entry_point)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise LaunchError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+    try:
+        doc = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise LaunchError(f"{path}: is not valid YAML: {exc}") from None
+    if not isinstance(doc, Mapping) or str(doc.get("version")) != "2.0":
+        raise LaunchError(f"{path}: is not a Mistral v2 definition (version: '2.0' expected)")
+    if isinstance(doc.get("workflows"), Mapping) and isinstance(doc.get("name"), str):
+        book = str(doc["name"])
+        names = [f"{book}.{name}" for name in doc["workflows"]]
+        return Definition(text, _wanted(names, wanted, f"{book}.", str(path)), book)
+    names = [str(k) for k, v in doc.items() if k != "version" and isinstance(v, Mapping)]
+    if not names:
+        raise LaunchError(f"{path}: defines no workflow")
+    return Definition(text, _wanted(names, wanted, "", str(path)))
+
+
+def workflow_input(parameters: Mapping[str, Any]) -> dict[str, Any]:
+    """The workflow's input: the action's parameters (not the runner's), plus ``context``."""
+    values = {k: v for k, v in parameters.items()
+              if k not in RUNNER_PARAMETERS and v is not None}
+    extra = parameters.get("context")
+    if isinstance(extra, Mapping):
+        values.update(extra)
+    return values
+
+
+def engine_execution_id(platform_execution_id: str) -> str:
+    """The engine's id of the workflow a platform execution launches (always the same)."""
+    return str(uuid.uuid5(NAMESPACE, platform_execution_id))
+
+
+# --- the credential the engine calls back with --------------------------------------------
+
+
+def engine_credential(config: Config, db: Engine) -> str:
+    """The API key the engine uses to call the platform (made once, kept in the data folder
+    as ``engine_api_key``, mode 0600)."""
+    path = config.data_dir / ENGINE_KEY_FILE
+    with _lock:
+        cached = _credentials.get(str(path))
+    if cached and auth.user_for_api_key(db, cached):
+        return cached
+    key: str | None = None
+    try:
+        key = path.read_text(encoding="utf-8").strip() or None
+    except OSError:
+        key = None
+    if not key or not auth.user_for_api_key(db, key):
+        key, _row = auth.create_api_key(db, "engine", {"created_by": "workflow runner",
+                                                       "purpose": "engine callbacks"})
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{ENGINE_KEY_FILE}.{os.getpid()}")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(key + "\n")
+        os.replace(tmp, path)
+    with _lock:
+        _credentials[str(path)] = key
+    return key
+
+
+# --- the platform execution -----------------------------------------------------------------
+
+
+def record_engine_id(db: Engine, execution_id: str, workflow_execution_id: str,
+                     workflow_name: str) -> None:
+    """Put the engine's id in ``context.mistral`` before the workflow starts."""
+    from levante.platform.store import writing
+
+    with writing(db) as conn:
+        row = conn.execute(select(ex.c.context).where(ex.c.id == execution_id)).first()
+        if row is None:
+            raise LaunchError(f'execution "{execution_id}" cannot be found')
+        context = dict(row.context or {})
+        mistral = dict(context.get("mistral") or {})
+        mistral.update(execution_id=workflow_execution_id, workflow_name=workflow_name)
+        context["mistral"] = mistral
+        conn.execute(update(ex).where(ex.c.id == execution_id).values(context=context))
+
+
+def release_claim(db: Engine, execution_id: str) -> None:
+    """The runner no longer holds the execution: its end comes from the engine."""
+    from levante.platform.store import writing
+
+    with writing(db) as conn:
+        conn.execute(update(ex).where(ex.c.id == execution_id)
+                     .values(claimed_by=None, lease_until=None))
+
+
+# --- the engine's API -----------------------------------------------------------------------
+
+
+def _fault(response: httpx.Response) -> str:
+    try:
+        body = response.json()
+    except ValueError:
+        return response.text[:300]
+    if isinstance(body, Mapping) and isinstance(body.get("faultstring"), str):
+        return str(body["faultstring"])
+    return response.text[:300]
+
+
+class EngineClient:
+    """The few calls of the engine's v2 API a launch makes."""
+
+    def __init__(self, base_url: str, http: httpx.AsyncClient) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.http = http
+
+    async def _call(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        try:
+            return await self.http.request(method, f"{self.base_url}{path}", **kwargs)
+        except httpx.HTTPError as exc:
+            raise LaunchError(f"the engine at {self.base_url} cannot be reached "
+                              f"({type(exc).__name__}: {exc})") from None
+
+    async def ensure_definition(self, definition: Definition, force: bool = False) -> None:
+        """Register or update the definition (skipped when this process already did)."""
+        name = definition.workbook or definition.workflow_name
+        key = (self.base_url, name)
+        digest = hashlib.sha256(definition.text.encode("utf-8")).hexdigest()
+        if not force and _registered.get(key) == digest:
+            return
+        path = "/v2/workbooks" if definition.workbook else "/v2/workflows"
+        headers = {"content-type": "text/plain"}
+        response = await self._call("PUT", path, content=definition.text, headers=headers)
+        if response.status_code == 404:
+            response = await self._call("POST", path, content=definition.text,
+                                        headers=headers)
+            if response.status_code == 409:
+                response = await self._call("PUT", path, content=definition.text,
+                                            headers=headers)
+        if response.status_code >= 300:
+            raise LaunchError(f"the engine refused the definition of {name}: "
+                              f"{_fault(response)}")
+        _registered[key] = digest
+
+    async def start(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        response = await self._call("POST", "/v2/executions", json=dict(body))
+        if response.status_code >= 300:
+            raise LaunchError(f"the engine did not start {body.get('workflow_name')}: "
+                              f"HTTP {response.status_code}: {_fault(response)}")
+        found: dict[str, Any] = response.json()
+        return found
+
+
+_clients: dict[int, tuple[asyncio.AbstractEventLoop, httpx.AsyncClient]] = {}
+
+
+def _http() -> httpx.AsyncClient:
+    """One connection pool per event loop, reused by every call made in it."""
+    loop = asyncio.get_running_loop()
+    found = _clients.get(id(loop))
+    if found is not None and found[0] is loop and not found[1].is_closed:
+        return found[1]
+    for key in [k for k, (other, _) in _clients.items() if other.is_closed()]:
+        del _clients[key]
+    client = httpx.AsyncClient(timeout=REQUEST_TIMEOUT)
+    _clients[id(loop)] = (loop, client)
+    return client
+
+
+def start_body(request: RunRequest, definition: Definition, found: Settings,
+               credential: str) -> dict[str, Any]:
+    """The ``POST /v2/executions`` body for a platform execution."""
+    execution_id = request.execution_id
+    params: dict[str, Any] = {
+        "env": {
+            "st2_execution_id": execution_id,
+            "st2_liveaction_id": execution_id,
+            "st2_action_api_url": f"{found.api_url}/v1",
+            "levante": {
+                "execution_id": execution_id,
+                "callback_url": f"{found.api_url}{RECEIVER_PATH}",
+                "api_url": found.api_url,
+                "credential": credential,
+            },
+        },
+        "notify": [{"type": "levante"}],
+    }
+    task = request.parameters.get("task")
+    if isinstance(task, str) and task:
+        params["task_name"] = task
+    return {
+        "id": engine_execution_id(execution_id),
+        "workflow_name": definition.workflow_name,
+        "input": workflow_input(request.parameters),
+        "params": params,
+        "description": f"{request.action.ref} (platform execution {execution_id})",
+    }
+
+
+async def launch(request: RunRequest) -> RunOutcome:
+    """Start the workflow of ``request`` on the engine; the outcome is ``running`` (handed
+    over to the receiver) or ``failed`` with the reason."""
+    try:
+        found = settings()
+        wanted = request.parameters.get("workflow")
+        definition = read_definition(request.action.entry_point,
+                                     wanted if isinstance(wanted, str) else None)
+        credential = await asyncio.to_thread(engine_credential, found.config, found.db)
+        body = start_body(request, definition, found, credential)
+        await asyncio.to_thread(record_engine_id, found.db, request.execution_id, body["id"],
+                                definition.workflow_name)
+        client = EngineClient(found.engine_url, _http())
+        await client.ensure_definition(definition)
+        try:
+            started = await client.start(body)
+        except LaunchError as exc:
+            if "not found" not in str(exc).lower():
+                raise
+            # The engine lost the definition (a new database): register it again, retry.
+            await client.ensure_definition(definition, force=True)
+            started = await client.start(body)
+        await asyncio.to_thread(release_claim, found.db, request.execution_id)
+    except LaunchError as exc:
+        log.warning("[%s] workflow %s not started: %s", request.execution_id,
+                    request.action.ref, exc)
+        return RunOutcome("failed", {"error": f"The workflow could not be started: {exc}",
+                                     "tasks": []})
+    log.info("[%s] workflow %s started on the engine as %s (%s)", request.execution_id,
+             definition.workflow_name, started.get("id"), started.get("state"))
+    return RunOutcome(HANDED_OVER, {"tasks": [], "workflow_execution_id": started.get("id")})

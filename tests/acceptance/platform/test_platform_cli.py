@@ -1,0 +1,131 @@
+"""The `levante` CLI against a running platform (API and runner processes), on both DBs."""
+
+from __future__ import annotations
+
+import json
+import re
+import signal
+import time
+from typing import Any
+
+from tests.acceptance.platform.conftest import Platform
+
+ID = re.compile(r"^[0-9a-f]{24}$")
+
+
+def _status(platform: Platform, execution_id: str, wanted: set[str],
+            timeout: float = 15) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    with platform.client() as client:
+        while True:
+            doc: dict[str, Any] = client.get(f"/executions/{execution_id}").json()
+            if doc["status"] in wanted:
+                return doc
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{execution_id} is still {doc['status']}")
+            time.sleep(0.05)
+
+
+def test_run_get_list_and_re_run(platform: Platform) -> None:
+    ok = platform.levante("run", "core.local", "cmd=echo hello from levante")
+    assert ok.returncode == 0, ok.stderr
+    assert "status: succeeded" in ok.stdout
+    assert "hello from levante" in ok.stdout
+    failed = platform.levante("run", "core.local", "cmd=echo oops; exit 3")
+    assert failed.returncode == 1
+    assert "status: failed" in failed.stdout
+    assert "return_code: 3" in failed.stdout
+    started = platform.levante("run", "core.local", "cmd=echo later", "--async")
+    assert started.returncode == 0
+    execution_id = started.stdout.strip()
+    assert ID.match(execution_id)
+    _status(platform, execution_id, {"succeeded"})
+    got = platform.levante("execution", "get", execution_id, "-j")
+    doc = json.loads(got.stdout)
+    assert doc["id"] == execution_id and doc["result"]["stdout"] == "later"
+    assert doc["action"]["ref"] == "core.local"
+    listed = platform.levante("execution", "list")
+    assert listed.returncode == 0
+    assert execution_id in listed.stdout and "status" in listed.stdout.splitlines()[0]
+    rerun = platform.levante("execution", "re-run", execution_id, "cmd=echo again", "-j")
+    assert rerun.returncode == 0, rerun.stderr
+    assert json.loads(rerun.stdout)["result"]["stdout"] == "again"
+
+
+def test_bad_input_and_secrets(sqlite_platform: Platform) -> None:
+    """CLI behaviour only (the same checks run over HTTP on both databases)."""
+    platform = sqlite_platform
+    unknown = platform.levante("run", "core.nope")
+    assert unknown.returncode == 2
+    assert 'Action "core.nope" cannot be found' in unknown.stderr
+    missing = platform.levante("run", "testpack.secret")
+    assert missing.returncode == 2 and "password" in missing.stderr
+    malformed = platform.levante("run", "core.local", "nonsense")
+    assert malformed.returncode == 2 and "name=value" in malformed.stderr
+    refused = platform.levante("action", "list", key=False)
+    assert refused.returncode == 2 and "Unauthorized" in refused.stderr
+    secret = platform.levante("run", "testpack.secret", "password=hunter2", "-j")
+    assert secret.returncode == 0
+    assert "hunter2" not in secret.stdout
+    assert json.loads(secret.stdout)["parameters"]["password"] == "********"
+    secret_id = json.loads(secret.stdout)["id"]
+    detail = platform.levante("execution", "get", secret_id, "-d")
+    assert "log:" in detail.stdout and "requested" in detail.stdout
+    assert "password: '********'" in detail.stdout and "hunter2" not in detail.stdout
+    listed = json.loads(platform.levante("execution", "list", "-n", "1", "-j").stdout)
+    assert [e["id"] for e in listed] == [secret_id]
+    for role in ("api", "runner"):
+        assert "hunter2" not in (platform.data_dir / f"{role}.log").read_text()
+
+
+def test_cancel_timeout_and_tail(platform: Platform) -> None:
+    sleeper = platform.levante("run", "core.local", "cmd=sleep 30", "--async").stdout.strip()
+    _status(platform, sleeper, {"running"})
+    canceled = platform.levante("execution", "cancel", sleeper)
+    assert canceled.returncode == 0 and "cancel requested" in canceled.stdout
+    assert _status(platform, sleeper, {"canceled", "failed", "succeeded"})["status"] == \
+        "canceled"
+    timed = platform.levante("run", "core.local", "cmd=sleep 10", "timeout=1")
+    assert timed.returncode == 1
+    assert "status: timeout" in timed.stdout
+    follower = platform.levante(
+        "run", "core.local", "cmd=echo a; sleep 0.5; echo b", "--async").stdout.strip()
+    tail = platform.levante("execution", "tail", follower)
+    assert tail.returncode == 0
+    assert tail.stdout == "a\nb\n"
+    assert "succeeded" in tail.stderr
+
+
+def test_packs_and_api_keys(sqlite_platform: Platform) -> None:
+    platform = sqlite_platform
+    registered = platform.levante("pack", "register", "testpack")
+    assert registered.returncode == 1  # one action file is invalid
+    assert "Registered 2 action(s) from pack(s) testpack" in registered.stdout
+    assert "broken.yaml" in registered.stdout and "no-such-runner" in registered.stdout
+    packs = platform.levante("pack", "list")
+    assert "testpack" in packs.stdout and "core" in packs.stdout
+    created = json.loads(platform.levante("apikey", "create", "-u", "carol", "-j").stdout)
+    assert created["user"] == "carol" and created["key"]
+    listed = platform.levante("apikey", "list")
+    assert "carol" in listed.stdout and created["key"] not in listed.stdout
+    deleted = platform.levante("apikey", "delete", created["id"])
+    assert deleted.returncode == 0
+    with platform.client() as client:
+        assert client.get(f"/apikeys/{created['id']}").status_code == 404
+    actions = platform.levante("action", "list", "--pack", "core")
+    assert "core.local" in actions.stdout and "core.noop" in actions.stdout
+    action = json.loads(platform.levante("action", "get", "core.local", "-j").stdout)
+    assert action["runner_type"] == "local-shell-cmd"
+
+
+def test_killed_runner_leaves_its_execution_abandoned(platform: Platform) -> None:
+    sleeper = platform.levante("run", "core.local", "cmd=sleep 30", "--async").stdout.strip()
+    _status(platform, sleeper, {"running"})
+    platform.stop("runner", signal.SIGKILL)
+    platform.start("runner")
+    doc = _status(platform, sleeper, {"abandoned", "succeeded", "failed"})
+    assert doc["status"] == "abandoned"
+    assert "died" in doc["result"]["error"]
+    with platform.client() as client:
+        after = client.post("/executions", json={"action": "core.noop"}).json()
+    assert _status(platform, after["id"], {"succeeded", "failed"})["status"] == "succeeded"

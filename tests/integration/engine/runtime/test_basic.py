@@ -1,0 +1,56 @@
+from __future__ import annotations
+
+from sqlalchemy import Engine
+
+from .harness import ThreadWorker, define, run, task_states, tasks
+
+CHAIN = """
+version: '2.0'
+chain:
+  input: [name]
+  output:
+    greeting: <% $.greeting %>
+  tasks:
+    t1:
+      action: std.noop
+      on-success: t2
+    t2:
+      action: std.echo output="Hello <% $.name %>"
+      publish:
+        greeting: <% task().result %>
+      on-success: t3
+    t3:
+      action: std.noop
+"""
+
+
+def test_sequential_chain(db: Engine, worker: ThreadWorker, ns: str) -> None:
+    define(db, ns, CHAIN)
+    ex = run(db, ns, "chain", {"name": "Ann"})
+    assert ex["state"] == "SUCCESS", ex["state_info"]
+    assert ex["output"] == {"greeting": "Hello Ann"}
+    assert task_states(db, ex["id"]) == {"t1": "SUCCESS", "t2": "SUCCESS", "t3": "SUCCESS"}
+    assert tasks(db, ex["id"])["t2"]["published"] == {"greeting": "Hello Ann"}
+
+
+def test_new_executions_follow_definition_changes(
+    db: Engine, worker: ThreadWorker, ns: str
+) -> None:
+    import pytest
+
+    from levante.engine import runtime
+    from levante.engine.store import definitions
+
+    text = "version: '2.0'\nwf:\n  output: {v: %s}\n  tasks:\n    t: {action: std.noop}\n"
+    define(db, ns, text % 1)
+    assert run(db, ns, "wf")["output"] == {"v": 1}
+    with runtime.writer(db) as conn:
+        definitions.update_workflows(conn, text % 2, namespace=ns)
+    assert run(db, ns, "wf")["output"] == {"v": 2}
+    with runtime.writer(db) as conn:
+        definitions.update_workflows(conn, text % 3, namespace=ns)
+    assert run(db, ns, "wf")["output"] == {"v": 3}
+    with runtime.writer(db) as conn:
+        definitions.delete_workflow(conn, "wf", namespace=ns)
+    with pytest.raises(runtime.NotFound):
+        runtime.start_workflow(db, workflow_identifier="wf", namespace=ns)
