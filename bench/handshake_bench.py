@@ -14,6 +14,8 @@
 
     .venv/bin/python bench/handshake_bench.py [--database URL] [--samples 200]
         [--tracked 10000] [--seconds 20] [--only latency|tracker]
+
+LEVANTE_BENCH_LOG_LEVEL=INFO shows the child's log (the notifier's lines, with times).
 """
 
 from __future__ import annotations
@@ -67,7 +69,7 @@ def _config(database_url: str, data_dir: str, engine_port: int, api_port: int) -
         ("database", "connection"): database_url,
         ("api", "port"): api_port,
         ("engine", "port"): engine_port,
-        ("log", "level"): "WARNING",
+        ("log", "level"): os.environ.get("LEVANTE_BENCH_LOG_LEVEL", "WARNING"),
     })
 
 

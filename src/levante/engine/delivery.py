@@ -7,7 +7,11 @@ backoff (`initial_backoff` doubling up to `max_backoff`) until a 2xx answer, or 
 after `max_retry_age`. Bodies are Mistral's notification data (plus `event`, `event_id`
 and, for workflow events, `output` and `tasks`), signed with Standard Webhooks headers.
 The worker wakes at once when the runtime commits events (`levante.engine.wakeup`, and
-LISTEN on PostgreSQL), else looks every `[notifier] poll_interval`.
+LISTEN on PostgreSQL), else looks every `[notifier] poll_interval`. When nothing is in
+flight, the in-process wake-up fans out and claims the fresh events in the thread that
+committed them, in one transaction, and hands the claimed lines to the event loop to POST:
+the hot path from the engine's commit to the platform's then holds one claim transaction,
+one request and the receiver's transaction, and no sleep or poll.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import threading
 import time
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
@@ -59,6 +64,8 @@ ERROR_SNIPPET = 300
 PURGE_EVERY = 600.0  # s between purges of old finished deliveries
 BATCH = 50  # events of one line sent together to a `levante` subscriber
 SQLITE_WATCH = 0.02  # s between looks at PRAGMA data_version (commits of other processes)
+BLOCKED_PAUSE = 0.02  # s: a due delivery that is not the head of its line waits for a wake
+FANOUT_BUSY_PAUSE = 0.002  # s: another transaction held the fan-out; look again after it
 
 
 def backoff(attempts: int, initial: float, maximum: float) -> float:
@@ -195,14 +202,68 @@ class DeliveryService:
         self._watch: Any = None
         self._stopping = False
         self._data_version = -1
+        self._due: datetime | None = None  # earliest pending delivery, seen by the last claim
+        self._direct = threading.Lock()  # one claim at a time from committing threads
+        self._count_lock = threading.Lock()
+        self._launching = 0  # lines claimed by a committing thread, not yet started
 
     # -- wake-ups (from any thread) --
     def wake(self) -> None:
         loop = self._loop
         if loop is None:
             return
+        if self._claim_here(loop):
+            return
         with contextlib.suppress(RuntimeError):
             loop.call_soon_threadsafe(self._wake.set)
+
+    def _claim_here(self, loop: asyncio.AbstractEventLoop) -> bool:
+        """When this notifier is idle, fan out and claim in the thread that just committed
+        the events, and hand the claimed lines to the event loop: no hop through the loop
+        and a worker thread before the claim. True when lines were claimed and handed over
+        (their outcome steps the notifier again); else the loop is woken as usual."""
+        if (self._stopping or self._in_flight or self._launching or loop.is_closed()
+                or _running_in(loop)):
+            return False
+        if not self._direct.acquire(blocking=False):
+            return False
+        try:
+            lines, material, _ = self._record_and_claim((), self.concurrency, direct=True)
+            if not lines:
+                return False
+            with self._count_lock:
+                self._launching += len(lines)
+        except Exception:
+            return False  # the loop claims them (anything leased is taken up after its lease)
+        finally:
+            self._direct.release()
+        try:
+            loop.call_soon_threadsafe(self._launch, lines, material)
+        except RuntimeError:  # the loop is closed: the leases run out, another run sends them
+            return True
+        return True
+
+    def _look_again(self) -> None:
+        """Step again shortly (from any thread): the fan-out was held by another
+        transaction, which may have missed events committed meanwhile."""
+        loop = self._loop
+        if loop is None:
+            return
+        with contextlib.suppress(RuntimeError):
+            loop.call_soon_threadsafe(loop.call_later, FANOUT_BUSY_PAUSE, self._wake.set)
+
+    def _launch(self, lines: list[list[dict[str, Any]]], material: dict[str, Any]) -> None:
+        try:
+            self._start(lines, material)
+        finally:
+            with self._count_lock:
+                self._launching -= len(lines)
+
+    def _start(self, lines: list[list[dict[str, Any]]], material: dict[str, Any]) -> None:
+        for line in lines:
+            task = asyncio.create_task(self._deliver(line, material))
+            self._in_flight.add(task)
+            task.add_done_callback(self._in_flight.discard)
 
     async def run(self, stopping: asyncio.Event) -> None:
         if not self.enabled:
@@ -238,21 +299,28 @@ class DeliveryService:
                 self._next_purge = time.monotonic() + PURGE_EVERY
                 with contextlib.suppress(Exception):
                     await asyncio.to_thread(self._purge)
+            room = self._room()
             try:
                 found = await self.step()
             except Exception:
                 log.exception("notifier: a round of deliveries failed; trying again")
-                found = 0
-            if found:
-                continue
-            delay = self.poll
-            with contextlib.suppress(Exception):
-                due = await asyncio.to_thread(outbox.next_due, self.engine)
-                if due is not None:
-                    delay = max(0.0, min(delay, (due - outbox.now()).total_seconds()))
-            if delay <= 0:
-                delay = 0.001
-            await self._idle(stopping, delay)
+                found, self._due = 0, None
+            if found and found >= room:
+                continue  # there may be more waiting
+            await self._idle(stopping, self._delay())
+
+    def _room(self) -> int:
+        return 0 if self._stopping else self.concurrency - len(self._in_flight) - self._launching
+
+    def _delay(self) -> float:
+        """How long to sleep when no wake-up comes: until the earliest pending delivery is
+        due (seen in the claim's transaction), at most the poll interval. A delivery due
+        now that was not claimed waits behind its line (whose outcome wakes this loop)."""
+        due = self._due
+        if due is None:
+            return self.poll
+        delay = min(self.poll, (due - outbox.now()).total_seconds())
+        return delay if delay > 0 else BLOCKED_PAUSE
 
     async def _idle(self, stopping: asyncio.Event, delay: float) -> None:
         """Wait for a wake-up, `delay` or the stop. On SQLite, other processes' commits
@@ -269,7 +337,8 @@ class DeliveryService:
                                return_when=asyncio.FIRST_COMPLETED)
             waiter.cancel()
             stopper.cancel()
-            if self._watch is not None and self._data_changed():
+            # (while attempts are in flight, their outcomes' rounds find any new work)
+            if self._watch is not None and not self._in_flight and self._data_changed():
                 with contextlib.suppress(Exception):
                     if await asyncio.to_thread(outbox.has_work, self.engine):
                         return
@@ -296,30 +365,35 @@ class DeliveryService:
     async def step(self, outcomes: Sequence[outbox.Outcome] = ()) -> int:
         """One round: record `outcomes`, fan out, claim the heads of lines (one write
         transaction) and start their attempts."""
-        room = 0 if self._stopping else self.concurrency - len(self._in_flight)
+        room = self._room()
         if room <= 0 and not outcomes:
             return 0
-        lines, material = await asyncio.to_thread(self._record_and_claim, outcomes,
-                                                  max(room, 0))
-        for line in lines:
-            task = asyncio.create_task(self._deliver(line, material))
-            self._in_flight.add(task)
-            task.add_done_callback(self._in_flight.discard)
+        lines, material, self._due = await asyncio.to_thread(
+            self._record_and_claim, outcomes, max(room, 0))
+        self._start(lines, material)
+        if any(not o.ok for o in outcomes):
+            self._wake.set()  # the idle loop times its sleep again, for the retry
         return len(lines)
 
     def _record_and_claim(
-        self, outcomes: Sequence[outbox.Outcome], limit: int
-    ) -> tuple[list[list[dict[str, Any]]], dict[str, Any]]:
+        self, outcomes: Sequence[outbox.Outcome], limit: int, direct: bool = False
+    ) -> tuple[list[list[dict[str, Any]]], dict[str, Any], datetime | None]:
+        """One write transaction: record `outcomes`, fan out, claim, read the bodies'
+        material and (unless `direct`: the outcome's round does it) the next due time."""
         with outbox.writing(self.engine) as conn:
             if outcomes:
                 outbox.record(conn, outcomes)
             if limit <= 0:
-                return [], {}
-            outbox.fanout(conn, self.webhooks)
+                return [], {}, outbox.pending_due(conn)
+            seen: dict[str, dict[Any, dict[str, Any]]] = {}
+            outbox.fanout(conn, self.webhooks, seen=seen)
             lines = outbox.claim(conn, self.lease, limit, BATCH)
             flat = [d for line in lines for d in line]
-            material = outbox.event_material(conn, flat) if flat else {}
-        return lines, material
+            material = outbox.event_material(conn, flat, seen) if flat else {}
+            due = None if direct and lines else outbox.pending_due(conn)
+            if "busy" in seen:
+                self._look_again()
+        return lines, material, due
 
     async def _deliver(self, line: list[dict[str, Any]], material: Mapping[str, Any]) -> None:
         head = line[0]
@@ -405,6 +479,14 @@ class DeliveryService:
                 log.warning("notifier: LISTEN failed (%s); polling meanwhile",
                             type(exc).__name__)
                 await asyncio.sleep(min(5.0, self.poll * 4))
+
+
+def _running_in(loop: asyncio.AbstractEventLoop) -> bool:
+    """Whether this thread runs `loop` (a blocking claim there would stall the loop)."""
+    try:
+        return asyncio.get_running_loop() is loop
+    except RuntimeError:
+        return False
 
 
 def _ms(started: float) -> int:

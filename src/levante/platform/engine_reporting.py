@@ -158,6 +158,12 @@ def reports_for(
     return found
 
 
+def may_report(context: Any) -> bool:
+    """Whether an execution with this ``context`` may need a report when it ends: when it
+    came from the engine or runs there (``context.mistral``), or when unknown (None)."""
+    return context is None or bool(mistral_of(context))
+
+
 def on_status(
     conn: Connection, execution_id: str, status: str, result: Any = None, *,
     context: Any = None, action: Any = None,

@@ -2,7 +2,8 @@
 
 Plain functions over the database engine; the HTTP API and the runner loop both use them.
 Records are shaped like StackStorm's action executions, with secret parameters masked.
-Runners in this process are woken at once when work arrives (no poll delay).
+Runners in this process are woken at once when work arrives (no poll delay); one with a
+free worker takes a new execution straight from the API, stored already claimed by it.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import Engine
 
@@ -75,6 +76,54 @@ def _notify(event: str, execution_id: str) -> None:
         listeners = list(_listeners)
     for callback in listeners:
         callback(event, execution_id)
+
+
+class Taker(Protocol):
+    """A runner loop in this process that takes new executions straight from the API."""
+
+    def reserve(self, db: Engine) -> dict[str, Any] | None:
+        """Hold a free worker (any thread) for an execution of database ``db``: the claim
+        fields to store, or None (busy, stopping, or another database)."""
+
+    def alone_on(self, db: Engine) -> bool:
+        """True when this is the only runner of database ``db`` (nobody else to wake)."""
+
+    def release(self) -> None:
+        """Give back a reservation that was not used."""
+
+    def accept(self, row: dict[str, Any]) -> None:
+        """Run this execution, stored already claimed with the reserved fields."""
+
+
+_takers: list[Taker] = []
+
+
+def add_taker(taker: Taker) -> None:
+    with _listeners_lock:
+        _takers.append(taker)
+
+
+def remove_taker(taker: Taker) -> None:
+    with _listeners_lock:
+        if taker in _takers:
+            _takers.remove(taker)
+
+
+def _alone_on(db: Engine) -> bool:
+    """A runner of this process is the only one of ``db``: wake-ups stay in-process."""
+    with _listeners_lock:
+        takers = list(_takers)
+    return any(taker.alone_on(db) for taker in takers)
+
+
+def _reserve(db: Engine) -> tuple[Taker, dict[str, Any]] | None:
+    with _listeners_lock:
+        takers = list(_takers)
+    for taker in takers:
+        fields = taker.reserve(db)
+        if fields is not None:
+            return taker, fields
+    return None
 
 
 # --- actions ------------------------------------------------------------------------------
@@ -220,8 +269,22 @@ def create_execution(
         "claimed_by": None,
         "lease_until": None,
     }
-    store.insert_execution(db, row)
-    _notify("requested", row["id"])
+    handoff = _reserve(db)
+    if handoff is None:
+        store.insert_execution(db, row, wake=not _alone_on(db))
+        _notify("requested", row["id"])
+        return row
+    # A runner of this process has a free worker: store the execution already claimed by
+    # it (one statement instead of an insert, a wake-up and a claim), then hand it over.
+    taker, fields = handoff
+    row.update(fields, status="running")
+    row["log"] = [*row["log"], {"timestamp": store.iso(stamp), "status": "running"}]
+    try:
+        store.insert_execution(db, row, wake=False)
+    except BaseException:
+        taker.release()
+        raise
+    taker.accept(row)
     return row
 
 

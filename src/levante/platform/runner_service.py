@@ -2,9 +2,13 @@
 
 Work is claimed from the database (so any number of runner processes can share it), at
 most `[runner] workers` at once. In one process with the API (`levante up`) the runner is
-woken the moment an execution is requested or a cancel arrives; otherwise it looks every
-`[runner] poll_interval` seconds. The process beats in the `processes` table; executions
-whose runner died (no beat, or its pid gone on this host) end ``abandoned`` with a reason.
+woken the moment an execution is requested or a cancel arrives (from other processes, by
+PostgreSQL LISTEN/NOTIFY); besides, it looks every `[runner] poll_interval` seconds.
+Wake-ups name the execution, then claimed by primary key; one requested through the API of
+this process while a worker is free is stored already claimed and handed over (no claim).
+The ends of executions that finish in the same turn of the event loop are written by one
+statement. The process beats in the `processes` table; executions whose runner died (no
+beat, or its pid gone on this host) end ``abandoned`` with a reason.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import contextlib
 import logging
 import os
 import socket
+import threading
 import uuid
 from collections.abc import Callable
 from datetime import timedelta
@@ -28,11 +33,14 @@ from levante.platform.runners import RunOutcome, RunRequest, run_action
 
 log = logging.getLogger("levante.platform.runner")
 T = TypeVar("T")
+# An execution that ended: its row, how it ended, and who waits for it to be recorded.
+Ended = tuple[dict[str, Any], RunOutcome, "asyncio.Future[None]"]
 
 HEARTBEAT_SECONDS = 2.0
 LEASE_SECONDS = 15.0  # a claim lives this long without a heartbeat
 TIMEOUT_GRACE_SECONDS = 10.0  # beyond the runner's own timeout handling
 OUTPUT_FLUSH_SECONDS = 0.05
+MAX_HINTS = 10000  # beyond, a wake-up just asks for a full claim
 
 
 class OutputBuffer:
@@ -134,6 +142,17 @@ class RunnerService:
         self._pack_paths: dict[str, str] = {}
         # True when requested work may be waiting: a wake-up, a full claim, or a poll.
         self._backlog = True
+        # Ids that wake-ups named, oldest first: claimed by primary key (cheapest); the
+        # poll's full claim catches whatever a hint missed.
+        self._hints: dict[str, None] = {}
+        # Outcomes to record at the end of this turn of the event loop, in one statement.
+        self._ended: list[Ended] = []
+        # Workers promised to executions the API of this process is storing (see accept).
+        self._reserved = 0
+        # No other runner process is registered (checked at each heartbeat): the API of
+        # this process then need not NOTIFY, as this runner hears of new work in-process.
+        self._alone = False
+        self._reserve_lock = threading.Lock()
 
     # -- wake-ups, possibly from other threads --
     def _listener(self, event: str, execution_id: str) -> None:
@@ -143,11 +162,67 @@ class RunnerService:
         with contextlib.suppress(RuntimeError):
             loop.call_soon_threadsafe(self._on_event, event, execution_id)
 
+    # -- executions handed over by the API of this process (executions.Taker) --
+    def reserve(self, db: Engine) -> dict[str, Any] | None:
+        loop = self._loop
+        if db.url != self.engine.url or loop is None or loop.is_closed():
+            return None
+        with self._reserve_lock:
+            if self.shutting_down or self.workers - len(self.active) - self._reserved <= 0:
+                return None
+            self._reserved += 1
+        return {"claimed_by": self.process_id,
+                "lease_until": store.now() + timedelta(seconds=LEASE_SECONDS)}
+
+    def alone_on(self, db: Engine) -> bool:
+        return self._alone and db.url == self.engine.url and not self.shutting_down
+
+    def release(self) -> None:
+        with self._reserve_lock:
+            self._reserved -= 1
+
+    def accept(self, row: dict[str, Any]) -> None:
+        loop = self._loop
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is loop:
+            self._start(row)
+            return
+        try:
+            assert loop is not None
+            loop.call_soon_threadsafe(self._start, row)
+        except RuntimeError:  # the loop is closed: our claim ends abandoned at next start
+            self.release()
+
+    def _start(self, row: dict[str, Any]) -> None:
+        with self._reserve_lock:
+            self._reserved -= 1
+            stopping = self.shutting_down
+        if stopping:
+            store.transition(
+                self.engine, row["id"], executions.ACTIVE, "abandoned",
+                {"end_timestamp": store.now(), "lease_until": None,
+                 "result": {"error": "Execution abandoned: the runner process stopped "
+                                     "before the action started."}},
+            )
+            return
+        self._launch(row)
+
+    def _launch(self, row: dict[str, Any]) -> None:
+        task = asyncio.create_task(self._run_one(row), name=f"execution-{row['id']}")
+        self.active[row["id"]] = task
+        task.add_done_callback(self._done)
+
     def _on_event(self, event: str, execution_id: str) -> None:
         if event == "canceling":
             self._cancel(execution_id)
         elif self._wake is not None:
-            self._backlog = True
+            if event == "requested" and execution_id and len(self._hints) < MAX_HINTS:
+                self._hints[execution_id] = None
+            else:
+                self._backlog = True
             self._wake.set()
 
     def _cancel(self, execution_id: str) -> None:
@@ -163,6 +238,8 @@ class RunnerService:
         store.register_process(self.engine, self.process_id, "runner")
         abandon_dead_claims(self.engine, self.process_id)
         executions.add_listener(self._listener)
+        self._count_peers()
+        executions.add_taker(self)
         beating = asyncio.create_task(self._heartbeats(stopping))
         listening = (None if self.engine.dialect.name == "sqlite"
                      else asyncio.create_task(self._listen(stopping)))
@@ -170,8 +247,10 @@ class RunnerService:
         try:
             await self._claim_loop(stopping)
         finally:
+            executions.remove_taker(self)
             executions.remove_listener(self._listener)
-            self.shutting_down = True
+            with self._reserve_lock:
+                self.shutting_down = True
             for task in list(self.active.values()):
                 task.cancel()
             if self.active:
@@ -192,28 +271,17 @@ class RunnerService:
         try:
             while not stopping.is_set():
                 self._wake.clear()
-                free = self.workers - len(self.active)
+                free = self.workers - len(self.active) - self._reserved
                 claimed: list[dict[str, Any]] = []
-                if free > 0 and self._backlog:
-                    self._backlog = False
-                    try:
-                        claimed = await self._db(
-                            store.claim_requested, self.engine, self.process_id, free,
-                            LEASE_SECONDS,
-                        )
-                    except Exception:
-                        self._backlog = True
-                        log.exception("could not claim executions; retrying")
-                    if len(claimed) == free:
-                        self._backlog = True  # there may be more
+                if free > 0 and (self._backlog or self._hints):
+                    claimed = await self._claim(free)
                 for row in claimed:
-                    task = asyncio.create_task(self._run_one(row), name=f"execution-{row['id']}")
-                    self.active[row["id"]] = task
-                    task.add_done_callback(self._done)
+                    self._launch(row)
                 if loop.time() >= next_check:
                     next_check = loop.time() + self.poll_interval
                     self._check_cancels()
-                if claimed and len(claimed) == free:
+                if (claimed and len(claimed) == free) or \
+                        (self._hints and free > len(claimed)):
                     await asyncio.sleep(0)
                     continue
                 waiter = asyncio.create_task(self._wake.wait())
@@ -226,6 +294,26 @@ class RunnerService:
                 waiter.cancel()
         finally:
             stop_wait.cancel()
+
+    async def _claim(self, free: int) -> list[dict[str, Any]]:
+        """Up to ``free`` executions: those named by wake-ups, else the oldest requested."""
+        full = self._backlog
+        ids = None if full else list(self._hints)[:free]
+        self._backlog = False
+        try:
+            claimed = await self._db(
+                store.claim_requested, self.engine, self.process_id, free, LEASE_SECONDS, ids,
+            )
+        except Exception:
+            self._backlog = True  # the next poll's full claim covers the hints
+            self._hints.clear()
+            log.exception("could not claim executions; retrying")
+            return []
+        for execution_id in ids or [row["id"] for row in claimed]:
+            self._hints.pop(execution_id, None)
+        if full and len(claimed) == free:
+            self._backlog = True  # there may be more
+        return claimed
 
     def _done(self, task: asyncio.Task[None]) -> None:
         for key, value in list(self.active.items()):
@@ -285,16 +373,19 @@ class RunnerService:
             beats += 1
             try:
                 store.heartbeat(self.engine, self.process_id, LEASE_SECONDS)
+                self._count_peers()
                 if beats % 5 == 0:
                     abandon_dead_claims(self.engine, self.process_id)
             except Exception:
                 log.exception("heartbeat failed")
 
+    def _count_peers(self) -> None:
+        self._alone = store.other_processes(self.engine, "runner", self.process_id) == 0
+
     async def _db(self, func: Callable[..., T], *args: Any) -> T:
-        """Inline on SQLite (fastest); in a thread on PostgreSQL (round trips)."""
-        if self.engine.dialect.name == "sqlite":
-            return func(*args)
-        return await asyncio.to_thread(func, *args)
+        """Inline, on SQLite and PostgreSQL alike: the claim is one statement (one round
+        trip on PostgreSQL), cheaper than two thread hops."""
+        return func(*args)
 
     def _pack_path(self, pack: str) -> str | None:
         if pack not in self._pack_paths:
@@ -344,21 +435,53 @@ class RunnerService:
             except Exception:
                 log.exception("[%s] could not record the launch", execution_id)
             return
-        if self.engine.dialect.name == "sqlite":
-            self._record(row, outcome)
-            return
-        recording = asyncio.ensure_future(asyncio.to_thread(self._record, row, outcome))
+        # Recorded with the outcomes of the executions that end in the same turn of the
+        # event loop (one statement for them all). Shielded: a cancel that comes too late
+        # never loses the outcome.
+        ended = self._loop_ended(row, outcome)
         try:
-            await asyncio.shield(recording)
+            await asyncio.shield(ended)
         except asyncio.CancelledError:
-            await recording  # a cancel that came too late: the outcome is recorded anyway
+            await ended
 
-    def _record(self, row: dict[str, Any], outcome: RunOutcome) -> None:
-        """Store how the run ended (one UPDATE unless the status changed meanwhile)."""
+    def _loop_ended(self, row: dict[str, Any], outcome: RunOutcome) -> asyncio.Future[None]:
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        if not self._ended:
+            asyncio.get_running_loop().call_soon(self._record_ended)
+        self._ended.append((row, outcome, done))
+        return done
+
+    def _record_ended(self) -> None:
+        batch, self._ended = self._ended, []
+        try:
+            finished: set[str] | None = store.finish_many(self.engine, [
+                (row["id"], outcome.status, outcome.result, row["log"])
+                for row, outcome, _ in batch
+            ])
+        except Exception:
+            log.exception("could not record %d outcome(s) at once", len(batch))
+            finished = None
+        self._settle(batch, finished)
+
+    def _settle(self, batch: list[Ended], finished: set[str] | None) -> None:
+        """Record each outcome (``finished``: those the batched UPDATE ended)."""
+        for row, outcome, done in batch:
+            self._record(row, outcome, None if finished is None else row["id"] in finished)
+            if not done.done():
+                done.set_result(None)
+
+    def _record(
+        self, row: dict[str, Any], outcome: RunOutcome, finished: bool | None = None
+    ) -> None:
+        """Store how the run ended (one UPDATE unless the status changed meanwhile).
+
+        ``finished`` says whether the batched UPDATE already ended it (None: not tried)."""
         execution_id = row["id"]
         try:
-            if store.finish(self.engine, execution_id, outcome.status, outcome.result,
-                            row["log"]):
+            if finished is None:
+                finished = store.finish(self.engine, execution_id, outcome.status,
+                                        outcome.result, row["log"])
+            if finished:
                 return
             # Someone changed the status meanwhile (a cancel that came too late).
             status = store.statuses_of(self.engine, [execution_id]).get(execution_id)

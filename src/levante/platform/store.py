@@ -4,10 +4,15 @@ Writers that read then write (claims, status changes) run in ``BEGIN IMMEDIATE``
 and use ``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so several runner processes never take
 the same execution. Status changes are compare-and-set on the current status, so a cancel
 and a finish that race end in exactly one of them.
+
+On PostgreSQL every hot path is one statement in autocommit, i.e. one round trip: no
+BEGIN/COMMIT around it (the claim picks, locks and marks running in one UPDATE; the ends of
+many executions are written by one UPDATE).
 """
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import socket
@@ -18,6 +23,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
+    JSON,
     Connection,
     Engine,
     Text,
@@ -27,11 +33,14 @@ from sqlalchemy import (
     delete,
     func,
     insert,
+    literal_column,
     or_,
     select,
+    text,
     true,
     update,
 )
+from sqlalchemy.dialects.postgresql import JSONB
 
 from levante.db.metadata import processes
 from levante.platform.models import actions, api_keys, execution_output, executions, packs, tokens
@@ -74,6 +83,39 @@ def writing(engine: Engine) -> Iterator[Connection]:
 
 def _skip_locked(engine: Engine) -> bool:
     return engine.dialect.name != "sqlite"
+
+
+_autocommit: dict[int, Engine] = {}
+
+
+def _auto(engine: Engine) -> Engine:
+    """On PostgreSQL, the same pool in autocommit: a lone statement is one round trip
+    (no BEGIN, no COMMIT or ROLLBACK); at READ COMMITTED it sees exactly what it would
+    see in a transaction of its own. SQLite: the engine itself."""
+    if engine.dialect.name == "sqlite":
+        return engine
+    found = _autocommit.get(id(engine))
+    if found is None or found.pool is not engine.pool:
+        found = engine.execution_options(isolation_level="AUTOCOMMIT")
+        _autocommit[id(engine)] = found
+    return found
+
+
+def reading(engine: Engine) -> Connection:
+    """A connection for reads (autocommit on PostgreSQL, a deferred transaction on SQLite)."""
+    return _auto(engine).connect()
+
+
+@contextmanager
+def one_statement(engine: Engine) -> Iterator[Connection]:
+    """For a write that is a single statement: autocommit on PostgreSQL (atomic by itself,
+    one round trip), ``BEGIN IMMEDIATE`` on SQLite."""
+    if engine.dialect.name == "sqlite":
+        with writing(engine) as conn:
+            yield conn
+        return
+    with _auto(engine).connect() as conn:
+        yield conn
 
 
 # --- packs and actions --------------------------------------------------------------------
@@ -131,12 +173,12 @@ def save_pack(
 
 
 def list_packs(engine: Engine) -> list[Row]:
-    with engine.connect() as conn:
+    with reading(engine) as conn:
         return _rows(conn.execute(select(packs).order_by(packs.c.ref)))
 
 
 def get_pack(engine: Engine, ref_or_id: str) -> Row | None:
-    with engine.connect() as conn:
+    with reading(engine) as conn:
         row = conn.execute(
             select(packs).where(or_(packs.c.ref == ref_or_id, packs.c.id == ref_or_id))
         ).first()
@@ -144,7 +186,7 @@ def get_pack(engine: Engine, ref_or_id: str) -> Row | None:
 
 
 def pack_paths(engine: Engine) -> dict[str, str]:
-    with engine.connect() as conn:
+    with reading(engine) as conn:
         return {r.ref: r.path for r in conn.execute(select(packs.c.ref, packs.c.path))}
 
 
@@ -163,12 +205,12 @@ def list_actions(
     query = query.order_by(actions.c.ref).offset(offset)
     if limit is not None:
         query = query.limit(limit)
-    with engine.connect() as conn:
+    with reading(engine) as conn:
         return _rows(conn.execute(query)), int(conn.execute(count).scalar_one())
 
 
 def get_action(engine: Engine, ref_or_id: str) -> Row | None:
-    with engine.connect() as conn:
+    with reading(engine) as conn:
         row = conn.execute(
             select(actions).where(or_(actions.c.ref == ref_or_id, actions.c.id == ref_or_id))
         ).first()
@@ -217,6 +259,37 @@ _MARK_CLAIMED = (
     .values(status="running", claimed_by=bindparam("claimed_by"),
             lease_until=bindparam("lease_until"), log=bindparam("log"))
 )
+# Only the executions named (the ids that wake-ups carry): found by primary key, so the
+# cost does not grow with the dead index entries that past status changes leave behind.
+_CLAIM_IDS = _CLAIM.where(executions.c.id.in_(bindparam("ids", expanding=True)))
+
+
+def _claim_and_mark(pick: Any) -> Any:
+    """PostgreSQL: pick (skipping rows other runners are taking), mark running and read
+    back, in one statement. The picked rows are locked and re-checked by the subquery, so
+    no two runners take the same execution."""
+    picked = pick.with_for_update(skip_locked=True).with_only_columns(executions.c.id).cte(
+        "picked"
+    )
+    return (
+        update(executions)
+        .where(executions.c.id == picked.c.id)
+        .values(
+            status="running",
+            claimed_by=bindparam("claimed_by"),
+            lease_until=bindparam("lease_until"),
+            log=cast(
+                func.coalesce(cast(executions.c.log, JSONB), literal_column("'[]'::jsonb"))
+                .op("||")(cast(bindparam("entry", type_=JSON), JSONB)),
+                JSON,
+            ),
+        )
+        .returning(*executions.c)
+    )
+
+
+_CLAIM_AND_MARK = _claim_and_mark(_CLAIM)
+_CLAIM_IDS_AND_MARK = _claim_and_mark(_CLAIM_IDS)
 _FINISH = (
     update(executions)
     .where(executions.c.id == bindparam("b_id"), executions.c.status == "running")
@@ -225,27 +298,36 @@ _FINISH = (
 )
 
 
+_NOTIFY = text(f"SELECT pg_notify('{NOTIFY_CHANNEL}', :payload)")  # built once
+
+
 def _pg_notify(engine: Engine, conn: Connection, event: str, execution_id: str) -> None:
     if _skip_locked(engine):
-        payload = f"{event}:{execution_id}:{PROCESS_TOKEN}"
-        conn.execute(select(func.pg_notify(NOTIFY_CHANNEL, payload)))
+        conn.execute(_NOTIFY, {"payload": f"{event}:{execution_id}:{PROCESS_TOKEN}"})
 
 
 def notify(engine: Engine, event: str, execution_id: str) -> None:
     """Wake runners in other processes (PostgreSQL LISTEN/NOTIFY; SQLite: nothing)."""
     if _skip_locked(engine):
-        with engine.begin() as conn:
+        with one_statement(engine) as conn:
             _pg_notify(engine, conn, event, execution_id)
 
 
-def insert_execution(engine: Engine, row: Row) -> None:
-    with writing(engine) as conn:
+def insert_execution(engine: Engine, row: Row, wake: bool = True) -> None:
+    """Store a new execution; ``wake`` runners of other processes (PostgreSQL NOTIFY).
+
+    The NOTIFY is its own statement, after the commit: a transaction that notifies holds
+    PostgreSQL's global notify lock through its commit, disk flush included, which would
+    let only one insert commit at a time. Alone, it writes nothing and waits for no disk.
+    """
+    with one_statement(engine) as conn:
         conn.execute(_INSERT_EXECUTION, row)
-        _pg_notify(engine, conn, "requested", row["id"])
+        if wake:
+            _pg_notify(engine, conn, "requested", row["id"])
 
 
 def get_execution(engine: Engine, execution_id: str) -> Row | None:
-    with engine.connect() as conn:
+    with reading(engine) as conn:
         row = conn.execute(_GET_EXECUTION, {"b_id": execution_id}).first()
     return dict(row._mapping) if row else None
 
@@ -283,7 +365,7 @@ def list_executions(
     query = select(executions).where(where).order_by(*order).offset(offset)
     if limit is not None:
         query = query.limit(limit)
-    with engine.connect() as conn:
+    with reading(engine) as conn:
         rows = _rows(conn.execute(query))
         total = int(
             conn.execute(select(func.count()).select_from(executions).where(where)).scalar_one()
@@ -292,7 +374,7 @@ def list_executions(
 
 
 def child_executions(engine: Engine, parent_id: str) -> list[Row]:
-    with engine.connect() as conn:
+    with reading(engine) as conn:
         return _rows(
             conn.execute(
                 select(executions)
@@ -307,7 +389,7 @@ def child_ids(engine: Engine, parent_ids: Sequence[str]) -> dict[str, list[str]]
     if not parent_ids:
         return {}
     found: dict[str, list[str]] = {p: [] for p in parent_ids}
-    with engine.connect() as conn:
+    with reading(engine) as conn:
         for row in conn.execute(
             select(executions.c.parent, executions.c.id)
             .where(executions.c.parent.in_(list(parent_ids)))
@@ -335,7 +417,7 @@ def transition(
     values = dict(values or {})
     for _ in range(20):
         if known is None:
-            with engine.connect() as conn:
+            with reading(engine) as conn:
                 row = conn.execute(
                     select(executions.c.status, executions.c.log).where(
                         executions.c.id == execution_id
@@ -352,7 +434,7 @@ def transition(
         stamp = values.pop("_stamp", None) or now()
         new_log = [*log, {"timestamp": iso(stamp), "status": to_status}]
         fields = {**values, "status": to_status, "log": new_log}
-        with writing(engine) as conn:
+        with one_statement(engine) as conn:
             changed = conn.execute(
                 update(executions)
                 .where(executions.c.id == execution_id, executions.c.status == current)
@@ -364,17 +446,34 @@ def transition(
 
 
 def claim_requested(
-    engine: Engine, process_id: str, count: int, lease: float
+    engine: Engine, process_id: str, count: int, lease: float,
+    ids: Sequence[str] | None = None,
 ) -> list[Row]:
-    """Take up to ``count`` requested executions, oldest first, and mark them running."""
+    """Take up to ``count`` requested executions, oldest first, and mark them running.
+
+    With ``ids``, only among those (they need not be requested any more: the others are
+    skipped).
+    """
     stamp = now()
     until = stamp + timedelta(seconds=lease)
+    entry = {"timestamp": iso(stamp), "status": "running"}
+    params: dict[str, Any] = {"n": count}
+    if ids is not None:
+        if not ids:
+            return []
+        params["ids"] = list(ids)
+    if _skip_locked(engine):
+        with one_statement(engine) as conn:
+            taken = _rows(conn.execute(
+                _CLAIM_AND_MARK if ids is None else _CLAIM_IDS_AND_MARK,
+                {**params, "claimed_by": process_id, "lease_until": until, "entry": [entry]},
+            ))
+        taken.sort(key=lambda r: (aware(r["start_timestamp"]), r["id"]))
+        return taken
     with writing(engine) as conn:
-        query = _CLAIM_LOCKED if _skip_locked(engine) else _CLAIM
-        rows = _rows(conn.execute(query, {"n": count}))
+        rows = _rows(conn.execute(_CLAIM if ids is None else _CLAIM_IDS, params))
         if not rows:
             return []
-        entry = {"timestamp": iso(stamp), "status": "running"}
         for row in rows:
             row["log"] = [*(row["log"] or []), entry]
             row["status"] = "running"
@@ -400,14 +499,52 @@ def finish(
         "end_timestamp": stamp,
         "log": [*log, {"timestamp": iso(stamp), "status": status}],
     }
-    with writing(engine) as conn:
+    with one_statement(engine) as conn:
         changed = conn.execute(_FINISH, params).rowcount
     return bool(changed)
 
 
+# PostgreSQL: end many running executions in one statement (one round trip, one commit).
+_FINISH_MANY = text(
+    "UPDATE executions AS e SET status = v.status, result = CAST(v.result AS json),"
+    " end_timestamp = :end_timestamp, lease_until = NULL, log = CAST(v.log AS json)"
+    " FROM unnest(CAST(:ids AS text[]), CAST(:statuses AS text[]),"
+    " CAST(:results AS text[]), CAST(:logs AS text[])) AS v(id, status, result, log)"
+    " WHERE e.id = v.id AND e.status = 'running' RETURNING e.id"
+)
+
+
+def finish_many(engine: Engine, ended: Sequence[tuple[str, str, Any, list[Any]]]) -> set[str]:
+    """End running executions, each ``(id, status, result, log so far)``; returns the ids
+    ended (the others changed status meanwhile). One statement on PostgreSQL."""
+    if len(ended) == 1 or not _skip_locked(engine):
+        done = set()
+        with writing(engine) if len(ended) > 1 else one_statement(engine) as conn:
+            for execution_id, status, result, log in ended:
+                stamp = now()
+                if conn.execute(_FINISH, {
+                    "b_id": execution_id, "status": status, "result": result,
+                    "end_timestamp": stamp,
+                    "log": [*log, {"timestamp": iso(stamp), "status": status}],
+                }).rowcount:
+                    done.add(execution_id)
+        return done
+    stamp = now()
+    entry = iso(stamp)
+    params = {
+        "end_timestamp": stamp,
+        "ids": [e[0] for e in ended],
+        "statuses": [e[1] for e in ended],
+        "results": [json.dumps(e[2]) for e in ended],
+        "logs": [json.dumps([*e[3], {"timestamp": entry, "status": e[1]}]) for e in ended],
+    }
+    with one_statement(engine) as conn:
+        return {r[0] for r in conn.execute(_FINISH_MANY, params)}
+
+
 def set_first_result(engine: Engine, execution_id: str, result: Any) -> None:
     """Record the result of a running execution that has none yet (e.g. a launched workflow)."""
-    with writing(engine) as conn:
+    with one_statement(engine) as conn:
         conn.execute(
             update(executions)
             .where(executions.c.id == execution_id, executions.c.status == "running",
@@ -419,7 +556,7 @@ def set_first_result(engine: Engine, execution_id: str, result: Any) -> None:
 def statuses_of(engine: Engine, ids: Sequence[str]) -> dict[str, str]:
     if not ids:
         return {}
-    with engine.connect() as conn:
+    with reading(engine) as conn:
         return {
             r.id: r.status
             for r in conn.execute(
@@ -434,7 +571,7 @@ def append_output(engine: Engine, rows: Sequence[Row]) -> None:
     """Insert output lines (execution_id, seq, stream, data, timestamp) in one transaction."""
     if not rows:
         return
-    with writing(engine) as conn:
+    with one_statement(engine) as conn:
         conn.execute(insert(execution_output), list(rows))
 
 
@@ -449,7 +586,7 @@ def get_output(
     )
     if stream:
         query = query.where(execution_output.c.stream == stream)
-    with engine.connect() as conn:
+    with reading(engine) as conn:
         return _rows(conn.execute(query))
 
 
@@ -470,7 +607,7 @@ def claimed_active(engine: Engine, statuses: Sequence[str]) -> list[Row]:
         )
         .where(executions.c.status.in_(list(statuses)), executions.c.claimed_by.is_not(None))
     )
-    with engine.connect() as conn:
+    with reading(engine) as conn:
         return _rows(conn.execute(query))
 
 
@@ -502,6 +639,15 @@ def heartbeat(engine: Engine, process_id: str, lease: float) -> None:
         )
 
 
+def other_processes(engine: Engine, role: str, process_id: str) -> int:
+    """How many other processes of ``role`` are registered (alive or not yet cleared)."""
+    with reading(engine) as conn:
+        return int(conn.execute(
+            select(func.count()).select_from(processes)
+            .where(processes.c.role == role, processes.c.id != process_id)
+        ).scalar_one())
+
+
 def deregister_process(engine: Engine, process_id: str) -> None:
     with writing(engine) as conn:
         conn.execute(delete(processes).where(processes.c.id == process_id))
@@ -516,12 +662,12 @@ def insert_api_key(engine: Engine, row: Row) -> None:
 
 
 def list_api_keys(engine: Engine) -> list[Row]:
-    with engine.connect() as conn:
+    with reading(engine) as conn:
         return _rows(conn.execute(select(api_keys).order_by(api_keys.c.created_at)))
 
 
 def get_api_key(engine: Engine, id_or_hash: str) -> Row | None:
-    with engine.connect() as conn:
+    with reading(engine) as conn:
         row = conn.execute(
             select(api_keys).where(
                 or_(api_keys.c.id == id_or_hash, api_keys.c.key_hash == id_or_hash)
@@ -546,7 +692,7 @@ def insert_token(engine: Engine, row: Row) -> None:
 
 
 def get_token(engine: Engine, token_hash: str) -> Row | None:
-    with engine.connect() as conn:
+    with reading(engine) as conn:
         row = conn.execute(select(tokens).where(tokens.c.token_hash == token_hash)).first()
     return dict(row._mapping) if row else None
 

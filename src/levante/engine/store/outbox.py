@@ -65,15 +65,20 @@ def _is_pg(conn: Connection) -> bool:
 
 @contextmanager
 def writing(engine: Engine) -> Iterator[Connection]:
-    """A transaction that will write: BEGIN IMMEDIATE on SQLite (no lock upgrades)."""
-    conn = engine.connect()
-    if engine.dialect.name == "sqlite":
-        conn = conn.execution_options(sqlite_begin="IMMEDIATE")
-    try:
-        with conn.begin():
-            yield conn
-    finally:
-        conn.close()
+    """A transaction of the notifier that will write.
+
+    On SQLite: BEGIN IMMEDIATE, queued behind the other writers of this process on the
+    runtime's lock (racing them would make SQLite's busy handler sleep whole milliseconds).
+    On PostgreSQL the commit does not wait for the WAL flush (`synchronous_commit = off`,
+    milliseconds per commit): what the notifier writes (fan-out, leases, outcomes) is
+    redone from the durable outbox event if a crash of the server loses it, which at worst
+    sends an event again; at least once holds, and the receiver is idempotent."""
+    from levante.engine.runtime import writer  # (the runtime imports the step machinery)
+
+    with writer(engine) as conn:
+        if _is_pg(conn):
+            conn.exec_driver_sql("SET LOCAL synchronous_commit = off")
+        yield conn
 
 
 # --- subscribers ------------------------------------------------------------------------
@@ -141,6 +146,9 @@ _UNSENT = (
     .order_by(ev.c.id)
     .limit(bindparam("b_limit"))
 )
+_UNSENT_FULL = (
+    select(ev).where(ev.c.delivered_at.is_(None)).order_by(ev.c.id).limit(bindparam("b_limit"))
+)
 _PARAMS = select(we.c.id, we.c.params).where(we.c.id.in_(bindparam("b_ids", expanding=True)))
 _INSERT = insert(d)
 _FANNED_OUT = (
@@ -173,7 +181,7 @@ _FOLLOWERS = (
 )
 _LEASE = (
     update(d)
-    .where(d.c.id == bindparam("b_id"))
+    .where(d.c.id.in_(bindparam("b_ids", expanding=True)))
     .values(
         next_attempt_at=bindparam("b_until"),
         last_attempt_at=bindparam("b_now"),
@@ -210,18 +218,35 @@ _RETRY = update(d).where(_PENDING_ONE).values(
     **_RECORD_COMMON, next_attempt_at=bindparam("b_retry"), last_error=bindparam("b_error"))
 
 
-def fanout(conn: Connection, global_webhooks: Sequence[str], limit: int = 500) -> int:
+def fanout(
+    conn: Connection, global_webhooks: Sequence[str], limit: int = 500,
+    seen: dict[str, dict[Any, Row]] | None = None,
+) -> int:
     """Turn undelivered outbox events into deliveries, in event order; returns how many
-    events were handled (0 when another process holds the fan-out)."""
+    events were handled (0 when another process holds the fan-out). With `seen`, the
+    events and workflow executions read are kept there for `event_material` (the bodies of
+    fresh events are then built without reading them again), and `seen["busy"]` tells that
+    another transaction held the fan-out (it may have looked before the newest events were
+    committed: look again soon)."""
     if _is_pg(conn) and not conn.execute(
         text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": FANOUT_LOCK_KEY}
     ).scalar():
+        if seen is not None:
+            seen["busy"] = {}
         return 0
-    events = [dict(r._mapping) for r in conn.execute(_UNSENT, {"b_limit": limit})]
+    unsent = _UNSENT if seen is None else _UNSENT_FULL
+    events = [dict(r._mapping) for r in conn.execute(unsent, {"b_limit": limit})]
     if not events:
         return 0
     ids = {e["execution_id"] for e in events} | {e["root_execution_id"] for e in events}
-    params = {r.id: r.params for r in conn.execute(_PARAMS, {"b_ids": list(ids)})}
+    if seen is None:
+        params = {r.id: r.params for r in conn.execute(_PARAMS, {"b_ids": list(ids)})}
+    else:
+        workflows = {r.id: dict(r._mapping) for r in conn.execute(_WORKFLOWS,
+                                                                   {"b_ids": list(ids)})}
+        params = {key: row["params"] for key, row in workflows.items()}
+        seen["events"] = {e["id"]: e for e in events}
+        seen["workflows"] = workflows
     stamp = now()
     rows: list[Row] = []
     for event in events:
@@ -275,8 +300,8 @@ def claim(conn: Connection, lease: float, limit: int, batch: int = 1) -> list[li
             }))
         lines.append(line)
     until = stamp + timedelta(seconds=lease)
-    conn.execute(_LEASE, [{"b_id": r["id"], "b_until": until, "b_now": stamp}
-                          for line in lines for r in line])
+    conn.execute(_LEASE, {"b_ids": [r["id"] for line in lines for r in line],
+                          "b_until": until, "b_now": stamp})
     for line in lines:
         for row in line:
             row["created_at"] = aware(row["created_at"])
@@ -284,16 +309,27 @@ def claim(conn: Connection, lease: float, limit: int, batch: int = 1) -> list[li
     return lines
 
 
-def event_material(conn: Connection, deliveries: Sequence[Row]) -> dict[str, Any]:
-    """What the bodies of `deliveries` are made of: events, executions, tasks."""
-    event_ids = list({r["event_id"] for r in deliveries})
-    events = {r.id: dict(r._mapping) for r in conn.execute(_EVENTS, {"b_ids": event_ids})}
+def event_material(
+    conn: Connection, deliveries: Sequence[Row], seen: Mapping[str, Mapping[Any, Row]] | None = None
+) -> dict[str, Any]:
+    """What the bodies of `deliveries` are made of: events, executions, tasks (those of
+    `seen`, read by `fanout` in this transaction, are not read again)."""
+    known_events = (seen or {}).get("events") or {}
+    known_workflows = (seen or {}).get("workflows") or {}
+    events = {i: dict(known_events[i]) for i in {r["event_id"] for r in deliveries}
+              if i in known_events}
+    event_ids = list({r["event_id"] for r in deliveries} - events.keys())
+    if event_ids:
+        events.update((r.id, dict(r._mapping))
+                      for r in conn.execute(_EVENTS, {"b_ids": event_ids}))
     wf_ids = {r["execution_id"] for r in deliveries} | {
         r["root_execution_id"] for r in deliveries
     }
-    workflows = {
-        r.id: dict(r._mapping) for r in conn.execute(_WORKFLOWS, {"b_ids": list(wf_ids)})
-    }
+    workflows = {i: known_workflows[i] for i in wf_ids if i in known_workflows}
+    missing = list(wf_ids - workflows.keys())
+    if missing:
+        workflows.update((r.id, dict(r._mapping))
+                         for r in conn.execute(_WORKFLOWS, {"b_ids": missing}))
     task_ids = {r["task_execution_id"] for r in deliveries if r["task_execution_id"]}
     # Workflow events other than the launch carry the workflow's tasks.
     listing = {
@@ -350,13 +386,18 @@ def purge(conn: Connection, before: datetime) -> int:
     ).rowcount)
 
 
+_NEXT_DUE = select(func.min(d.c.next_attempt_at)).where(d.c.state == PENDING)
+
+
+def pending_due(conn: Connection) -> datetime | None:
+    """When the earliest pending delivery is due (None: nothing pending)."""
+    return aware(conn.execute(_NEXT_DUE).scalar())
+
+
 def next_due(engine: Engine) -> datetime | None:
     """When the earliest pending delivery is due (None: nothing pending)."""
     with engine.connect() as conn:
-        value = conn.execute(
-            select(func.min(d.c.next_attempt_at)).where(d.c.state == PENDING)
-        ).scalar()
-    return aware(value)
+        return pending_due(conn)
 
 
 def has_work(engine: Engine) -> bool:

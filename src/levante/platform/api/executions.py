@@ -79,7 +79,7 @@ async def create_execution(request: Request) -> Response:
     row = await in_db(request, lambda: ex.create_execution(
         p.db, ref, params, user, parent=parent, context=context,
         allow_sudo=p.allow_sudo, default_timeout=p.default_timeout,
-    ))
+    ), commits=True)
     return json_response(ex.view(row, p.web_base), 201)
 
 

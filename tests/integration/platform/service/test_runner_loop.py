@@ -131,6 +131,7 @@ def test_runner_in_another_process_is_woken_by_notify(postgres_url: str,
             assert time.monotonic() < deadline
             time.sleep(0.02)
         ex.remove_listener(runner._listener)  # as if the API ran in another process
+        ex.remove_taker(runner)
         started = time.monotonic()
         row = ex.create_execution(engine, "core.noop", {}, "a")
         while ex.get_execution(engine, row["id"])["status"] != "succeeded":
