@@ -81,9 +81,11 @@ def _hook(path: str) -> Callable[..., list[str]] | None:
               help="Data folder (default: [core] data_dir, ~/.local/share/levante).")
 @click.option("--api-port", type=int, default=None, help="Platform API port (default 9101).")
 @click.option("--engine-port", type=int, default=None, help="Engine API port (default 8989).")
+@click.option("--no-example", is_flag=True,
+              help="Do not run the example workflow examples.hello_chain at start.")
 @config_options
 def up(
-    data_dir: str | None, api_port: int | None, engine_port: int | None,
+    data_dir: str | None, api_port: int | None, engine_port: int | None, no_example: bool,
     config_file: str | None, config_dir: str | None,
 ) -> None:
     """Run all of Levante in one process (embedded mode; SQLite in the data folder).
@@ -116,6 +118,10 @@ def up(
             "`levante up` upgrades by itself, `levante serve` never does."
         )
     engine, services = _services_for(sorted(ROLES), config)
+    if not no_example:
+        from levante.platform.example_run import example_services
+
+        services.extend(example_services(config, click.echo))
     for path in UP_HOOKS:
         hook = _hook(path)
         if hook is not None:

@@ -17,6 +17,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine
 
+from levante.platform import engine_reporting
 from levante.platform import store as platform_store
 from levante.platform import tracking_store as ts
 from levante.platform.executions import DONE, WORKFLOW_RUNNERS
@@ -355,6 +356,11 @@ class _Folding:
                 values["lease_until"] = None
         changed = bool(values) and ts.update_execution(conn, execution_id, self.old_status,
                                                        values)
+        if changed and "status" in values:  # a nested workflow's end, a cancel: same commit
+            engine_reporting.on_status(conn, execution_id, self.status,
+                                       values.get("result", self.result),
+                                       context=values.get("context", row["context"]),
+                                       action=row["action"])
         ts.touch_link(conn, execution_id, self.last_seq)
         if ended:
             ts.delete_entry(conn, execution_id)

@@ -29,6 +29,7 @@ from sqlalchemy import Engine
 
 from levante.config import Config
 from levante.platform import executions, store
+from levante.platform.engine_reporting import may_report
 from levante.platform.runners import RunOutcome, RunRequest, run_action
 
 log = logging.getLogger("levante.platform.runner")
@@ -453,6 +454,14 @@ class RunnerService:
 
     def _record_ended(self) -> None:
         batch, self._ended = self._ended, []
+        # Children of workflow tasks end one by one, each with its report to the engine in
+        # the same transaction (levante.platform.engine_reporting).
+        reported = [b for b in batch if may_report(b[0].get("context"))]
+        if reported:
+            batch = [b for b in batch if not may_report(b[0].get("context"))]
+            self._settle(reported, None)
+            if not batch:
+                return
         try:
             finished: set[str] | None = store.finish_many(self.engine, [
                 (row["id"], outcome.status, outcome.result, row["log"])
@@ -480,7 +489,8 @@ class RunnerService:
         try:
             if finished is None:
                 finished = store.finish(self.engine, execution_id, outcome.status,
-                                        outcome.result, row["log"])
+                                        outcome.result, row["log"],
+                                        context=row.get("context"))
             if finished:
                 return
             # Someone changed the status meanwhile (a cancel that came too late).

@@ -18,9 +18,12 @@ def api_services(config: Config, engine: Engine) -> list[Service]:
 
 
 def runner_services(config: Config, engine: Engine) -> list[Service]:
+    from levante.platform import workflow_launch
+    from levante.platform.engine_reporting import EngineReporter
     from levante.platform.runner_service import RunnerService
 
-    return [RunnerService(config, engine)]
+    workflow_launch.configure(config, engine)
+    return [RunnerService(config, engine), EngineReporter(config, engine)]
 
 
 def resultstracker_services(config: Config, engine: Engine) -> list[Service]:

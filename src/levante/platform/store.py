@@ -43,6 +43,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 
 from levante.db.metadata import processes
+from levante.platform import engine_reporting
 from levante.platform.models import actions, api_keys, execution_output, executions, packs, tokens
 
 Row = dict[str, Any]
@@ -434,12 +435,16 @@ def transition(
         stamp = values.pop("_stamp", None) or now()
         new_log = [*log, {"timestamp": iso(stamp), "status": to_status}]
         fields = {**values, "status": to_status, "log": new_log}
-        with one_statement(engine) as conn:
+        # A report to the engine may be due: written in the same transaction.
+        reporting = to_status in engine_reporting.REPORTED_STATUSES
+        with writing(engine) if reporting else one_statement(engine) as conn:
             changed = conn.execute(
                 update(executions)
                 .where(executions.c.id == execution_id, executions.c.status == current)
                 .values(**fields)
             ).rowcount
+            if changed and reporting:
+                engine_reporting.on_status(conn, execution_id, to_status, fields.get("result"))
         if changed:
             return fields
     return None
@@ -488,9 +493,14 @@ def claim_requested(
 
 
 def finish(
-    engine: Engine, execution_id: str, status: str, result: Any, log: list[Any]
+    engine: Engine, execution_id: str, status: str, result: Any, log: list[Any],
+    context: Any = None,
 ) -> bool:
-    """End a running execution (one UPDATE when nobody changed its status meanwhile)."""
+    """End a running execution (one UPDATE when nobody changed its status meanwhile).
+
+    A child of a workflow task (``context.mistral``; None: not known) reports its end to
+    the engine: that row is written in the same transaction.
+    """
     stamp = now()
     params = {
         "b_id": execution_id,
@@ -499,8 +509,11 @@ def finish(
         "end_timestamp": stamp,
         "log": [*log, {"timestamp": iso(stamp), "status": status}],
     }
-    with one_statement(engine) as conn:
+    reporting = engine_reporting.may_report(context)
+    with writing(engine) if reporting else one_statement(engine) as conn:
         changed = conn.execute(_FINISH, params).rowcount
+        if changed and reporting:
+            engine_reporting.on_status(conn, execution_id, status, result, context=context)
     return bool(changed)
 
 

@@ -23,7 +23,7 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import httpx
 import yaml
@@ -37,7 +37,7 @@ from levante.platform.runners.base import RunOutcome, RunRequest, Status
 log = logging.getLogger("levante.platform.workflow_launch")
 
 # What a launched workflow leaves the platform execution in: still running, handed over.
-HANDED_OVER = cast(Status, "running")
+HANDED_OVER: Status = "running"
 RUNNER_PARAMETERS = frozenset({"context", "skip_notify", "task", "workflow"})
 ENGINE_KEY_FILE = "engine_api_key"
 RECEIVER_PATH = "/v1/webhooks/levante"

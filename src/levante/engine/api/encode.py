@@ -8,6 +8,8 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from levante.engine.platform_actions import mask_params
+
 TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 
 
@@ -87,7 +89,7 @@ def execution(row: Mapping[str, Any], with_output: bool = True) -> dict[str, Any
     root = row.get("root_execution_id")
     out["root_execution_id"] = None if root in (None, row.get("id")) else root
     out["source_execution_id"] = None
-    out["params"] = json_text(row.get("params"), {})
+    out["params"] = json_text(mask_params(row.get("params")), {})  # the credential
     out["input"] = json_text(row.get("input"), {})
     if with_output:
         out["output"] = json_text(row.get("output"), {})

@@ -58,6 +58,9 @@ def error_response(exc: BaseException) -> JSONResponse:
         return fault(404, str(exc))
     if isinstance(exc, DuplicateError):
         return fault(409, str(exc))
+    status = getattr(exc, "http_status", None)  # e.g. the runtime's NotAllowed: 403
+    if isinstance(exc, InvalidRequest) and isinstance(status, int):
+        return fault(status, str(exc))
     if isinstance(exc, InvalidRequest | QueryError):
         return fault(400, str(exc))
     if isinstance(exc, IntegrityError):

@@ -122,8 +122,7 @@ async def create_execution(request: Request) -> Response:
         params = params or dict(src.get("params") or {})
     if not workflow:
         raise ApiError(400, "Field 'workflow_name' or 'workflow_id' is required")
-    if isinstance(params.get("env"), str):
-        params = await db.read(_resolve_env, params)
+    # (a named environment in params.env is resolved by the runtime, in its transaction)
     namespace = str_field(data, "workflow_namespace") or str(params.get("namespace") or "")
     description = str_field(data, "description") or ""
     result = await db.call(

@@ -13,7 +13,6 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from levante.db.connect import is_sqlite
 from levante.engine.api.errors import ApiError
 from levante.engine.store.queries import MAX_LIMIT, Listing, ListRequest
 
@@ -27,21 +26,18 @@ class Db:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        self._sqlite = is_sqlite(engine.url.render_as_string(hide_password=True))
 
     def _read(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         with self.engine.connect() as conn:
             return fn(conn, *args, **kwargs)
 
     def _write(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        conn = self.engine.connect()
-        if self._sqlite:
-            conn = conn.execution_options(sqlite_begin="IMMEDIATE")
-        try:
-            with conn.begin():
-                return fn(conn, *args, **kwargs)
-        finally:
-            conn.close()
+        """A write transaction by the runtime's `writer`: on SQLite the API's writes queue on
+        the same in-process lock as the engine's steps instead of busy-waiting in SQLite."""
+        from levante.engine.runtime import writer
+
+        with writer(self.engine) as conn:
+            return fn(conn, *args, **kwargs)
 
     async def read(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         return await run_in_threadpool(self._read, fn, *args, **kwargs)

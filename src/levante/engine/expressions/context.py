@@ -79,7 +79,8 @@ def _json_default(obj: Any) -> Any:
 
 
 def json_dump(data: Any) -> str:
-    return json.dumps(data, default=_json_default)
+    """Indented by 4, as Mistral's json_dump (its json_pp, deprecated, is the same)."""
+    return json.dumps(data, indent=4, default=_json_default)
 
 
 def json_pp(data: Any) -> str:

@@ -13,7 +13,8 @@ OutputCallback = Callable[[str, str], None]
 """``on_output(stream, text)``: ``stream`` is ``'stdout'`` or ``'stderr'``, ``text`` a line
 (with its newline) or a chunk of a long line, in the order the action wrote it."""
 
-Status = Literal["succeeded", "failed", "timeout", "canceled"]
+# "running": handed over (a workflow on the engine); the engine's events end it.
+Status = Literal["succeeded", "failed", "timeout", "canceled", "running"]
 
 
 @dataclass(frozen=True)
