@@ -32,6 +32,7 @@ from levante.engine.actions.base import (
     ActionInputError,
     StdAction,
 )
+from levante.http_client import loop_client
 
 REF = re.compile(r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_.-]+$")
 RESERVED_PACKS = frozenset({"std"})
@@ -178,20 +179,8 @@ def child_body(ref: str, parameters: Mapping[str, Any], origin: Mapping[str, Any
     return body
 
 
-_clients: dict[int, tuple[asyncio.AbstractEventLoop, httpx.AsyncClient]] = {}
-
-
 def _http() -> httpx.AsyncClient:
-    """One connection pool per event loop, reused by every call made in it."""
-    loop = asyncio.get_running_loop()
-    found = _clients.get(id(loop))
-    if found is not None and found[0] is loop and not found[1].is_closed:
-        return found[1]
-    for key in [k for k, (other, _) in _clients.items() if other.is_closed()]:
-        del _clients[key]
-    client = httpx.AsyncClient(timeout=REQUEST_TIMEOUT)
-    _clients[id(loop)] = (loop, client)
-    return client
+    return loop_client(REQUEST_TIMEOUT)
 
 
 async def _post(url: str, body: Mapping[str, Any], headers: Mapping[str, str]) -> httpx.Response:

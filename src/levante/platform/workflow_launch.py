@@ -30,6 +30,7 @@ import yaml
 from sqlalchemy import Engine, select, update
 
 from levante.config import Config
+from levante.http_client import loop_client
 from levante.platform import auth
 from levante.platform.models import executions as ex
 from levante.platform.runners.base import RunOutcome, RunRequest, Status
@@ -259,20 +260,8 @@ class EngineClient:
         return found
 
 
-_clients: dict[int, tuple[asyncio.AbstractEventLoop, httpx.AsyncClient]] = {}
-
-
 def _http() -> httpx.AsyncClient:
-    """One connection pool per event loop, reused by every call made in it."""
-    loop = asyncio.get_running_loop()
-    found = _clients.get(id(loop))
-    if found is not None and found[0] is loop and not found[1].is_closed:
-        return found[1]
-    for key in [k for k, (other, _) in _clients.items() if other.is_closed()]:
-        del _clients[key]
-    client = httpx.AsyncClient(timeout=REQUEST_TIMEOUT)
-    _clients[id(loop)] = (loop, client)
-    return client
+    return loop_client(REQUEST_TIMEOUT)
 
 
 def start_body(request: RunRequest, definition: Definition, found: Settings,
