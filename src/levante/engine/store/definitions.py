@@ -23,6 +23,7 @@ import yaml
 from croniter import croniter
 from sqlalchemy import Connection, Row, Table, and_, delete, insert, select, update
 
+from levante.engine import actions
 from levante.engine.definitions_models import (
     DEFAULT_PROJECT,
     action_definitions,
@@ -244,24 +245,34 @@ def parse_workflows(text: str) -> list[Any]:
     return _as_list(_lang().parse_workflows(text))
 
 
-def _workflow_values(
-    spec: Any, raw: Mapping[str, Any], definition: str, name: str
+def _definition_values(
+    spec: Any, raw: Mapping[str, Any], definition: str, name: str, input_as_json: bool
 ) -> dict[str, Any]:
+    """Columns every definition row has; the YAML's own input and tags win over the spec's."""
     spec_dict = _spec_dict(spec)
-    raw_input = raw.get("input") if isinstance(raw, Mapping) else None
+    raw_map = raw if isinstance(raw, Mapping) else {}
+    raw_input = raw_map.get("input")
     if raw_input is None:
         raw_input = spec_dict.get("input") or []
-    tags = raw.get("tags") if isinstance(raw, Mapping) else None
+    tags = raw_map.get("tags")
     if tags is None:
         tags = spec_dict.get("tags")
     return {
         "name": name,
         "definition": definition,
         "spec": spec_dict,
-        "input": input_display(raw_input if isinstance(raw_input, list) else []),
+        "input": input_display(raw_input if isinstance(raw_input, list) else [],
+                               as_json=input_as_json),
         "tags": _tags(tags),
-        "checksum": _checksum(definition),
     }
+
+
+def _workflow_values(
+    spec: Any, raw: Mapping[str, Any], definition: str, name: str
+) -> dict[str, Any]:
+    values = _definition_values(spec, raw, definition, name, input_as_json=False)
+    values["checksum"] = _checksum(definition)
+    return values
 
 
 def _find_by_name(
@@ -544,38 +555,16 @@ def parse_actions(text: str) -> list[Any]:
 def _action_values(
     spec: Any, raw: Mapping[str, Any], definition: str, name: str
 ) -> dict[str, Any]:
-    spec_dict = _spec_dict(spec)
-    raw_input = raw.get("input") if isinstance(raw, Mapping) else None
-    if raw_input is None:
-        raw_input = spec_dict.get("input") or []
-    tags = raw.get("tags") if isinstance(raw, Mapping) else None
+    values = _definition_values(spec, raw, definition, name, input_as_json=True)
     description = raw.get("description") if isinstance(raw, Mapping) else None
     if description is None:
-        description = spec_dict.get("description")
-    return {
-        "name": name,
-        "definition": definition,
-        "spec": spec_dict,
-        "input": input_display(raw_input if isinstance(raw_input, list) else [], as_json=True),
-        "description": str(description) if description is not None else None,
-        "tags": _tags(tags if tags is not None else spec_dict.get("tags")),
-    }
+        description = values["spec"].get("description")
+    values["description"] = str(description) if description is not None else None
+    return values
 
 
 def _system_action_names() -> set[str]:
-    try:
-        from levante.engine import actions
-    except ImportError:
-        return set()
-    listing = getattr(actions, "list_actions", None)
-    if listing is None:
-        return set()
-    names: set[str] = set()
-    for item in listing():
-        name = item.get("name") if isinstance(item, Mapping) else getattr(item, "name", None)
-        if name:
-            names.add(str(name))
-    return names
+    return {action.name for action in actions.list_actions()}
 
 
 def create_actions(
