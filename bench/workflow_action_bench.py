@@ -5,10 +5,14 @@ Everything runs as under `levante up` (one process, embedded SQLite unless --dat
 the platform launches the workflow on the engine, the engine creates a child execution per
 task, the platform reports each child's end back, and the engine's events end the
 platform execution. The client posts `/v1/executions` and polls the execution's status
-(every millisecond); the figure is the median (and 99th percentile) of --samples runs.
+every --poll seconds. The figure is the time from the client's request (its clock, before
+it sends) to the platform's `end_timestamp` (stamped in the transaction that commits
+`succeeded`; same machine, same clock): median and 99th percentile of --samples runs.
+What the client saw is printed too: it adds up to one poll interval, and each poll costs
+the server a request (polling every millisecond slows the very thing it measures).
 Target (issue 5): median at most 30 ms.
 
-    .venv/bin/python bench/workflow_action_bench.py [--database URL] [--samples 50]
+    .venv/bin/python bench/workflow_action_bench.py [--database URL] [--samples 50] [--poll S]
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from datetime import datetime
 from pathlib import Path
 
 import httpx
@@ -63,6 +68,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--database", default=None, help="database URL (default: SQLite)")
     parser.add_argument("--samples", type=int, default=50)
+    parser.add_argument("--poll", type=float, default=0.005,
+                        help="seconds between two polls of the status (default 0.005)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
@@ -97,22 +104,27 @@ def main() -> int:
                     time.sleep(0.1)
             key = (root / "data" / "api_key").read_text(encoding="utf-8").strip()
             timings: list[float] = []
+            seen: list[float] = []
             with httpx.Client(base_url=base, headers={"St2-Api-Key": key},
                               timeout=30) as client:
                 for index in range(args.samples + 2):
+                    sent = time.time()
                     started = time.perf_counter()
                     execution = client.post("/executions",
                                             json={"action": "benchwf.three_noops"}).json()
                     while execution["status"] not in DONE:
-                        time.sleep(0.001)
+                        time.sleep(args.poll)
                         execution = client.get(f"/executions/{execution['id']}",
                                                params={"include_attributes": "status"}).json()
-                    elapsed = (time.perf_counter() - started) * 1000
+                    observed = (time.perf_counter() - started) * 1000
                     if execution["status"] != "succeeded":
                         print(f"run {index} ended {execution['status']}")
                         return 1
+                    record = client.get(f"/executions/{execution['id']}").json()
+                    ended = datetime.fromisoformat(record["end_timestamp"].replace("Z", "+00:00"))
                     if index >= 2:  # the first runs register the workflow, warm caches
-                        timings.append(elapsed)
+                        timings.append((ended.timestamp() - sent) * 1000)
+                        seen.append(observed)
         finally:
             proc.send_signal(signal.SIGINT)
             try:
@@ -123,6 +135,8 @@ def main() -> int:
           f"({args.database or 'sqlite'}, {args.samples} runs): "
           f"median {statistics.median(timings):.1f} ms, p99 {_pct(timings, 0.99):.1f} ms "
           "(target: median <= 30 ms)")
+    print(f"  as the client saw it, polling every {args.poll * 1000:g} ms: median "
+          f"{statistics.median(seen):.1f} ms, p99 {_pct(seen, 0.99):.1f} ms")
     return 0
 
 

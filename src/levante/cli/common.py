@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import sys
-from collections.abc import Callable
-from typing import Any, NoReturn, TypeVar
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
 
 from levante.config import Config, ConfigError, load_config
 
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
 F = TypeVar("F", bound=Callable[..., Any])
+
+# Same status as a service refusing to start (levante.service.EXIT_SCHEMA_NOT_AT_HEAD).
+EXIT_SCHEMA_NOT_AT_HEAD = 3
 
 
 def config_options(func: F) -> F:
@@ -69,3 +76,72 @@ def handles_errors(*errors: type[Exception]) -> Callable[[F], F]:
         return wrapper  # type: ignore[return-value]
 
     return decorate
+
+
+def shown_url(url: str) -> str:
+    """The database URL as it may be printed: the password masked."""
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def _reason(url: str, exc: BaseException) -> str:
+    """The first line of the driver's message, with the password masked should it appear."""
+    from sqlalchemy.engine import make_url
+
+    orig = getattr(exc, "orig", None) or exc
+    lines = str(orig).strip().splitlines()
+    reason = lines[0].strip() if lines else type(orig).__name__
+    password = make_url(url).password
+    return reason.replace(str(password), "***") if password else reason
+
+
+def database_error_line(url: str, exc: BaseException) -> str:
+    """One line naming the database (no password) and the driver's reason, instead of a
+    traceback; an error with no statement happened while connecting."""
+    if getattr(exc, "statement", None) is None:
+        return f"cannot reach database {shown_url(url)}: {_reason(url, exc)}"
+    return f"database {shown_url(url)}: {_reason(url, exc)}"
+
+
+@contextlib.contextmanager
+def open_database(config: Config) -> Iterator[Engine]:
+    """An engine on the configured database, reachable and at head, disposed on exit.
+
+    For commands that read tables directly: on a missing, empty or older database they
+    would die with a SQLAlchemy traceback ("no such table"). Instead, like a service,
+    print one line naming the database and what to run, exit 3 and create nothing; a
+    database that cannot be reached is one line and exit 2.
+    """
+    from sqlalchemy.exc import OperationalError, SQLAlchemyError
+
+    from levante.db import manage
+    from levante.db.connect import engine_from_config, is_sqlite, sqlite_path
+
+    url = config.database_url
+    shown = shown_url(url)
+    embedded = not config.get_str("database", "connection")
+    also = " (or `levante up`, which upgrades it by itself)" if embedded else ""
+    path = sqlite_path(url) if is_sqlite(url) else None
+    if path is not None and not path.exists():
+        # Connecting would create an empty file (and its folder): say so without it.
+        missing = manage.SchemaNotAtHead(None, manage.head_revision())
+        fail(missing.describe(shown, also), EXIT_SCHEMA_NOT_AT_HEAD)
+    try:
+        engine = engine_from_config(config)
+    except OSError as exc:
+        fail(database_error_line(url, exc))
+    try:
+        try:
+            manage.ensure_at_head(engine)
+        except manage.SchemaNotAtHead as exc:
+            fail(exc.describe(shown, also), EXIT_SCHEMA_NOT_AT_HEAD)
+        except SQLAlchemyError as exc:
+            fail(database_error_line(url, exc))
+        try:
+            yield engine
+        except OperationalError as exc:
+            # The database went away (or stayed locked) halfway through the command.
+            fail(database_error_line(url, exc))
+    finally:
+        engine.dispose()

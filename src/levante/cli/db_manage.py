@@ -2,17 +2,43 @@
 
 from __future__ import annotations
 
+import functools
 import sys
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import click
 from alembic.util.exc import CommandError
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
-from levante.cli.common import config_options, fail, get_config, handles_errors
+from levante.cli.common import (
+    config_options,
+    database_error_line,
+    fail,
+    get_config,
+    handles_errors,
+)
 from levante.db import manage
 
+F = TypeVar("F", bound=Callable[..., Any])
 _ERRORS = (manage.DatabaseStateError, CommandError, SQLAlchemyError)
+
+
+def _database_errors(func: F) -> F:
+    """A driver error (e.g. an unreachable server) as one line naming the database, not
+    SQLAlchemy's several lines; every command takes database/config_file/config_dir."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except DBAPIError as exc:
+            url = _url(kwargs.get("config_file"), kwargs.get("config_dir"),
+                       kwargs.get("database"))
+            fail(database_error_line(url, exc))
+
+    return wrapper  # type: ignore[return-value]
 
 
 def _url(config_file: str | None, config_dir: str | None, database: str | None) -> str:
@@ -47,6 +73,7 @@ def cli() -> None:
 @_database_option
 @config_options
 @handles_errors(*_ERRORS)
+@_database_errors
 def upgrade(
     revision: str, as_sql: bool, database: str | None, config_file: str | None,
     config_dir: str | None,
@@ -72,6 +99,7 @@ def upgrade(
 @_database_option
 @config_options
 @handles_errors(*_ERRORS)
+@_database_errors
 def downgrade(
     revision: str, database: str | None, config_file: str | None, config_dir: str | None
 ) -> None:
@@ -85,6 +113,7 @@ def downgrade(
 @_database_option
 @config_options
 @handles_errors(*_ERRORS)
+@_database_errors
 def current(database: str | None, config_file: str | None, config_dir: str | None) -> None:
     """Show the database's current revision and whether it is the head."""
     url = _url(config_file, config_dir, database)
@@ -102,6 +131,7 @@ def current(database: str | None, config_file: str | None, config_dir: str | Non
 @_database_option
 @config_options
 @handles_errors(*_ERRORS)
+@_database_errors
 def history(database: str | None, config_file: str | None, config_dir: str | None) -> None:
     """List every revision, newest first, marking the head and the current one."""
     url = _url(config_file, config_dir, database)
@@ -116,6 +146,7 @@ def history(database: str | None, config_file: str | None, config_dir: str | Non
 @_database_option
 @config_options
 @handles_errors(*_ERRORS)
+@_database_errors
 def stamp(
     revision: str, database: str | None, config_file: str | None, config_dir: str | None
 ) -> None:
@@ -129,6 +160,7 @@ def stamp(
 @_database_option
 @config_options
 @handles_errors(*_ERRORS)
+@_database_errors
 def check(database: str | None, config_file: str | None, config_dir: str | None) -> None:
     """Exit 0 when the database is at head and matches the models; else list every difference."""
     url = _url(config_file, config_dir, database)

@@ -11,8 +11,9 @@ from typing import Any
 
 import click
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
 
-from levante.cli.common import config_options, fail, get_config
+from levante.cli.common import config_options, database_error_line, fail, get_config
 from levante.config import Config
 from levante.db import manage
 from levante.db.connect import engine_from_config
@@ -40,6 +41,9 @@ def _services_for(roles: list[str], config: Config) -> tuple[Any, list[Service]]
     except manage.SchemaNotAtHead as exc:
         click.echo(f"levante: {exc}", err=True)
         sys.exit(EXIT_SCHEMA_NOT_AT_HEAD)
+    except SQLAlchemyError as exc:
+        engine.dispose()
+        fail(database_error_line(config.database_url, exc))
     services: list[Service] = []
     for role in roles:
         services.extend(role_factory(role)(config, engine))
@@ -110,6 +114,8 @@ def up(
         before, after = manage.upgrade(url, "head")
     except manage.DatabaseStateError as exc:
         fail(str(exc))
+    except (SQLAlchemyError, OSError) as exc:
+        fail(database_error_line(url, exc))
     if before == after:
         click.echo(f"Database {shown} is at revision {after} (head).")
     else:

@@ -14,8 +14,7 @@ from typing import Any
 import click
 from sqlalchemy import Engine
 
-from levante.cli.common import config_options, fail, get_config
-from levante.db.connect import engine_from_config
+from levante.cli.common import config_options, fail, get_config, open_database
 from levante.engine.store import outbox
 from levante.platform import tracking_store as ts
 
@@ -162,13 +161,11 @@ def trace_cmd(execution_id: str, as_json: bool, config_file: str | None,
               config_dir: str | None) -> None:
     """Show the story of an execution: launch, task events, completion, deliveries."""
     config = get_config(config_file, config_dir)
-    db = engine_from_config(config)
-    try:
-        story = build_trace(db, execution_id)
-    except LookupError as exc:
-        fail(str(exc))
-    finally:
-        db.dispose()
+    with open_database(config) as db:
+        try:
+            story = build_trace(db, execution_id)
+        except LookupError as exc:
+            fail(str(exc))
     if as_json:
         click.echo(json.dumps(story, indent=2))
     else:

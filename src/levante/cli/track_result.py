@@ -5,16 +5,14 @@
 Adds an entry for a running workflow execution and its unfinished workflow children (the
 tracker then polls the engine for them), or removes them with `--delete`. Refuses, with
 exit status 2, an execution that is finished or is not a workflow; says so and exits 0
-when there is nothing to do.
+when there is nothing to do. Exits 3 on a database that is not at head, as services do.
 """
 
 from __future__ import annotations
 
 import click
 
-from levante.cli.common import config_options, fail, get_config
-from levante.db import manage
-from levante.db.connect import engine_from_config
+from levante.cli.common import config_options, fail, get_config, open_database
 from levante.platform.resultstracker import TrackError, add_tracking, remove_tracking
 
 
@@ -28,16 +26,11 @@ def track_result(execution_id: str, delete: bool, config_file: str | None,
     if config_file and config_dir:
         fail("give --config-file or --config-dir, not both")
     config = get_config(config_file, config_dir)
-    engine = engine_from_config(config)
-    try:
-        manage.ensure_at_head(engine)
-        lines = (remove_tracking if delete else add_tracking)(engine, execution_id)
-    except manage.SchemaNotAtHead as exc:
-        fail(str(exc))
-    except TrackError as exc:
-        fail(str(exc))
-    finally:
-        engine.dispose()
+    with open_database(config) as engine:
+        try:
+            lines = (remove_tracking if delete else add_tracking)(engine, execution_id)
+        except TrackError as exc:
+            fail(str(exc))
     for line in lines:
         click.echo(line)
 

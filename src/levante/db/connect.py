@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import StaticPool
 
@@ -64,6 +67,68 @@ def engine_from_config(config: Config) -> Engine:
         pool_size=config.get_int("database", "pool_size"),
         echo=config.get_bool("database", "echo"),
     )
+
+
+_writer_locks: dict[str, threading.RLock] = {}
+_writer_locks_guard = threading.Lock()
+
+
+def _writer_lock(db: Engine) -> threading.RLock | None:
+    """One writer at a time per SQLite database in this process, whatever the Engine.
+
+    SQLite allows one writer. Threads that race for its lock make its busy handler sleep
+    (1, 2, 5, 10 ms... each time), so the writers of one process queue on a Python lock,
+    which hands over at once; other processes still meet the busy handler. Re-entrant: a
+    nested writer fails on SQLite's busy timeout instead of hanging here.
+    """
+    if db.dialect.name != "sqlite":
+        return None
+    key = str(db.url)
+    lock = _writer_locks.get(key)
+    if lock is None:
+        with _writer_locks_guard:
+            lock = _writer_locks.setdefault(key, threading.RLock())
+    return lock
+
+
+@contextmanager
+def writing(db: Engine) -> Iterator[Connection]:
+    """A connection in a transaction that will write: BEGIN IMMEDIATE on SQLite (no lock
+    upgrade halfway), queued behind this process's other writers of the same database."""
+    lock = _writer_lock(db)
+    if lock is not None:
+        lock.acquire()
+    after: list[Callable[[], None]] = []
+    try:
+        conn = db.connect()
+        try:
+            if lock is not None:
+                conn = conn.execution_options(sqlite_begin="IMMEDIATE")
+            conn.info[AFTER_COMMIT] = after
+            with conn.begin():
+                yield conn
+        finally:
+            conn.info.pop(AFTER_COMMIT, None)
+            conn.close()
+    finally:
+        if lock is not None:
+            lock.release()
+    for callback in after:  # committed (an exception above skips them)
+        callback()
+
+
+AFTER_COMMIT = "levante.after_commit"
+
+
+def after_commit(conn: Connection, callback: Callable[[], None]) -> bool:
+    """Call ``callback()`` once the transaction of ``conn`` (opened by `writing`) has
+    committed and the writer lock is free; False when ``conn`` is not such a transaction
+    (then nothing is registered)."""
+    found = conn.info.get(AFTER_COMMIT)
+    if not isinstance(found, list):
+        return False
+    found.append(callback)
+    return True
 
 
 def _install_sqlite_pragmas(engine: Engine, busy_timeout: float, in_memory: bool) -> None:

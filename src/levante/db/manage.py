@@ -40,9 +40,15 @@ class SchemaNotAtHead(DatabaseStateError):
     def __init__(self, current: str | None, expected: str) -> None:
         self.current = current
         self.expected = expected
-        super().__init__(
-            f"database is at revision {current or 'none (empty)'}, expected {expected}; "
-            f"run `{UPGRADE_COMMAND}`"
+        super().__init__(self.describe())
+
+    def describe(self, database: str | None = None, also: str = "") -> str:
+        """The one line to show, naming `database` when given (commands that open any
+        configured database say which); `also` is added to the advice."""
+        name = f"database {database}" if database else "database"
+        return (
+            f"{name} is at revision {self.current or 'none (empty)'}, expected "
+            f"{self.expected}; run `{UPGRADE_COMMAND}`{also}"
         )
 
 

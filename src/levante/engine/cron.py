@@ -18,11 +18,11 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
 
 from levante.config import Config
-from levante.db.connect import is_sqlite
+from levante.db.connect import writing
 from levante.engine.store import definitions as store
 from levante.engine.store import queries
 
@@ -35,13 +35,6 @@ def firing_execution_id(trigger_id: str, due: datetime) -> str:
     stamp = store.as_utc(due)
     assert stamp is not None
     return str(uuid.uuid5(_FIRING_NAMESPACE, f"{trigger_id}/{stamp.isoformat()}"))
-
-
-def _write(engine: Engine) -> Connection:
-    conn = engine.connect()
-    if is_sqlite(engine.url.render_as_string(hide_password=True)):
-        conn = conn.execution_options(sqlite_begin="IMMEDIATE")
-    return conn
 
 
 def _start(engine: Engine, trigger: dict[str, Any], execution_id: str) -> None:
@@ -83,13 +76,9 @@ def fire_due(engine: Engine, now: datetime | None = None) -> int:
         except Exception as exc:
             log.warning("cron trigger %s could not start workflow %s: %s",
                         trigger["name"], trigger["workflow_name"], exc)
-        conn = _write(engine)
-        try:
-            with conn.begin():
-                if store.claim_cron_firing(conn, trigger_id, now, expected_due=due):
-                    claimed += 1
-        finally:
-            conn.close()
+        with writing(engine) as conn:
+            if store.claim_cron_firing(conn, trigger_id, now, expected_due=due):
+                claimed += 1
     return claimed
 
 

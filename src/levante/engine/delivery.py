@@ -192,6 +192,7 @@ class DeliveryService:
         self.poll = config.get_float("notifier", "poll_interval")
         self.timeout = config.get_float("notifier", "request_timeout")
         self.concurrency = config.get_int("notifier", "concurrency")
+        self.linger = config.get_float("notifier", "task_event_linger")
         self.lease = self.timeout + LEASE_MARGIN
         self.keep = timedelta(days=config.get_float("notifier", "keep_days"))
         self._next_purge = 0.0
@@ -386,7 +387,7 @@ class DeliveryService:
             if limit <= 0:
                 return [], {}, outbox.pending_due(conn)
             seen: dict[str, dict[Any, dict[str, Any]]] = {}
-            outbox.fanout(conn, self.webhooks, seen=seen)
+            outbox.fanout(conn, self.webhooks, seen=seen, linger=self.linger)
             lines = outbox.claim(conn, self.lease, limit, BATCH)
             flat = [d for line in lines for d in line]
             material = outbox.event_material(conn, flat, seen) if flat else {}

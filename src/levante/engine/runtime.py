@@ -15,11 +15,12 @@ import asyncio
 import logging
 import threading
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
 from sqlalchemy import Connection, Engine
 
+from levante.db.connect import writing
 from levante.engine import machine, states
 from levante.engine.actions.base import ActionContext, ActionError, UnknownAction
 from levante.engine.context import ExpressionFailure
@@ -78,44 +79,9 @@ def wake() -> None:
 SETTINGS.wake = wake
 
 
-_sqlite_locks: dict[str, threading.RLock] = {}
-
-
-def _sqlite_lock(db: Engine) -> threading.RLock | None:
-    """One writer at a time per SQLite database in this process.
-
-    SQLite allows one writer; threads that race for the lock make SQLite's busy handler
-    sleep (milliseconds each time), so writers of this process queue on a Python lock.
-    """
-    if db.dialect.name != "sqlite":
-        return None
-    key = str(db.url)
-    lock = _sqlite_locks.get(key)
-    if lock is None:
-        with _listeners_lock:
-            # (re-entrant: a nested writer fails on SQLite's busy timeout instead of hanging)
-            lock = _sqlite_locks.setdefault(key, threading.RLock())
-    return lock
-
-
-@contextmanager
-def writer(db: Engine) -> Iterator[Connection]:
-    """A connection in a write transaction (BEGIN IMMEDIATE on SQLite)."""
-    lock = _sqlite_lock(db)
-    if lock is not None:
-        lock.acquire()
-    try:
-        conn = db.connect()
-        try:
-            if lock is not None:
-                conn = conn.execution_options(sqlite_begin="IMMEDIATE")
-            with conn.begin():
-                yield conn
-        finally:
-            conn.close()
-    finally:
-        if lock is not None:
-            lock.release()
+def writer(db: Engine) -> AbstractContextManager[Connection]:
+    """A connection in a write transaction, queued behind this process's other writers."""
+    return writing(db)
 
 
 @contextmanager
@@ -127,8 +93,7 @@ def stepping(db: Engine, root_id: str | None = None) -> Iterator[Step]:
         step = Step(conn)
         yield step
         step.flush()
-    if step.after_commit():
-        wake()
+    step.after_commit()
 
 
 def _public(row: Mapping[str, Any]) -> dict[str, Any]:
@@ -248,8 +213,7 @@ def _start_once(
             step.add_job(wf, "step", {"event": "start"})
         step.flush()
         row = dict(wf.row)
-    if step.after_commit():
-        wake()
+    step.after_commit()
     return _public(row)
 
 

@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import Engine
 
 from levante.engine import states
-from levante.engine.runtime import wake, writer
+from levante.engine.runtime import writer
 from levante.engine.step import INTERRUPTED, Step
 from levante.engine.store import executions as store
 
@@ -65,8 +65,8 @@ def process_step_batch(db: Engine, limit: int = 20) -> tuple[int, datetime | Non
                 _job_failed(conn, job, exc)
             handled += 1
         nxt = store.next_due(conn) if not jobs else None
-    if any([s.after_commit() for s in done]):
-        wake()
+    for step in done:
+        step.after_commit()
     return handled, nxt
 
 
@@ -145,8 +145,8 @@ def claim_actions(
                 str(payload.get("action") or action["name"]),
                 payload.get("task_name"),
             ))
-    if any([s.after_commit() for s in done]):
-        wake()
+    for step in done:
+        step.after_commit()
     return claimed
 
 
@@ -170,5 +170,5 @@ def finish_action(
                 step = Step(conn)
                 step.action_result(current, state, value, info)
                 step.flush()
-    if step is not None and step.after_commit():
-        wake()
+    if step is not None:
+        step.after_commit()

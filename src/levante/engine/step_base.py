@@ -21,7 +21,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from levante.engine import states
+from levante.engine import handoff, states
 from levante.engine.actions.base import StdAction
 from levante.engine.context import (
     ExpressionFailure,
@@ -219,6 +219,9 @@ class StepBase:
         self.new_actions: dict[str, dict[str, Any]] = {}
         self.action_updates: dict[str, dict[str, Any]] = {}
         self.jobs: list[dict[str, Any]] = []
+        # action jobs leased at write to this process's worker, handed over after commit
+        self.handed: list[dict[str, Any]] = []
+        self._claimer: handoff.Claimer | None = None
         self.events: list[dict[str, Any]] = []
         self.todo: deque[tuple[WfEx, dict[str, Any]]] = deque()
         self.touched: dict[str, WfEx] = {}
@@ -398,6 +401,11 @@ class StepBase:
     def flush(self) -> None:
         """Write everything decided in this step (the caller commits)."""
         conn = self.conn
+        if self.jobs and self.new_actions:
+            self._claimer = handoff.claimer_for(conn.engine)
+            if self._claimer is not None:
+                self.handed = handoff.claim_new(self._claimer, self.jobs, self.new_actions,
+                                                self.now)
         # rows and the deferred definition checks in one round trip (PostgreSQL)
         reads = [r for check in self.stamp_checks for r in check.reads]
         found = store.write_executions(
@@ -424,21 +432,37 @@ class StepBase:
                 raise StaleDefinition(f"workflow definition {check.key[0]!r} changed")
         store.enqueue(conn, self.jobs)
         if self.events:
+            # Stamped at the write, just before the commit, not at the step's start: the
+            # stamp says when the state change became an event (and times the hand-over).
+            written = store.utcnow()
+            for offset, event in enumerate(self.events):
+                event["created_at"] = written + timedelta(microseconds=offset)
             store.insert_events(conn, self.events)
             from levante.engine import wakeup
 
             wakeup.notify_in_transaction(conn)
 
-    def after_commit(self) -> bool:
-        """Call once the step's transaction committed: logs what happened, wakes notifiers
-        of this process; returns whether workers have work due at once."""
+    def after_commit(self) -> None:
+        """Call once the step's transaction committed: logs what happened, wakes this
+        process's workers when a job is due at once, then its notifiers. Workers first:
+        the next action is on a workflow's critical path, the events are not."""
         for line in self.logs:
             log.info(*line)
+        if self.handed and self._claimer is not None:
+            from levante.engine.scheduler import ClaimedAction
+
+            self._claimer.take([
+                ClaimedAction(job["id"], dict(self.new_actions[job["payload"]["action_id"]]),
+                              dict(job["payload"].get("input") or {}),
+                              str(job["payload"].get("action")), job["payload"].get("task_name"))
+                for job in self.handed
+            ])
+        if any(j["run_at"] <= self.now and not j.get("claimed_by") for j in self.jobs):
+            SETTINGS.wake()
         if self.events:
             from levante.engine import wakeup
 
             wakeup.events_committed()
-        return any(j["run_at"] <= self.now for j in self.jobs)
 
     def create_workflow(
         self, spec: WorkflowSpec, definition: Mapping[str, Any], input: dict[str, Any],

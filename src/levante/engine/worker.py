@@ -13,12 +13,13 @@ import contextlib
 import logging
 import os
 import socket
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine
 
-from levante.engine import runtime, states
+from levante.engine import handoff, runtime, states
 from levante.engine.actions.base import ActionContext, ActionError
 from levante.engine.scheduler import (
     ClaimedAction,
@@ -68,6 +69,11 @@ class EngineWorker:
         # e.g. by a task timeout or a cancel, while they ran)
         self._running: dict[str, asyncio.Task[Any]] = {}
         self._ended: set[str] = set()
+        # claims handed over by steps of this process (levante.engine.handoff), not yet
+        # started on the loop: counted against `workers`
+        self._handed = 0
+        self._claimer = handoff.Claimer(self.process_id, self.lease, self._has_room,
+                                        self._take)
 
     # --- wake-ups ----------------------------------------------------------------------------
 
@@ -83,6 +89,30 @@ class EngineWorker:
         with contextlib.suppress(RuntimeError):
             loop.call_soon_threadsafe(self._wake_in_loop)
 
+    def _has_room(self) -> bool:
+        return self._loop is not None and len(self._inflight) + self._handed < self.workers
+
+    def _take(self, claimed: Sequence[ClaimedAction]) -> None:
+        """Thread-safe: run actions a step of this process claimed for this worker."""
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            return  # their leases run out; another worker takes them up
+        self._handed += len(claimed)
+        try:
+            loop.call_soon_threadsafe(self._start_handed, list(claimed))
+        except RuntimeError:
+            self._handed -= len(claimed)
+
+    def _start_handed(self, claimed: list[ClaimedAction]) -> None:
+        self._handed -= len(claimed)
+        self._start(claimed)
+
+    def _start(self, claimed: Sequence[ClaimedAction]) -> None:
+        for c in claimed:
+            task = asyncio.create_task(self._run_action(c))
+            self._inflight.add(task)
+            task.add_done_callback(self._action_finished)
+
     async def _wait(self, event: asyncio.Event, timeout: float) -> None:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(event.wait(), timeout=max(timeout, 0.0))
@@ -95,6 +125,7 @@ class EngineWorker:
         self._action_event = asyncio.Event()
         await asyncio.to_thread(self._register)
         runtime.add_wake_listener(self.wake)
+        handoff.register(self.db, self._claimer)
         loops = [
             asyncio.create_task(self._step_loop(stopping), name="engine-steps"),
             asyncio.create_task(self._action_loop(stopping), name="engine-actions"),
@@ -105,6 +136,7 @@ class EngineWorker:
         try:
             await stopping.wait()
         finally:
+            handoff.unregister(self.db, self._claimer)
             runtime.remove_wake_listener(self.wake)
             for task in loops:
                 task.cancel()
@@ -221,10 +253,7 @@ class EngineWorker:
                     )
                 except Exception:
                     log.exception("claiming actions failed")
-            for c in claimed:
-                task = asyncio.create_task(self._run_action(c))
-                self._inflight.add(task)
-                task.add_done_callback(self._action_finished)
+            self._start(claimed)
             if not claimed or len(claimed) >= free:
                 await self._wait(self._action_event, self.poll_interval)
 

@@ -24,8 +24,7 @@ import contextlib
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -35,6 +34,7 @@ from sqlalchemy import Connection, Engine, event, exists, func, insert, select, 
 from sqlalchemy.orm import aliased
 
 from levante.config import Config
+from levante.db.connect import after_commit, writing
 from levante.platform.models import executions as ex
 from levante.platform.report_models import engine_reports as er
 
@@ -99,6 +99,9 @@ def remove_listener(callback: Callable[[], None]) -> None:
     with _listeners_lock:
         if callback in _listeners:
             _listeners.remove(callback)
+
+
+_local: dict[str, EngineReporter] = {}  # database URL -> the reporter of this process
 
 
 def wake(*_args: Any) -> None:
@@ -187,12 +190,37 @@ def on_status(
     if not rows:
         return 0
     stamp = now()
+    if _hand_over(conn, rows, stamp):
+        return len(rows)
     conn.execute(insert(er), [
         {**r, "state": PENDING, "attempts": 0, "created_at": stamp, "next_attempt_at": stamp}
         for r in rows
     ])
     event.listen(conn, "commit", wake, once=True)
     return len(rows)
+
+
+def _hand_over(conn: Connection, rows: list[Row], stamp: datetime) -> bool:
+    """The end of a task's action, when a reporter of this process is running: write the
+    report already leased to it and hand it over once the transaction commits, so that
+    no claim transaction (nor wake-up) stands between a child's end and the engine.
+    False (nothing written) when that does not apply; the report is then claimed."""
+    reporter = _local.get(str(conn.engine.url))
+    if reporter is None or len(rows) != 1 or rows[0]["kind"] != "action":
+        return False
+    earlier = conn.execute(
+        select(er.c.id).where(er.c.target_id == rows[0]["target_id"], er.c.state == PENDING)
+        .limit(1)
+    ).first()
+    if earlier is not None:
+        return False  # it waits behind its line
+    row = {**rows[0], "state": PENDING, "attempts": 0, "created_at": stamp,
+           "next_attempt_at": stamp + timedelta(seconds=LEASE_SECONDS)}
+    handed = dict(row)
+    if not after_commit(conn, lambda: reporter.take(handed)):
+        return False
+    handed["id"] = conn.execute(insert(er).returning(er.c.id), row).scalar_one()
+    return True
 
 
 def cancel_children(conn: Connection, parent_id: str) -> int:
@@ -225,19 +253,6 @@ def _iso(value: datetime) -> str:
 
 
 # --- the outbox's SQL -------------------------------------------------------------------------
-
-
-@contextmanager
-def writing(engine: Engine) -> Iterator[Connection]:
-    """A transaction that will write: BEGIN IMMEDIATE on SQLite (no lock upgrades)."""
-    conn = engine.connect()
-    if engine.dialect.name == "sqlite":
-        conn = conn.execution_options(sqlite_begin="IMMEDIATE")
-    try:
-        with conn.begin():
-            yield conn
-    finally:
-        conn.close()
 
 
 def claim(db: Engine, limit: int, lease: float = LEASE_SECONDS) -> list[Row]:
@@ -357,6 +372,34 @@ class EngineReporter:
         self.maximum = max_backoff
         self._wake: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._client: httpx.AsyncClient | None = None
+        self._handed: set[asyncio.Task[None]] = set()
+
+    def take(self, report: Row) -> None:
+        """Thread-safe: send a report leased to this reporter (see `_hand_over`)."""
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            return  # its lease runs out; a claim sends it
+        with contextlib.suppress(RuntimeError):
+            loop.call_soon_threadsafe(self._start_handed, report)
+
+    def _start_handed(self, report: Row) -> None:
+        task = asyncio.create_task(self._send_handed(report))
+        self._handed.add(task)
+        task.add_done_callback(self._handed.discard)
+
+    async def _send_handed(self, report: Row) -> None:
+        client = self._client
+        if client is None:
+            return
+        outcome = await self.send(client, report)
+        try:
+            await asyncio.to_thread(record, self.db, [outcome])
+        except Exception:  # the lease runs out and a claim sends it again: at least once
+            log.exception("[%s] could not record how report %s went",
+                          report["execution_id"], report["id"])
+        if outcome.state == PENDING and self._wake is not None:
+            self._wake.set()
 
     def wake(self) -> None:
         loop, flag = self._loop, self._wake
@@ -369,10 +412,20 @@ class EngineReporter:
         self._loop = asyncio.get_running_loop()
         self._wake = asyncio.Event()
         add_listener(self.wake)
+        key = str(self.db.url)
         try:
             async with httpx.AsyncClient(base_url=self.engine_url,
                                          timeout=REQUEST_TIMEOUT) as client:
-                await self._loop_until(stopping, client)
+                self._client = client
+                _local[key] = self
+                try:
+                    await self._loop_until(stopping, client)
+                finally:
+                    if _local.get(key) is self:
+                        del _local[key]
+                    if self._handed:
+                        await asyncio.wait(set(self._handed), timeout=REQUEST_TIMEOUT)
+                    self._client = None
         finally:
             remove_listener(self.wake)
 

@@ -42,6 +42,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB
 
+from levante.db.connect import writing
 from levante.db.metadata import processes
 from levante.platform import engine_reporting
 from levante.platform.models import actions, api_keys, execution_output, executions, packs, tokens
@@ -67,19 +68,6 @@ def new_id() -> str:
 
 def _rows(result: Iterable[Any]) -> list[Row]:
     return [dict(r._mapping) for r in result]
-
-
-@contextmanager
-def writing(engine: Engine) -> Iterator[Connection]:
-    """A transaction that will write: BEGIN IMMEDIATE on SQLite (no lock upgrades)."""
-    conn = engine.connect()
-    if engine.dialect.name == "sqlite":
-        conn = conn.execution_options(sqlite_begin="IMMEDIATE")
-    try:
-        with conn.begin():
-            yield conn
-    finally:
-        conn.close()
 
 
 def _skip_locked(engine: Engine) -> bool:

@@ -9,7 +9,6 @@ SQLite the transaction begins IMMEDIATE, which serialises writers.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -26,6 +25,7 @@ from sqlalchemy import (
     update,
 )
 
+from levante.db.connect import writing
 from levante.handshake_models import tracked_executions as tr
 from levante.handshake_models import workflow_links as wl
 from levante.platform.models import executions as ex
@@ -43,19 +43,6 @@ def aware(value: datetime | None) -> datetime | None:
     if value is None:
         return None
     return value if value.tzinfo else value.replace(tzinfo=UTC)
-
-
-@contextmanager
-def writing(engine: Engine) -> Iterator[Connection]:
-    """A transaction that will write: BEGIN IMMEDIATE on SQLite (no lock upgrades)."""
-    conn = engine.connect()
-    if engine.dialect.name == "sqlite":
-        conn = conn.execution_options(sqlite_begin="IMMEDIATE")
-    try:
-        with conn.begin():
-            yield conn
-    finally:
-        conn.close()
 
 
 # --- executions (the platform's table, read and changed by events) ------------------------

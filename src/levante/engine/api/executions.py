@@ -448,7 +448,7 @@ async def update_action_execution(request: Request) -> Response:
         state = "SUCCESS"
     if state not in ("SUCCESS", "ERROR", "CANCELLED", "PAUSED", "RUNNING"):
         raise ApiError(400, f"An action execution cannot be set to {state}")
-    await db.read(_require, queries.action_executions_listing(), ident, "Action execution")
+    # (an unknown id is refused by the runtime itself: NotFound, 404)
     await db.call(_runtime().complete_action_execution, db.engine, ident, state, output)
     row = await db.read(_require, queries.action_executions_listing(), ident,
                         "Action execution")

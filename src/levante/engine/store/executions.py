@@ -413,7 +413,7 @@ def running_actions_of_tasks(conn: Connection, task_ids: Sequence[str]) -> list[
 
 # --- the work queue ------------------------------------------------------------------------
 
-def enqueue(conn: Connection, jobs: Sequence[Mapping[str, Any]]) -> None:
+def enqueue(conn: Connection, jobs: Sequence[dict[str, Any]]) -> None:
     """Add jobs; on PostgreSQL other processes are woken when the transaction commits."""
     if not jobs:
         return
@@ -425,15 +425,26 @@ def enqueue(conn: Connection, jobs: Sequence[Mapping[str, Any]]) -> None:
             "execution_id": j["execution_id"],
             "payload": j.get("payload") or {},
             "run_at": j.get("run_at") or now,
-            "claimed_by": None,
-            "lease_until": None,
+            "claimed_by": j.get("claimed_by"),
+            "lease_until": j.get("lease_until"),
             "attempts": 0,
             "created_at": now,
         }
         for j in jobs
     ]
-    conn.execute(insert(engine_jobs), rows)
-    if is_postgres(conn) and any(r["run_at"] <= now for r in rows):
+    # Jobs leased at write (levante.engine.handoff) need their ids back.
+    leased = [(j, r) for j, r in zip(jobs, rows, strict=True) if r["claimed_by"]]
+    free = [r for r in rows if not r["claimed_by"]]
+    if free:
+        conn.execute(insert(engine_jobs), free)
+    if leased:
+        ids = conn.execute(
+            insert(engine_jobs).returning(engine_jobs.c.id, sort_by_parameter_order=True),
+            [r for _, r in leased],
+        ).scalars().all()
+        for (job, _), job_id in zip(leased, ids, strict=True):
+            job["id"] = job_id
+    if is_postgres(conn) and any(r["run_at"] <= now for r in free):
         conn.execute(text(f"NOTIFY {NOTIFY_CHANNEL}"))
 
 

@@ -188,6 +188,13 @@ _LEASE = (
         first_attempt_at=func.coalesce(d.c.first_attempt_at, bindparam("b_now")),
     )
 )
+_UNLINGER = (  # task events that wait for company: due now (never a retry's wait)
+    update(d)
+    .where(d.c.root_execution_id == bindparam("b_root"), d.c.url == bindparam("b_url"),
+           d.c.state == PENDING, d.c.attempts == 0, d.c.first_attempt_at.is_(None),
+           d.c.next_attempt_at > bindparam("b_now"))
+    .values(next_attempt_at=bindparam("b_now"))
+)
 _EVENTS = select(ev).where(ev.c.id.in_(bindparam("b_ids", expanding=True)))
 _WORKFLOWS = (
     select(we.c.id, we.c.name, we.c.workflow_name, we.c.workflow_namespace, we.c.workflow_id,
@@ -220,7 +227,7 @@ _RETRY = update(d).where(_PENDING_ONE).values(
 
 def fanout(
     conn: Connection, global_webhooks: Sequence[str], limit: int = 500,
-    seen: dict[str, dict[Any, Row]] | None = None,
+    seen: dict[str, dict[Any, Row]] | None = None, linger: float = 0.0,
 ) -> int:
     """Turn undelivered outbox events into deliveries, in event order; returns how many
     events were handled (0 when another process holds the fan-out). With `seen`, the
@@ -248,7 +255,9 @@ def fanout(
         seen["events"] = {e["id"]: e for e in events}
         seen["workflows"] = workflows
     stamp = now()
+    later = stamp + timedelta(seconds=linger)
     rows: list[Row] = []
+    flush: set[tuple[str, str]] = set()  # levante lines that a workflow event makes due
     for event in events:
         own = params.get(event["execution_id"]) or {}
         # A sub-workflow with no subscription of its own reports to its root's subscribers.
@@ -256,6 +265,12 @@ def fanout(
         for sub in subscribers_of(source, global_webhooks):
             if not sub.wants(event["event"]):
                 continue
+            due = stamp
+            if sub.kind == "levante" and linger > 0:
+                if event["event"].startswith("TASK_"):
+                    due = later  # sent with what follows it (batched), or after `linger`
+                else:
+                    flush.add((event["root_execution_id"], sub.url))
             rows.append({
                 "event_id": event["id"], "event": event["event"],
                 "execution_id": event["execution_id"],
@@ -263,10 +278,12 @@ def fanout(
                 "task_execution_id": event["task_execution_id"],
                 "subscriber": sub.kind, "url": sub.url, "headers": dict(sub.headers),
                 "state": PENDING, "attempts": 0, "created_at": stamp,
-                "next_attempt_at": stamp,
+                "next_attempt_at": due,
             })
     if rows:
         conn.execute(_INSERT, rows)
+    for root, url in flush:
+        conn.execute(_UNLINGER, {"b_root": root, "b_url": url, "b_now": stamp})
     conn.execute(_FANNED_OUT, {"b_ids": [e["id"] for e in events], "b_stamp": stamp})
     return len(events)
 
