@@ -187,9 +187,10 @@ SECTIONS: tuple[Section, ...] = (
         ("concurrency", "int", 32, "Deliveries in flight at once in one process.",
          {"minimum": 1}),
         ("task_event_linger", "float", 0.05,
-         "Seconds a task event for the platform (a `levante` subscriber) may wait to be "
-         "sent in one request with the events that follow it; a workflow event is sent at "
-         "once, with every event before it. 0: send each at once.", {"minimum": 0}),
+         "Seconds a task event (or WORKFLOW_LAUNCHED) for the platform (a `levante` "
+         "subscriber) may wait to be sent in one request with the events that follow it; "
+         "the other workflow events are sent at once, with every event before them. 0: "
+         "send each at once.", {"minimum": 0}),
         ("keep_days", "float", 7.0,
          "Days the record of a finished delivery is kept (for `levante execution trace`).",
          {"minimum": 0}),

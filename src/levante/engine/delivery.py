@@ -207,6 +207,7 @@ class DeliveryService:
         self._direct = threading.Lock()  # one claim at a time from committing threads
         self._count_lock = threading.Lock()
         self._launching = 0  # lines claimed by a committing thread, not yet started
+        self._later_set = False  # a wake-up after `linger` is scheduled
 
     # -- wake-ups (from any thread) --
     def wake(self) -> None:
@@ -217,6 +218,25 @@ class DeliveryService:
             return
         with contextlib.suppress(RuntimeError):
             loop.call_soon_threadsafe(self._wake.set)
+
+    def wake_later(self) -> None:
+        """Only task events were committed: they may wait `linger` for company, so the
+        fan-out is left to the loop then (or to the next urgent wake-up), not done in the
+        committing thread, where it would hold the writer lock on a workflow's critical
+        path."""
+        if self.linger <= 0:
+            self.wake()
+            return
+        loop = self._loop
+        if loop is None or self._later_set:
+            return
+        self._later_set = True
+        with contextlib.suppress(RuntimeError):
+            loop.call_soon_threadsafe(loop.call_later, self.linger, self._wake_from_later)
+
+    def _wake_from_later(self) -> None:
+        self._later_set = False
+        self._wake.set()
 
     def _claim_here(self, loop: asyncio.AbstractEventLoop) -> bool:
         """When this notifier is idle, fan out and claim in the thread that just committed
@@ -272,7 +292,7 @@ class DeliveryService:
             await stopping.wait()
             return
         self._loop = asyncio.get_running_loop()
-        wakeup.add_listener(self.wake)
+        wakeup.add_listener(self.wake, later=self.wake_later)
         if self.engine.dialect.name == "sqlite":
             self._watch = self.engine.raw_connection()
         listener = asyncio.create_task(self._listen(stopping))
@@ -341,7 +361,7 @@ class DeliveryService:
             # (while attempts are in flight, their outcomes' rounds find any new work)
             if self._watch is not None and not self._in_flight and self._data_changed():
                 with contextlib.suppress(Exception):
-                    if await asyncio.to_thread(outbox.has_work, self.engine):
+                    if await asyncio.to_thread(outbox.has_work, self.engine, self.linger):
                         return
 
     def _purge(self) -> None:

@@ -28,7 +28,7 @@ class Claimer:
 
     owner: str  # the process id the jobs are leased to
     lease: float  # seconds
-    has_room: Callable[[], bool]
+    room: Callable[[], int]  # actions it may still take
     take: Callable[[Sequence[Any]], None]  # ClaimedAction objects, from any thread
 
 
@@ -54,7 +54,7 @@ def unregister(db: Engine, claimer: Claimer) -> None:
 def claimer_for(db: Engine) -> Claimer | None:
     """The worker of this process on database `db` that has room now, if any."""
     found = _claimers.get(_key(db))
-    if found is None or not found.has_room():
+    if found is None or found.room() <= 0:
         return None
     return found
 
@@ -63,11 +63,15 @@ def claim_new(
     claimer: Claimer, jobs: list[dict[str, Any]], new_actions: dict[str, dict[str, Any]],
     now: datetime,
 ) -> list[dict[str, Any]]:
-    """Lease the due action jobs of actions created in this step to `claimer` and mark
-    those actions started, before they are written. Returns the jobs so leased."""
+    """Lease the due action jobs of actions created in this step to `claimer` (as many
+    as it has room for; the others are claimed as usual) and mark those actions started,
+    before they are written. Returns the jobs so leased."""
     leased: list[dict[str, Any]] = []
     until = now + timedelta(seconds=claimer.lease)
+    room = claimer.room()
     for job in jobs:
+        if len(leased) >= room:
+            break
         if job["kind"] != "action" or job["run_at"] > now:
             continue
         action = new_actions.get(str((job.get("payload") or {}).get("action_id")))

@@ -461,8 +461,9 @@ class StepBase:
             SETTINGS.wake()
         if self.events:
             from levante.engine import wakeup
+            from levante.engine.store.outbox import lingers
 
-            wakeup.events_committed()
+            wakeup.events_committed(urgent=not all(lingers(e["event"]) for e in self.events))
 
     def create_workflow(
         self, spec: WorkflowSpec, definition: Mapping[str, Any], input: dict[str, Any],

@@ -16,26 +16,29 @@ from sqlalchemy import Connection, text
 
 CHANNEL = "levante_engine_events"
 
-_listeners: list[Callable[[], None]] = []
+_listeners: list[tuple[Callable[[], None], Callable[[], None]]] = []
 _lock = threading.Lock()
 
 
-def add_listener(callback: Callable[[], None]) -> None:
-    """Call `callback()` (from any thread) whenever events were committed."""
+def add_listener(callback: Callable[[], None],
+                 later: Callable[[], None] | None = None) -> None:
+    """Call `callback()` (from any thread) whenever events were committed; `later()`
+    instead, when given, if they were only task events (which may wait a little, see
+    `[notifier] task_event_linger`)."""
     with _lock:
-        _listeners.append(callback)
+        _listeners.append((callback, later or callback))
 
 
 def remove_listener(callback: Callable[[], None]) -> None:
     with _lock:
-        if callback in _listeners:
-            _listeners.remove(callback)
+        _listeners[:] = [pair for pair in _listeners if pair[0] != callback]
 
 
-def events_committed() -> None:
-    """Tell notifiers in this process that new outbox events are committed."""
+def events_committed(urgent: bool = True) -> None:
+    """Tell notifiers in this process that new outbox events are committed (`urgent`:
+    not only task events)."""
     with _lock:
-        listeners = list(_listeners)
+        listeners = [now if urgent else later for now, later in _listeners]
     for callback in listeners:
         callback()
 

@@ -72,7 +72,7 @@ class EngineWorker:
         # claims handed over by steps of this process (levante.engine.handoff), not yet
         # started on the loop: counted against `workers`
         self._handed = 0
-        self._claimer = handoff.Claimer(self.process_id, self.lease, self._has_room,
+        self._claimer = handoff.Claimer(self.process_id, self.lease, self._room,
                                         self._take)
 
     # --- wake-ups ----------------------------------------------------------------------------
@@ -89,8 +89,10 @@ class EngineWorker:
         with contextlib.suppress(RuntimeError):
             loop.call_soon_threadsafe(self._wake_in_loop)
 
-    def _has_room(self) -> bool:
-        return self._loop is not None and len(self._inflight) + self._handed < self.workers
+    def _room(self) -> int:
+        if self._loop is None:
+            return 0
+        return self.workers - len(self._inflight) - self._handed
 
     def _take(self, claimed: Sequence[ClaimedAction]) -> None:
         """Thread-safe: run actions a step of this process claimed for this worker."""

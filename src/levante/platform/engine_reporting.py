@@ -398,8 +398,8 @@ class EngineReporter:
         except Exception:  # the lease runs out and a claim sends it again: at least once
             log.exception("[%s] could not record how report %s went",
                           report["execution_id"], report["id"])
-        if outcome.state == PENDING and self._wake is not None:
-            self._wake.set()
+        if self._wake is not None:
+            self._wake.set()  # a report behind it in its line may go now (or a retry)
 
     def wake(self) -> None:
         loop, flag = self._loop, self._wake
@@ -445,7 +445,9 @@ class EngineReporter:
             recheck = False
             with contextlib.suppress(Exception):
                 due = await asyncio.to_thread(next_due, self.db)
-                if due is not None:
+                # (while handed-over reports are in flight, a report due now may wait
+                # behind one of them: their ends wake this loop, no need to spin)
+                if due is not None and not self._handed:
                     delay = min(delay, max(0.0, (due - now()).total_seconds()))
             waiter = asyncio.create_task(self._wake.wait())
             stopper = asyncio.create_task(stopping.wait())

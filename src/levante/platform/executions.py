@@ -295,6 +295,27 @@ def get_execution(db: Engine, execution_id: str) -> dict[str, Any]:
     return row
 
 
+STATUS_FIELDS = frozenset({"id", "status", "start_timestamp", "end_timestamp",
+                           "elapsed_seconds", "parent"})
+
+
+def status_view(db: Engine, execution_id: str) -> dict[str, Any]:
+    """The fields of `view` in STATUS_FIELDS, from a read of those columns alone: a
+    client polling for the end (``include_attributes=status``) costs a small read."""
+    row = store.get_execution_status(db, execution_id)
+    if row is None:
+        raise NotFound(f'Execution "{execution_id}" cannot be found.')
+    end = store.iso(row["end_timestamp"])
+    body: dict[str, Any] = {"id": row["id"], "status": row["status"],
+                            "start_timestamp": store.iso(row["start_timestamp"])}
+    if end is not None:
+        body["end_timestamp"] = end
+        body["elapsed_seconds"] = elapsed_seconds(row)
+    if row["parent"]:
+        body["parent"] = row["parent"]
+    return body
+
+
 def list_executions(
     db: Engine,
     action: str | None = None,

@@ -321,6 +321,19 @@ def get_execution(engine: Engine, execution_id: str) -> Row | None:
     return dict(row._mapping) if row else None
 
 
+_GET_STATUS = select(
+    executions.c.id, executions.c.status, executions.c.start_timestamp,
+    executions.c.end_timestamp, executions.c.parent,
+).where(executions.c.id == bindparam("b_id"))
+
+
+def get_execution_status(engine: Engine, execution_id: str) -> Row | None:
+    """Only id, status, timestamps and parent: what a client polling for the end reads."""
+    with reading(engine) as conn:
+        row = conn.execute(_GET_STATUS, {"b_id": execution_id}).first()
+    return dict(row._mapping) if row else None
+
+
 def list_executions(
     engine: Engine,
     action: str | None = None,

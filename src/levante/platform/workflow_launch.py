@@ -104,6 +104,26 @@ def _wanted(names: list[str], wanted: str | None, prefix: str, where: str) -> st
                       "to run with the 'workflow' parameter")
 
 
+_parsed_cache: dict[str, tuple[str, Any]] = {}  # path -> (text, parsed), last read
+
+
+def _parsed(path: Path, text: str) -> Any:
+    """The YAML of a workflow file, parsed again only when its text changed (parsing is
+    most of a launch's own cost; the file itself is read each time, so edits count)."""
+    key = str(path)
+    hit = _parsed_cache.get(key)
+    if hit is not None and hit[0] == text:
+        return hit[1]
+    try:
+        doc = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise LaunchError(f"{path}: is not valid YAML: {exc}") from None
+    if len(_parsed_cache) > 1000:
+        _parsed_cache.clear()
+    _parsed_cache[key] = (text, doc)
+    return doc
+
+
 def read_definition(entry_point: str, wanted: str | None = None) -> Definition:
     """The workflow YAML of an action, and which workflow in it to start."""
     if not entry_point:
@@ -114,10 +134,7 @@ def read_definition(entry_point: str, wanted: str | None = None) -> Definition:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise LaunchError(f"{path}: cannot be read ({exc.strerror or exc})") from None
-    try:
-        doc = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise LaunchError(f"{path}: is not valid YAML: {exc}") from None
+    doc = _parsed(path, text)
     if not isinstance(doc, Mapping) or str(doc.get("version")) != "2.0":
         raise LaunchError(f"{path}: is not a Mistral v2 definition (version: '2.0' expected)")
     if isinstance(doc.get("workflows"), Mapping) and isinstance(doc.get("name"), str):

@@ -225,6 +225,16 @@ _RETRY = update(d).where(_PENDING_ONE).values(
     **_RECORD_COMMON, next_attempt_at=bindparam("b_retry"), last_error=bindparam("b_error"))
 
 
+LINGERING_WORKFLOW_EVENTS = ("WORKFLOW_LAUNCHED",)
+
+
+def lingers(event: str) -> bool:
+    """Whether an event for the platform may wait `[notifier] task_event_linger` for
+    company: task events, and the launch (the platform set `running` when it started the
+    workflow). Ends, pauses and resumes are sent at once, with everything before them."""
+    return event.startswith("TASK_") or event in LINGERING_WORKFLOW_EVENTS
+
+
 def fanout(
     conn: Connection, global_webhooks: Sequence[str], limit: int = 500,
     seen: dict[str, dict[Any, Row]] | None = None, linger: float = 0.0,
@@ -267,7 +277,7 @@ def fanout(
                 continue
             due = stamp
             if sub.kind == "levante" and linger > 0:
-                if event["event"].startswith("TASK_"):
+                if lingers(event["event"]):
                     due = later  # sent with what follows it (batched), or after `linger`
                 else:
                     flush.add((event["root_execution_id"], sub.url))
@@ -417,12 +427,21 @@ def next_due(engine: Engine) -> datetime | None:
         return pending_due(conn)
 
 
-def has_work(engine: Engine) -> bool:
-    """Read-only: is there an event to fan out or a delivery due? (before a write lock)"""
+def has_work(engine: Engine, linger: float = 0.0) -> bool:
+    """Read-only: is there an event to fan out or a delivery due? (before a write lock)
+
+    With `linger`, events that may wait (see `lingers`) count only once that old: their
+    fan-out is left to the wake-up scheduled by the process that wrote them, or to the
+    next event that may not wait, so that they travel together."""
     with engine.connect() as conn:
-        if conn.execute(
-            select(ev.c.id).where(ev.c.delivered_at.is_(None)).limit(1)
-        ).first() is not None:
+        unsent = select(ev.c.id).where(ev.c.delivered_at.is_(None))
+        if linger > 0:
+            unsent = unsent.where(or_(
+                and_(ev.c.event.not_in(LINGERING_WORKFLOW_EVENTS),
+                     ~ev.c.event.startswith("TASK_", autoescape=True)),
+                ev.c.created_at <= now() - timedelta(seconds=linger),
+            ))
+        if conn.execute(unsent.limit(1)).first() is not None:
             return True
         return conn.execute(
             select(d.c.id).where(d.c.state == PENDING, d.c.next_attempt_at <= now()).limit(1)

@@ -168,8 +168,8 @@ def query_limit(request: Request, default: int | None) -> int | None:
 
 def project(doc: dict[str, Any], request: Request) -> dict[str, Any]:
     """Apply ``include_attributes`` / ``exclude_attributes`` (dotted paths allowed)."""
-    include = _attr_list(request.query_params.get("include_attributes"))
-    exclude = _attr_list(request.query_params.get("exclude_attributes"))
+    include = attr_list(request.query_params.get("include_attributes"))
+    exclude = attr_list(request.query_params.get("exclude_attributes"))
     if include:
         kept: dict[str, Any] = {"id": doc.get("id")} if "id" in doc else {}
         for path in include:
@@ -180,7 +180,7 @@ def project(doc: dict[str, Any], request: Request) -> dict[str, Any]:
     return doc
 
 
-def _attr_list(raw: str | None) -> list[str]:
+def attr_list(raw: str | None) -> list[str]:
     if not raw:
         return []
     return [a.strip() for a in raw.split(",") if a.strip()]

@@ -11,6 +11,7 @@ from levante.platform import executions as ex
 from levante.platform import store
 from levante.platform.api.common import (
     ApiError,
+    attr_list,
     in_db,
     json_response,
     platform,
@@ -84,7 +85,13 @@ async def create_execution(request: Request) -> Response:
 
 
 async def get_execution(request: Request) -> Response:
+    include = attr_list(request.query_params.get("include_attributes"))
+    light = bool(include) and set(include) <= ex.STATUS_FIELDS
+
     def work() -> dict[str, Any]:
+        if light:
+            return project(ex.status_view(platform(request).db, request.path_params["id"]),
+                           request)
         row = ex.get_execution(platform(request).db, request.path_params["id"])
         return project(_view(request, row), request)
 
