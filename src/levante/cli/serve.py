@@ -13,6 +13,7 @@ import click
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
+from levante import cpu
 from levante.cli.common import config_options, database_error_line, fail, get_config
 from levante.config import Config
 from levante.db import manage
@@ -61,11 +62,22 @@ def serve(role: str, config_file: str | None, config_dir: str | None) -> None:
     config = get_config(config_file, config_dir)
     setup_logging(config)
     engine, services = _services_for([role], config)
+    _pin(config)  # (before any thread starts: they inherit it)
     log.info("serving %s on %s", role, make_url(config.database_url).render_as_string())
     try:
         asyncio.run(run_services(services))
     finally:
         engine.dispose()
+
+
+def _pin(config: Config) -> None:
+    """Keep this process's threads on one CPU unless `[core] cpu_affinity` says not."""
+    try:
+        chosen = cpu.pin_process(config.get_str("core", "cpu_affinity"))
+    except ValueError as exc:
+        fail(str(exc))
+    if chosen is not None:
+        log.info("threads of this process keep to CPU %d ([core] cpu_affinity)", chosen)
 
 
 def _hook(path: str) -> Callable[..., list[str]] | None:
@@ -124,6 +136,7 @@ def up(
             "`levante up` upgrades by itself, `levante serve` never does."
         )
     engine, services = _services_for(sorted(ROLES), config)
+    _pin(config)  # (before any thread starts: they inherit it)
     if not no_example:
         from levante.platform.example_run import example_services
 

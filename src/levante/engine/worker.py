@@ -72,6 +72,7 @@ class EngineWorker:
         # claims handed over by steps of this process (levante.engine.handoff), not yet
         # started on the loop: counted against `workers`
         self._handed = 0
+        self._full = False  # the last claim may have left due jobs for want of room
         self._claimer = handoff.Claimer(self.process_id, self.lease, self._room,
                                         self._take)
 
@@ -246,8 +247,10 @@ class EngineWorker:
     async def _action_loop(self, stopping: asyncio.Event) -> None:
         while not stopping.is_set():
             self._action_event.clear()
-            free = self.workers - len(self._inflight)
+            free = self.workers - len(self._inflight) - self._handed
             claimed: list[ClaimedAction] = []
+            # (full, or the claim took all it could: jobs may be waiting for room)
+            self._full = free <= 0
             if free > 0:
                 try:
                     claimed = await asyncio.to_thread(
@@ -255,13 +258,15 @@ class EngineWorker:
                     )
                 except Exception:
                     log.exception("claiming actions failed")
+                self._full = len(claimed) >= free
             self._start(claimed)
             if not claimed or len(claimed) >= free:
                 await self._wait(self._action_event, self.poll_interval)
 
     def _action_finished(self, task: asyncio.Task[None]) -> None:
         self._inflight.discard(task)
-        self._action_event.set()
+        if self._full:  # room again for jobs the last claim had to leave (else: no need)
+            self._action_event.set()
 
     async def _run_action(self, claimed: ClaimedAction) -> None:
         from levante.engine.platform_actions import get_action

@@ -374,6 +374,7 @@ class EngineReporter:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._client: httpx.AsyncClient | None = None
         self._handed: set[asyncio.Task[None]] = set()
+        self._behind = False  # a pending report was seen while handed ones were in flight
 
     def take(self, report: Row) -> None:
         """Thread-safe: send a report leased to this reporter (see `_hand_over`)."""
@@ -398,8 +399,8 @@ class EngineReporter:
         except Exception:  # the lease runs out and a claim sends it again: at least once
             log.exception("[%s] could not record how report %s went",
                           report["execution_id"], report["id"])
-        if self._wake is not None:
-            self._wake.set()  # a report behind it in its line may go now (or a retry)
+        if self._wake is not None and (outcome.state == PENDING or self._behind):
+            self._wake.set()  # a retry to time, or a report waiting behind it may go now
 
     def wake(self) -> None:
         loop, flag = self._loop, self._wake
@@ -447,6 +448,7 @@ class EngineReporter:
                 due = await asyncio.to_thread(next_due, self.db)
                 # (while handed-over reports are in flight, a report due now may wait
                 # behind one of them: their ends wake this loop, no need to spin)
+                self._behind = due is not None and bool(self._handed)
                 if due is not None and not self._handed:
                     delay = min(delay, max(0.0, (due - now()).total_seconds()))
             waiter = asyncio.create_task(self._wake.wait())

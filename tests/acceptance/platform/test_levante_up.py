@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import stat
@@ -12,6 +13,13 @@ from pathlib import Path
 import httpx
 
 from tests.conftest import free_port, levante_bin
+
+
+def _cpus_allowed(status: Path) -> str:
+    for line in status.read_text().splitlines():
+        if line.startswith("Cpus_allowed_list:"):
+            return line.split()[-1]
+    return ""
 
 
 def test_up_writes_a_key_the_cli_finds(tmp_path: Path) -> None:
@@ -48,6 +56,21 @@ def test_up_writes_a_key_the_cli_finds(tmp_path: Path) -> None:
         )
         assert run.returncode == 0, run.stderr
         assert '"stdout": "embedded"' in run.stdout
+        if len(os.sched_getaffinity(0)) >= 2:
+            # [core] cpu_affinity = auto: every thread of the process keeps to one CPU...
+            lists = {_cpus_allowed(status) for status in Path(f"/proc/{up.pid}/task").glob(
+                "*/status")}
+            assert len(lists) == 1 and lists.pop().isdigit(), lists
+            # ...and the processes of actions may use every CPU
+            run = subprocess.run(
+                [levante_bin("levante"), "run", "core.local",
+                 "cmd=grep Cpus_allowed_list /proc/self/status", "-j"],
+                capture_output=True, text=True, timeout=60,
+                env={**env, "LEVANTE_API_URL": f"http://127.0.0.1:{api_port}"},
+            )
+            assert run.returncode == 0, run.stderr
+            child = json.loads(run.stdout)["result"]["stdout"].split()[-1]
+            assert not child.isdigit(), child  # e.g. "0-1", not one CPU
     finally:
         up.send_signal(signal.SIGINT)
         try:

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from levante import cpu
 from levante.platform.runners.base import OutputCallback
 
 log = logging.getLogger(__name__)
@@ -124,6 +125,7 @@ async def run_process(
         cwd=cwd,
         env=env,
         start_new_session=True,
+        preexec_fn=cpu.for_children(),  # every CPU, not just this service's one
     )
     out: list[str] = []
     err: list[str] = []
