@@ -75,6 +75,7 @@ def _config(database_url: str, data_dir: str, engine_port: int, api_port: int) -
 
 def serve_all(database_url: str, data_dir: str, engine_port: int, api_port: int) -> None:
     """The child of part 1: engine, notifier and platform API in one event loop."""
+    from levante import cpu
     from levante.db import manage
     from levante.db.connect import engine_from_config
     from levante.engine.service import engine_services, notifier_services
@@ -88,6 +89,7 @@ def serve_all(database_url: str, data_dir: str, engine_port: int, api_port: int)
     engine = engine_from_config(config)
     services = [*engine_services(config, engine), *notifier_services(config, engine),
                 *api_services(config, engine)]
+    cpu.pin_process(config.get_str("core", "cpu_affinity"))  # as `levante up` does
     asyncio.run(run_services(services))
 
 

@@ -30,6 +30,7 @@ DONE = {"succeeded", "failed", "timeout", "abandoned", "canceled"}
 
 def serve(database_url: str, data_dir: str, port: int, workers: int) -> None:
     """The child: upgrade, register packs, write a key, serve API + runner."""
+    from levante import cpu
     from levante.config import load_config
     from levante.db import manage
     from levante.db.connect import engine_from_config
@@ -46,6 +47,7 @@ def serve(database_url: str, data_dir: str, port: int, workers: int) -> None:
     engine = engine_from_config(config)
     prepare_up(config, engine)
     services = [*api_services(config, engine), *runner_services(config, engine)]
+    cpu.pin_process(config.get_str("core", "cpu_affinity"))  # as `levante up` does
     asyncio.run(run_services(services))
 
 
