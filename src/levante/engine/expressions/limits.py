@@ -35,6 +35,7 @@ def _set_async_exc(thread_id: int, exc: type[BaseException] | None) -> None:
 
 class _Watchdog:
     interval = 0.02
+    refire = 0.25  # seconds between two exceptions raised in a thread that runs on
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -46,7 +47,9 @@ class _Watchdog:
     def start(self, timeout: float) -> int:
         token = next(self._ids)
         with self._lock:
-            self._active[token] = [threading.get_ident(), time.monotonic() + timeout, False]
+            # [thread, deadline, fired, when last fired]
+            self._active[token] = [threading.get_ident(), time.monotonic() + timeout, False,
+                                   0.0]
             if self._thread is None:
                 self._thread = threading.Thread(
                     target=self._run, name="levante-expression-watchdog", daemon=True
@@ -73,8 +76,13 @@ class _Watchdog:
                     continue
                 now = time.monotonic()
                 for entry in self._active.values():
-                    if not entry[2] and float(entry[1]) <= now:
+                    # Past its deadline and still running: raise again every REFIRE
+                    # seconds, for C code may swallow an exception that lands inside it
+                    # (a dict lookup calling a Python __eq__, say) and run on.
+                    if float(entry[1]) <= now and (
+                            not entry[2] or now - float(entry[3]) >= self.refire):
                         entry[2] = True
+                        entry[3] = now
                         _set_async_exc(int(entry[0]), ExpressionTimeout)
 
 

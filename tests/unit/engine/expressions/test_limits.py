@@ -127,3 +127,27 @@ def test_yaql_collection_limit(expression: str) -> None:
     with pytest.raises(ExpressionError) as info:
         evaluate(expression, {"big": list(range(1001))})
     assert "exceeds 1000 elements" in str(info.value)
+
+
+def test_the_watchdog_raises_again_when_the_first_exception_was_swallowed() -> None:
+    """C code may swallow an exception that lands inside it (a dict lookup calling a
+    Python __eq__, say); a thread that runs on past its deadline gets another one."""
+    from levante.engine.expressions import limits
+
+    caught: list[str] = []
+    token = limits.watchdog.start(0.05)
+    try:
+        try:
+            deadline = time.monotonic() + 5
+            while time.monotonic() < deadline:  # the first one is "swallowed" here
+                pass
+        except limits.ExpressionTimeout:
+            caught.append("first")
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:  # and the thread runs on
+            pass
+    except limits.ExpressionTimeout:
+        caught.append("again")
+    finally:
+        limits.watchdog.stop(token)
+    assert caught == ["first", "again"]
