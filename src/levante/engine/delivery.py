@@ -23,7 +23,7 @@ import logging
 import threading
 import time
 from collections.abc import Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -56,7 +56,6 @@ TASK_STATES = {
     "TASK_RERUN": "RUNNING",
     "TASK_SKIPPED": "SKIPPED",
 }
-TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 LEASE_MARGIN = 5.0  # beyond request_timeout: a dead process's claims are taken over then
 # Never sent: subscriptions carry headers (credentials), params carry the environment.
 PRIVATE_KEYS = frozenset({"params", "env", "notify"})
@@ -87,8 +86,13 @@ def retry_time(
 
 
 def _fmt(value: Any) -> str | None:
-    value = outbox.aware(value)
-    return value.strftime(TIME_FORMAT) if isinstance(value, datetime) else None
+    """Mistral's "YYYY-MM-DD HH:MM:SS", in UTC (naive values from SQLite are UTC).
+    (isoformat, not strftime: bodies format many stamps, on the hot path of every event)"""
+    if not isinstance(value, datetime):
+        return None
+    if value.tzinfo is not None:
+        value = value.astimezone(UTC).replace(tzinfo=None)
+    return value.isoformat(" ", "seconds")
 
 
 def task_view(row: Mapping[str, Any]) -> dict[str, Any]:
@@ -418,15 +422,18 @@ class DeliveryService:
 
     async def _deliver(self, line: list[dict[str, Any]], material: Mapping[str, Any]) -> None:
         head = line[0]
-        for delivery in line:
-            log.info(_line(delivery, after=False))
+        logging_info = log.isEnabledFor(logging.INFO)
+        if logging_info:
+            for delivery in line:
+                log.info(_line(delivery, after=False))
         ok, status, error, duration = await self.attempt(line, material)
         outcomes: list[outbox.Outcome] = []
         for delivery in line:
             if ok:
                 outcomes.append(outbox.Outcome(delivery["id"], True, status,
                                                duration_ms=duration))
-                log.info(_line(delivery, after=True))
+                if logging_info:
+                    log.info(_line(delivery, after=True))
                 continue
             retry_at = retry_time(
                 delivery["attempts"] + 1, delivery["created_at"], outbox.now(), self.initial,

@@ -211,7 +211,7 @@ def create_app(config: Config, db_engine: Engine) -> ASGIApp:
         token_ttl=config.get_int("auth", "token_ttl"),
     )
     app = Starlette(
-        routes=_routes() + events.routes() + web.routes(),
+        routes=events.routes() + _routes() + web.routes(),  # (events: the hot path first)
         exception_handlers={
             HTTPException: _http_error,
             ApiError: _api_error,
