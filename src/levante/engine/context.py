@@ -8,6 +8,7 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from levante.engine import states
+from levante.engine.platform_actions import mask_params
 
 if TYPE_CHECKING:
     from levante.engine.step_base import StepBase, WfEx
@@ -84,7 +85,11 @@ class TaskContext:
         self._current_result = current_result
 
     def env(self) -> dict[str, Any]:
-        env = (self._wf.row.get("params") or {}).get("env") or {}
+        """The workflow's env, the platform's credential masked: expressions (and so
+        what a workflow publishes or outputs) never see it; the engine reads it from the
+        row when it calls the platform."""
+        params = mask_params(self._wf.row.get("params") or {})
+        env = params.get("env") if isinstance(params, Mapping) else None
         return dict(env) if isinstance(env, Mapping) else {}
 
     def execution(self) -> dict[str, Any]:
@@ -94,7 +99,7 @@ class TaskContext:
             "name": row["name"],
             "spec": row.get("spec") or {},
             "input": row.get("input") or {},
-            "params": row.get("params") or {},
+            "params": mask_params(row.get("params") or {}),
             "state": row.get("state"),
             "created_at": _iso(row.get("created_at")),
             "updated_at": _iso(row.get("updated_at")),

@@ -30,7 +30,7 @@ import httpx
 from sqlalchemy import Engine
 
 from levante.config import Config
-from levante.engine import wakeup
+from levante.engine import platform_actions, wakeup
 from levante.engine.store import outbox
 from levante.handshake_secret import signing_secret
 from levante.webhooks import signed_headers
@@ -152,7 +152,9 @@ def event_body(delivery: Mapping[str, Any], material: Mapping[str, Any]) -> dict
         body.update({k: v for k, v in payload.items() if k not in PRIVATE_KEYS})
         body["state"] = WORKFLOW_STATES.get(name, body.get("state") or wf.get("state"))
         if name != "WORKFLOW_LAUNCHED":
-            body["output"] = wf.get("output") or {}
+            # (an output without `output:` is the whole context, inputs included)
+            body["output"] = platform_actions.mask_input(wf.get("output") or {},
+                                                         wf.get("params"))
             body["tasks"] = [task_view(t) for t in material["tasks_of"].get(wf.get("id"), [])]
     body["event"] = name
     body["event_id"] = delivery["event_id"]

@@ -86,8 +86,17 @@ class PlatformAction(StdAction):
             child = response.json()
         except ValueError:
             child = {}
-        return {"platform_execution_id": child.get("id") if isinstance(child, Mapping)
-                else None}
+        if not isinstance(child, Mapping):
+            child = {}
+        shown = child.get("parameters")
+        masked = sorted(k for k, v in shown.items() if v == PLATFORM_MASK and k in parameters
+                        ) if isinstance(shown, Mapping) else []
+        # `masked`: the parameters the platform keeps secret; the engine's copy of the
+        # input is masked the same way once the child exists (see finish_action).
+        return {"platform_execution_id": child.get("id"), "masked": masked}
+
+
+PLATFORM_MASK = "********"  # how the platform's API (StackStorm's) shows a secret value
 
 
 def lookup(name: str) -> PlatformAction | None:
@@ -207,6 +216,18 @@ def _fault(response: httpx.Response) -> str:
     if isinstance(body, Mapping) and isinstance(body.get("faultstring"), str):
         return str(body["faultstring"])
     return response.text[:300]
+
+
+def mask_input(input: Any, params: Any) -> Any:
+    """A workflow's ``input`` (or ``output``, which without an ``output:`` clause is the
+    whole context) as the API and the events show it: the inputs that the platform
+    declared secret (``env.levante.secret_input``) masked."""
+    env = params.get("env") if isinstance(params, Mapping) else None
+    levante = env.get("levante") if isinstance(env, Mapping) else None
+    names = levante.get("secret_input") if isinstance(levante, Mapping) else None
+    if not isinstance(input, Mapping) or not isinstance(names, list) or not names:
+        return input
+    return {k: (MASKED if k in names and v is not None else v) for k, v in input.items()}
 
 
 def mask_params(params: Any) -> Any:

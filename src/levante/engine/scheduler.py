@@ -11,6 +11,7 @@ safe-rerun, otherwise the task fails with a clear state_info.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -18,6 +19,7 @@ from typing import Any
 from sqlalchemy import Engine
 
 from levante.engine import states
+from levante.engine.actions.base import MASKED
 from levante.engine.runtime import writer
 from levante.engine.step import INTERRUPTED, Step
 from levante.engine.store import executions as store
@@ -150,6 +152,18 @@ def claim_actions(
     return claimed
 
 
+def _mask_stored_input(conn: Any, action_id: str, names: list[str]) -> None:
+    """The engine's copy of a platform action's input, with the parameters the platform
+    keeps secret masked (the values went to the platform; the engine keeps none)."""
+    current = store.get_action(conn, action_id)
+    stored = current.get("input") if current is not None else None
+    if not isinstance(stored, Mapping):
+        return
+    masked = {k: (MASKED if k in names and v is not None else v) for k, v in stored.items()}
+    if masked != stored:
+        store.update_action(conn, action_id, {"input": masked})
+
+
 def finish_action(
     db: Engine, claimed: ClaimedAction, state: str | None, value: Any, info: str | None
 ) -> None:
@@ -164,6 +178,8 @@ def finish_action(
         if root and action.get("task_execution_id"):
             store.lock_root(conn, root)
         store.delete_job(conn, claimed.job_id)
+        if state is None and isinstance(value, Mapping) and value.get("masked"):
+            _mask_stored_input(conn, action["id"], value["masked"])
         if state is not None:
             current = store.get_action(conn, action["id"])
             if current is not None and current["state"] == states.RUNNING:

@@ -302,10 +302,15 @@ def start_body(request: RunRequest, definition: Definition, found: Settings,
     task = request.parameters.get("task")
     if isinstance(task, str) and task:
         params["task_name"] = task
+    wf_input = workflow_input(request.parameters)
+    secret = sorted(n for n, spec in request.action.parameters.items()
+                    if spec.get("secret") is True and n in wf_input)
+    if secret:  # the engine shows these inputs masked, as the platform does
+        params["env"]["levante"]["secret_input"] = secret
     return {
         "id": engine_execution_id(execution_id),
         "workflow_name": definition.workflow_name,
-        "input": workflow_input(request.parameters),
+        "input": wf_input,
         "params": params,
         "description": f"{request.action.ref} (platform execution {execution_id})",
     }

@@ -77,6 +77,33 @@ hl.slow:
       publish:
         slept: <% task().result.stdout.trim() %>
 """,
+    "actions/keep_secret.yaml": """---
+name: keep_secret
+runner_type: noop
+parameters:
+  token: {type: string, secret: true, required: true}
+  note: {type: string, default: plain}
+""",
+    "actions/guarded.yaml": """---
+name: guarded
+runner_type: mistral-v2
+entry_point: workflows/guarded.yaml
+parameters:
+  token: {type: string, secret: true, required: true}
+""",
+    "actions/workflows/guarded.yaml": """---
+version: '2.0'
+hl.guarded:
+  input: [token]
+  tasks:
+    use:
+      action: hl.keep_secret
+      input:
+        token: <% $.token %>
+        note: visible
+      publish:
+        seen_credential: <% env().levante.credential %>
+""",
     "actions/outer.yaml": """---
 name: outer
 runner_type: mistral-v2

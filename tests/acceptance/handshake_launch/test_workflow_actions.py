@@ -195,3 +195,38 @@ def test_a_workflow_action_run_by_a_task_of_another_workflow(system: System) -> 
         "core.echo", "core.echo", "core.noop"]
     for child in grandchildren:
         _check_child(child, inner)
+
+
+def test_secret_parameters_stay_masked_on_the_engine_too(system: System) -> None:
+    """A workflow action's secret parameter, passed on to a child's secret parameter:
+    masked in the platform's views and in the engine's (the workflow's input and output,
+    the task's action execution), the other values shown as they are; and the platform's
+    credential in the workflow's env is masked for expressions."""
+    secret = "s3cr3t-9f1b-do-not-show"
+    execution = system.run("hl.guarded", token=secret)
+    done = system.wait(execution["id"])
+    assert done["status"] == "succeeded", done
+    assert done["parameters"]["token"] == "********"
+    (child,) = system.children(execution["id"])
+    assert child["parameters"]["token"] == "********"
+    # nor in the workflow action's result (its output without `output:` holds its input)
+    assert secret not in json.dumps(done) and secret not in json.dumps(child)
+    # the platform's credential in the workflow's env: never seen by expressions
+    assert done["result"]["seen_credential"] == "******"
+    credential = (system.tmp / "pdata" / "engine_api_key").read_text().strip()
+    assert credential and credential not in json.dumps(done)
+    wf_id = done["context"]["mistral"]["execution_id"]
+    engine = f"{system.engine}/v2"
+    workflow = httpx.get(f"{engine}/executions/{wf_id}").json()
+    assert json.loads(workflow["input"])["token"] != secret
+    tasks = httpx.get(f"{engine}/executions/{wf_id}/tasks").json()["tasks"]
+    (task,) = tasks
+    actions = httpx.get(f"{engine}/tasks/{task['id']}/action_executions").json()
+    (action,) = actions["action_executions"]
+    shown = json.loads(action["input"])
+    assert shown["note"] == "visible" and shown["token"] != secret
+    # Nowhere in what the engine's API answers about this workflow.
+    for path in (f"/executions/{wf_id}", f"/executions/{wf_id}/tasks",
+                 f"/tasks/{task['id']}", f"/tasks/{task['id']}/action_executions",
+                 f"/action_executions/{action['id']}"):
+        assert secret not in httpx.get(f"{engine}{path}").text, path

@@ -8,7 +8,7 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from levante.engine.platform_actions import mask_params
+from levante.engine.platform_actions import mask_input, mask_params
 
 TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 
@@ -90,9 +90,9 @@ def execution(row: Mapping[str, Any], with_output: bool = True) -> dict[str, Any
     out["root_execution_id"] = None if root in (None, row.get("id")) else root
     out["source_execution_id"] = None
     out["params"] = json_text(mask_params(row.get("params")), {})  # the credential
-    out["input"] = json_text(row.get("input"), {})
-    if with_output:
-        out["output"] = json_text(row.get("output"), {})
+    out["input"] = json_text(mask_input(row.get("input"), row.get("params")), {})
+    if with_output:  # (an output without `output:` is the whole context, inputs included)
+        out["output"] = json_text(mask_input(row.get("output"), row.get("params")), {})
     return _stamps(row, out)
 
 
