@@ -29,7 +29,7 @@ from levante.config import Config
 from levante.platform import receiver
 from levante.platform import store as platform_store
 from levante.platform import tracking_store as ts
-from levante.platform.executions import DONE
+from levante.platform.executions import ACTIVE, DONE
 
 log = logging.getLogger("levante.platform.resultstracker")
 
@@ -149,6 +149,28 @@ class PollStats:
     ended: int = 0
     errors: int = 0
     requests: int = 0
+
+
+LAUNCH_GRACE = 30.0  # s: a workflow whose launch lost its runner, unknown to the engine
+
+
+def abandon_unlaunched(db: Engine, execution_ids: Sequence[str],
+                       workflows: dict[str, str]) -> None:
+    """End `abandoned` the executions whose runner died while launching their workflow,
+    which the engine still does not know after LAUNCH_GRACE seconds: it never started."""
+    for execution_id in execution_ids:
+        wf_id = workflows.get(execution_id)
+        changed = platform_store.transition(
+            db, execution_id, sorted(ACTIVE), "abandoned",
+            {"end_timestamp": ts.now(), "lease_until": None, "claimed_by": None,
+             "result": {"error": f"Execution abandoned: its runner died while launching "
+                                 f"workflow execution {wf_id}, which the engine does not "
+                                 "know: the workflow never started."}})
+        with ts.writing(db) as conn:
+            ts.delete_entry(conn, execution_id)
+        if changed:
+            log.warning("[%s] abandoned: the workflow %s never started on the engine",
+                        execution_id, wf_id)
 
 
 class ResultsTracker:
@@ -299,6 +321,11 @@ class ResultsTracker:
                     task["input"] = _json(task.get("input"))
                     tasks[owner].append(receiver.task_entry(task))
         missing = [ex for ex, wf in batch if wf not in states]
+        if missing:
+            gone = await asyncio.to_thread(ts.unlaunched, self.db, missing, LAUNCH_GRACE)
+            if gone:
+                await asyncio.to_thread(abandon_unlaunched, self.db, gone, dict(batch))
+            missing = [ex for ex in missing if ex not in gone]
         if missing:
             await asyncio.to_thread(ts.record_poll_errors, self.db, missing,
                                     "the engine does not know this workflow execution")

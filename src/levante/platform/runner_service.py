@@ -28,7 +28,8 @@ from typing import Any, TypeVar
 from sqlalchemy import Engine
 
 from levante.config import Config
-from levante.platform import executions, store
+from levante.platform import engine_reporting, executions, store
+from levante.platform import tracking_store as ts
 from levante.platform.engine_reporting import may_report
 from levante.platform.runners import RunOutcome, RunRequest, run_action
 
@@ -92,6 +93,17 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+def _launched_workflow(row: dict[str, Any]) -> str | None:
+    """The engine's id of the workflow a claimed workflow execution was launching (it is
+    recorded before the start request), else None."""
+    action = row.get("action")
+    runner = action.get("runner_type") if isinstance(action, dict) else None
+    if runner not in engine_reporting.WORKFLOW_RUNNERS:
+        return None
+    found = engine_reporting.mistral_of(row.get("context")).get("execution_id")
+    return str(found) if found else None
+
+
 def abandon_dead_claims(engine: Engine, own_process: str | None = None) -> list[str]:
     """End ``abandoned`` every claimed execution whose runner process is gone."""
     stamp = store.now()
@@ -112,6 +124,12 @@ def abandon_dead_claims(engine: Engine, own_process: str | None = None) -> list[
             reason = (f"runner process {row['pid']} on {row['hostname']} sent no heartbeat "
                       f"since {store.iso(beat)}")
         else:
+            continue
+        wf_id = _launched_workflow(row)
+        if wf_id and ts.track_instead_of_abandon(engine, row["id"], row["status"],
+                                                 row["claimed_by"], wf_id):
+            log.warning("[%s] %s during the launch of workflow execution %s: tracking it "
+                        "on the engine instead of abandoning it", row["id"], reason, wf_id)
             continue
         changed = store.transition(
             engine, row["id"], [row["status"]], "abandoned",

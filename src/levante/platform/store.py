@@ -612,6 +612,8 @@ def claimed_active(engine: Engine, statuses: Sequence[str]) -> list[Row]:
             executions.c.status,
             executions.c.claimed_by,
             executions.c.lease_until,
+            executions.c.context,
+            executions.c.action,
             processes.c.hostname,
             processes.c.pid,
             processes.c.heartbeat_at,

@@ -9,7 +9,7 @@ SQLite the transaction begins IMMEDIATE, which serialises writers.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
@@ -169,6 +169,40 @@ def add_entry(conn: Connection, execution_id: str, workflow_execution_id: str,
         created_at=now(), last_polled_at=None, errors=0, last_error=None,
     ))
     return True
+
+
+LAUNCH_REASON = "launch"  # the runner died while it launched the workflow
+
+
+def track_instead_of_abandon(engine: Engine, execution_id: str, status: str, claimed_by: str,
+                             workflow_execution_id: str) -> bool:
+    """A workflow execution whose runner died during the launch: the workflow may have
+    started (its engine id was recorded first). Release the claim and track it instead
+    of ending it; True when done (the claim was still the dead runner's)."""
+    with writing(engine) as conn:
+        released = conn.execute(
+            update(ex).where(ex.c.id == execution_id, ex.c.status == status,
+                             ex.c.claimed_by == claimed_by)
+            .values(claimed_by=None, lease_until=None)
+        ).rowcount
+        if not released:
+            return False
+        add_entry(conn, execution_id, workflow_execution_id, LAUNCH_REASON)
+    return True
+
+
+def unlaunched(engine: Engine, execution_ids: Sequence[str], grace: float) -> list[str]:
+    """Of `execution_ids` (whose workflows the engine does not know), those tracked since
+    their runner died during the launch for more than `grace` seconds: the workflow never
+    started."""
+    if not execution_ids:
+        return []
+    before = now() - timedelta(seconds=grace)
+    with engine.connect() as conn:
+        return [r.execution_id for r in conn.execute(
+            select(tr.c.execution_id).where(
+                tr.c.execution_id.in_(list(execution_ids)), tr.c.reason == LAUNCH_REASON,
+                tr.c.created_at <= before))]
 
 
 def delete_entry(conn: Connection, execution_id: str) -> bool:

@@ -20,7 +20,14 @@ from starlette.routing import Route
 from levante.db.connect import make_engine
 from levante.handshake_models import tracked_executions, workflow_links
 from levante.platform import tracking_store as ts
-from levante.platform.resultstracker import ResultsTracker, add_silent, add_tracking
+from levante.platform.models import executions
+from levante.platform.resultstracker import (
+    LAUNCH_GRACE,
+    ResultsTracker,
+    add_silent,
+    add_tracking,
+)
+from levante.platform.runner_service import abandon_dead_claims
 from tests.conftest import free_port
 from tests.integration.handshake.support import (
     Background,
@@ -232,4 +239,74 @@ def test_at_most_thread_pool_size_requests_in_flight(migrated_url: str, tmp_path
     assert requests == 5  # 9 entries, 2 per request
     assert most == 2
     assert len(_entries(db)) == 9
+    db.dispose()
+
+
+def _launching(db: Engine, wf_id: str) -> str:
+    """A workflow execution as its runner leaves it mid-launch: engine id recorded,
+    still claimed, by a runner process that is gone."""
+    ex_id = platform_execution(db, wf_id)
+    with db.begin() as conn:
+        conn.execute(update(executions).where(executions.c.id == ex_id)
+                     .values(claimed_by="gone-runner"))
+    return ex_id
+
+
+def test_a_runner_dying_during_a_launch_hands_the_execution_to_the_tracker(
+    migrated_url: str, tmp_path: Path, stub: tuple[StubEngine, ServedApp]
+) -> None:
+    """The workflow may have started: the execution is not abandoned but tracked, and
+    ends as the engine says."""
+    engine, served = stub
+    db = make_engine(migrated_url)
+    ex_id = _launching(db, "wf-started")
+    assert abandon_dead_claims(db) == []
+    row = platform_row(db, ex_id)
+    assert row["status"] == "running" and row["claimed_by"] is None
+    assert _entries(db)[ex_id]["reason"] == ts.LAUNCH_REASON
+    engine.states["wf-started"] = {"state": "SUCCESS", "output": json.dumps({"ok": 1})}
+    tracker = ResultsTracker(config_for(tmp_path, migrated_url), db, engine_url=served.url)
+
+    async def once() -> None:
+        import httpx
+
+        async with httpx.AsyncClient(base_url=served.url) as client:
+            tracker.client = client
+            await tracker.poll_once()
+
+    asyncio.run(once())
+    assert platform_row(db, ex_id)["status"] == "succeeded"
+    assert ex_id not in _entries(db)
+    db.dispose()
+
+
+def test_a_launch_that_never_reached_the_engine_ends_abandoned_after_a_grace(
+    migrated_url: str, tmp_path: Path, stub: tuple[StubEngine, ServedApp]
+) -> None:
+    _engine, served = stub
+    db = make_engine(migrated_url)
+    ex_id = _launching(db, "wf-never")
+    assert abandon_dead_claims(db) == []
+    tracker = ResultsTracker(config_for(tmp_path, migrated_url), db, engine_url=served.url)
+
+    async def once() -> None:
+        import httpx
+
+        async with httpx.AsyncClient(base_url=served.url) as client:
+            tracker.client = client
+            await tracker.poll_once()
+
+    asyncio.run(once())  # within the grace: an error noted, still running
+    assert platform_row(db, ex_id)["status"] == "running"
+    assert _entries(db)[ex_id]["errors"] == 1
+    with db.begin() as conn:  # the grace has passed
+        conn.execute(update(tracked_executions)
+                     .where(tracked_executions.c.execution_id == ex_id)
+                     .values(created_at=ts.now() - timedelta(seconds=LAUNCH_GRACE + 1)))
+    asyncio.run(once())
+    row = platform_row(db, ex_id)
+    assert row["status"] == "abandoned"
+    assert "runner died while launching workflow execution wf-never" in row["result"]["error"]
+    assert row["end_timestamp"] is not None
+    assert ex_id not in _entries(db)
     db.dispose()
