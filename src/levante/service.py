@@ -19,6 +19,7 @@ import uvicorn
 from sqlalchemy import Engine
 
 from levante.config import Config
+from levante.db.manage import EXIT_SCHEMA_NOT_AT_HEAD as EXIT_SCHEMA_NOT_AT_HEAD
 from levante.db.manage import ensure_at_head
 
 log = logging.getLogger("levante.service")
@@ -31,7 +32,6 @@ ROLES: dict[str, str] = {
     "runner": "levante.platform.service:runner_services",
     "resultstracker": "levante.platform.service:resultstracker_services",
 }
-EXIT_SCHEMA_NOT_AT_HEAD = 3
 
 
 class Service(Protocol):

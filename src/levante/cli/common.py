@@ -17,9 +17,6 @@ if TYPE_CHECKING:
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-# Same status as a service refusing to start (levante.service.EXIT_SCHEMA_NOT_AT_HEAD).
-EXIT_SCHEMA_NOT_AT_HEAD = 3
-
 
 def config_options(func: F) -> F:
     """Add --config-file and --config-dir to a command."""
@@ -126,7 +123,7 @@ def open_database(config: Config) -> Iterator[Engine]:
     if path is not None and not path.exists():
         # Connecting would create an empty file (and its folder): say so without it.
         missing = manage.SchemaNotAtHead(None, manage.head_revision())
-        fail(missing.describe(shown, also), EXIT_SCHEMA_NOT_AT_HEAD)
+        fail(missing.describe(shown, also), manage.EXIT_SCHEMA_NOT_AT_HEAD)
     try:
         engine = engine_from_config(config)
     except OSError as exc:
@@ -135,7 +132,7 @@ def open_database(config: Config) -> Iterator[Engine]:
         try:
             manage.ensure_at_head(engine)
         except manage.SchemaNotAtHead as exc:
-            fail(exc.describe(shown, also), EXIT_SCHEMA_NOT_AT_HEAD)
+            fail(exc.describe(shown, also), manage.EXIT_SCHEMA_NOT_AT_HEAD)
         except SQLAlchemyError as exc:
             fail(database_error_line(url, exc))
         try:

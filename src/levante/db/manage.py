@@ -34,6 +34,10 @@ class DatabaseStateError(Exception):
     """The database is not in a state the requested operation can work from."""
 
 
+# The exit status of a command or service refusing a database that is not at head.
+EXIT_SCHEMA_NOT_AT_HEAD = 3
+
+
 class SchemaNotAtHead(DatabaseStateError):
     """A service found the database at another revision than its code expects."""
 

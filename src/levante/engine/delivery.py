@@ -23,7 +23,7 @@ import logging
 import threading
 import time
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
@@ -31,6 +31,7 @@ from sqlalchemy import Engine
 
 from levante.config import Config
 from levante.engine import platform_actions, wakeup
+from levante.engine.api.encode import fmt_time
 from levante.engine.store import outbox
 from levante.handshake_secret import signing_secret
 from levante.webhooks import signed_headers
@@ -86,13 +87,8 @@ def retry_time(
 
 
 def _fmt(value: Any) -> str | None:
-    """Mistral's "YYYY-MM-DD HH:MM:SS", in UTC (naive values from SQLite are UTC).
-    (isoformat, not strftime: bodies format many stamps, on the hot path of every event)"""
-    if not isinstance(value, datetime):
-        return None
-    if value.tzinfo is not None:
-        value = value.astimezone(UTC).replace(tzinfo=None)
-    return value.isoformat(" ", "seconds")
+    """Mistral's timestamp of a datetime column (None for anything else)."""
+    return fmt_time(value) if isinstance(value, datetime) else None
 
 
 def task_view(row: Mapping[str, Any]) -> dict[str, Any]:

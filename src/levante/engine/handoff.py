@@ -59,6 +59,17 @@ def claimer_for(db: Engine) -> Claimer | None:
     return found
 
 
+def started(runtime_context: dict[str, Any] | None, owner: str,
+            now: datetime) -> dict[str, Any]:
+    """The action columns that mark it started by process `owner` (a claim, or a lease at
+    write): one run more, not to be run again unless it is safe to rerun."""
+    rc = dict(runtime_context or {})
+    rc["started"] = True
+    rc["runs"] = int(rc.get("runs", 0)) + 1
+    rc["process_id"] = owner
+    return {"runtime_context": rc, "last_heartbeat": now, "accepted": True}
+
+
 def claim_new(
     claimer: Claimer, jobs: list[dict[str, Any]], new_actions: dict[str, dict[str, Any]],
     now: datetime,
@@ -77,12 +88,7 @@ def claim_new(
         action = new_actions.get(str((job.get("payload") or {}).get("action_id")))
         if action is None or action["state"] != states.RUNNING:
             continue
-        rc = action["runtime_context"]
-        rc["started"] = True
-        rc["runs"] = int(rc.get("runs", 0)) + 1
-        rc["process_id"] = claimer.owner
-        action["accepted"] = True
-        action["last_heartbeat"] = now
+        action.update(started(action["runtime_context"], claimer.owner, now))
         job["claimed_by"] = claimer.owner
         job["lease_until"] = until
         leased.append(job)

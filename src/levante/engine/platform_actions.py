@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
 import httpx
@@ -88,15 +88,14 @@ class PlatformAction(StdAction):
             child = {}
         if not isinstance(child, Mapping):
             child = {}
+        from levante.platform.parameters import MASK  # how the platform shows a secret
+
         shown = child.get("parameters")
-        masked = sorted(k for k, v in shown.items() if v == PLATFORM_MASK and k in parameters
+        secret = sorted(k for k, v in shown.items() if v == MASK and k in parameters
                         ) if isinstance(shown, Mapping) else []
         # `masked`: the parameters the platform keeps secret; the engine's copy of the
         # input is masked the same way once the child exists (see finish_action).
-        return {"platform_execution_id": child.get("id"), "masked": masked}
-
-
-PLATFORM_MASK = "********"  # how the platform's API (StackStorm's) shows a secret value
+        return {"platform_execution_id": child.get("id"), "masked": secret}
 
 
 def lookup(name: str) -> PlatformAction | None:
@@ -227,7 +226,12 @@ def mask_input(input: Any, params: Any) -> Any:
     names = levante.get("secret_input") if isinstance(levante, Mapping) else None
     if not isinstance(input, Mapping) or not isinstance(names, list) or not names:
         return input
-    return {k: (MASKED if k in names and v is not None else v) for k, v in input.items()}
+    return masked(input, names)
+
+
+def masked(values: Mapping[str, Any], names: Sequence[str]) -> dict[str, Any]:
+    """A copy of `values` where those of `names` that are set read as masked."""
+    return {k: (MASKED if k in names and v is not None else v) for k, v in values.items()}
 
 
 def mask_params(params: Any) -> Any:

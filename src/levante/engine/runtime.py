@@ -15,7 +15,7 @@ import asyncio
 import logging
 import threading
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import Connection, Engine
@@ -79,9 +79,8 @@ def wake() -> None:
 SETTINGS.wake = wake
 
 
-def writer(db: Engine) -> AbstractContextManager[Connection]:
-    """A connection in a write transaction, queued behind this process's other writers."""
-    return writing(db)
+# A connection in a write transaction, queued behind this process's other writers.
+writer = writing
 
 
 @contextmanager

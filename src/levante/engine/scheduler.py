@@ -18,8 +18,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from levante.engine import states
-from levante.engine.actions.base import MASKED
+from levante.engine import handoff, platform_actions, states
 from levante.engine.runtime import writer
 from levante.engine.step import INTERRUPTED, Step
 from levante.engine.store import executions as store
@@ -39,6 +38,13 @@ class ClaimedAction:
     # The std action to run (the base of an ad-hoc action).
     action_name: str
     task_name: str | None = None
+
+    @classmethod
+    def from_job(cls, job_id: int, action: dict[str, Any],
+                 payload: Mapping[str, Any]) -> ClaimedAction:
+        """The claim of an action job, from the job's payload and the action's row."""
+        return cls(job_id, action, dict(payload.get("input") or {}),
+                   str(payload.get("action") or action["name"]), payload.get("task_name"))
 
 
 def process_step_batch(db: Engine, limit: int = 20) -> tuple[int, datetime | None]:
@@ -135,18 +141,10 @@ def claim_actions(
                     step.flush()
                 done.append(step)
                 continue
-            rc["started"] = True
-            rc["runs"] = int(rc.get("runs", 0)) + 1
-            rc["process_id"] = owner
-            store.update_action(conn, action["id"], {
-                "runtime_context": rc, "last_heartbeat": now, "accepted": True,
-            })
-            action["runtime_context"] = rc
-            claimed.append(ClaimedAction(
-                job["id"], action, dict(payload.get("input") or {}),
-                str(payload.get("action") or action["name"]),
-                payload.get("task_name"),
-            ))
+            started = handoff.started(rc, owner, now)
+            store.update_action(conn, action["id"], started)
+            action.update(started)
+            claimed.append(ClaimedAction.from_job(job["id"], action, payload))
     for step in done:
         step.after_commit()
     return claimed
@@ -159,7 +157,7 @@ def _mask_stored_input(conn: Any, action_id: str, names: list[str]) -> None:
     stored = current.get("input") if current is not None else None
     if not isinstance(stored, Mapping):
         return
-    masked = {k: (MASKED if k in names and v is not None else v) for k, v in stored.items()}
+    masked = platform_actions.masked(stored, names)
     if masked != stored:
         store.update_action(conn, action_id, {"input": masked})
 

@@ -452,9 +452,9 @@ class StepBase:
             from levante.engine.scheduler import ClaimedAction
 
             self._claimer.take([
-                ClaimedAction(job["id"], dict(self.new_actions[job["payload"]["action_id"]]),
-                              dict(job["payload"].get("input") or {}),
-                              str(job["payload"].get("action")), job["payload"].get("task_name"))
+                ClaimedAction.from_job(
+                    job["id"], dict(self.new_actions[job["payload"]["action_id"]]),
+                    job["payload"])
                 for job in self.handed
             ])
         if any(j["run_at"] <= self.now and not j.get("claimed_by") for j in self.jobs):

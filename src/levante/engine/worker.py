@@ -247,7 +247,7 @@ class EngineWorker:
     async def _action_loop(self, stopping: asyncio.Event) -> None:
         while not stopping.is_set():
             self._action_event.clear()
-            free = self.workers - len(self._inflight) - self._handed
+            free = self._room()
             claimed: list[ClaimedAction] = []
             # (full, or the claim took all it could: jobs may be waiting for room)
             self._full = free <= 0

@@ -10,17 +10,16 @@ from typing import Any
 
 from levante.engine.platform_actions import mask_input, mask_params
 
-TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
-
 
 def fmt_time(value: Any) -> str | None:
-    """Mistral's timestamp: 'YYYY-MM-DD HH:MM:SS' in UTC."""
+    """Mistral's timestamp: 'YYYY-MM-DD HH:MM:SS' in UTC (naive values are UTC).
+    (isoformat, not strftime: API answers and event bodies format many stamps)"""
     if value is None:
         return None
     if isinstance(value, datetime):
         if value.tzinfo is not None:
-            value = value.astimezone(UTC)
-        return value.strftime(TIME_FORMAT)
+            value = value.astimezone(UTC).replace(tzinfo=None)
+        return value.isoformat(" ", "seconds")
     return str(value)
 
 

@@ -225,6 +225,7 @@ _RETRY = update(d).where(_PENDING_ONE).values(
     **_RECORD_COMMON, next_attempt_at=bindparam("b_retry"), last_error=bindparam("b_error"))
 
 
+TASK_EVENT_PREFIX = "TASK_"
 LINGERING_WORKFLOW_EVENTS = ("WORKFLOW_LAUNCHED",)
 
 
@@ -232,7 +233,7 @@ def lingers(event: str) -> bool:
     """Whether an event for the platform may wait `[notifier] task_event_linger` for
     company: task events, and the launch (the platform set `running` when it started the
     workflow). Ends, pauses and resumes are sent at once, with everything before them."""
-    return event.startswith("TASK_") or event in LINGERING_WORKFLOW_EVENTS
+    return event.startswith(TASK_EVENT_PREFIX) or event in LINGERING_WORKFLOW_EVENTS
 
 
 def fanout(
@@ -438,7 +439,7 @@ def has_work(engine: Engine, linger: float = 0.0) -> bool:
         if linger > 0:
             unsent = unsent.where(or_(
                 and_(ev.c.event.not_in(LINGERING_WORKFLOW_EVENTS),
-                     ~ev.c.event.startswith("TASK_", autoescape=True)),
+                     ~ev.c.event.startswith(TASK_EVENT_PREFIX, autoescape=True)),
                 ev.c.created_at <= now() - timedelta(seconds=linger),
             ))
         if conn.execute(unsent.limit(1)).first() is not None:
