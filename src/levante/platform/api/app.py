@@ -22,7 +22,15 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from levante import web
 from levante.config import Config
 from levante.platform import auth
-from levante.platform.api import actions, events, executions, keys, openapi, packs
+from levante.platform.api import (
+    actions,
+    events,
+    executions,
+    keys,
+    openapi,
+    packs,
+    unsupported,
+)
 from levante.platform.api.common import ApiError, Platform, dumps, fault
 from levante.platform.executions import NotFound, Refused
 from levante.platform.pack_registry import UnknownPack
@@ -211,7 +219,8 @@ def create_app(config: Config, db_engine: Engine) -> ASGIApp:
         token_ttl=config.get_int("auth", "token_ttl"),
     )
     app = Starlette(
-        routes=events.routes() + _routes() + web.routes(),  # (events: the hot path first)
+        # events: the hot path first; what st2 may call but Levante does not serve, last
+        routes=events.routes() + _routes() + web.routes() + unsupported.routes(),
         exception_handlers={
             HTTPException: _http_error,
             ApiError: _api_error,
