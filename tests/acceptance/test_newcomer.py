@@ -68,6 +68,24 @@ class Up:
             self.proc.wait(5)
 
 
+def _shape(lines: list[str]) -> list[str]:
+    """Lines with what differs from run to run (ids, paths, numbers) made alike."""
+    shaped = []
+    for line in lines:
+        line = re.sub(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", "U", line)
+        line = re.sub(r"/[^\s\"']*", "P", ID.sub("I", line))
+        shaped.append(re.sub(r"\d+(\.\d+)?", "N", line))
+    return shaped
+
+
+def _documented_transcripts() -> list[list[str]]:
+    """The startup transcripts in docs/using.md, without the command and the ^C."""
+    text = (ROOT / "docs" / "using.md").read_text(encoding="utf-8")
+    blocks = text.split("## The `levante` CLI", 1)[0].split("```\n")[1::2]
+    return [[line.removeprefix("^C") for line in block.splitlines()
+             if line not in ("$ make run", ".venv/bin/levante up")] for block in blocks]
+
+
 def _hint(printed: str) -> list[str]:
     """The lines `levante up` says to paste into another terminal."""
     after = printed.split("Use the CLI from another terminal", 1)[1].splitlines()[1:]
@@ -183,6 +201,12 @@ def test_first_hour_follows_the_readme(tmp_path: Path) -> None:
         assert ssh.returncode == 1 and json.loads(ssh.stdout)["status"] == "failed"
     finally:
         up.stop()
+    # The transcript in the docs is this one (but for ids, paths, ports and times).
+    first_doc, second_doc = _documented_transcripts()
+    assert len(first_doc) > 20 and len(second_doc) > 8
+    real = [line for line in up.out.read_text().splitlines()
+            if not line.startswith("  export LEVANTE_")]  # (the test picked the ports)
+    assert _shape(real) == _shape(first_doc)
     log = up.log.read_text()
     assert "Warning" not in log and "warnings.warn" not in log, log[-3000:]
     assert up.proc.returncode == 0
@@ -195,6 +219,8 @@ def test_first_hour_follows_the_readme(tmp_path: Path) -> None:
         assert f"ran on the first start (execution {example_id})" in printed
         assert "levante up --example" in printed
         assert _hint(printed)[:-1] == hint
+        real = [line for line in printed.splitlines() if not line.startswith("  export LEVANTE_")]
+        assert _shape(real) == _shape(second_doc)
         time.sleep(1)
         listed = _second_terminal(home, hint, "levante execution list --action "
                                   "examples.hello_chain -j")
