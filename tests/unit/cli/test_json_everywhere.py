@@ -45,7 +45,7 @@ def test_the_docs_say_so() -> None:
     assert ("Every command that prints data takes `-j` for JSON: all of them but "
             "`levante up` and `levante serve` (which run Levante) and "
             "`levante config sample`") in said
-    assert NO_DATA == {"up", "serve", "config sample"}
+    assert {"up", "serve", "config sample"} == NO_DATA
 
 
 def test_config_show_j_masks_secrets(tmp_path: Path) -> None:
