@@ -86,7 +86,8 @@ def _suggestion(client: PlatformClient, ref: str) -> str:
     near = nearest_refs(ref, refs)
     if not near:
         return " See `levante action list`."
-    return f" Did you mean {' or '.join(near)}?"
+    listed = near[0] if len(near) == 1 else f"{', '.join(near[:-1])} or {near[-1]}"
+    return f" Did you mean {listed}?"
 
 
 def _echo_json(data: Any) -> None:
