@@ -7,6 +7,7 @@ succeed.
 
 from __future__ import annotations
 
+import difflib
 import json
 import sys
 import time
@@ -16,6 +17,7 @@ from typing import Any, TypeVar
 
 import click
 import yaml
+from rich import box
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
@@ -44,15 +46,48 @@ def client_options(func: F) -> F:
 
 @contextmanager
 def _client(api_url: str | None, config_file: str | None,
-            config_dir: str | None) -> Iterator[PlatformClient]:
+            config_dir: str | None, action_ref: str | None = None) -> Iterator[PlatformClient]:
+    """A client on the configured API; an API error becomes one line and exit status 2.
+
+    When the command names an action (``action_ref``) that the API does not know, the
+    line also names the nearest registered actions.
+    """
     config = get_config(config_file, config_dir)
     client = PlatformClient.from_config(config, api_url)
     try:
         yield client
     except ApiCallError as exc:
-        fail(str(exc))
+        message = str(exc)
+        if action_ref and exc.status == 404 and f'"{action_ref}"' in message:
+            message += _suggestion(client, action_ref)
+        fail(message)
     finally:
         client.close()
+
+
+def nearest_refs(ref: str, refs: list[str], count: int = 3) -> list[str]:
+    """The registered refs nearest to a mistyped one: whole refs, then action names."""
+    found = difflib.get_close_matches(ref, refs, n=count, cutoff=0.6)
+    name = ref.rsplit(".", 1)[-1]
+    by_name: dict[str, list[str]] = {}
+    for candidate in refs:
+        by_name.setdefault(candidate.rsplit(".", 1)[-1], []).append(candidate)
+    for close in difflib.get_close_matches(name, list(by_name), n=count, cutoff=0.6):
+        found.extend(r for r in by_name[close] if r not in found)
+    return found[:count]
+
+
+def _suggestion(client: PlatformClient, ref: str) -> str:
+    try:
+        rows = client.get("/actions", include_attributes="ref")
+    except ApiCallError:
+        return ""
+    refs = [str(row.get("ref")) for row in rows if isinstance(row, dict) and row.get("ref")]
+    near = nearest_refs(ref, refs)
+    if not near:
+        return " See `levante action list`."
+    listed = near[0] if len(near) == 1 else f"{', '.join(near[:-1])} or {near[-1]}"
+    return f" Did you mean {listed}?"
 
 
 def _echo_json(data: Any) -> None:
@@ -74,12 +109,23 @@ def _dig(doc: dict[str, Any], path: str) -> Any:
     return value
 
 
-def _table(rows: list[dict[str, Any]], columns: list[str]) -> None:
-    """A Rich table on a terminal, aligned plain text otherwise."""
+def _table(rows: list[dict[str, Any]], columns: list[str],
+           whole: tuple[str, ...] = ("id", "ref")) -> None:
+    """A Rich table on a terminal, aligned plain text otherwise.
+
+    The ``whole`` columns (ids, refs) are never cut, however narrow the terminal: they
+    are what a user copies into the next command. Other columns wrap instead.
+    """
     console = _console()
     cells = [[_cell(_dig(r, c)) for c in columns] for r in rows]
     if console.is_terminal:
-        table = Table(*columns, header_style="bold")
+        table = Table(header_style="bold", box=box.SIMPLE_HEAD, pad_edge=False)
+        for column in columns:
+            if column in whole:
+                longest = max([len(column), *(len(v[columns.index(column)]) for v in cells)])
+                table.add_column(column, no_wrap=True, min_width=longest)
+            else:
+                table.add_column(column, overflow="fold")
         for row, values in zip(rows, cells, strict=True):
             styled = [f"[{STATUS_STYLE.get(v, '')}]{v}[/]"
                       if c == "status" and STATUS_STYLE.get(v) else v.replace("[", r"\[")
@@ -195,22 +241,96 @@ def _exit_for(execution: dict[str, Any]) -> None:
 # --- run ----------------------------------------------------------------------------------
 
 
-@click.command("run", context_settings={"ignore_unknown_options": True})
-@click.argument("ref")
+def _parameters(client: PlatformClient, ref: str) -> dict[str, dict[str, Any]]:
+    """Every parameter of an action: its runner's, with the action's overrides merged."""
+    answer = client.get(f"/actions/views/parameters/{ref}")
+    params = answer.get("parameters") if isinstance(answer, dict) else None
+    return params if isinstance(params, dict) else {}
+
+
+def _type_of(spec: dict[str, Any]) -> str:
+    kind = spec.get("type")
+    return "|".join(map(str, kind)) if isinstance(kind, list) else str(kind or "any")
+
+
+def _ordered(params: dict[str, dict[str, Any]]) -> list[tuple[str, dict[str, Any]]]:
+    """Required parameters first, then the others; each group by position, then name."""
+    def key(item: tuple[str, dict[str, Any]]) -> tuple[bool, int, str]:
+        name, spec = item
+        position = spec.get("position")
+        return (not spec.get("required"), position if isinstance(position, int) else 1 << 30,
+                name)
+
+    return sorted(((n, p if isinstance(p, dict) else {}) for n, p in params.items()), key=key)
+
+
+def _parameter_help(action: dict[str, Any], params: dict[str, dict[str, Any]]) -> list[str]:
+    """`levante run REF -h`: the action and each parameter it takes."""
+    lines = [f"{action.get('ref')}: {action.get('description') or ''}".rstrip(), ""]
+    settable = [(n, p) for n, p in _ordered(params) if not p.get("immutable")]
+    for title, required in (("Required parameters", True), ("Optional parameters", False)):
+        group = [(n, p) for n, p in settable if bool(p.get("required")) is required]
+        if not group:
+            continue
+        lines.append(f"{title}:")
+        for name, spec in group:
+            lines.append(f"  {name}")
+            if spec.get("description"):
+                lines.append(f"      {spec['description']}")
+            lines.append(f"      Type: {_type_of(spec)}")
+            if spec.get("enum"):
+                lines.append(f"      Enum: {', '.join(_cell(v) for v in spec['enum'])}")
+            if "default" in spec and spec["default"] is not None:
+                default = "********" if spec.get("secret") else _cell(spec["default"])
+                lines.append(f"      Default: {default}")
+            if spec.get("secret"):
+                lines.append("      Secret: masked in results and logs")
+        lines.append("")
+    if not settable:
+        lines.extend(["This action takes no parameters.", ""])
+    lines.append(f"Run it: levante run {action.get('ref')} name=value ...")
+    return lines
+
+
+@click.command("run", context_settings={"ignore_unknown_options": True},
+               add_help_option=False)
+@click.argument("ref", required=False)
 @click.argument("parameters", nargs=-1, type=click.UNPROCESSED)
 @click.option("-a", "--async", "run_async", is_flag=True,
               help="Print the execution id and return at once.")
 @click.option("-d", "--detail", is_flag=True, help="Show every attribute of the execution.")
+@click.option("-h", "--help", "show_help", is_flag=True,
+              help="Show this message; with REF, the action's parameters.")
 @client_options
-def run_cmd(ref: str, parameters: tuple[str, ...], run_async: bool, detail: bool,
-            as_json: bool, api_url: str | None, config_file: str | None,
-            config_dir: str | None) -> None:
+@click.pass_context
+def run_cmd(ctx: click.Context, ref: str | None, parameters: tuple[str, ...],
+            run_async: bool, detail: bool, show_help: bool, as_json: bool,
+            api_url: str | None, config_file: str | None, config_dir: str | None) -> None:
     """Run action REF with parameters name=value, wait, and show the result.
 
-    Exits 1 when the execution does not succeed.
+    Exits 1 when the execution does not succeed. `levante run REF -h` shows the
+    parameters REF takes.
     """
+    if ref is None and show_help:
+        click.echo(ctx.get_help())
+        ctx.exit(0)
+    if ref is None:
+        raise click.UsageError("Missing argument 'REF' (an action, e.g. core.local).", ctx)
+    if ref.startswith("-"):
+        raise click.NoSuchOption(ref, ctx=ctx)
+    if show_help:
+        with _client(api_url, config_file, config_dir, action_ref=ref) as client:
+            action = client.get(f"/actions/{ref}")
+            params = _parameters(client, ref)
+        if as_json:
+            _echo_json({"ref": action.get("ref"), "description": action.get("description"),
+                        "parameters": params})
+        else:
+            for line in _parameter_help(action, params):
+                click.echo(line)
+        return
     params = _parse_pairs(parameters)
-    with _client(api_url, config_file, config_dir) as client:
+    with _client(api_url, config_file, config_dir, action_ref=ref) as client:
         execution = client.post("/executions", {"action": ref, "parameters": params})
         if run_async:
             if as_json:
@@ -251,14 +371,30 @@ def action_list(pack: str | None, as_json: bool, api_url: str | None,
 @client_options
 def action_get(ref: str, as_json: bool, api_url: str | None, config_file: str | None,
                config_dir: str | None) -> None:
-    """Show an action and its parameters."""
-    with _client(api_url, config_file, config_dir) as client:
+    """Show an action and every parameter it takes (its runner's and its own)."""
+    with _client(api_url, config_file, config_dir, action_ref=ref) as client:
         action = client.get(f"/actions/{ref}")
+        params = _parameters(client, ref)
+    action = {**action, "parameters": params}
     if as_json:
         _echo_json(action)
     else:
         _record(action, ["id", "ref", "pack", "name", "description", "enabled",
-                         "runner_type", "entry_point", "parameters", "tags"])
+                         "runner_type", "entry_point", "tags"])
+        click.echo("parameters:")
+        for name, spec in _ordered(params):
+            facts = [f"type {_type_of(spec)}"]
+            if spec.get("required"):
+                facts.append("required")
+            if "default" in spec and spec["default"] is not None:
+                facts.append("default " + ("********" if spec.get("secret")
+                                           else json.dumps(spec["default"])))
+            for flag in ("immutable", "secret"):
+                if spec.get(flag):
+                    facts.append(flag)
+            click.echo(f"  {name} ({', '.join(facts)})")
+            if spec.get("description"):
+                click.echo(f"      {spec['description']}")
 
 
 # --- execution ----------------------------------------------------------------------------
@@ -285,26 +421,77 @@ def execution_get(execution_id: str, detail: bool, as_json: bool, api_url: str |
 @click.option("--action", "action_ref", default=None, help="Only executions of this action.")
 @click.option("-s", "--status", default=None, help="Only executions in this status.")
 @click.option("--parent", default=None, help="Only children of this execution.")
+@click.option("-l", "--showall", is_flag=True,
+              help="Also list the children of workflows (hidden by default, as st2 does).")
 @click.option("-n", "--last", "limit", type=click.IntRange(1), default=50, show_default=True,
               help="How many, newest first.")
 @client_options
 def execution_list(action_ref: str | None, status: str | None, parent: str | None,
-                   limit: int, as_json: bool, api_url: str | None, config_file: str | None,
-                   config_dir: str | None) -> None:
-    """List executions, newest first."""
+                   showall: bool, limit: int, as_json: bool, api_url: str | None,
+                   config_file: str | None, config_dir: str | None) -> None:
+    """List executions, newest first, with their full ids.
+
+    The executions that workflows started (their children) are hidden unless -l or
+    --parent asks for them.
+    """
+    if parent is None and not showall:
+        parent = "null"  # top-level executions only (the API's and st2's convention)
     with _client(api_url, config_file, config_dir) as client:
         rows, total = client.get_with_total(
             "/executions", action=action_ref, status=status, parent=parent, limit=limit,
             include_attributes="id,action.ref,context.user,status,start_timestamp,"
-                               "end_timestamp,elapsed_seconds",
+                               "end_timestamp,elapsed_seconds,parent",
         )
     if as_json:
         _echo_json(rows)
         return
-    _table(rows, ["id", "action.ref", "context.user", "status", "start_timestamp",
-                  "elapsed_seconds"])
+    if _console().is_terminal:
+        _fitted_table(rows, [("id", "id", _cell), ("action.ref", "action", _cell),
+                             ("status", "status", _cell),
+                             ("start_timestamp", "started (UTC)", _short_time),
+                             ("elapsed_seconds", "secs", _short_seconds),
+                             ("context.user", "user", _cell)])
+    else:
+        _table(rows, ["id", "action.ref", "context.user", "status", "start_timestamp",
+                      "elapsed_seconds"])
     if total is not None and total > len(rows):
         click.echo(f"({len(rows)} of {total} shown; use -n to see more)", err=True)
+    if parent == "null":
+        click.echo("(children of workflows hidden; -l shows them)", err=True)
+
+
+def _short_time(value: Any) -> str:
+    """An ISO timestamp to the second, as a terminal table shows it (UTC)."""
+    return value.replace("T", " ")[:19] if isinstance(value, str) else ""
+
+
+def _short_seconds(value: Any) -> str:
+    return f"{value:.3f}" if isinstance(value, int | float) else ""
+
+
+def _fitted_table(rows: list[dict[str, Any]],
+                  columns: list[tuple[str, str, Callable[[Any], str]]]) -> None:
+    """A terminal table whose cells are never cut: the columns are (field, header,
+    format) by priority, and the last ones are left out until the rest fit the width.
+    The first two (id, action) always stay; a terminal narrower than them wraps lines.
+    """
+    console = _console()
+    cells = [[fmt(_dig(r, field)) for field, _, fmt in columns] for r in rows]
+    widths = [max([len(header), *(len(v[i]) for v in cells)])
+              for i, (_, header, _) in enumerate(columns)]
+    keep = len(columns)
+    while keep > 2 and sum(widths[:keep]) + 2 * (keep - 1) > console.width:
+        keep -= 1
+    table = Table(box=None, header_style="bold", pad_edge=False, padding=(0, 1))
+    for i in range(keep):
+        table.add_column(columns[i][1], no_wrap=True, min_width=widths[i])
+    for values in cells:
+        styled = []
+        for (field, _, _), value in zip(columns[:keep], values, strict=False):
+            style = STATUS_STYLE.get(value) if field == "status" else None
+            styled.append(Text(value, style=style or ""))
+        table.add_row(*styled)
+    console.print(table)
 
 
 @execution_group.command("cancel")

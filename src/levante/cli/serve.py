@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 import importlib
 import logging
+import shlex
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import click
@@ -15,7 +17,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from levante import cpu
 from levante.cli.common import config_options, database_error_line, fail, get_config
-from levante.config import Config
+from levante.config import Config, ConfigError, load_config
 from levante.db import manage
 from levante.db.connect import engine_from_config
 from levante.log import setup_logging
@@ -97,17 +99,18 @@ def _hook(path: str) -> Callable[..., list[str]] | None:
               help="Data folder (default: [core] data_dir, ~/.local/share/levante).")
 @click.option("--api-port", type=int, default=None, help="Platform API port (default 9101).")
 @click.option("--engine-port", type=int, default=None, help="Engine API port (default 8989).")
-@click.option("--no-example", is_flag=True,
-              help="Do not run the example workflow examples.hello_chain at start.")
+@click.option("--example/--no-example", "example", default=None,
+              help="Run the example workflow examples.hello_chain at start, or not "
+                   "(default: on the first start with this data folder only).")
 @config_options
 def up(
-    data_dir: str | None, api_port: int | None, engine_port: int | None, no_example: bool,
-    config_file: str | None, config_dir: str | None,
+    data_dir: str | None, api_port: int | None, engine_port: int | None,
+    example: bool | None, config_file: str | None, config_dir: str | None,
 ) -> None:
     """Run all of Levante in one process (embedded mode; SQLite in the data folder).
 
     This is the one command that upgrades the database by itself, and it says so.
-    Stop it with Ctrl-C.
+    It prints how to use the CLI from another terminal. Stop it with Ctrl-C.
     """
     config = get_config(config_file, config_dir)
     overrides: dict[tuple[str, str], Any] = {}
@@ -137,24 +140,58 @@ def up(
         )
     engine, services = _services_for(sorted(ROLES), config)
     _pin(config)  # (before any thread starts: they inherit it)
-    if not no_example:
-        from levante.platform.example_run import example_services
+    from levante.platform import example_run
 
-        services.extend(example_services(config, click.echo))
+    hint = cli_hint(config, config_file, config_dir)
+    run_example = example if example is not None else example_run.first_start(config)
+    if run_example:
+        services.extend(example_run.example_services(config, click.echo, after=hint))
     for path in UP_HOOKS:
         hook = _hook(path)
         if hook is not None:
             for line in hook(config, engine):
                 click.echo(line)
+    if not run_example and example is None:
+        click.echo(example_run.not_again_line(config))
     click.echo(f"Platform API (StackStorm v1): {config.public_url('api')}/v1")
     click.echo(f"Web UI: {config.public_url('api')}/ui/")
     click.echo(f"Engine API (Mistral v2): {config.public_url('engine')}/v2")
+    for line in hint:
+        click.echo(line)
     click.echo("Levante is running; press Ctrl-C to stop.")
     try:
         asyncio.run(run_services(services))
     finally:
         engine.dispose()
     click.echo("Levante stopped.")
+
+
+def cli_hint(config: Config, config_file: str | None, config_dir: str | None) -> list[str]:
+    """How to use the CLI from another terminal: lines a user can paste as they are.
+
+    The folder of this `levante` goes on PATH (a second terminal has no virtual environment
+    active); the API URL and the data folder (where the CLI finds its key) are exported
+    when a plain `levante` in a new shell would not find them: when they came from options
+    of `levante up`, an explicit configuration file or this shell's environment.
+    """
+    lines = ["Use the CLI from another terminal (in any folder):"]
+    here = Path(sys.executable).parent
+    if (here / "levante").exists():
+        lines.append(f"  export PATH={shlex.quote(str(here))}:\"$PATH\"")
+    try:
+        plain = load_config(environ={})
+    except ConfigError:
+        plain = None
+    exports = []
+    if plain is None or plain.data_dir != config.data_dir or config_file or config_dir:
+        exports.append(f"LEVANTE_CORE_DATA_DIR={shlex.quote(str(config.data_dir))}")
+    if plain is None or plain.public_url("api") != config.public_url("api") \
+            or config_file or config_dir:
+        exports.append(f"LEVANTE_API_URL={shlex.quote(config.public_url('api'))}")
+    if exports:
+        lines.append("  export " + " ".join(exports))
+    lines.append("  levante execution list")
+    return lines
 
 
 def register(group: click.Group) -> None:

@@ -9,6 +9,7 @@ Then it idles until Levante stops (a service that returns would stop the others)
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import time
@@ -54,11 +55,38 @@ def summary(execution: Mapping[str, Any], children: list[Mapping[str, Any]],
     return lines
 
 
+MARKER_NAME = "example_ran"
+
+
+def first_start(config: Config) -> bool:
+    """True until the example has been started once with this data folder."""
+    return not (config.data_dir / MARKER_NAME).exists()
+
+
+def not_again_line(config: Config) -> str:
+    """What `levante up` says when it does not run the example (not the first start)."""
+    marker = config.data_dir / MARKER_NAME
+    try:
+        execution_id = json.loads(marker.read_text(encoding="utf-8")).get("execution")
+    except (OSError, ValueError, AttributeError):
+        execution_id = None
+    where = f" (execution {execution_id})" if execution_id else ""
+    return (f"The example workflow {EXAMPLE_REF} ran on the first start{where}; "
+            f"`levante up --example` or `levante run {EXAMPLE_REF}` runs it again.")
+
+
+def _mark(config: Config, execution_id: str) -> None:
+    marker = config.data_dir / MARKER_NAME
+    with contextlib.suppress(OSError):
+        marker.write_text(json.dumps({"execution": execution_id, "at": time.time()}) + "\n",
+                          encoding="utf-8")
+
+
 class ExampleRun:
     """Runs the example once both APIs answer, prints what happened, then idles."""
 
     def __init__(self, config: Config, echo: Callable[[str], None] | None = None,
-                 ref: str = EXAMPLE_REF) -> None:
+                 ref: str = EXAMPLE_REF, after: list[str] | None = None) -> None:
         self.name = "example-workflow"
         self.config = config
         self.api_url = config.public_url("api")
@@ -66,13 +94,14 @@ class ExampleRun:
         self.ref = ref
         self.echo = echo or print
         self.lines: list[str] = []
+        self.after = list(after or [])
 
     async def run(self, stopping: asyncio.Event) -> None:
         try:
             self.lines = await self._example(stopping)
         except Exception as exc:  # never stop Levante because the example did not run
             self.lines = [f"The example workflow {self.ref} did not run: {exc}"]
-        for line in self.lines:
+        for line in self.lines + (self.after if self.lines else []):
             self.echo(line)
         await stopping.wait()
 
@@ -89,6 +118,7 @@ class ExampleRun:
                 return [f"The example workflow {self.ref} was refused: "
                         f"{answer.json().get('faultstring', answer.text)}"]
             execution = answer.json()
+            _mark(self.config, execution["id"])
             deadline = time.monotonic() + RUN_TIMEOUT
             delay = 0.02
             while execution["status"] not in DONE and time.monotonic() < deadline:
@@ -115,6 +145,6 @@ class ExampleRun:
                 await asyncio.sleep(0.05)
 
 
-def example_services(config: Config, echo: Callable[[str], None] | None = None
-                     ) -> list[ExampleRun]:
-    return [ExampleRun(config, echo)]
+def example_services(config: Config, echo: Callable[[str], None] | None = None,
+                     after: list[str] | None = None) -> list[ExampleRun]:
+    return [ExampleRun(config, echo, after=after)]

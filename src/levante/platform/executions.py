@@ -485,7 +485,7 @@ def view(
         "result": row["result"] if row["result"] is not None else {},
         "children": list(children or []),
         "log": list(row["log"] or []),
-        "web_url": f"{web_base}/#/history/{row['id']}/general",
+        "web_url": f"{web_base}/ui/#/history/{row['id']}/general",
     }
     if end is not None:
         body["end_timestamp"] = end

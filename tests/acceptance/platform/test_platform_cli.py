@@ -129,3 +129,68 @@ def test_killed_runner_leaves_its_execution_abandoned(platform: Platform) -> Non
     with platform.client() as client:
         after = client.post("/executions", json={"action": "core.noop"}).json()
     assert _status(platform, after["id"], {"succeeded", "failed"})["status"] == "succeeded"
+
+
+def test_actions_explain_themselves(sqlite_platform: Platform) -> None:
+    platform = sqlite_platform
+    helped = platform.levante("run", "core.local", "-h")
+    assert helped.returncode == 0, helped.stderr
+    text = helped.stdout
+    assert text.startswith("core.local: ")
+    required, optional = text.split("Optional parameters:")
+    assert "Required parameters:\n  cmd\n" in required and "Type: string" in required
+    # the runner's parameters, merged in: defaults, types, secrets (never a default shown)
+    assert "  timeout\n      Seconds" in optional and "Type: integer\n      Default: 60" in optional
+    assert "  sudo_password\n" in optional and "Secret:" in optional
+    assert "  sudo\n" not in text  # immutable: cannot be given
+    as_json = json.loads(platform.levante("run", "core.local", "-h", "-j").stdout)
+    assert as_json["parameters"]["timeout"] == {
+        "type": "integer", "default": 60,
+        "description": "Seconds the action may run before it is killed."}
+    # -h never runs the action
+    assert json.loads(platform.levante("execution", "list", "-j").stdout) == []
+    plain = platform.levante("run", "--help")
+    assert plain.returncode == 0 and "Usage: levante run" in plain.stdout
+    missing = platform.levante("run")
+    assert missing.returncode == 2 and "Missing argument 'REF'" in missing.stderr
+
+    got = platform.levante("action", "get", "core.local")
+    assert got.returncode == 0, got.stderr
+    for line in ("  cmd (type string, required)", "  timeout (type integer, default 60)",
+                 "  sudo (type boolean, default false, immutable)",
+                 "  sudo_password (type string, secret)", "  kwarg_op (type string, "):
+        assert line in got.stdout, got.stdout
+    got_json = json.loads(platform.levante("action", "get", "core.local", "-j").stdout)
+    assert {"cmd", "cwd", "env", "kwarg_op", "sudo", "sudo_password",
+            "timeout"} == set(got_json["parameters"])
+
+    for command in (["run", "core.lcoal", "cmd=true"], ["action", "get", "core.lcoal"],
+                    ["run", "locl", "-h"]):
+        typo = platform.levante(*command)
+        assert typo.returncode == 2, typo
+        assert "cannot be found. Did you mean core.local" in typo.stderr, typo.stderr
+    nothing = platform.levante("run", "zzzz.qqqq")
+    assert "cannot be found. See `levante action list`." in nothing.stderr
+
+
+def test_list_hides_children_and_keeps_ids_whole(sqlite_platform: Platform) -> None:
+    platform = sqlite_platform
+    with platform.client() as client:
+        parent = client.post("/executions", json={"action": "core.noop"}).json()["id"]
+        child = client.post("/executions", json={"action": "core.noop",
+                                                 "parent": parent}).json()["id"]
+    _status(platform, child, {"succeeded"})
+    top = platform.levante("execution", "list")
+    assert parent in top.stdout and child not in top.stdout
+    assert "children of workflows hidden; -l shows them" in top.stderr
+    everything = platform.levante("execution", "list", "-l")
+    assert parent in everything.stdout and child in everything.stdout
+    assert "hidden" not in everything.stderr
+    children = json.loads(platform.levante("execution", "list", "--parent", parent,
+                                           "-j").stdout)
+    assert [c["id"] for c in children] == [child]
+    # every command that takes an id takes it as the list prints it
+    for command in (["execution", "get", child, "-j"], ["execution", "tail", child, "-j"],
+                    ["execution", "cancel", child, "-j"]):
+        done = platform.levante(*command)
+        assert done.returncode == 0, (command, done.stderr)

@@ -16,10 +16,9 @@ import shlex
 from dataclasses import dataclass
 from typing import Any
 
-import asyncssh
-
 from levante.platform.runners.base import OutputCallback, RunOutcome, RunRequest
 from levante.platform.runners.process import strip_shell_chars
+from levante.ssh_support import asyncssh
 
 DEFAULT_PORT = 22
 _ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")

@@ -48,7 +48,7 @@ def test_create_records_a_requested_execution(platform_db: Db) -> None:
     assert view["runner"]["name"] == "noop"
     assert ISO.match(view["start_timestamp"])
     assert view["log"][0]["status"] == "requested"
-    assert view["web_url"] == f"http://x/#/history/{row['id']}/general"
+    assert view["web_url"] == f"http://x/ui/#/history/{row['id']}/general"
     assert "end_timestamp" not in view
 
 
