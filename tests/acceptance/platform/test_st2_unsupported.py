@@ -27,6 +27,9 @@ pytestmark = pytest.mark.skipif(
         (["sensor", "list"], "Sensors"),
         (["policy", "list"], "Policies"),
         (["trace", "list"], "Traces"),
+        (["trigger-instance", "list"], "Trigger instances"),
+        (["action-alias", "list"], "Action aliases"),
+        (["webhook", "list"], "Webhooks"),
     ],
 )
 def test_st2_says_what_is_not_supported(sqlite_platform: Platform, tmp_path: Path,
