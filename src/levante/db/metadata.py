@@ -42,8 +42,8 @@ processes = Table(
     Index("ix_processes_role_heartbeat_at", "role", "heartbeat_at"),
 )
 
-MODEL_MODULES = ("levante.engine.models", "levante.platform.models", "levante.handshake_models",
-                 "levante.platform.report_models")
+MODEL_MODULES = ("levante.identity.tables", "levante.engine.models", "levante.platform.models",
+                 "levante.handshake_models", "levante.platform.report_models")
 
 
 def all_metadata() -> MetaData:

@@ -35,6 +35,7 @@ from sqlalchemy.orm import aliased
 
 from levante.config import Config
 from levante.db.connect import after_commit, writing
+from levante.platform.engine_auth import engine_headers
 from levante.platform.models import executions as ex
 from levante.platform.report_models import engine_reports as er
 
@@ -365,6 +366,7 @@ class EngineReporter:
     ) -> None:
         self.name = "engine-reporter"
         self.db = db
+        self.config = config
         self.engine_url = config.public_url("engine")
         self.poll = (poll_interval if poll_interval is not None
                      else config.get_float("runner", "poll_interval"))
@@ -415,7 +417,8 @@ class EngineReporter:
         add_listener(self.wake)
         key = str(self.db.url)
         try:
-            async with httpx.AsyncClient(base_url=self.engine_url,
+            headers = await asyncio.to_thread(engine_headers, self.config, self.db)
+            async with httpx.AsyncClient(base_url=self.engine_url, headers=headers,
                                          timeout=REQUEST_TIMEOUT) as client:
                 self._client = client
                 _local[key] = self
