@@ -35,7 +35,8 @@ def _finish(db: Engine, ex_id: str, status: str, result: object) -> None:
 def _engine_action(loopback: Loopback) -> str:
     """An asynchronous action execution on the engine, RUNNING until a PUT arrives."""
     answer = httpx.post(f"{loopback.engine_url}/v2/action_executions",
-                        json={"name": "std.async_noop"}, timeout=10)
+                        json={"name": "std.async_noop"}, timeout=10,
+                        headers=loopback.engine_headers)
     assert answer.status_code == 201, answer.text
     assert answer.json()["state"] == "RUNNING"
     return str(answer.json()["id"])
@@ -43,7 +44,8 @@ def _engine_action(loopback: Loopback) -> str:
 
 def _engine_state(loopback: Loopback, action_id: str) -> dict[str, object]:
     found: dict[str, object] = httpx.get(
-        f"{loopback.engine_url}/v2/action_executions/{action_id}", timeout=5).json()
+        f"{loopback.engine_url}/v2/action_executions/{action_id}", timeout=5,
+        headers=loopback.engine_headers).json()
     return found
 
 
