@@ -352,8 +352,8 @@ def classify(report: Mapping[str, Any], status: int | None, error: str | None) -
     text = (error or "").lower()
     if status in (400, 409) and any(marker in text for marker in ALREADY_DONE):
         return ACKNOWLEDGED
-    if status in (408, 425, 429) or status >= 500:
-        return PENDING
+    if status in (401, 408, 425, 429) or status >= 500:
+        return PENDING  # (401: the service key is replaced, see EngineReporter.send)
     return REJECTED
 
 
@@ -486,6 +486,9 @@ class EngineReporter:
             status = response.status_code
             if not 200 <= status < 300:
                 error = f"HTTP {status}: {_fault(response)}"
+            if status == 401:  # the service key was deleted: make another, retry later
+                client.headers.update(
+                    await asyncio.to_thread(engine_headers, self.config, self.db))
         except httpx.HTTPError as exc:
             error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
         state = classify(report, status, error)

@@ -280,6 +280,9 @@ class ResultsTracker:
         url = self.client.base_url.copy_with(
             path=self.client.base_url.path.rstrip("/") + path, query=query.encode("ascii"))
         response = await self.client.get(url)
+        if response.status_code == 401:  # the service key was deleted: make another
+            self.client.headers.update(
+                await asyncio.to_thread(engine_headers, self.config, self.db))
         if response.status_code != 200:
             raise RuntimeError(f"GET {path} answered {response.status_code}: "
                                f"{response.text[:200]}")
