@@ -38,6 +38,21 @@ upauth.slow:
     wait:
       action: core.local cmd="sleep 30"
 """,
+    "actions/pausable.yaml": """---
+name: pausable
+runner_type: mistral-v2
+entry_point: workflows/pausable.yaml
+""",
+    "actions/workflows/pausable.yaml": """---
+version: '2.0'
+upauth.pausable:
+  tasks:
+    first:
+      action: core.local cmd="sleep 1"
+      on-success: [second]
+    second:
+      action: core.echo message="resumed"
+""",
 }
 ENGINE_WORKFLOWS = """---
 version: '2.0'
@@ -184,6 +199,38 @@ def test_cancel_goes_through_to_the_engine(up: Up) -> None:
             break
         assert time.monotonic() < deadline, state
         time.sleep(0.1)
+
+
+def _engine_state(up: Up, wf_id: str) -> str:
+    answer = httpx.get(f"{up.engine}/v2/executions/{wf_id}", timeout=30,
+                       headers={"X-Auth-Token": up.admin_key})
+    assert answer.status_code == 200, answer.text
+    return str(answer.json()["state"])
+
+
+def test_pause_and_resume_go_through_to_the_engine(up: Up) -> None:
+    dora = up.key_for("dora")
+    with up.platform(dora) as client:
+        started = client.post("/executions", json={"action": "upauth.pausable"}).json()
+        deadline = time.monotonic() + 30
+        while not [e for e in up.executions() if e.get("parent") == started["id"]]:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        answer = client.put(f"/executions/{started['id']}", json={"status": "pausing"})
+        assert answer.status_code == 200, answer.text
+        paused = up.wait(started["id"], frozenset({"paused"}))
+        wf_id = paused["context"]["mistral"]["execution_id"]
+        assert _engine_state(up, wf_id) == "PAUSED"
+        (child,) = [e for e in up.executions() if e.get("parent") == started["id"]]
+        assert up.wait(child["id"])["status"] == "succeeded"
+        answer = client.put(f"/executions/{started['id']}", json={"status": "resuming"})
+        assert answer.status_code == 200, answer.text
+    done = up.wait(started["id"])
+    assert done["status"] == "succeeded", done
+    assert _engine_state(up, wf_id) == "SUCCESS"
+    children = [e for e in up.executions() if e.get("parent") == started["id"]]
+    assert {c["context"]["user"] for c in children} == {"dora"}
+    assert len(children) == 2
 
 
 @pytest.mark.skipif(not MISTRAL.exists(), reason="python-mistralclient is not installed")
