@@ -77,6 +77,7 @@ class Up:
     engine: str
     admin_key: str
     home: Path
+    log: Path
 
     def key_for(self, user: str) -> str:
         answer = httpx.post(f"{self.api}/v1/apikeys", json={"user": user},
@@ -141,7 +142,7 @@ def up(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Up]:
         assert " succeeded in " in out.read_text().split("Example workflow", 1)[1]
         key = (tmp / "data" / "api_key").read_text().strip()
         yield Up(tmp / "data", f"http://127.0.0.1:{api_port}",
-                 f"http://127.0.0.1:{engine_port}", key, tmp)
+                 f"http://127.0.0.1:{engine_port}", key, tmp, out)
     finally:
         proc.send_signal(signal.SIGINT)
         try:
@@ -189,6 +190,11 @@ def test_cancel_goes_through_to_the_engine(up: Up) -> None:
             time.sleep(0.1)
         (child,) = [e for e in up.executions() if e.get("parent") == started["id"]]
         assert child["context"]["user"] == "carol"
+        # silent for longer than silence_timeout: the results tracker polls the engine
+        while f"[{started['id']}] no event for" not in up.log.read_text():
+            assert time.monotonic() < deadline, "the results tracker did not follow it"
+            time.sleep(0.1)
+        time.sleep(1.0)  # a few polls
         assert client.delete(f"/executions/{started['id']}").status_code in (200, 204)
     assert up.wait(started["id"])["status"] == "canceled"
     deadline = time.monotonic() + 30
@@ -268,3 +274,12 @@ def test_the_mistral_cli_through_keystone_runs_as_the_key_owner(up: Up) -> None:
     assert {c["action"]["ref"] for c in children} == {"core.local", "core.echo"}
     assert {c["context"]["user"] for c in children} == {"bob"}
     assert all(c["status"] == "succeeded" for c in children)
+
+
+def test_no_call_between_the_services_was_refused(up: Up) -> None:
+    """Launches, reports, commands and the tracker's polls (it followed the slow workflow,
+    silent for longer than its silence_timeout) all authenticated: nothing was refused."""
+    text = up.log.read_text()
+    assert "the results tracker follows it now" in text
+    for refused in ("401", "Unauthorized", "could not poll", "refused by the engine"):
+        assert refused not in text, refused
