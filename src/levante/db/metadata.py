@@ -1,7 +1,8 @@
 """The one MetaData every table of Levante belongs to, with deterministic constraint names.
 
 Each service declares its tables in its own module (``levante.engine.models``,
-``levante.platform.models``); `all_metadata()` imports them so that migrations and
+``levante.platform.models``; the identity tables both use in ``levante.identity.tables``);
+`all_metadata()` imports them so that migrations and
 `levante-db-manage check` see the whole schema.
 """
 

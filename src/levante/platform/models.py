@@ -1,4 +1,5 @@
-"""The platform's tables: packs, actions, executions and their output, API keys, tokens.
+"""The platform's tables: packs, actions, executions and their output (API keys and tokens
+are the identity tables shared with the engine, `levante.identity.tables`, re-exported).
 
 SQLAlchemy Core tables on the shared `metadata`; migration 0004 creates exactly these.
 Execution ids are 24 hexadecimal digits (time first, like StackStorm's ObjectIds), so they
