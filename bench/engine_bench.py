@@ -37,6 +37,20 @@ def _port() -> int:
         return int(s.getsockname()[1])
 
 
+HEADERS: dict[str, str] = {}
+
+
+def _api_key(url: str) -> str:
+    from levante.db.connect import make_engine
+    from levante.identity.keys import create_api_key
+
+    db = make_engine(url)
+    try:
+        return create_api_key(db, "bench")[0]
+    finally:
+        db.dispose()
+
+
 def _chain(name: str, n: int) -> str:
     lines = ["version: '2.0'", f"{name}:", "  tasks:"]
     for i in range(n):
@@ -98,7 +112,7 @@ def _run(client: httpx.Client, name: str, poll: float = 0.0005) -> tuple[float, 
 
 
 def bench_chain3(base: str, runs: int) -> float:
-    with httpx.Client(base_url=base) as client:
+    with httpx.Client(base_url=base, headers=HEADERS) as client:
         for _ in range(5):
             _run(client, "chain3")
         times = []
@@ -115,7 +129,7 @@ def bench_throughput(bases: list[str], total: int, threads: int) -> float:
     lock = threading.Lock()
 
     def post(k: int) -> None:
-        with httpx.Client(base_url=bases[k % len(bases)], timeout=30) as client:
+        with httpx.Client(base_url=bases[k % len(bases)], timeout=30, headers=HEADERS) as client:
             for _ in range(total // threads):
                 r = client.post("/executions", json={"workflow_name": "chain3"})
                 r.raise_for_status()
@@ -132,7 +146,7 @@ def bench_throughput(bases: list[str], total: int, threads: int) -> float:
     for w in workers:
         w.join()
     pending = list(unfinished)
-    with httpx.Client(base_url=bases[0], timeout=30) as client:
+    with httpx.Client(base_url=bases[0], timeout=30, headers=HEADERS) as client:
         while pending:
             still = []
             for ex_id in pending:
@@ -149,7 +163,7 @@ def bench_throughput(bases: list[str], total: int, threads: int) -> float:
 
 
 def bench_once(base: str, name: str, runs: int = 3) -> float:
-    with httpx.Client(base_url=base, timeout=60) as client:
+    with httpx.Client(base_url=base, timeout=60, headers=HEADERS) as client:
         times = []
         for _ in range(runs):
             elapsed, state = _run(client, name, poll=0.002)
@@ -168,10 +182,11 @@ def main(argv: list[str] | None = None) -> None:
     url = args.database or f"sqlite:///{folder / 'levante.sqlite'}"
     subprocess.run([str(BIN / "levante-db-manage"), "upgrade", "--database", url],
                    check=True, capture_output=True)
+    HEADERS["X-Auth-Token"] = _api_key(url)  # the engine API is authenticated
     engines = [Engine(url, folder, i) for i in range(args.processes)]
     try:
         base = engines[0].base
-        with httpx.Client(base_url=base) as client:
+        with httpx.Client(base_url=base, headers=HEADERS) as client:
             for text in (_chain("chain3", 3), _chain("chain100", 100), ITEMS):
                 r = client.post("/workflows", content=text,
                                 headers={"Content-Type": "text/plain"})

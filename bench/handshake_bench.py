@@ -147,7 +147,11 @@ def latency(database_url: str | None, samples: int) -> None:
         _wait_http(f"http://127.0.0.1:{engine_port}/v2")
         _wait_http(f"http://127.0.0.1:{api_port}/v1/openapi.json")
         db = make_engine(url)
-        client = httpx.Client(base_url=f"http://127.0.0.1:{engine_port}", timeout=30.0)
+        from levante.identity.keys import create_api_key
+
+        key, _row = create_api_key(db, "bench")  # the engine API is authenticated
+        client = httpx.Client(base_url=f"http://127.0.0.1:{engine_port}", timeout=30.0,
+                              headers={"X-Auth-Token": key})
         client.post("/v2/workflows", content=WORKFLOW, headers={"content-type": "text/plain"})
         callback = f"http://127.0.0.1:{api_port}/v1/webhooks/levante"
         pairs: list[tuple[str, str]] = []

@@ -164,6 +164,9 @@ SECTIONS: tuple[Section, ...] = (
         ("port", "int", 8989, "Port the engine API listens on.", {"minimum": 0}),
         ("public_url", "str", "",
          "URL by which the platform reaches the engine API. Empty: http://<host>:<port>."),
+        ("auth", "bool", True,
+         "Require an API key or token (X-Auth-Token or St2-Api-Key) on every engine route "
+         "but the version roots, the OpenAPI document and /identity (Keystone v3)."),
         ("workers", "int", 4, "Steps one engine process runs at once.", {"minimum": 1}),
         ("poll_interval", "float", 1.0,
          "Seconds between looks at the work queue when no wake-up arrives.", {"minimum": 0.01}),

@@ -1,7 +1,8 @@
 """The one MetaData every table of Levante belongs to, with deterministic constraint names.
 
 Each service declares its tables in its own module (``levante.engine.models``,
-``levante.platform.models``); `all_metadata()` imports them so that migrations and
+``levante.platform.models``; the identity tables both use in ``levante.identity.tables``);
+`all_metadata()` imports them so that migrations and
 `levante-db-manage check` see the whole schema.
 """
 
@@ -42,8 +43,8 @@ processes = Table(
     Index("ix_processes_role_heartbeat_at", "role", "heartbeat_at"),
 )
 
-MODEL_MODULES = ("levante.engine.models", "levante.platform.models", "levante.handshake_models",
-                 "levante.platform.report_models")
+MODEL_MODULES = ("levante.identity.tables", "levante.engine.models", "levante.platform.models",
+                 "levante.handshake_models", "levante.platform.report_models")
 
 
 def all_metadata() -> MetaData:

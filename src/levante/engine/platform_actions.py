@@ -10,7 +10,9 @@ the platform reports the child's end with ``PUT /v2/action_executions/<id>``.
 Where the platform is and how to authenticate come from the workflow's
 ``params.env.levante`` (``api_url``, ``credential``, ``execution_id``), written by the
 platform when it launched the workflow; otherwise from the configuration (``[api]
-public_url``) and the API key file in the data folder.
+public_url``) and the engine's own service key (``engine_api_key`` in the data folder,
+see :mod:`levante.identity.keys`). Either is a service key, with which the engine asserts
+(``X-Levante-User``) the user who started the workflow: the child runs as that user.
 
 The runtime calls :func:`lookup` when a name is neither standard nor ad-hoc, and
 :func:`job_input` before queueing the action, so that the worker has the origin.
@@ -33,10 +35,12 @@ from levante.engine.actions.base import (
     StdAction,
 )
 from levante.http_client import loop_client
+from levante.identity.keys import ASSERTED_USER_HEADER, service_key
 
 REF = re.compile(r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_.-]+$")
 RESERVED_PACKS = frozenset({"std"})
 ORIGIN = "__levante_origin"
+ENGINE_KEY_FILE = "engine_api_key"  # the engine's service key in the data folder
 REQUEST_TIMEOUT = 30.0
 CONNECT_RETRIES = (0.2, 0.5, 1.0, 2.0)  # only when the request surely never left
 
@@ -75,9 +79,11 @@ class PlatformAction(StdAction):
         parameters = {k: v for k, v in input.items() if k != ORIGIN}
         origin = input.get(ORIGIN)
         origin = dict(origin) if isinstance(origin, Mapping) else {}
-        api_url, credential = where(origin, ctx)
+        api_url, credential = await asyncio.to_thread(where, origin, ctx)
         body = child_body(self.ref, parameters, origin, ctx)
         headers = {"St2-Api-Key": credential} if credential else {}
+        if credential and isinstance(origin.get("user"), str) and origin["user"]:
+            headers[ASSERTED_USER_HEADER] = origin["user"]
         response = await _post(f"{api_url}/v1/executions", body, headers)
         if response.status_code >= 300:
             raise ActionError(f"The platform refused to run {self.ref}: "
@@ -124,6 +130,8 @@ def origin_of(workflow: Mapping[str, Any], task: Mapping[str, Any]) -> dict[str,
     env = params.get("env") if isinstance(params, Mapping) else None
     levante = env.get("levante") if isinstance(env, Mapping) else None
     levante = levante if isinstance(levante, Mapping) else {}
+    runtime = workflow.get("runtime_context")
+    user = runtime.get("user") if isinstance(runtime, Mapping) else None
     return {
         "workflow_execution_id": workflow.get("id"),
         "workflow_name": workflow.get("workflow_name"),
@@ -133,6 +141,7 @@ def origin_of(workflow: Mapping[str, Any], task: Mapping[str, Any]) -> dict[str,
         "parent": levante.get("execution_id") or None,
         "api_url": levante.get("api_url") or None,
         "credential": levante.get("credential") or None,
+        "user": user if isinstance(user, str) and user else None,
     }
 
 
@@ -155,10 +164,8 @@ def where(origin: Mapping[str, Any], ctx: ActionContext) -> tuple[str, str | Non
             raise ActionError("The platform's URL is unknown: the workflow was not launched "
                               "by the platform and the engine has no configuration")
         api_url = config.public_url("api")
-    if not credential and config is not None:
-        from levante.platform.auth import read_key_file
-
-        credential = read_key_file(config.data_dir)
+    if not credential and config is not None and ctx.db is not None:
+        credential = service_key(ctx.db, config.data_dir, "engine", ENGINE_KEY_FILE)
     return str(api_url).rstrip("/"), (str(credential) if credential else None)
 
 

@@ -117,7 +117,7 @@ def _resolve_env(conn: Connection, env: Any) -> Any:
 def start_workflow(
     db: Engine, *, workflow_identifier: str, namespace: str = "",
     input: Mapping[str, Any] | None = None, params: Mapping[str, Any] | None = None,
-    description: str = "", execution_id: str | None = None,
+    description: str = "", execution_id: str | None = None, user: str | None = None,
 ) -> dict[str, Any]:
     """Create a workflow execution and start it; returns its row.
 
@@ -126,11 +126,13 @@ def start_workflow(
     starts it. The returned state is RUNNING, or already final for short workflows.
     Idempotent for a client-given `execution_id`: a second call returns the first row.
     `params` may hold `env` (object or environment name), `notify` (event subscribers),
-    `task_name` (the target of a reverse workflow).
+    `task_name` (the target of a reverse workflow). `user` (who started it) is kept in
+    ``runtime_context.user``; its platform actions run as that user.
     """
     from levante.engine.store.definitions import DefinitionError
 
-    args = (db, workflow_identifier, namespace, input, params, description, execution_id)
+    args = (db, workflow_identifier, namespace, input, params, description, execution_id,
+            user)
     if not SETTINGS.inline_start:
         return _start(*args, inline=False)
     try:
@@ -147,10 +149,10 @@ def start_workflow(
 def _start(
     db: Engine, workflow_identifier: str, namespace: str,
     input: Mapping[str, Any] | None, params: Mapping[str, Any] | None, description: str,
-    execution_id: str | None, inline: bool,
+    execution_id: str | None, user: str | None, inline: bool,
 ) -> dict[str, Any]:
     args = (db, workflow_identifier, namespace, input, params, description, execution_id,
-            inline)
+            user, inline)
     try:
         return _start_once(*args, optimistic=True)
     except (StaleDefinition, InputError):
@@ -162,7 +164,7 @@ def _start(
 def _start_once(
     db: Engine, workflow_identifier: str, namespace: str,
     input: Mapping[str, Any] | None, params: Mapping[str, Any] | None, description: str,
-    execution_id: str | None, inline: bool, optimistic: bool,
+    execution_id: str | None, user: str | None, inline: bool, optimistic: bool,
 ) -> dict[str, Any]:
     if input is not None and not isinstance(input, Mapping):
         raise InputError("input must be an object")
@@ -198,9 +200,11 @@ def _start_once(
         if notify is not None and not isinstance(notify, list):
             raise InputError("params.notify must be a list of subscribers")
         defaults = step.expression_defaults(spec, input)
+        runtime: dict[str, Any] = {"input_defaults": defaults} if defaults else {}
+        if user:
+            runtime["user"] = user
         wf = step.create_workflow(spec, definition, wf_input, params_d, description,
-                                  execution_id,
-                                  runtime={"input_defaults": defaults} if defaults else None)
+                                  execution_id, runtime=runtime or None)
         try:
             step.evaluate_input_defaults(wf)
         except ExpressionFailure as exc:

@@ -475,6 +475,9 @@ class StepBase:
         root = ex_id
         if parent is not None:
             root = parent[0].row["root_execution_id"]
+            started_by = (parent[0].row.get("runtime_context") or {}).get("user")
+            if started_by:  # a sub-workflow runs as the user who started its parent
+                runtime = {**(runtime or {}), "user": started_by}
         row = {
             "id": ex_id, "name": spec.name, "description": description or "",
             "workflow_name": definition.get("name", spec.name),

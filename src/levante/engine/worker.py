@@ -285,6 +285,7 @@ class EngineWorker:
                 callback_url=_callback(action_row["id"]),
                 config=SETTINGS.config,
                 workflow_name=action_row.get("workflow_name"),
+                db=self.db,
             )
             running = asyncio.ensure_future(action.run(claimed.input, ctx))
             self._running[action_row["id"]] = running

@@ -1,21 +1,23 @@
-"""API keys and tokens: only their SHA-256 hashes are stored; keys are shown once.
+"""API keys and tokens of the platform API: the shared identity of :mod:`levante.identity`.
 
-A key is checked on every request, so valid hashes are cached for a moment; deleting or
-disabling a key in this process drops the cache at once (other processes within
-`CACHE_SECONDS`).
+Only their SHA-256 hashes are stored; keys are shown once. Valid keys are cached for a
+moment; deleting or disabling a key in this process drops the cache at once (other
+processes within `CACHE_SECONDS`).
 """
 
 from __future__ import annotations
 
-import hashlib
-import secrets
-import threading
-import time
-from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import Engine
 
+from levante.identity import keys
+from levante.identity.keys import CACHE_SECONDS as CACHE_SECONDS
+from levante.identity.keys import create_api_key as create_api_key
+from levante.identity.keys import hash_secret as hash_secret
+from levante.identity.keys import identity_for_api_key as identity_for_api_key
+from levante.identity.keys import user_for_api_key as user_for_api_key
+from levante.identity.keys import user_for_token as user_for_token
 from levante.platform import store
 
 # Re-exported for callers that already hold `auth`.
@@ -23,35 +25,9 @@ from levante.platform.keyfile import KEY_FILE_NAME as KEY_FILE_NAME
 from levante.platform.keyfile import read_key_file as read_key_file
 from levante.platform.keyfile import write_key_file as write_key_file
 
-CACHE_SECONDS = 2.0
-_cache: dict[str, tuple[float, str]] = {}
-_cache_lock = threading.Lock()
-
-
-def hash_secret(value: str) -> str:
-    return hashlib.sha256(value.encode("utf-8")).hexdigest()
-
 
 def _forget_all() -> None:
-    with _cache_lock:
-        _cache.clear()
-
-
-def create_api_key(
-    db: Engine, user: str, metadata: dict[str, Any] | None = None
-) -> tuple[str, dict[str, Any]]:
-    """A new key (returned once, in clear) and its stored record."""
-    key = secrets.token_urlsafe(32)
-    row = {
-        "id": store.new_id(),
-        "key_hash": hash_secret(key),
-        "user": user,
-        "created_at": store.now(),
-        "enabled": True,
-        "metadata": dict(metadata or {}),
-    }
-    store.insert_api_key(db, row)
-    return key, row
+    keys.forget_all()
 
 
 def api_key_view(row: dict[str, Any]) -> dict[str, Any]:
@@ -82,46 +58,7 @@ def set_api_key_enabled(db: Engine, key_id: str, enabled: bool) -> None:
     _forget_all()
 
 
-def user_for_api_key(db: Engine, key: str) -> str | None:
-    digest = hash_secret(key)
-    stamp = time.monotonic()
-    with _cache_lock:
-        hit = _cache.get(digest)
-    if hit and hit[0] > stamp:
-        return hit[1]
-    row = store.get_api_key(db, digest)
-    if row is None or not row["enabled"]:
-        return None
-    with _cache_lock:
-        if len(_cache) > 10000:
-            _cache.clear()
-        _cache[digest] = (stamp + CACHE_SECONDS, row["user"])
-    return str(row["user"])
-
-
 def create_token(db: Engine, user: str, ttl: int) -> dict[str, Any]:
-    token = secrets.token_hex(16)
-    stamp = store.now()
-    row: dict[str, Any] = {
-        "id": store.new_id(),
-        "token_hash": hash_secret(token),
-        "user": user,
-        "created_at": stamp,
-        "expiry": stamp + timedelta(seconds=ttl),
-        "metadata": {},
-    }
-    store.insert_token(db, row)
-    return {"id": row["id"], "user": user, "token": token,
-            "expiry": store.iso(row["expiry"]), "metadata": {}}
-
-
-def user_for_token(db: Engine, token: str) -> str | None:
-    row = store.get_token(db, hash_secret(token))
-    if row is None:
-        return None
-    expiry = store.aware(row["expiry"])
-    if expiry is None or expiry <= store.now():
-        return None
-    return str(row["user"])
-
-
+    made = keys.create_token(db, user, ttl)
+    return {"id": made["id"], "user": user, "token": made["token"],
+            "expiry": store.iso(made["expiry"]), "metadata": {}}

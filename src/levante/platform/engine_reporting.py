@@ -35,6 +35,7 @@ from sqlalchemy.orm import aliased
 
 from levante.config import Config
 from levante.db.connect import after_commit, writing
+from levante.platform.engine_auth import engine_headers
 from levante.platform.models import executions as ex
 from levante.platform.report_models import engine_reports as er
 
@@ -351,8 +352,8 @@ def classify(report: Mapping[str, Any], status: int | None, error: str | None) -
     text = (error or "").lower()
     if status in (400, 409) and any(marker in text for marker in ALREADY_DONE):
         return ACKNOWLEDGED
-    if status in (408, 425, 429) or status >= 500:
-        return PENDING
+    if status in (401, 408, 425, 429) or status >= 500:
+        return PENDING  # (401: the service key is replaced, see EngineReporter.send)
     return REJECTED
 
 
@@ -365,6 +366,7 @@ class EngineReporter:
     ) -> None:
         self.name = "engine-reporter"
         self.db = db
+        self.config = config
         self.engine_url = config.public_url("engine")
         self.poll = (poll_interval if poll_interval is not None
                      else config.get_float("runner", "poll_interval"))
@@ -415,7 +417,8 @@ class EngineReporter:
         add_listener(self.wake)
         key = str(self.db.url)
         try:
-            async with httpx.AsyncClient(base_url=self.engine_url,
+            headers = await asyncio.to_thread(engine_headers, self.config, self.db)
+            async with httpx.AsyncClient(base_url=self.engine_url, headers=headers,
                                          timeout=REQUEST_TIMEOUT) as client:
                 self._client = client
                 _local[key] = self
@@ -483,6 +486,9 @@ class EngineReporter:
             status = response.status_code
             if not 200 <= status < 300:
                 error = f"HTTP {status}: {_fault(response)}"
+            if status == 401:  # the service key was deleted: make another, retry later
+                client.headers.update(
+                    await asyncio.to_thread(engine_headers, self.config, self.db))
         except httpx.HTTPError as exc:
             error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
         state = classify(report, status, error)

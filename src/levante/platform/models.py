@@ -1,4 +1,5 @@
-"""The platform's tables: packs, actions, executions and their output, API keys, tokens.
+"""The platform's tables: packs, actions, executions and their output (API keys and tokens
+are the identity tables shared with the engine, `levante.identity.tables`, re-exported).
 
 SQLAlchemy Core tables on the shared `metadata`; migration 0004 creates exactly these.
 Execution ids are 24 hexadecimal digits (time first, like StackStorm's ObjectIds), so they
@@ -21,6 +22,8 @@ from sqlalchemy import (
 )
 
 from levante.db.metadata import metadata
+from levante.identity.tables import api_keys as api_keys  # shared identity tables
+from levante.identity.tables import tokens as tokens
 
 packs = Table(
     "packs",
@@ -95,24 +98,3 @@ execution_output = Table(
     Column("timestamp", DateTime(timezone=True), nullable=False),
 )
 
-api_keys = Table(
-    "api_keys",
-    metadata,
-    Column("id", String(24), primary_key=True),
-    Column("key_hash", String(64), nullable=False, unique=True),
-    Column("user", String(255), nullable=False),
-    Column("created_at", DateTime(timezone=True), nullable=False),
-    Column("enabled", Boolean, nullable=False),
-    Column("metadata", JSON, nullable=False),
-)
-
-tokens = Table(
-    "tokens",
-    metadata,
-    Column("id", String(24), primary_key=True),
-    Column("token_hash", String(64), nullable=False, unique=True),
-    Column("user", String(255), nullable=False),
-    Column("created_at", DateTime(timezone=True), nullable=False),
-    Column("expiry", DateTime(timezone=True), nullable=False),
-    Column("metadata", JSON, nullable=False),
-)

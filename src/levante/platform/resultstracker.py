@@ -29,6 +29,7 @@ from levante.config import Config
 from levante.platform import receiver
 from levante.platform import store as platform_store
 from levante.platform import tracking_store as ts
+from levante.platform.engine_auth import engine_headers
 from levante.platform.executions import ACTIVE, DONE
 
 log = logging.getLogger("levante.platform.resultstracker")
@@ -180,6 +181,7 @@ class ResultsTracker:
 
     def __init__(self, config: Config, engine: Engine, engine_url: str | None = None) -> None:
         self.db = engine
+        self.config = config
         self.engine_url = (engine_url or config.public_url("engine")).rstrip("/")
         self.interval = config.get_float("resultstracker", "query_interval")
         self.pool_size = config.get_int("resultstracker", "thread_pool_size")
@@ -206,8 +208,9 @@ class ResultsTracker:
         try:
             limits = httpx.Limits(max_connections=self.pool_size,
                                   max_keepalive_connections=self.pool_size)
+            headers = await asyncio.to_thread(engine_headers, self.config, self.db)
             async with httpx.AsyncClient(base_url=self.engine_url, timeout=30.0,
-                                         limits=limits) as client:
+                                         limits=limits, headers=headers) as client:
                 self.client = client
                 while not stopping.is_set():
                     self._wake.clear()
@@ -277,6 +280,9 @@ class ResultsTracker:
         url = self.client.base_url.copy_with(
             path=self.client.base_url.path.rstrip("/") + path, query=query.encode("ascii"))
         response = await self.client.get(url)
+        if response.status_code == 401:  # the service key was deleted: make another
+            self.client.headers.update(
+                await asyncio.to_thread(engine_headers, self.config, self.db))
         if response.status_code != 200:
             raise RuntimeError(f"GET {path} answered {response.status_code}: "
                                f"{response.text[:200]}")

@@ -44,8 +44,9 @@ from sqlalchemy.dialects.postgresql import JSONB
 
 from levante.db.connect import writing
 from levante.db.metadata import processes
+from levante.identity import store as identity_store
 from levante.platform import engine_reporting
-from levante.platform.models import actions, api_keys, execution_output, executions, packs, tokens
+from levante.platform.models import actions, execution_output, executions, packs
 
 Row = dict[str, Any]
 
@@ -669,48 +670,15 @@ def deregister_process(engine: Engine, process_id: str) -> None:
         conn.execute(delete(processes).where(processes.c.id == process_id))
 
 
-# --- API keys and tokens ------------------------------------------------------------------
+# --- API keys and tokens: the shared identity tables (their SQL is in levante.identity) ---
 
-
-def insert_api_key(engine: Engine, row: Row) -> None:
-    with writing(engine) as conn:
-        conn.execute(insert(api_keys).values(**row))
-
-
-def list_api_keys(engine: Engine) -> list[Row]:
-    with reading(engine) as conn:
-        return _rows(conn.execute(select(api_keys).order_by(api_keys.c.created_at)))
-
-
-def get_api_key(engine: Engine, id_or_hash: str) -> Row | None:
-    with reading(engine) as conn:
-        row = conn.execute(
-            select(api_keys).where(
-                or_(api_keys.c.id == id_or_hash, api_keys.c.key_hash == id_or_hash)
-            )
-        ).first()
-    return dict(row._mapping) if row else None
-
-
-def update_api_key(engine: Engine, key_id: str, values: Row) -> None:
-    with writing(engine) as conn:
-        conn.execute(update(api_keys).where(api_keys.c.id == key_id).values(**values))
-
-
-def delete_api_key(engine: Engine, key_id: str) -> bool:
-    with writing(engine) as conn:
-        return bool(conn.execute(delete(api_keys).where(api_keys.c.id == key_id)).rowcount)
-
-
-def insert_token(engine: Engine, row: Row) -> None:
-    with writing(engine) as conn:
-        conn.execute(insert(tokens).values(**row))
-
-
-def get_token(engine: Engine, token_hash: str) -> Row | None:
-    with reading(engine) as conn:
-        row = conn.execute(select(tokens).where(tokens.c.token_hash == token_hash)).first()
-    return dict(row._mapping) if row else None
+insert_api_key = identity_store.insert_api_key
+list_api_keys = identity_store.list_api_keys
+get_api_key = identity_store.get_api_key
+update_api_key = identity_store.update_api_key
+delete_api_key = identity_store.delete_api_key
+insert_token = identity_store.insert_token
+get_token = identity_store.get_token
 
 
 # --- formatting shared by the service ----------------------------------------------------

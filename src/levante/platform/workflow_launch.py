@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-import os
 import threading
 import uuid
 from collections.abc import Mapping
@@ -31,7 +30,8 @@ from sqlalchemy import Engine, select, update
 
 from levante.config import Config
 from levante.http_client import loop_client
-from levante.platform import auth
+from levante.identity.keys import service_key
+from levante.platform.engine_auth import engine_headers
 from levante.platform.models import executions as ex
 from levante.platform.runners.base import RunOutcome, RunRequest, Status
 
@@ -71,7 +71,6 @@ class Settings:
 
 _settings: Settings | None = None
 _registered: dict[tuple[str, str], str] = {}  # (engine URL, definition name) -> text digest
-_credentials: dict[str, str] = {}
 _lock = threading.Lock()
 
 
@@ -167,41 +166,23 @@ def engine_execution_id(platform_execution_id: str) -> str:
 
 def engine_credential(config: Config, db: Engine) -> str:
     """The API key the engine uses to call the platform (made once, kept in the data folder
-    as ``engine_api_key``, mode 0600)."""
-    path = config.data_dir / ENGINE_KEY_FILE
-    with _lock:
-        cached = _credentials.get(str(path))
-    if cached and auth.user_for_api_key(db, cached):
-        return cached
-    key: str | None = None
-    try:
-        key = path.read_text(encoding="utf-8").strip() or None
-    except OSError:
-        key = None
-    if not key or not auth.user_for_api_key(db, key):
-        key, _row = auth.create_api_key(db, "engine", {"created_by": "workflow runner",
-                                                       "purpose": "engine callbacks"})
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{ENGINE_KEY_FILE}.{os.getpid()}")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(key + "\n")
-        os.replace(tmp, path)
-    with _lock:
-        _credentials[str(path)] = key
-    return key
+    as ``engine_api_key``, mode 0600): a service key, so that the engine may say which user
+    a child execution runs as."""
+    return service_key(db, config.data_dir, "engine", ENGINE_KEY_FILE)
 
 
 # --- the platform execution -----------------------------------------------------------------
 
 
 def record_engine_id(db: Engine, execution_id: str, workflow_execution_id: str,
-                     workflow_name: str) -> None:
-    """Put the engine's id in ``context.mistral`` before the workflow starts."""
+                     workflow_name: str) -> str | None:
+    """Put the engine's id in ``context.mistral`` before the workflow starts; returns
+    the execution's user (the workflow runs as that user)."""
     from levante.platform.store import writing
 
     with writing(db) as conn:
-        row = conn.execute(select(ex.c.context).where(ex.c.id == execution_id)).first()
+        row = conn.execute(select(ex.c.context, ex.c.user)
+                           .where(ex.c.id == execution_id)).first()
         if row is None:
             raise LaunchError(f'execution "{execution_id}" cannot be found')
         context = dict(row.context or {})
@@ -209,6 +190,7 @@ def record_engine_id(db: Engine, execution_id: str, workflow_execution_id: str,
         mistral.update(execution_id=workflow_execution_id, workflow_name=workflow_name)
         context["mistral"] = mistral
         conn.execute(update(ex).where(ex.c.id == execution_id).values(context=context))
+    return str(row.user) if row.user else None
 
 
 def release_claim(db: Engine, execution_id: str) -> None:
@@ -234,13 +216,17 @@ def _fault(response: httpx.Response) -> str:
 
 
 class EngineClient:
-    """The few calls of the engine's v2 API a launch makes."""
+    """The few calls of the engine's v2 API a launch makes (`auth`: the platform's
+    service key and the user the workflow runs as, see ``engine_headers``)."""
 
-    def __init__(self, base_url: str, http: httpx.AsyncClient) -> None:
+    def __init__(self, base_url: str, http: httpx.AsyncClient,
+                 headers: Mapping[str, str] | None = None) -> None:
         self.base_url = base_url.rstrip("/")
         self.http = http
+        self.auth = dict(headers or {})
 
     async def _call(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        kwargs["headers"] = {**self.auth, **(kwargs.get("headers") or {})}
         try:
             return await self.http.request(method, f"{self.base_url}{path}", **kwargs)
         except httpx.HTTPError as exc:
@@ -326,9 +312,10 @@ async def launch(request: RunRequest) -> RunOutcome:
                                      wanted if isinstance(wanted, str) else None)
         credential = await asyncio.to_thread(engine_credential, found.config, found.db)
         body = start_body(request, definition, found, credential)
-        await asyncio.to_thread(record_engine_id, found.db, request.execution_id, body["id"],
-                                definition.workflow_name)
-        client = EngineClient(found.engine_url, _http())
+        user = await asyncio.to_thread(record_engine_id, found.db, request.execution_id,
+                                       body["id"], definition.workflow_name)
+        headers = await asyncio.to_thread(engine_headers, found.config, found.db, user)
+        client = EngineClient(found.engine_url, _http(), headers)
         await client.ensure_definition(definition)
         try:
             started = await client.start(body)

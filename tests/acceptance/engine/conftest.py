@@ -1,8 +1,10 @@
 """A running engine for the real `mistral` CLI (python-mistralclient in its own venv).
 
 The engine is `levante serve engine` in a subprocess once `levante.engine.service`
-exists; before that, the API alone (uvicorn in a thread) so that the definition-side
-commands can be checked.
+exists, authenticated (`[engine] auth`, the default); the CLI authenticates as users do,
+through the engine's Keystone v3 endpoint: `mistral --os-mistral-url <engine>/v2
+--os-auth-url <engine>/identity/v3 --os-auth-token <API key> ...`. Before the engine
+service existed, the API alone (uvicorn in a thread) served the definition-side commands.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import pytest
 
 from levante.db import manage
 from levante.db.connect import make_engine
+from levante.identity.keys import create_api_key
 from tests.conftest import free_port, levante_bin
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -48,12 +51,21 @@ class Mistral:
 
     url: str
     home: Path
+    key: str | None = None  # an API key: the CLI then authenticates through Keystone v3
 
-    def run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    def auth_args(self) -> list[str]:
+        if not self.key:
+            return []
+        base = self.url.rsplit("/v2", 1)[0]
+        return ["--os-auth-url", f"{base}/identity/v3", "--os-auth-token", self.key]
+
+    def run(self, *args: str, check: bool = True,
+            auth: bool = True) -> subprocess.CompletedProcess[str]:
         env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(self.home),
                "LANG": "C.UTF-8"}
         done = subprocess.run(
-            [str(MISTRAL), "--os-mistral-url", self.url, *args],
+            [str(MISTRAL), "--os-mistral-url", self.url,
+             *(self.auth_args() if auth else []), *args],
             capture_output=True, text=True, env=env, timeout=60,
         )
         if check and done.returncode != 0:
@@ -89,6 +101,11 @@ def mistral(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mistral]:
     tmp = tmp_path_factory.mktemp("engine")
     url = f"sqlite:///{tmp / 'levante.sqlite'}"
     manage.upgrade(url, "head")
+    db = make_engine(url)
+    try:
+        key, _row = create_api_key(db, "cli-user")
+    finally:
+        db.dispose()
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     log = tmp / "engine.log"
@@ -106,7 +123,7 @@ def mistral(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mistral]:
             )
         try:
             _wait_http(base + "/v2", proc, log)
-            yield Mistral(base + "/v2", tmp)
+            yield Mistral(base + "/v2", tmp, key)
         finally:
             proc.terminate()
             try:

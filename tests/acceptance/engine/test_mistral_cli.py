@@ -169,3 +169,32 @@ def test_execution_pause_resume_cancel(mistral: Mistral,
 def test_run_action_alone(mistral: Mistral) -> None:
     out = mistral.run("run-action", "std.echo", '{"output": "ping"}').stdout
     assert json.loads(out) == {"result": "ping"}
+
+
+@pytest.mark.skipif(not has_engine_service(), reason="levante.engine.service is not built yet")
+def test_without_a_key_the_engine_answers_401(mistral: Mistral) -> None:
+    """The same CLI without --os-auth-token: the engine refuses (the key is required)."""
+    done = mistral.run("workflow-list", check=False, auth=False)
+    assert done.returncode != 0
+    assert "Unauthorized" in done.stdout + done.stderr
+    wrong = Mistral(mistral.url, mistral.home, "not-a-key")
+    done = wrong.run("workflow-list", check=False)
+    assert done.returncode != 0
+    assert "not a valid API key or token" in done.stdout + done.stderr
+
+
+@pytest.mark.skipif(not has_engine_service(), reason="levante.engine.service is not built yet")
+def test_the_catalog_alone_leads_to_the_engine(mistral: Mistral,
+                                               workflows: list[dict[str, Any]]) -> None:
+    """Without --os-mistral-url, mistralclient finds the engine in the Keystone catalog."""
+    import os
+    import subprocess
+
+    from tests.acceptance.engine.conftest import MISTRAL
+
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(mistral.home),
+           "LANG": "C.UTF-8"}
+    done = subprocess.run([str(MISTRAL), *mistral.auth_args(), "workflow-list", "-f", "json"],
+                          capture_output=True, text=True, env=env, timeout=60)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert {"cli_hello", "cli_wait"} <= {row["Name"] for row in json.loads(done.stdout)}

@@ -138,6 +138,9 @@ connection = {url}
 [engine]
 port = {engine_port}
 poll_interval = 0.2
+# Two databases: the platform's keys are not in the engine's identity tables, so the engine
+# runs without authentication here (see docs/configuration.md, [engine] auth).
+auth = false
 [api]
 port = {api_port}
 [auth]

@@ -38,6 +38,11 @@ class Loopback:
         return self.config.public_url("engine")
 
     @property
+    def engine_headers(self) -> dict[str, str]:
+        """The engine API is authenticated: the platform's key opens it (one database)."""
+        return {"X-Auth-Token": self.key}
+
+    @property
     def api_url(self) -> str:
         return self.config.public_url("api")
 

@@ -52,6 +52,8 @@ def test_engine_answers_are_classified() -> None:
     assert reporting.classify(report, 404, "HTTP 404: not found") == reporting.REJECTED
     for status in (429, 500, 502, 503):
         assert reporting.classify(report, status, "busy") == reporting.PENDING
+    # a deleted service key is replaced: retried, not refused for ever
+    assert reporting.classify(report, 401, "HTTP 401: Unauthorized") == reporting.PENDING
     assert [reporting.backoff(n, 0.5, 4.0) for n in (1, 2, 3, 4, 5, 30)] == [
         0.5, 1.0, 2.0, 4.0, 4.0, 4.0]
 

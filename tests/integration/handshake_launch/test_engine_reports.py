@@ -35,7 +35,8 @@ def _finish(db: Engine, ex_id: str, status: str, result: object) -> None:
 def _engine_action(loopback: Loopback) -> str:
     """An asynchronous action execution on the engine, RUNNING until a PUT arrives."""
     answer = httpx.post(f"{loopback.engine_url}/v2/action_executions",
-                        json={"name": "std.async_noop"}, timeout=10)
+                        json={"name": "std.async_noop"}, timeout=10,
+                        headers=loopback.engine_headers)
     assert answer.status_code == 201, answer.text
     assert answer.json()["state"] == "RUNNING"
     return str(answer.json()["id"])
@@ -43,7 +44,8 @@ def _engine_action(loopback: Loopback) -> str:
 
 def _engine_state(loopback: Loopback, action_id: str) -> dict[str, object]:
     found: dict[str, object] = httpx.get(
-        f"{loopback.engine_url}/v2/action_executions/{action_id}", timeout=5).json()
+        f"{loopback.engine_url}/v2/action_executions/{action_id}", timeout=5,
+        headers=loopback.engine_headers).json()
     return found
 
 
@@ -138,3 +140,37 @@ def test_a_canceled_workflow_cancels_its_children(loopback: Loopback) -> None:
         ("workflow", "wf", "CANCELLED"), ("action", "a-waiting", "CANCELLED")]
     assert reporting.reports_of(loopback.db, running) == []
     assert [r["kind"] for r in reporting.reports_of(loopback.db, workflow)] == ["workflow"]
+
+
+def test_reports_go_through_when_the_platforms_service_key_is_deleted(
+    loopback: Loopback
+) -> None:
+    """The reporter calls the authenticated engine with the platform's service key; an
+    operator deleting that key costs a retry, not the report."""
+    from levante.identity import keys
+    from levante.identity import store as identity_store
+    from levante.platform.engine_auth import PLATFORM_KEY_FILE
+
+    loopback.start_engine()
+    loopback.start("reporter", EngineReporter(loopback.config, loopback.db,
+                                              initial_backoff=0.05, max_backoff=0.2,
+                                              poll_interval=0.05))
+    first = _engine_action(loopback)
+    ex_id = _child(loopback.db, first)
+    _finish(loopback.db, ex_id, "succeeded", {"stdout": "one"})
+    wait_for(lambda: reporting.reports_of(loopback.db, ex_id)[0]["state"] == "acknowledged",
+             10.0)
+    path = loopback.config.data_dir / PLATFORM_KEY_FILE
+    old = path.read_text().strip()
+    row = identity_store.get_api_key(loopback.db, keys.hash_secret(old))
+    assert row is not None and row["metadata"]["levante_service"] is True
+    identity_store.delete_api_key(loopback.db, row["id"])
+    keys.forget_all()
+    second = _engine_action(loopback)
+    ex_id = _child(loopback.db, second)
+    _finish(loopback.db, ex_id, "succeeded", {"stdout": "two"})
+    wait_for(lambda: reporting.reports_of(loopback.db, ex_id)[0]["state"] == "acknowledged",
+             15.0)
+    assert _engine_state(loopback, second)["state"] == "SUCCESS"
+    assert reporting.reports_of(loopback.db, ex_id)[0]["attempts"] >= 2  # a 401, then ok
+    assert path.read_text().strip() != old

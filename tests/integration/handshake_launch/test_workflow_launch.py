@@ -73,7 +73,8 @@ def test_a_workflow_is_registered_started_and_ends_on_the_platform(
     assert {t["workflow_execution_id"] for t in row["result"]["tasks"]} == {wf_id}
     assert row["context"]["mistral"]["execution_id"] == wf_id
     # What the engine was given: the input, the platform's env and the subscription.
-    engine = httpx.get(f"{loopback.engine_url}/v2/executions/{wf_id}", timeout=5).json()
+    engine = httpx.get(f"{loopback.engine_url}/v2/executions/{wf_id}", timeout=5,
+                       headers=loopback.engine_headers).json()
     assert json.loads(engine["input"]) == {"who": "Ada", "count": 3}
     params = json.loads(engine["params"])
     assert params["notify"] == [{"type": "levante"}]
@@ -98,7 +99,7 @@ def test_a_changed_definition_is_updated_and_a_second_launch_reuses_it(
     assert asyncio.run(workflow_launch.launch(
         RunRequest(second, _action(tmp_path, changed), {"who": "B"}))).status == "running"
     definition = httpx.get(f"{loopback.engine_url}/v2/workflows/launch_test.chain",
-                           timeout=5).json()["definition"]
+                           timeout=5, headers=loopback.engine_headers).json()["definition"]
     assert "Bye, " in definition
 
 

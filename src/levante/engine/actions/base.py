@@ -112,6 +112,7 @@ class ActionContext:
     config: Config | None = None
     denied_networks: Sequence[IPNetwork] = field(default_factory=tuple)
     workflow_name: str | None = None
+    db: Any = None  # the engine's database (sqlalchemy Engine), for its service key
 
     def effective_denied_networks(self) -> Sequence[IPNetwork]:
         if self.denied_networks:

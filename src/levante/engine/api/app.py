@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable
 from sqlalchemy import Engine
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -19,6 +20,8 @@ from starlette.routing import Route
 from levante.config import Config
 from levante.engine.api import definitions as defs
 from levante.engine.api import executions as exs
+from levante.engine.api import keystone
+from levante.engine.api.auth import EngineAuth
 from levante.engine.api.errors import error_response, fault
 from levante.engine.api.http import Db
 from levante.engine.api.openapi import openapi_document
@@ -68,6 +71,12 @@ ROUTES: list[Route] = [
     _r("/v2", root_v2, ["GET"]),
     _r("/v2/", root_v2, ["GET"]),
     _r("/v2/openapi.json", openapi, ["GET"]),
+    # the part of Keystone v3 that keystoneauth (the mistral CLI) uses
+    _r("/identity", keystone.versions, ["GET"]),
+    _r("/identity/", keystone.versions, ["GET"]),
+    _r("/identity/v3", keystone.version_v3, ["GET"]),
+    _r("/identity/v3/", keystone.version_v3, ["GET"]),
+    _r("/identity/v3/auth/tokens", keystone.create_token, ["POST"]),
     # workbooks
     _r("/v2/workbooks/validate", defs.validate_workbook, ["POST"]),
     _r("/v2/workbooks", defs.list_workbooks, ["GET"]),
@@ -143,10 +152,17 @@ async def _server_error(request: Request, exc: Exception) -> Response:
     return error_response(exc)
 
 
-def create_app(config: Config | None, db_engine: Engine) -> Starlette:
-    """The Mistral v2 API over `db_engine` (config is kept for handlers that need it)."""
+def create_app(config: Config | None, db_engine: Engine, auth: bool | None = None) -> Starlette:
+    """The Mistral v2 API over `db_engine` (config is kept for handlers that need it).
+
+    Requests are authenticated when `auth` is true; by default as ``[engine] auth`` says
+    (on unless turned off), and off for an app made without a configuration (tests of
+    the API alone)."""
+    if auth is None:
+        auth = config.get_bool("engine", "auth") if config is not None else False
     app = Starlette(
         routes=list(ROUTES),
+        middleware=[Middleware(EngineAuth, db=db_engine, enabled=auth)],
         exception_handlers={HTTPException: _http_error, Exception: _server_error},
     )
     app.state.db = Db(db_engine)

@@ -16,6 +16,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from levante.engine.api import encode
+from levante.engine.api.auth import user_of
 from levante.engine.api.errors import ApiError
 from levante.engine.api.http import (
     db_of,
@@ -134,6 +135,7 @@ async def create_execution(request: Request) -> Response:
         params=params,
         description=description,
         execution_id=exec_id or None,
+        user=user_of(request.scope),
     )
     if isinstance(result, dict) and {"state", "input", "created_at"} <= set(result):
         row = result

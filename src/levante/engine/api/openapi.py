@@ -95,8 +95,14 @@ _CRON = {
 
 TEXT = "text"
 # (path, method, summary, query parameters, body: None | TEXT | schema, success status)
+PUBLIC = ("/v2", "/identity", "/identity/v3", "/identity/v3/auth/tokens")
+
 _OPERATIONS: list[tuple[str, str, str, list[str], Any, int]] = [
     ("/v2", "get", "API root", [], None, 200),
+    ("/identity", "get", "Keystone identity API versions", [], None, 200),
+    ("/identity/v3", "get", "Keystone v3 version", [], None, 200),
+    ("/identity/v3/auth/tokens", "post",
+     "Keystone v3 token: the token method with an API key or token", [], _OBJ, 201),
     ("/v2/workbooks", "get", "List workbooks", [*_LIST, "namespace", "name", "scope"],
      None, 200),
     ("/v2/workbooks", "post", "Create a workbook", ["namespace", "scope"], TEXT, 201),
@@ -195,6 +201,7 @@ def _operation(path: str, summary: str, params: list[str], body: Any,
         str(status): {"description": "Success"} if status == 204 else {
             "description": "Success", "content": {"application/json": {"schema": _OBJ}}},
         "400": {"description": "Bad input", "content": fault_ref},
+        "401": {"description": "No valid API key or token", "content": fault_ref},
         "404": {"description": "Not found", "content": fault_ref},
         "409": {"description": "Duplicate", "content": fault_ref},
     }
@@ -216,8 +223,18 @@ def openapi_document(base_url: str = "") -> dict[str, Any]:
         "openapi": "3.0.3",
         "info": {"title": "Levante engine API (Mistral v2 compatible)", "version": "2.0"},
         "paths": paths,
-        "components": {"schemas": {"Fault": _FAULT}},
+        "components": {
+            "schemas": {"Fault": _FAULT},
+            "securitySchemes": {  # unless [engine] auth = false
+                "Token": {"type": "apiKey", "in": "header", "name": "X-Auth-Token"},
+                "ApiKey": {"type": "apiKey", "in": "header", "name": "St2-Api-Key"},
+            },
+        },
+        "security": [{"Token": []}, {"ApiKey": []}],
     }
+    for path in PUBLIC:  # no key needed
+        for op in paths.get(path, {}).values():
+            op["security"] = []
     if base_url:
         doc["servers"] = [{"url": base_url}]
     return doc

@@ -21,6 +21,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from levante import web
 from levante.config import Config
+from levante.identity.keys import ASSERTED_USER_HEADER, acting_user
 from levante.platform import auth
 from levante.platform.api import (
     actions,
@@ -185,9 +186,11 @@ class Guard:
             return None, UNAUTHORIZED
         db = self.platform.db
         if key:
-            user = auth.user_for_api_key(db, key)
-            if user:
-                return user, auth.hash_secret(key)
+            found = auth.identity_for_api_key(db, key)
+            if found:
+                # A service key (the engine's) may say which user the request acts for.
+                asserted = headers.get(ASSERTED_USER_HEADER.lower())
+                return acting_user(found, asserted), found.key_hash
         if token:
             user = auth.user_for_token(db, token)
             if user:

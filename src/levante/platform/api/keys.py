@@ -7,6 +7,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
+from levante.identity.keys import SERVICE_MARK
 from levante.platform import auth, store
 from levante.platform.api.common import (
     ApiError,
@@ -51,6 +52,9 @@ async def create_key(request: Request) -> Response:
         raise ApiError(400, "'user' must be a string of at most 255 characters.")
     if not isinstance(metadata, dict):
         raise ApiError(400, "'metadata' must be an object.")
+    if SERVICE_MARK in metadata:
+        raise ApiError(400, f"'metadata.{SERVICE_MARK}' is reserved: service keys are made "
+                            "by Levante itself.")
     key, row = auth.create_api_key(platform(request).db, user, metadata)
     return json_response({**auth.api_key_view(row), "key": key}, 201)
 

@@ -23,6 +23,8 @@ import httpx
 import pytest
 
 from levante.db import manage
+from levante.db.connect import make_engine
+from levante.identity.keys import create_api_key
 from tests.conftest import (
     create_postgres_database,
     drop_postgres_database,
@@ -44,6 +46,11 @@ class EngineServer:
     kind: str
     log: Path
     proc: subprocess.Popen[bytes]
+    key: str = ""  # an API key of the engine's database (the API is authenticated)
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"X-Auth-Token": self.key}
 
     def log_tail(self, chars: int = 4000) -> str:
         try:
@@ -79,6 +86,11 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
 
 def _start_engine(url: str, tmp: Path, kind: str) -> EngineServer:
     manage.upgrade(url, "head")
+    db = make_engine(url)
+    try:
+        key, _row = create_api_key(db, "conformance")
+    finally:
+        db.dispose()
     port = free_port()
     env = {
         **os.environ,
@@ -98,7 +110,7 @@ def _start_engine(url: str, tmp: Path, kind: str) -> EngineServer:
             [levante_bin("levante"), "serve", "engine"],
             stdout=out, stderr=subprocess.STDOUT, env=env, cwd=tmp,
         )
-    server = EngineServer(f"http://127.0.0.1:{port}/v2", kind, log, proc)
+    server = EngineServer(f"http://127.0.0.1:{port}/v2", kind, log, proc, key)
     try:
         _wait_ready(server)
     except BaseException:

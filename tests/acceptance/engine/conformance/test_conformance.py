@@ -32,7 +32,8 @@ def test_cases_are_well_formed() -> None:
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
 def test_case(case: Case, engine_server: EngineServer, http_base: str) -> None:
     gap = case.gap_for(engine_server.kind)
-    with httpx.Client(base_url=engine_server.base, timeout=30) as client:
+    with httpx.Client(base_url=engine_server.base, timeout=30,
+                      headers=engine_server.headers) as client:
         run = CaseRun(client, case, http_base)
         try:
             run.run()

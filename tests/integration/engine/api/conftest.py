@@ -22,14 +22,16 @@ from sqlalchemy import Engine
 from levante.config import load_config
 from levante.db.connect import make_engine
 from levante.engine.api.app import create_app
+from levante.identity.keys import create_api_key
 from tests.conftest import free_port
 
 
 @dataclass
 class Api:
     url: str
-    client: httpx.Client
+    client: httpx.Client  # authenticated with `key`
     engine: Engine
+    key: str = ""  # an API key of the database (the engine role requires one)
 
 
 class _Server(uvicorn.Server):
@@ -110,10 +112,12 @@ def serve(engine: Engine) -> Iterator[str]:
 @pytest.fixture
 def api(migrated_url: str) -> Iterator[Api]:
     engine = make_engine(migrated_url)
+    key, _row = create_api_key(engine, "api-tester")
     running = serve_role(engine, migrated_url) if has_engine_role() else serve(engine)
     try:
         for url in running:
-            with httpx.Client(base_url=url + "/v2", timeout=30) as client:
-                yield Api(url, client, engine)
+            with httpx.Client(base_url=url + "/v2", timeout=30,
+                              headers={"X-Auth-Token": key}) as client:
+                yield Api(url, client, engine, key)
     finally:
         engine.dispose()

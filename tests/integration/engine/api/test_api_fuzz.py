@@ -23,7 +23,8 @@ def test_no_server_error(api: Api, tmp_path: Path) -> None:
     done = subprocess.run(
         [binary, "run", f"{api.url}/v2/openapi.json", "--checks", "not_a_server_error",
          "--phases", "examples,fuzzing", "--max-examples", "8", "--workers", "2",
-         "--generation-database", "none", "--seed", "1", "--no-color"],
+         "--generation-database", "none", "--seed", "1", "--no-color",
+         "-H", f"X-Auth-Token: {api.key}"],
         capture_output=True, text=True, timeout=300, cwd=tmp_path,
     )
     assert done.returncode == 0, done.stdout[-6000:] + done.stderr[-2000:]

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import httpx
 
+from levante.identity import keys
 from levante.platform import auth
 from levante.platform import executions as ex
 from tests.integration.platform.service.conftest import Served, wait_status
@@ -201,3 +204,27 @@ def test_openapi_is_served(served: Served) -> None:
     doc = httpx.get(served.url + "/openapi.json").json()
     assert doc["openapi"].startswith("3.")
     assert "/v1/executions" in doc["paths"]
+
+
+def test_only_a_service_key_may_say_which_user_an_execution_runs_as(
+    served: Served, tmp_path: Path
+) -> None:
+    """The engine creates a workflow's children with its service key, asserting the user
+    who started the workflow; an ordinary key asserting a user is not believed."""
+    service = keys.service_key(served.engine, tmp_path, "engine", "engine_api_key")
+    with served.client() as client:
+        plain = client.post("/apikeys", json={"user": "mallory"}).json()["key"]
+        refused = client.post("/apikeys", json={"user": "x",
+                                                "metadata": {"levante_service": True}})
+        assert refused.status_code == 400
+        assert "levante_service" in refused.json()["faultstring"]
+    cases = [(service, "alice", "alice"), (service, None, "engine"),
+             (plain, "admin", "mallory")]
+    for key, asserted, expected in cases:
+        headers = {"St2-Api-Key": key}
+        if asserted:
+            headers["X-Levante-User"] = asserted
+        answer = httpx.post(served.url + "/executions", headers=headers,
+                            json={"action": "core.noop"})
+        assert answer.status_code == 201, answer.text
+        assert answer.json()["context"]["user"] == expected

@@ -67,7 +67,7 @@ def test_openapi_describes_every_route() -> None:
     undocumented = []
     for route in ROUTES:
         path = route.path
-        if path in ("/", "/v2/", "/v2/openapi.json"):
+        if path in ("/", "/v2/", "/v2/openapi.json", "/identity/", "/identity/v3/"):
             continue
         if path.startswith("/v2/actions/{identifier}/"):
             continue

@@ -1,0 +1,22 @@
+"""How the platform authenticates to the engine API: with its service key (see
+:mod:`levante.identity.keys`), made on first use and kept in the data folder as
+``platform_api_key`` (mode 0600), asserting the user a call acts for when there is one."""
+
+from __future__ import annotations
+
+from sqlalchemy import Engine
+
+from levante.config import Config
+from levante.identity import keys
+
+PLATFORM_KEY_FILE = "platform_api_key"
+
+
+def engine_headers(config: Config, db: Engine, user: str | None = None) -> dict[str, str]:
+    """Headers for a call to the engine API (reads or makes the service key: call it off
+    the event loop)."""
+    headers = {keys.API_KEY_HEADER: keys.service_key(db, config.data_dir, "platform",
+                                                     PLATFORM_KEY_FILE)}
+    if user:
+        headers[keys.ASSERTED_USER_HEADER] = user
+    return headers
