@@ -24,7 +24,7 @@ from levante.config import Config
 from levante.platform import auth
 from levante.platform.api import actions, events, executions, keys, openapi, packs
 from levante.platform.api.common import ApiError, Platform, dumps, fault
-from levante.platform.executions import NotFound, Refused
+from levante.platform.executions import Conflict, NotFound, Refused
 from levante.platform.pack_registry import UnknownPack
 from levante.platform.parameters import ParameterError
 
@@ -123,7 +123,7 @@ async def _not_found(request: Request, exc: Exception) -> Response:
 
 
 async def _refused(request: Request, exc: Exception) -> Response:
-    return fault(400, str(exc))
+    return fault(409 if isinstance(exc, Conflict) else 400, str(exc))
 
 
 class Guard:
