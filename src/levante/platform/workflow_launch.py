@@ -461,22 +461,28 @@ async def _start(client: EngineClient, definition: Definition, body: Mapping[str
             "starting the workflow", execution_id)
         return started
 
-    await register()
+    try:
+        await register()
+    except EngineUnavailable as exc:
+        raise EngineUnavailable(str(exc), False) from None  # no start was asked for
     try:
         return await start()
     except EngineRefused as exc:
         if exc.status != 404 or "not found" not in str(exc).lower():
             raise
     # The engine lost the definition (a new database): register it again, start again.
-    await register(force=True)
+    try:
+        await register(force=True)
+    except EngineUnavailable as exc:
+        raise EngineUnavailable(str(exc), False) from None  # the start was refused
     return await start()
 
 
 async def _after_retries(client: EngineClient, exc: EngineUnavailable, found: Settings,
                          request: RunRequest, workflow_execution_id: str) -> RunOutcome:
     """The engine stayed unavailable for the whole retry time. If it knows the workflow,
-    or may (a request may have reached it, and it cannot be asked now), the results
-    tracker follows it; otherwise the launch fails, saying why."""
+    or may (a start request may have reached it, and it cannot be asked now), the
+    results tracker follows it; otherwise the launch fails, saying why."""
     execution_id = request.execution_id
     waited = f"{found.retry_seconds:g} s"
     try:
