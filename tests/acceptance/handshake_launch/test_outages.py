@@ -30,6 +30,7 @@ OUTAGE = {
     "LEVANTE_ENGINE_PLATFORM_RETRY_SECONDS": "60",
     "LEVANTE_ENGINE_PLATFORM_REQUEST_TIMEOUT": str(REQUEST_TIMEOUT),
     "LEVANTE_ENGINE_PLATFORM_MAX_BACKOFF": "0.5",
+    "LEVANTE_RUNNER_WORKERS": "2",  # as many as launches wait at once in a test below
 }
 
 
@@ -105,7 +106,8 @@ def test_an_engine_that_is_down_at_launch_is_waited_for(
         ids = [system.run("hl.marked", dir=str(tmp_path))["id"] for _ in range(2)]
         time.sleep(3 * REQUEST_TIMEOUT)
         assert {system.get(i)["status"] for i in ids} == {"running"}
-        # Waiting launches hold no worker of the runner: other actions run meanwhile.
+        # Waiting launches hold no worker of the runner (it has two): other actions run
+        # meanwhile.
         other = system.run("core.local", cmd="echo meanwhile")
         assert system.wait(other["id"], timeout=20)["status"] == "succeeded"
     finally:
