@@ -31,7 +31,15 @@ OUTAGE = {
     "LEVANTE_ENGINE_PLATFORM_REQUEST_TIMEOUT": str(REQUEST_TIMEOUT),
     "LEVANTE_ENGINE_PLATFORM_MAX_BACKOFF": "0.5",
     "LEVANTE_RUNNER_WORKERS": "2",  # as many as launches wait at once in a test below
+    "LEVANTE_ENGINE_WORKERS": "1",  # a child creation that waits must leave it free
 }
+PROBE = """---
+version: '2.0'
+outage_probe:
+  tasks:
+    nap:
+      action: std.sleep seconds=0.2
+"""
 
 
 @pytest.fixture(scope="module", params=["sqlite", pytest.param("postgres",
@@ -68,6 +76,27 @@ def _resume(system: System, role: str) -> None:
 
 def _log(system: System, role: str) -> str:
     return (system.tmp / f"{role}.out").read_text(encoding="utf-8", errors="replace")
+
+
+def _engine_probe(system: System) -> str:
+    """Start a workflow of one std.sleep on the engine directly; its final state."""
+    headers = {"content-type": "text/plain"}
+    answer = httpx.put(f"{system.engine}/v2/workflows", content=PROBE, headers=headers,
+                       timeout=10)
+    if answer.status_code == 404:
+        answer = httpx.post(f"{system.engine}/v2/workflows", content=PROBE, headers=headers,
+                            timeout=10)
+    assert answer.status_code < 300, answer.text
+    started = httpx.post(f"{system.engine}/v2/executions",
+                         json={"workflow_name": "outage_probe"}, timeout=10)
+    assert started.status_code == 201, started.text
+    deadline = time.monotonic() + 5
+    while True:
+        state = str(httpx.get(f"{system.engine}/v2/executions/{started.json()['id']}",
+                              timeout=10).json()["state"])
+        if state not in ("RUNNING", "IDLE") or time.monotonic() > deadline:
+            return state
+        time.sleep(0.05)
 
 
 def _wait_all(system: System, ids: list[str], timeout: float) -> list[dict[str, Any]]:
@@ -139,6 +168,10 @@ def test_a_platform_paused_while_the_engine_creates_a_child_gets_it_once(
         tasks = httpx.get(f"{system.engine}/v2/executions/{wf_id}/tasks", timeout=10).json()
         states = {t["name"]: t["state"] for t in tasks["tasks"]}
         assert states.get("mark") == "RUNNING", states
+        # The waiting creation holds no worker of the engine (it has one): a workflow
+        # started on the engine meanwhile runs its action.
+        probe = _engine_probe(system)
+        assert probe == "SUCCESS"
     finally:
         _resume(system, "api")
     done = system.wait(execution["id"], timeout=60)
