@@ -191,3 +191,31 @@ def test_a_refusal_of_the_engine_fails_the_launch_at_once(outages: System) -> No
     error = done["result"]["error"]
     assert error.startswith("The workflow could not be started:"), error
     assert "needed" in error and "400" in error, error
+
+
+def test_an_engine_killed_while_it_creates_a_child_runs_the_action_once(
+    outages: System, tmp_path: Path
+) -> None:
+    """The action of a task whose engine died while it asked for the child is run again
+    by the next engine (safe: same child id), not failed as interrupted."""
+    system = outages
+    execution = system.run("hl.marked", dir=str(tmp_path), pause=1.0)
+    deadline = time.monotonic() + 20
+    while not (system.get(execution["id"]).get("context") or {}).get("mistral", {}).get(
+            "execution_id"):
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    _pause(system, "api")
+    try:
+        time.sleep(1.0 + 2 * REQUEST_TIMEOUT)  # `mark` asks for its child, in vain
+        system.kill("engine")
+        system.start("engine")
+        system.wait_up(f"{system.engine}/v2")
+        time.sleep(2 * REQUEST_TIMEOUT)  # the new engine asks again
+    finally:
+        _resume(system, "api")
+    done = system.wait(execution["id"], timeout=60)
+    assert done["status"] == "succeeded", done["result"]
+    (child,) = system.children(execution["id"])
+    assert child["status"] == "succeeded"
+    assert len(_markers(tmp_path)) == 1
