@@ -481,30 +481,25 @@ async def _start(client: EngineClient, definition: Definition, body: Mapping[str
 async def _after_retries(client: EngineClient, exc: EngineUnavailable, found: Settings,
                          request: RunRequest, workflow_execution_id: str) -> RunOutcome:
     """The engine stayed unavailable for the whole retry time. If it knows the workflow,
-    or may (a start request may have reached it, and it cannot be asked now), the
-    results tracker follows it; otherwise the launch fails, saying why."""
+    the results tracker follows it (reason ``launch-retry``); if it may yet (a start
+    request may have reached it, and it cannot be asked, or a late request may still be
+    on its way), the tracker finds out (reason ``launch``: the execution ends `abandoned`
+    if the engine does not know the workflow after a grace); otherwise the launch fails,
+    saying why."""
     execution_id = request.execution_id
     waited = f"{found.retry_seconds:g} s"
     try:
         known = await client.find(workflow_execution_id)
-    except EngineUnavailable:
-        known = None
-        if exc.delivered:
-            await asyncio.to_thread(track_launched, found.db, execution_id,
-                                    workflow_execution_id, ts.LAUNCH_REASON)
-            log.warning("[%s] the engine stayed unavailable for %s (%s); workflow execution "
-                        "%s may have started: the results tracker follows it",
-                        execution_id, waited, exc, workflow_execution_id)
-            return RunOutcome(HANDED_OVER, {"tasks": [],
-                                            "workflow_execution_id": workflow_execution_id})
     except LaunchError:
         known = None
-    if known is not None:
+    if known is not None or exc.delivered:
+        reason = TRACK_REASON if known is not None else ts.LAUNCH_REASON
         await asyncio.to_thread(track_launched, found.db, execution_id,
-                                workflow_execution_id, TRACK_REASON)
-        log.warning("[%s] the launch gave up after %s (%s), but the engine runs workflow "
-                    "execution %s: the results tracker follows it", execution_id, waited,
-                    exc, workflow_execution_id)
+                                workflow_execution_id, reason)
+        log.warning("[%s] the launch gave up after %s (%s), but workflow execution %s %s: "
+                    "the results tracker follows it", execution_id, waited, exc,
+                    workflow_execution_id,
+                    "runs on the engine" if known is not None else "may have started")
         return RunOutcome(HANDED_OVER, {"tasks": [],
                                         "workflow_execution_id": workflow_execution_id})
     raise LaunchError(f"{exc}; gave up after trying for {waited} "
