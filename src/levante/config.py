@@ -176,6 +176,16 @@ SECTIONS: tuple[Section, ...] = (
         ("http_denied_networks", "list", [],
          "Networks (CIDR) that std.http may not reach, e.g. 169.254.0.0/16."),
         ("smtp_host", "str", "", "Default SMTP host for std.email when the task names none."),
+        ("platform_retry_seconds", "float", 300.0,
+         "Seconds a task that runs a platform action keeps trying to create its child "
+         "execution while the platform cannot be reached (connection error, timeout, "
+         "HTTP 5xx), with backoff; the child's id is derived from the action execution's, "
+         "so a retry never creates a second child. Then the task fails.", {"minimum": 0}),
+        ("platform_request_timeout", "float", 30.0,
+         "Seconds one request to the platform may take before it counts as failed (and "
+         "is tried again).", {"minimum": 0.1}),
+        ("platform_max_backoff", "float", 10.0,
+         "Longest wait between two attempts to reach the platform.", {"minimum": 0.01}),
     ),
     _section(
         "notifier",
@@ -244,6 +254,17 @@ SECTIONS: tuple[Section, ...] = (
         ("poll_interval", "float", 0.5,
          "Seconds between looks for new work and cancel requests when no wake-up arrives.",
          {"minimum": 0.01}),
+        ("launch_retry_seconds", "float", 300.0,
+         "Seconds a workflow launch keeps trying while the engine cannot be reached "
+         "(connection error, timeout, HTTP 5xx), with backoff; a launch that waits holds "
+         "no worker. The engine's execution id is derived from the platform's, so a "
+         "retry never starts a second workflow. Then the launch fails, unless the engine "
+         "knows the workflow (it is tracked then).", {"minimum": 0}),
+        ("launch_request_timeout", "float", 30.0,
+         "Seconds one request of a launch to the engine may take before it counts as "
+         "failed (and is tried again).", {"minimum": 0.1}),
+        ("launch_max_backoff", "float", 10.0,
+         "Longest wait between two attempts of a launch.", {"minimum": 0.01}),
     ),
     _section(
         "log",

@@ -16,17 +16,30 @@ see :mod:`levante.identity.keys`). Either is a service key, with which the engin
 
 The runtime calls :func:`lookup` when a name is neither standard nor ad-hoc, and
 :func:`job_input` before queueing the action, so that the worker has the origin.
+
+The child's id is derived from the engine's action execution id (:func:`child_id`), and
+the platform answers a repeated ``POST`` with that id with the child the first created:
+so a platform that cannot be reached (connection error, timeout, HTTP 5xx/408/429) is
+waited out, the request tried again with backoff for ``[engine] platform_retry_seconds``
+(meanwhile the action holds no worker of the engine, see :data:`WAITING`), and an action
+run again after its engine process died creates no second child. A definite refusal
+(another 4xx) fails the task at once.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
-from collections.abc import Mapping, Sequence
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from contextvars import ContextVar
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import httpx
 
+from levante.config import Config, find_option
 from levante.engine.actions.base import (
     MASKED,
     ActionContext,
@@ -37,12 +50,47 @@ from levante.engine.actions.base import (
 from levante.http_client import loop_client
 from levante.identity.keys import ASSERTED_USER_HEADER, service_key
 
+log = logging.getLogger("levante.engine.platform_actions")
+
 REF = re.compile(r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_.-]+$")
 RESERVED_PACKS = frozenset({"std"})
 ORIGIN = "__levante_origin"
 ENGINE_KEY_FILE = "engine_api_key"  # the engine's service key in the data folder
 REQUEST_TIMEOUT = 30.0
-CONNECT_RETRIES = (0.2, 0.5, 1.0, 2.0)  # only when the request surely never left
+INITIAL_BACKOFF = 0.25  # s, doubled after each failed attempt up to the maximum
+RETRYABLE_STATUS = frozenset({408, 429})  # besides every 5xx
+CHILD_IDS = uuid.UUID("6c657661-6e74-6500-8000-6368696c6421")  # ids of child executions
+
+# Set by the engine worker for each action it runs: called with True when the action
+# starts to wait for the platform, with False when it goes on (a waiting action is not
+# counted against the worker's room).
+WAITING: ContextVar[Callable[[bool], None] | None] = ContextVar("platform_waiting",
+                                                                default=None)
+
+
+@dataclass(frozen=True)
+class Retry:
+    """How long and how the platform is waited for (``[engine] platform_*``)."""
+
+    seconds: float
+    request_timeout: float
+    max_backoff: float
+
+    @classmethod
+    def of(cls, config: Config | None) -> Retry:
+        def value(name: str) -> float:
+            if config is None:
+                return float(find_option("engine", name).default)
+            return config.get_float("engine", name)
+
+        return cls(value("platform_retry_seconds"), value("platform_request_timeout"),
+                   value("platform_max_backoff"))
+
+
+def child_id(action_execution_id: str) -> str:
+    """The platform execution id of the child an action execution creates: always the
+    same for one action execution, in the platform's form (24 hexadecimal digits)."""
+    return uuid.uuid5(CHILD_IDS, action_execution_id).hex[:24]
 
 
 def is_platform_ref(name: str) -> bool:
@@ -84,7 +132,8 @@ class PlatformAction(StdAction):
         headers = {"St2-Api-Key": credential} if credential else {}
         if credential and isinstance(origin.get("user"), str) and origin["user"]:
             headers[ASSERTED_USER_HEADER] = origin["user"]
-        response = await _post(f"{api_url}/v1/executions", body, headers)
+        response = await _post(f"{api_url}/v1/executions", body, headers,
+                               Retry.of(ctx.config))
         if response.status_code >= 300:
             raise ActionError(f"The platform refused to run {self.ref}: "
                               f"HTTP {response.status_code}: {_fault(response)}")
@@ -191,6 +240,8 @@ def child_body(ref: str, parameters: Mapping[str, Any], origin: Mapping[str, Any
     if origin.get("parent"):
         body["parent"] = origin["parent"]
         body["context"]["parent"] = {"execution_id": origin["parent"]}
+    if ctx.action_execution_id:
+        body["id"] = child_id(ctx.action_execution_id)
     return body
 
 
@@ -198,20 +249,48 @@ def _http() -> httpx.AsyncClient:
     return loop_client(REQUEST_TIMEOUT)
 
 
-async def _post(url: str, body: Mapping[str, Any], headers: Mapping[str, str]) -> httpx.Response:
-    delays = list(CONNECT_RETRIES)
+def _retryable(status: int) -> bool:
+    return status >= 500 or status in RETRYABLE_STATUS
+
+
+async def _post(url: str, body: Mapping[str, Any], headers: Mapping[str, str],
+                retry: Retry | None = None) -> httpx.Response:
+    """POST ``body``; while the platform cannot be reached or answers 5xx, again with
+    backoff for ``retry.seconds`` (safe: the body names the child's id). The answer, or
+    ActionError when the time is up."""
+    retry = retry or Retry.of(None)
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + retry.seconds
+    delay = INITIAL_BACKOFF
+    attempts = 0
+    waiting = WAITING.get()
     client = _http()
-    while True:
-        try:
-            return await client.post(url, json=dict(body), headers=dict(headers))
-        except httpx.ConnectError as exc:
-            # Nothing was sent: trying again cannot make a second child.
-            if not delays:
-                raise ActionError(f"The platform at {url} cannot be reached: {exc}") from None
-            await asyncio.sleep(delays.pop(0))
-        except httpx.HTTPError as exc:
-            raise ActionError(f"The request to the platform at {url} failed: "
-                              f"{type(exc).__name__}: {exc}") from None
+    try:
+        while True:
+            try:
+                response = await client.post(url, json=dict(body), headers=dict(headers),
+                                             timeout=retry.request_timeout)
+                if not _retryable(response.status_code):
+                    return response
+                error = f"HTTP {response.status_code}: {_fault(response)}"
+            except httpx.HTTPError as exc:
+                error = f"{type(exc).__name__}: {exc}"
+            attempts += 1
+            left = deadline - loop.time()
+            if left <= 0 or "id" not in body:  # no id: a retry could make a second child
+                raise ActionError(f"The platform at {url} could not be reached for "
+                                  f"{retry.seconds:g} s ([engine] platform_retry_seconds); "
+                                  f"last error: {error}")
+            if attempts == 1:
+                log.warning("creating a child execution at %s: %s; trying again for up to "
+                            "%.0f s", url, error, left)
+                if waiting is not None:
+                    waiting(True)
+            await asyncio.sleep(min(delay, left))
+            delay = min(delay * 2, retry.max_backoff)
+    finally:
+        if attempts and waiting is not None:
+            waiting(False)
 
 
 def _fault(response: httpx.Response) -> str:

@@ -5,7 +5,8 @@ retry / timeout) are taken by deleting them inside the step's own transaction, s
 simply rolls the take back. `action` jobs (an action that runs outside any transaction)
 are leased to one process; the action execution is marked started before it runs, so a
 process that dies mid-action is noticed: the action runs again only if its task is
-safe-rerun, otherwise the task fails with a clear state_info.
+safe-rerun (or the action is a platform action, whose child the platform creates once
+whatever the number of requests), otherwise the task fails with a clear state_info.
 """
 
 from __future__ import annotations
@@ -113,6 +114,18 @@ def handle_step_job(step: Step, job: dict[str, Any]) -> None:
         log.warning("unknown step job %s: %r", job["id"], event)
 
 
+def _creates_child(payload: Mapping[str, Any]) -> bool:
+    """A platform action: run again, it asks the platform for the child of the same id
+    (platform_actions.child_id), which the platform creates once; safe to rerun."""
+    name = payload.get("action")
+    if not isinstance(name, str) or not platform_actions.is_platform_ref(name):
+        return False
+    try:
+        return isinstance(platform_actions.get_action(name), platform_actions.PlatformAction)
+    except Exception:
+        return False
+
+
 def claim_actions(
     db: Engine, owner: str, limit: int, lease: float
 ) -> list[ClaimedAction]:
@@ -131,7 +144,8 @@ def claim_actions(
                 store.delete_job(conn, job["id"])
                 continue
             rc = dict(action.get("runtime_context") or {})
-            if rc.get("started") and not rc.get("safe_rerun"):
+            if rc.get("started") and not rc.get("safe_rerun") and \
+                    not _creates_child(payload):
                 store.delete_job(conn, job["id"])
                 with conn.begin_nested():
                     if action.get("root_execution_id") and action.get("task_execution_id"):

@@ -72,6 +72,9 @@ class EngineWorker:
         # claims handed over by steps of this process (levante.engine.handoff), not yet
         # started on the loop: counted against `workers`
         self._handed = 0
+        # Of the running actions, those that wait for an unavailable platform (see
+        # platform_actions.WAITING): they take no room.
+        self._waiting: set[str] = set()
         self._full = False  # the last claim may have left due jobs for want of room
         self._claimer = handoff.Claimer(self.process_id, self.lease, self._room,
                                         self._take)
@@ -93,7 +96,14 @@ class EngineWorker:
     def _room(self) -> int:
         if self._loop is None:
             return 0
-        return self.workers - len(self._inflight) - self._handed
+        return self.workers - len(self._inflight) + len(self._waiting) - self._handed
+
+    def _set_waiting(self, action_id: str, waiting: bool) -> None:
+        if waiting:
+            self._waiting.add(action_id)
+            self._action_event.set()  # room for other actions meanwhile
+        else:
+            self._waiting.discard(action_id)
 
     def _take(self, claimed: Sequence[ClaimedAction]) -> None:
         """Thread-safe: run actions a step of this process claimed for this worker."""
@@ -269,9 +279,11 @@ class EngineWorker:
             self._action_event.set()
 
     async def _run_action(self, claimed: ClaimedAction) -> None:
-        from levante.engine.platform_actions import get_action
+        from levante.engine.platform_actions import WAITING, get_action
 
         action_row = claimed.action
+        action_id = str(action_row["id"])
+        WAITING.set(lambda waiting: self._set_waiting(action_id, waiting))
         state: str | None = states.SUCCESS
         value: Any = None
         info: str | None = None
@@ -293,6 +305,7 @@ class EngineWorker:
                 value = await running
             finally:
                 self._running.pop(action_row["id"], None)
+                self._waiting.discard(action_id)
             if action.is_async:
                 state = None
         except ActionError as exc:

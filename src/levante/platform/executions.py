@@ -8,6 +8,7 @@ free worker takes a new execution straight from the API, stored already claimed 
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -15,6 +16,7 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from sqlalchemy import Engine
+from sqlalchemy.exc import IntegrityError
 
 from levante.platform import store
 from levante.platform.packs import ActionMeta
@@ -232,11 +234,13 @@ def create_execution(
     *,
     allow_sudo: bool = True,
     default_timeout: int = DEFAULT_TIMEOUT,
+    execution_id: str | None = None,
 ) -> dict[str, Any]:
     """Record a requested execution of action ``ref`` and wake the runners.
 
     Raises NotFound for an unknown action and ParameterError (naming the parameter) for
-    bad parameters: nothing is stored or run then.
+    bad parameters: nothing is stored or run then. ``execution_id``: the id to store it
+    under (a client's, see :func:`create_once`), else a new one.
     """
     action_row = get_action(db, ref, cached=True)
     if not action_row["enabled"]:
@@ -252,7 +256,7 @@ def create_execution(
         ctx.setdefault("parent", {"execution_id": parent})
     timeout = timeout_of(values, float(default_timeout)) or default_timeout
     row = {
-        "id": store.new_id(),
+        "id": execution_id or store.new_id(),
         "action_ref": action_row["ref"],
         "action": action_view(action_row) | {"parameters": action_row["parameters"]},
         "runner": runner_view(action_row["runner_type"]),
@@ -286,6 +290,49 @@ def create_execution(
         raise
     taker.accept(row)
     return row
+
+
+CLIENT_ID = re.compile(r"^[0-9a-f]{24}$")  # an execution id as the platform makes them
+
+
+class Conflict(Refused):
+    """A client-chosen execution id that another request used for something else."""
+
+
+def _same_request(row: dict[str, Any], ref: str, parent: str | None) -> dict[str, Any]:
+    if row["action_ref"] != ref and row["action"].get("ref") != ref:
+        raise Conflict(f'Execution "{row["id"]}" exists already, for action '
+                       f'{row["action_ref"]}, not {ref}.')
+    if (row["parent"] or None) != (parent or None):
+        raise Conflict(f'Execution "{row["id"]}" exists already, with another parent.')
+    return row
+
+
+def create_once(
+    db: Engine, execution_id: str, ref: str, params: Any, user: str,
+    parent: str | None = None, context: dict[str, Any] | None = None, *,
+    allow_sudo: bool = True, default_timeout: int = DEFAULT_TIMEOUT,
+) -> tuple[dict[str, Any], bool]:
+    """The execution of id ``execution_id``, created as :func:`create_execution` does
+    unless it exists: (row, True when created now). A repeat of a request (a client that
+    retried after a lost answer) thus never runs the action twice. The id must look like
+    the platform's own (``CLIENT_ID``); an existing one for another action or parent is a
+    Conflict."""
+    if not CLIENT_ID.match(execution_id):
+        raise Refused("'id' must be 24 lower-case hexadecimal digits, as the platform's "
+                      "execution ids are.")
+    existing = store.get_execution(db, execution_id)
+    if existing is not None:
+        return _same_request(existing, ref, parent), False
+    try:
+        return create_execution(db, ref, params, user, parent, context,
+                                allow_sudo=allow_sudo, default_timeout=default_timeout,
+                                execution_id=execution_id), True
+    except IntegrityError:
+        existing = store.get_execution(db, execution_id)
+        if existing is None:
+            raise
+        return _same_request(existing, ref, parent), False  # created meanwhile
 
 
 def get_execution(db: Engine, execution_id: str) -> dict[str, Any]:

@@ -157,16 +157,19 @@ LAUNCH_GRACE = 30.0  # s: a workflow whose launch lost its runner, unknown to th
 
 def abandon_unlaunched(db: Engine, execution_ids: Sequence[str],
                        workflows: dict[str, str]) -> None:
-    """End `abandoned` the executions whose runner died while launching their workflow,
-    which the engine still does not know after LAUNCH_GRACE seconds: it never started."""
+    """End `abandoned` the executions whose launch was interrupted (their runner died, or
+    the engine could not be reached while a start request may have reached it), which
+    the engine still does not know after LAUNCH_GRACE seconds: it never started."""
     for execution_id in execution_ids:
         wf_id = workflows.get(execution_id)
         changed = platform_store.transition(
             db, execution_id, sorted(ACTIVE), "abandoned",
             {"end_timestamp": ts.now(), "lease_until": None, "claimed_by": None,
-             "result": {"error": f"Execution abandoned: its runner died while launching "
-                                 f"workflow execution {wf_id}, which the engine does not "
-                                 "know: the workflow never started."}})
+             "result": {"error": f"Execution abandoned: the launch of workflow execution "
+                                 f"{wf_id} was interrupted (its runner died, or the engine "
+                                 "could not be reached for [runner] launch_retry_seconds), "
+                                 "and the engine does not know it: the workflow never "
+                                 "started."}})
         with ts.writing(db) as conn:
             ts.delete_entry(conn, execution_id)
         if changed:

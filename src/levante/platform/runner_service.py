@@ -28,7 +28,7 @@ from typing import Any, TypeVar
 from sqlalchemy import Engine
 
 from levante.config import Config
-from levante.platform import engine_reporting, executions, store
+from levante.platform import engine_reporting, executions, store, workflow_launch
 from levante.platform import tracking_store as ts
 from levante.platform.engine_reporting import may_report
 from levante.platform.runners import RunOutcome, RunRequest, run_action
@@ -152,8 +152,15 @@ class RunnerService:
         self.allow_sudo = config.get_bool("runner", "allow_sudo")
         self.poll_interval = config.get_float("runner", "poll_interval")
         self.api_url = config.public_url("api")
+        # A workflow launch may wait this long for the engine, whatever the action's
+        # timeout (the workflow's own time is not the launch's).
+        self.launch_bound = (config.get_float("runner", "launch_retry_seconds")
+                             + 3 * config.get_float("runner", "launch_request_timeout"))
         self.process_id = str(uuid.uuid4())
         self.active: dict[str, asyncio.Task[None]] = {}
+        # Of `active`, the workflow launches that wait for an unavailable engine: they
+        # hold no worker (see workflow_launch.WAITING).
+        self.waiting: set[str] = set()
         self.cancel_requested: set[str] = set()
         self.shutting_down = False
         self._wake: asyncio.Event | None = None
@@ -187,11 +194,24 @@ class RunnerService:
         if db.url != self.engine.url or loop is None or loop.is_closed():
             return None
         with self._reserve_lock:
-            if self.shutting_down or self.workers - len(self.active) - self._reserved <= 0:
+            if self.shutting_down or self._free() - self._reserved <= 0:
                 return None
             self._reserved += 1
         return {"claimed_by": self.process_id,
                 "lease_until": store.now() + timedelta(seconds=LEASE_SECONDS)}
+
+    def _free(self) -> int:
+        """Workers not busy: a launch that waits for the engine holds none."""
+        return self.workers - len(self.active) + len(self.waiting)
+
+    def _waiting(self, execution_id: str, waiting: bool) -> None:
+        if waiting:
+            self.waiting.add(execution_id)
+            if self._wake is not None:
+                self._backlog = True
+                self._wake.set()  # its worker may take other work meanwhile
+        else:
+            self.waiting.discard(execution_id)
 
     def alone_on(self, db: Engine) -> bool:
         return self._alone and db.url == self.engine.url and not self.shutting_down
@@ -290,7 +310,7 @@ class RunnerService:
         try:
             while not stopping.is_set():
                 self._wake.clear()
-                free = self.workers - len(self.active) - self._reserved
+                free = self._free() - self._reserved
                 claimed: list[dict[str, Any]] = []
                 if free > 0 and (self._backlog or self._hints):
                     claimed = await self._claim(free)
@@ -339,6 +359,7 @@ class RunnerService:
             if value is task:
                 del self.active[key]
                 self.cancel_requested.discard(key)
+                self.waiting.discard(key)
         if self._wake is not None:
             self._wake.set()
 
@@ -414,6 +435,7 @@ class RunnerService:
     async def _run_one(self, row: dict[str, Any]) -> None:
         execution_id = row["id"]
         output = OutputBuffer(self.engine, execution_id)
+        workflow_launch.WAITING.set(lambda waiting: self._waiting(execution_id, waiting))
         try:
             action = executions.action_meta(row["action"])
             pack_path = self._pack_path(action.pack)
@@ -430,9 +452,10 @@ class RunnerService:
                     "ST2_ACTION_API_URL": f"{self.api_url}/v1",
                 },
             )
-            outcome = await asyncio.wait_for(
-                run_action(request, output.add), row["timeout"] + TIMEOUT_GRACE_SECONDS
-            )
+            bound = row["timeout"] + TIMEOUT_GRACE_SECONDS
+            if action.runner_type in engine_reporting.WORKFLOW_RUNNERS:
+                bound = max(bound, self.launch_bound + TIMEOUT_GRACE_SECONDS)
+            outcome = await asyncio.wait_for(run_action(request, output.add), bound)
         except asyncio.CancelledError:
             output.flush()
             self._end_interrupted(row, output)

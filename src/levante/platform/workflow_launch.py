@@ -4,12 +4,20 @@ The workflow runner hands a requested execution here. The workflow YAML (the act
 entry point in its pack) is registered or updated on the engine (``PUT``, else ``POST
 /v2/workflows``; a workbook goes to ``/v2/workbooks``), then started with ``POST
 /v2/executions`` under an id derived from the platform execution's (so a retried start is
-the same execution). ``params.env`` carries the platform execution id, the URL of the
-receiver and a credential (``env.levante``, plus StackStorm's ``st2_*`` keys);
+the same execution: the engine answers a known id with that execution). ``params.env``
+carries the platform execution id, the URL of the receiver and a credential
+(``env.levante``, plus StackStorm's ``st2_*`` keys);
 ``params.notify`` subscribes the platform to the events. Before the start, the engine's id
 is written in ``context.mistral.execution_id``, so that events arriving at once find the
 execution. After the start, the runner's claim on the execution is released: the receiver
 (or the results tracker) ends it, and no runner is held for the workflow's lifetime.
+
+An engine that cannot be reached (connection error, timeout, HTTP 5xx/408/429) is waited
+out: each step is tried again with backoff for ``[runner] launch_retry_seconds``, and
+while it waits the launch holds no worker of its runner (:data:`WAITING`). Only a definite
+refusal (another 4xx, e.g. an input the workflow does not accept) fails it at once. When
+the time is up, the engine is asked whether the workflow exists: if it does (or may, as
+a request may have reached it), it is tracked by the results tracker instead of failed.
 """
 
 from __future__ import annotations
@@ -19,10 +27,11 @@ import hashlib
 import logging
 import threading
 import uuid
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 import yaml
@@ -31,11 +40,13 @@ from sqlalchemy import Engine, select, update
 from levante.config import Config
 from levante.http_client import loop_client
 from levante.identity.keys import service_key
+from levante.platform import tracking_store as ts
 from levante.platform.engine_auth import engine_headers
 from levante.platform.models import executions as ex
 from levante.platform.runners.base import RunOutcome, RunRequest, Status
 
 log = logging.getLogger("levante.platform.workflow_launch")
+T = TypeVar("T")
 
 # What a launched workflow leaves the platform execution in: still running, handed over.
 HANDED_OVER: Status = "running"
@@ -44,10 +55,38 @@ ENGINE_KEY_FILE = "engine_api_key"
 RECEIVER_PATH = "/v1/webhooks/levante"
 NAMESPACE = uuid.UUID("6c657661-6e74-6500-8000-776f726b666c")  # ids of launched workflows
 REQUEST_TIMEOUT = 30.0
+INITIAL_BACKOFF = 0.25  # s, doubled after each failed attempt up to launch_max_backoff
+RETRYABLE_STATUS = frozenset({408, 429})  # besides every 5xx
+TRACK_REASON = "launch-retry"  # a launch whose retries ran out, the workflow known
+
+# Set by the runner for the task of each execution: called with True when the launch
+# starts to wait for the engine, with False when it goes on (the runner does not count a
+# waiting launch against its workers).
+WAITING: ContextVar[Callable[[bool], None] | None] = ContextVar("launch_waiting",
+                                                                default=None)
 
 
 class LaunchError(Exception):
     """The workflow cannot be started; the message says why (no secret in it)."""
+
+
+class EngineUnavailable(LaunchError):
+    """The engine could not be reached or answered it cannot serve now (worth retrying).
+
+    ``delivered``: the request may have reached the engine (a timeout, a broken
+    connection, a 5xx), so what it asked for may have happened."""
+
+    def __init__(self, message: str, delivered: bool) -> None:
+        super().__init__(message)
+        self.delivered = delivered
+
+
+class EngineRefused(LaunchError):
+    """A definite answer of the engine (4xx): trying again would not help."""
+
+    def __init__(self, message: str, status: int) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 @dataclass(frozen=True)
@@ -67,6 +106,9 @@ class Settings:
     db: Engine
     engine_url: str
     api_url: str
+    retry_seconds: float = 300.0
+    request_timeout: float = REQUEST_TIMEOUT
+    max_backoff: float = 10.0
 
 
 _settings: Settings | None = None
@@ -77,7 +119,10 @@ _lock = threading.Lock()
 def configure(config: Config, db: Engine) -> Settings:
     """Remember where the engine and this platform are (the runner role calls this)."""
     global _settings
-    _settings = Settings(config, db, config.public_url("engine"), config.public_url("api"))
+    _settings = Settings(config, db, config.public_url("engine"), config.public_url("api"),
+                         retry_seconds=config.get_float("runner", "launch_retry_seconds"),
+                         request_timeout=config.get_float("runner", "launch_request_timeout"),
+                         max_backoff=config.get_float("runner", "launch_max_backoff"))
     return _settings
 
 
@@ -215,26 +260,46 @@ def _fault(response: httpx.Response) -> str:
     return response.text[:300]
 
 
+def retryable(status: int) -> bool:
+    """An HTTP status that says "not now" rather than "no"."""
+    return status >= 500 or status in RETRYABLE_STATUS
+
+
 class EngineClient:
     """The few calls of the engine's v2 API a launch makes (`auth`: the platform's
-    service key and the user the workflow runs as, see ``engine_headers``)."""
+    service key and the user the workflow runs as, see ``engine_headers``).
+
+    Each call either answers (a 2xx, or a definite 4xx as :class:`EngineRefused`) or
+    raises :class:`EngineUnavailable`; :meth:`retrying` repeats a step until the deadline.
+    """
 
     def __init__(self, base_url: str, http: httpx.AsyncClient,
-                 headers: Mapping[str, str] | None = None) -> None:
+                 headers: Mapping[str, str] | None = None,
+                 request_timeout: float = REQUEST_TIMEOUT) -> None:
         self.base_url = base_url.rstrip("/")
         self.http = http
         self.auth = dict(headers or {})
+        self.request_timeout = request_timeout
 
     async def _call(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         kwargs["headers"] = {**self.auth, **(kwargs.get("headers") or {})}
         try:
-            return await self.http.request(method, f"{self.base_url}{path}", **kwargs)
+            response = await self.http.request(method, f"{self.base_url}{path}",
+                                               timeout=self.request_timeout, **kwargs)
         except httpx.HTTPError as exc:
-            raise LaunchError(f"the engine at {self.base_url} cannot be reached "
-                              f"({type(exc).__name__}: {exc})") from None
+            # A connection that was never made carried no request: nothing happened.
+            sent = not isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout)
+            raise EngineUnavailable(f"the engine at {self.base_url} cannot be reached "
+                                    f"({type(exc).__name__}: {exc})", sent) from None
+        if retryable(response.status_code):
+            raise EngineUnavailable(f"the engine at {self.base_url} answered "
+                                    f"HTTP {response.status_code}: {_fault(response)}", True)
+        return response
 
     async def ensure_definition(self, definition: Definition, force: bool = False) -> None:
-        """Register or update the definition (skipped when this process already did)."""
+        """Register or update the definition (skipped when this process already did).
+        Safe to repeat: an update (PUT) of what exists, else a create (POST), and a
+        create that finds it created meanwhile (409) updates it."""
         name = definition.workbook or definition.workflow_name
         key = (self.base_url, name)
         digest = hashlib.sha256(definition.text.encode("utf-8")).hexdigest()
@@ -250,17 +315,72 @@ class EngineClient:
                 response = await self._call("PUT", path, content=definition.text,
                                             headers=headers)
         if response.status_code >= 300:
-            raise LaunchError(f"the engine refused the definition of {name}: "
-                              f"{_fault(response)}")
+            raise EngineRefused(f"the engine refused the definition of {name}: "
+                                f"{_fault(response)}", response.status_code)
         _registered[key] = digest
 
     async def start(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        """Start the workflow under the id in ``body`` (an id the engine knows already
+        answers that execution: a repeated start starts nothing)."""
         response = await self._call("POST", "/v2/executions", json=dict(body))
+        if response.status_code == 409 and body.get("id"):
+            # Two starts with this id at once (a retry beside a request that was late):
+            # the other one created it.
+            found = await self.find(str(body["id"]))
+            if found is not None:
+                return found
         if response.status_code >= 300:
-            raise LaunchError(f"the engine did not start {body.get('workflow_name')}: "
-                              f"HTTP {response.status_code}: {_fault(response)}")
+            raise EngineRefused(f"the engine did not start {body.get('workflow_name')}: "
+                                f"HTTP {response.status_code}: {_fault(response)}",
+                                response.status_code)
+        started: dict[str, Any] = response.json()
+        return started
+
+    async def find(self, workflow_execution_id: str) -> dict[str, Any] | None:
+        """The engine's workflow execution of that id, or None if it does not know it."""
+        response = await self._call("GET", f"/v2/executions/{workflow_execution_id}")
+        if response.status_code == 404:
+            return None
+        if response.status_code >= 300:
+            raise EngineRefused(f"the engine did not answer about workflow execution "
+                                f"{workflow_execution_id}: HTTP {response.status_code}: "
+                                f"{_fault(response)}", response.status_code)
         found: dict[str, Any] = response.json()
         return found
+
+
+async def retrying(step: Callable[[], Awaitable[T]], deadline: float, max_backoff: float,
+                   what: str, execution_id: str) -> T:
+    """``step()`` again and again while the engine is unavailable, with backoff, until
+    ``deadline`` (event loop time); then its last EngineUnavailable. ``delivered`` of
+    that error is true when any attempt may have reached the engine."""
+    loop = asyncio.get_running_loop()
+    delay = INITIAL_BACKOFF
+    attempts = 0
+    delivered = False
+    waiting = WAITING.get()
+    try:
+        while True:
+            try:
+                return await step()
+            except EngineUnavailable as exc:
+                attempts += 1
+                delivered = delivered or exc.delivered
+                left = deadline - loop.time()
+                if left <= 0:
+                    raise EngineUnavailable(str(exc), delivered) from None
+                if attempts == 1:
+                    log.warning("[%s] %s: %s; trying again for up to %.0f s", execution_id,
+                                what, exc, left)
+                    if waiting is not None:
+                        waiting(True)
+                else:
+                    log.debug("[%s] %s, attempt %d: %s", execution_id, what, attempts, exc)
+                await asyncio.sleep(min(delay, left))
+                delay = min(delay * 2, max_backoff)
+    finally:
+        if attempts and waiting is not None:
+            waiting(False)
 
 
 def _http() -> httpx.AsyncClient:
@@ -302,6 +422,76 @@ def start_body(request: RunRequest, definition: Definition, found: Settings,
     }
 
 
+def track_launched(db: Engine, execution_id: str, workflow_execution_id: str,
+                   reason: str) -> None:
+    """Hand the execution to the results tracker and release the runner's claim."""
+    with ts.writing(db) as conn:
+        conn.execute(update(ex).where(ex.c.id == execution_id)
+                     .values(claimed_by=None, lease_until=None))
+        ts.add_entry(conn, execution_id, workflow_execution_id, reason)
+
+
+async def _start(client: EngineClient, definition: Definition, body: Mapping[str, Any],
+                 found: Settings, execution_id: str) -> dict[str, Any]:
+    """Register the definition, then start the workflow; each step waited out while the
+    engine is unavailable (the same deadline for both)."""
+    deadline = asyncio.get_running_loop().time() + found.retry_seconds
+
+    async def register(force: bool = False) -> None:
+        await retrying(lambda: client.ensure_definition(definition, force), deadline,
+                       found.max_backoff, "registering the workflow", execution_id)
+
+    async def start() -> dict[str, Any]:
+        started: dict[str, Any] = await retrying(
+            lambda: client.start(body), deadline, found.max_backoff,
+            "starting the workflow", execution_id)
+        return started
+
+    try:
+        await register()
+    except EngineUnavailable as exc:
+        raise EngineUnavailable(str(exc), False) from None  # no start was asked for
+    try:
+        return await start()
+    except EngineRefused as exc:
+        if exc.status != 404 or "not found" not in str(exc).lower():
+            raise
+    # The engine lost the definition (a new database): register it again, start again.
+    try:
+        await register(force=True)
+    except EngineUnavailable as exc:
+        raise EngineUnavailable(str(exc), False) from None  # the start was refused
+    return await start()
+
+
+async def _after_retries(client: EngineClient, exc: EngineUnavailable, found: Settings,
+                         request: RunRequest, workflow_execution_id: str) -> RunOutcome:
+    """The engine stayed unavailable for the whole retry time. If it knows the workflow,
+    the results tracker follows it (reason ``launch-retry``); if it may yet (a start
+    request may have reached it, and it cannot be asked, or a late request may still be
+    on its way), the tracker finds out (reason ``launch``: the execution ends `abandoned`
+    if the engine does not know the workflow after a grace); otherwise the launch fails,
+    saying why."""
+    execution_id = request.execution_id
+    waited = f"{found.retry_seconds:g} s"
+    try:
+        known = await client.find(workflow_execution_id)
+    except LaunchError:
+        known = None
+    if known is not None or exc.delivered:
+        reason = TRACK_REASON if known is not None else ts.LAUNCH_REASON
+        await asyncio.to_thread(track_launched, found.db, execution_id,
+                                workflow_execution_id, reason)
+        log.warning("[%s] the launch gave up after %s (%s), but workflow execution %s %s: "
+                    "the results tracker follows it", execution_id, waited, exc,
+                    workflow_execution_id,
+                    "runs on the engine" if known is not None else "may have started")
+        return RunOutcome(HANDED_OVER, {"tasks": [],
+                                        "workflow_execution_id": workflow_execution_id})
+    raise LaunchError(f"{exc}; gave up after trying for {waited} "
+                      f"([runner] launch_retry_seconds)")
+
+
 async def launch(request: RunRequest) -> RunOutcome:
     """Start the workflow of ``request`` on the engine; the outcome is ``running`` (handed
     over to the receiver) or ``failed`` with the reason."""
@@ -315,16 +505,11 @@ async def launch(request: RunRequest) -> RunOutcome:
         user = await asyncio.to_thread(record_engine_id, found.db, request.execution_id,
                                        body["id"], definition.workflow_name)
         headers = await asyncio.to_thread(engine_headers, found.config, found.db, user)
-        client = EngineClient(found.engine_url, _http(), headers)
-        await client.ensure_definition(definition)
+        client = EngineClient(found.engine_url, _http(), headers, found.request_timeout)
         try:
-            started = await client.start(body)
-        except LaunchError as exc:
-            if "not found" not in str(exc).lower():
-                raise
-            # The engine lost the definition (a new database): register it again, retry.
-            await client.ensure_definition(definition, force=True)
-            started = await client.start(body)
+            started = await _start(client, definition, body, found, request.execution_id)
+        except EngineUnavailable as exc:
+            return await _after_retries(client, exc, found, request, body["id"])
         await asyncio.to_thread(release_claim, found.db, request.execution_id)
     except LaunchError as exc:
         log.warning("[%s] workflow %s not started: %s", request.execution_id,

@@ -104,6 +104,40 @@ hl.guarded:
       publish:
         seen_credential: <% env().levante.credential %>
 """,
+    "actions/marked.yaml": """---
+name: marked
+runner_type: mistral-v2
+entry_point: workflows/marked.yaml
+parameters:
+  dir: {type: string, required: true}
+  pause: {type: number, default: 0}
+""",
+    "actions/workflows/marked.yaml": """---
+version: '2.0'
+hl.marked:
+  input: [dir, pause]
+  tasks:
+    wait:
+      action: std.sleep seconds=<% $.pause %>
+      on-success: [mark]
+    mark:
+      action: core.local
+      input:
+        cmd: mktemp <% $.dir %>/run.XXXXXXXX
+""",
+    "actions/needs_input.yaml": """---
+name: needs_input
+runner_type: mistral-v2
+entry_point: workflows/needs_input.yaml
+""",
+    "actions/workflows/needs_input.yaml": """---
+version: '2.0'
+hl.needs_input:
+  input: [needed]
+  tasks:
+    noop:
+      action: std.noop
+""",
     "actions/outer.yaml": """---
 name: outer
 runner_type: mistral-v2
@@ -137,6 +171,7 @@ class System:
     api_port: int
     key: str
     procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    env: dict[str, str] = field(default_factory=dict)  # e.g. LEVANTE_<SECTION>_<OPTION>
 
     @property
     def api(self) -> str:
@@ -152,7 +187,7 @@ class System:
         self.procs[role] = subprocess.Popen(
             [levante_bin("levante"), "serve", role, "--config-file", str(conf)],
             stdout=log, stderr=subprocess.STDOUT,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            env={**os.environ, "PYTHONUNBUFFERED": "1", **self.env},
         )
         log.close()
 
@@ -164,6 +199,7 @@ class System:
     def stop_all(self) -> None:
         for proc in self.procs.values():
             proc.terminate()
+            proc.send_signal(signal.SIGCONT)  # (a paused process would not stop)
         for proc in self.procs.values():
             try:
                 proc.wait(10)
@@ -269,8 +305,15 @@ def _pack(root: Path) -> Path:
                                                                 marks=pytest.mark.postgres)])
 def system(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
            ) -> Iterator[System]:
-    tmp = tmp_path_factory.mktemp(f"launch-{request.param}")
-    if request.param == "sqlite":
+    yield from running_system(request.param, tmp_path_factory)
+
+
+def running_system(kind: str, tmp_path_factory: pytest.TempPathFactory,
+                   env: dict[str, str] | None = None) -> Iterator[System]:
+    """Both services as processes on `kind` ("sqlite" or "postgres") databases, with
+    `env` (option overrides) in the environment of every process."""
+    tmp = tmp_path_factory.mktemp(f"launch-{kind}")
+    if kind == "sqlite":
         urls = [f"sqlite:///{tmp / 'engine.sqlite'}", f"sqlite:///{tmp / 'platform.sqlite'}"]
     else:
         if not postgres_server_url():
@@ -293,7 +336,7 @@ def system(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
     finally:
         db.dispose()
     found = System(tmp, urls[0], urls[1], engine_conf, platform_conf, engine_port, api_port,
-                   key)
+                   key, env=dict(env or {}))
     for role in ("engine", "notifier", "api", "runner", "resultstracker"):
         found.start(role)
     try:
@@ -302,6 +345,6 @@ def system(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
         yield found
     finally:
         found.stop_all()
-        if request.param == "postgres":
+        if kind == "postgres":
             for url in urls:
                 drop_postgres_database(url)

@@ -306,7 +306,7 @@ def test_a_launch_that_never_reached_the_engine_ends_abandoned_after_a_grace(
     asyncio.run(once())
     row = platform_row(db, ex_id)
     assert row["status"] == "abandoned"
-    assert "runner died while launching workflow execution wf-never" in row["result"]["error"]
+    assert "launch of workflow execution wf-never was interrupted" in row["result"]["error"]
     assert row["end_timestamp"] is not None
     assert ex_id not in _entries(db)
     db.dispose()

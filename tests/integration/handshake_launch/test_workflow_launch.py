@@ -4,7 +4,9 @@ received by the platform: the execution ends with the workflow's output and task
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
+import time
 from pathlib import Path
 
 import httpx
@@ -111,10 +113,16 @@ def test_a_bad_definition_or_an_engine_down_fails_clearly(
     outcome = asyncio.run(workflow_launch.launch(RunRequest(ex_id, bad, {})))
     assert outcome.status == "failed"
     assert "is not valid YAML" in outcome.result["error"]
-    # No engine is listening on its port.
+    # No engine is listening on its port: tried again for launch_retry_seconds, then the
+    # launch fails (nothing can have reached the engine).
+    workflow_launch._settings = dataclasses.replace(workflow_launch.settings(),
+                                                    retry_seconds=0.6)
+    began = time.monotonic()
     outcome = asyncio.run(workflow_launch.launch(RunRequest(ex_id, _action(tmp_path), {})))
+    assert 0.6 <= time.monotonic() - began < 5
     assert outcome.status == "failed"
     assert "cannot be reached" in outcome.result["error"]
+    assert "gave up after trying for 0.6 s" in outcome.result["error"]
     assert loopback.key not in json.dumps(outcome.result)
 
 

@@ -33,7 +33,7 @@ from levante.platform.api import (
     unsupported,
 )
 from levante.platform.api.common import ApiError, Platform, dumps, fault
-from levante.platform.executions import NotFound, Refused
+from levante.platform.executions import Conflict, NotFound, Refused
 from levante.platform.pack_registry import UnknownPack
 from levante.platform.parameters import ParameterError
 
@@ -132,7 +132,7 @@ async def _not_found(request: Request, exc: Exception) -> Response:
 
 
 async def _refused(request: Request, exc: Exception) -> Response:
-    return fault(400, str(exc))
+    return fault(409 if isinstance(exc, Conflict) else 400, str(exc))
 
 
 class Guard:

@@ -77,6 +77,17 @@ async def create_execution(request: Request) -> Response:
     p = platform(request)
     parent = _parent_from(body)
     user = user_of(request)
+    client_id = body.get("id")
+    if client_id is not None:
+        # Chosen by the client so that a retried request finds what the first created
+        # (the engine does so for the children of workflow tasks): 200 with it then.
+        if not isinstance(client_id, str):
+            raise ApiError(400, "'id' must be a string: 24 lower-case hexadecimal digits.")
+        found, created = await in_db(request, lambda: ex.create_once(
+            p.db, client_id, ref, params, user, parent=parent, context=context,
+            allow_sudo=p.allow_sudo, default_timeout=p.default_timeout,
+        ), commits=True)
+        return json_response(ex.view(found, p.web_base), 201 if created else 200)
     row = await in_db(request, lambda: ex.create_execution(
         p.db, ref, params, user, parent=parent, context=context,
         allow_sudo=p.allow_sudo, default_timeout=p.default_timeout,

@@ -63,6 +63,10 @@ _EXECUTION_BODY: dict[str, Any] = {
         "action": {"type": "string"},
         "parameters": {"type": "object"},
         "context": {"type": "object"},
+        "parent": {"type": "string"},
+        "id": {"type": "string", "pattern": "^[0-9a-f]{24}$",
+               "description": "Chosen by the client: a repeated request answers the "
+                              "execution the first created (200) instead of a second."},
     },
     "required": ["action"],
 }
