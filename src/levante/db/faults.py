@@ -71,6 +71,20 @@ def refuses_writes(exc: BaseException) -> bool:
     return False
 
 
+def stuck_connection(exc: BaseException) -> bool:
+    """True when the connection that raised ``exc`` may keep refusing writes after the
+    database accepts them again (see `levante.db.connect`)."""
+    module = type(exc).__module__ or ""
+    if module.startswith("sqlite3"):
+        name = str(getattr(exc, "sqlite_errorname", "") or "")
+        text = str(exc).lower()
+        return name.startswith(("SQLITE_READONLY", "SQLITE_IOERR", "SQLITE_CANTOPEN")) or \
+            "readonly database" in text or "disk i/o error" in text
+    if module.startswith("psycopg"):
+        return str(getattr(exc, "sqlstate", "") or "") == "25006"
+    return False
+
+
 class Deadline:
     """Backoff between attempts at one write, for at most ``limit`` seconds."""
 

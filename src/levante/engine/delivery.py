@@ -158,6 +158,10 @@ def event_body(delivery: Mapping[str, Any], material: Mapping[str, Any]) -> dict
     platform_id = outbox.levante_env(root.get("params")).get("execution_id")
     if platform_id:
         body["platform_execution_id"] = platform_id
+    # Secret inputs, wherever the workflow put them (published, output, results).
+    secrets = platform_actions.secret_values(wf.get("params"), wf.get("input"))
+    if secrets:
+        body = platform_actions.scrub(body, secrets)
     return body
 
 
