@@ -161,6 +161,19 @@ async def retry_writes_async(
         return result
 
 
+_warned: dict[str, float] = {}
+WARN_EVERY = 10.0
+
+
+def warn_refused(log: logging.Logger, what: str, exc: BaseException) -> None:
+    """One line (not a traceback), at most every `WARN_EVERY` seconds per ``what``: a loop
+    that meets the refusal at every turn does not flood the log."""
+    stamp = time.monotonic()
+    if stamp - _warned.get(what, -WARN_EVERY) >= WARN_EVERY:
+        _warned[what] = stamp
+        log.warning("%s: the database refuses writes (%s); trying again", what, _short(exc))
+
+
 def _short(exc: BaseException) -> str:
     """The database's own words, without the SQL statement SQLAlchemy appends."""
     for found in reversed(_chain(exc)):

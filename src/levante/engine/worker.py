@@ -199,8 +199,11 @@ class EngineWorker:
                 return
             try:
                 ended = await asyncio.to_thread(self._beat, list(self._running))
-            except Exception:
-                log.exception("engine heartbeat failed")
+            except Exception as exc:
+                if faults.refuses_writes(exc):
+                    faults.warn_refused(log, "engine heartbeat", exc)
+                else:
+                    log.exception("engine heartbeat failed")
                 continue
             self._stop_ended(ended)
 
@@ -238,8 +241,7 @@ class EngineWorker:
                 )
             except Exception as exc:
                 if faults.refuses_writes(exc):  # the jobs stay queued: taken up again
-                    log.warning("engine steps wait: the database refuses writes (%s)",
-                                type(exc).__name__)
+                    faults.warn_refused(log, "engine steps", exc)
                 else:
                     log.exception("engine step batch failed")
                 await self._wait(self._step_event, self.poll_interval)
@@ -263,8 +265,11 @@ class EngineWorker:
                     claimed = await asyncio.to_thread(
                         claim_actions, self.db, self.process_id, free, self.lease
                     )
-                except Exception:
-                    log.exception("claiming actions failed")
+                except Exception as exc:
+                    if faults.refuses_writes(exc):
+                        faults.warn_refused(log, "claiming actions", exc)
+                    else:
+                        log.exception("claiming actions failed")
                 self._full = len(claimed) >= free
             self._start(claimed)
             if not claimed or len(claimed) >= free:

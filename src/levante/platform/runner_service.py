@@ -338,10 +338,14 @@ class RunnerService:
             claimed = await self._db(
                 store.claim_requested, self.engine, self.process_id, free, LEASE_SECONDS, ids,
             )
-        except Exception:
+        except Exception as exc:
             self._backlog = True  # the next poll's full claim covers the hints
             self._hints.clear()
-            log.exception("could not claim executions; retrying")
+            if faults.refuses_writes(exc):
+                faults.warn_refused(log, "claiming executions", exc)
+                await asyncio.sleep(self.poll_interval)
+            else:
+                log.exception("could not claim executions; retrying")
             return []
         for execution_id in ids or [row["id"] for row in claimed]:
             self._hints.pop(execution_id, None)
@@ -410,8 +414,11 @@ class RunnerService:
                 self._count_peers()
                 if beats % 5 == 0:
                     abandon_dead_claims(self.engine, self.process_id)
-            except Exception:
-                log.exception("heartbeat failed")
+            except Exception as exc:
+                if faults.refuses_writes(exc):
+                    faults.warn_refused(log, "runner heartbeat", exc)
+                else:
+                    log.exception("heartbeat failed")
 
     def _count_peers(self) -> None:
         self._alone = store.other_processes(self.engine, "runner", self.process_id) == 0

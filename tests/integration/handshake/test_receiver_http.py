@@ -157,7 +157,7 @@ def test_unsigned_events_are_refused_by_default(receiver: Receiver) -> None:
         assert "signed" in answer.json()["faultstring"] or \
             "signature" in answer.json()["faultstring"]
     assert platform_row(receiver.db, ex_id)["status"] == "running"
-    signed = receiver.post(end, path="/v1/webhooks/mistral")
+    signed = receiver.post(end, path="/v1/webhooks/mistral", headers={"St2-Api-Key": key})
     assert signed.status_code == 200, signed.text
     assert platform_row(receiver.db, ex_id)["status"] == "succeeded"
 
