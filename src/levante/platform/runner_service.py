@@ -118,7 +118,9 @@ def _launched_workflow(row: dict[str, Any]) -> str | None:
 def abandon_dead_claims(engine: Engine, own_process: str | None = None) -> list[str]:
     """End ``abandoned`` every claimed execution whose runner process is gone."""
     stamp = store.now()
-    stale_before = stamp - timedelta(seconds=LEASE_SECONDS)
+    # Silent for two leases (as the engine judges its processes): a database that refused
+    # writes for a while (no heartbeat could be written) does not make a live runner dead.
+    stale_before = stamp - timedelta(seconds=2 * LEASE_SECONDS)
     host = socket.gethostname()
     ended: list[str] = []
     for row in store.claimed_active(engine, sorted(executions.ACTIVE)):
