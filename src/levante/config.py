@@ -147,6 +147,10 @@ SECTIONS: tuple[Section, ...] = (
         ("pool_size", "int", 10, "PostgreSQL only: connections kept open per process.",
          {"minimum": 1}),
         ("echo", "bool", False, "Log every SQL statement (debugging only)."),
+        ("write_retry_timeout", "float", 900.0,
+         "Seconds an outcome that the database refused to record (read-only, locked, "
+         "unreachable) is kept in memory and written again with backoff, before it is "
+         "given up (logged as an error).", {"minimum": 0}),
     ),
     _section(
         "api",
@@ -231,6 +235,14 @@ SECTIONS: tuple[Section, ...] = (
          "automatically.", {"minimum": 1}),
         ("batch_size", "int", 250,
          "Executions asked about in one request to the engine.", {"minimum": 1}),
+    ),
+    _section(
+        "receiver",
+        "The platform's receiver of workflow events (POST /v1/webhooks/...).",
+        ("accept_unsigned_mistral", "bool", False,
+         "Accept unsigned events of a real Mistral server's webhook publisher on "
+         "/v1/webhooks/mistral (authenticated by an API key). Off: every event must carry "
+         "the engine's signature."),
     ),
     _section(
         "auth",

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -10,9 +12,11 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.pool import StaticPool
 
 from levante.config import Config
+from levante.db import faults
 
 
 def normalize_url(url: str) -> str:
@@ -52,12 +56,66 @@ def make_engine(
             kwargs["poolclass"] = StaticPool
         engine = create_engine(url, **kwargs)
         _install_sqlite_pragmas(engine, busy_timeout, in_memory=path is None)
+        _drop_stuck_connections(engine)
         return engine
     # No pre-ping: it costs a round trip on every checkout, on the hot path of every
     # step; connections are recycled instead, and a dropped one fails one transaction.
-    return create_engine(
+    engine = create_engine(
         url, pool_size=pool_size, max_overflow=pool_size, pool_recycle=1800, echo=echo
     )
+    _drop_stuck_connections(engine)
+    return engine
+
+
+def _drop_stuck_connections(engine: Engine) -> None:
+    """A connection that met a refusal to write is closed rather than pooled again.
+
+    SQLite opens a file it cannot write read-only, and that connection stays read-only
+    once the file is writable again; a PostgreSQL session opened while the database was
+    read-only (``default_transaction_read_only``) stays so too. Marking the error as a
+    disconnect makes the pool drop it (and the connections opened with it); the write is
+    tried again on a fresh one (levante.db.faults).
+    """
+
+    @event.listens_for(engine, "handle_error")
+    def _on_error(context: Any) -> None:
+        if context.is_disconnect or not faults.stuck_connection(
+                context.original_exception):
+            return
+        context.is_disconnect = True
+
+    # A connection opened while the database refused writes (reads go on, so it may be
+    # pooled again) is replaced once writes may work: on SQLite when the file is writable
+    # again, on PostgreSQL a second after it was opened (a new session sees the database's
+    # current default).
+    path = sqlite_path(str(engine.url)) if engine.dialect.name == "sqlite" else None
+    if engine.dialect.name == "sqlite" and path is None:
+        return
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, record: Any) -> None:
+        if path is not None:
+            read_only = not os.access(path, os.W_OK)
+        else:  # reported by the server at connect (PostgreSQL 14+): no round trip
+            info = getattr(dbapi_conn, "info", None)
+            status = getattr(info, "parameter_status", None)
+            read_only = callable(status) and any(
+                status(name) == "on"
+                for name in ("default_transaction_read_only", "in_hot_standby"))
+        if read_only:
+            record.info[READ_ONLY_SINCE] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _on_checkout(dbapi_conn: Any, record: Any, proxy: Any) -> None:
+        since = record.info.get(READ_ONLY_SINCE)
+        if since is None:
+            return
+        if (path is not None and os.access(path, os.W_OK)) or \
+                (path is None and time.monotonic() - since > 1.0):
+            raise DisconnectionError("opened while the database refused writes")
+
+
+READ_ONLY_SINCE = "levante.read_only_since"
 
 
 def engine_from_config(config: Config) -> Engine:

@@ -30,6 +30,7 @@ import httpx
 from sqlalchemy import Engine
 
 from levante.config import Config
+from levante.db import faults
 from levante.engine import platform_actions, wakeup
 from levante.engine.api.encode import fmt_time
 from levante.engine.store import outbox
@@ -158,6 +159,10 @@ def event_body(delivery: Mapping[str, Any], material: Mapping[str, Any]) -> dict
     platform_id = outbox.levante_env(root.get("params")).get("execution_id")
     if platform_id:
         body["platform_execution_id"] = platform_id
+    # Secret inputs, wherever the workflow put them (published, output, results).
+    secrets = platform_actions.secret_values(wf.get("params"), wf.get("input"))
+    if secrets:
+        body = platform_actions.scrub(body, secrets)
     return body
 
 
@@ -325,8 +330,11 @@ class DeliveryService:
             room = self._room()
             try:
                 found = await self.step()
-            except Exception:
-                log.exception("notifier: a round of deliveries failed; trying again")
+            except Exception as exc:
+                if faults.refuses_writes(exc):
+                    faults.warn_refused(log, "notifier", exc)
+                else:
+                    log.exception("notifier: a round of deliveries failed; trying again")
                 found, self._due = 0, None
             if found and found >= room:
                 continue  # there may be more waiting
@@ -453,10 +461,14 @@ class DeliveryService:
                             retry_at.isoformat(timespec="milliseconds"))
         try:
             await self.step(outcomes)
-        except Exception:
-            # The lease runs out and the delivery is tried again: at least once.
-            log.exception("[%s] could not record the outcome of delivery %s",
-                          head["execution_id"], head["id"])
+        except Exception as exc:
+            # The lease runs out and the delivery is tried again: at least once (the
+            # receiver is idempotent).
+            if faults.refuses_writes(exc):
+                faults.warn_refused(log, "notifier: recording deliveries", exc)
+            else:
+                log.exception("[%s] could not record the outcome of delivery %s",
+                              head["execution_id"], head["id"])
             self._wake.set()
 
     async def attempt(

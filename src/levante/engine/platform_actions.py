@@ -315,6 +315,42 @@ def mask_input(input: Any, params: Any) -> Any:
     return masked(input, names)
 
 
+def secret_values(params: Any, input: Any) -> list[str]:
+    """The values of a workflow's inputs that the platform declared secret (as text)."""
+    env = params.get("env") if isinstance(params, Mapping) else None
+    levante = env.get("levante") if isinstance(env, Mapping) else None
+    names = levante.get("secret_input") if isinstance(levante, Mapping) else None
+    if not isinstance(input, Mapping) or not isinstance(names, list):
+        return []
+    found = {str(input[n]) for n in names if isinstance(n, str) and input.get(n) is not None
+             and not isinstance(input[n], bool)}
+    return sorted((v for v in found if v and v != MASKED), key=len, reverse=True)
+
+
+def scrub(value: Any, secrets: Sequence[str]) -> Any:
+    """``value`` with every occurrence of ``secrets`` masked, at any depth (what a workflow
+    published or returned may hold a secret input under another name)."""
+    if not secrets:
+        return value
+    if isinstance(value, str):
+        for secret in secrets:
+            if value == secret:
+                return MASKED
+            if len(secret) >= MIN_SCRUBBED and secret in value:
+                value = value.replace(secret, MASKED)
+        return value
+    if isinstance(value, Mapping):
+        return {k: scrub(v, secrets) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [scrub(v, secrets) for v in value]
+    if isinstance(value, int | float) and not isinstance(value, bool) and str(value) in secrets:
+        return MASKED
+    return value
+
+
+MIN_SCRUBBED = 4  # shorter secrets are masked only where they are a whole value
+
+
 def masked(values: Mapping[str, Any], names: Sequence[str]) -> dict[str, Any]:
     """A copy of `values` where those of `names` that are set read as masked."""
     return {k: (MASKED if k in names and v is not None else v) for k, v in values.items()}

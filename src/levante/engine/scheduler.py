@@ -19,6 +19,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
+from levante.db import faults
 from levante.engine import handoff, platform_actions, states
 from levante.engine.runtime import writer
 from levante.engine.step import INTERRUPTED, Step
@@ -70,6 +71,8 @@ def process_step_batch(db: Engine, limit: int = 20) -> tuple[int, datetime | Non
                     step.flush()
                 done.append(step)
             except Exception as exc:  # a bug: keep the job, retry later, then give up
+                if faults.refuses_writes(exc):
+                    raise  # not the job's fault: the whole batch is taken up again later
                 log.exception("[%s] step job %s failed", job["execution_id"], job["id"])
                 _job_failed(conn, job, exc)
             handled += 1

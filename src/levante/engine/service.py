@@ -8,6 +8,7 @@ import logging
 from sqlalchemy import Engine
 
 from levante.config import Config
+from levante.db import faults
 from levante.engine import expressions
 from levante.engine.api.app import create_app
 from levante.engine.cron import CronService
@@ -40,6 +41,7 @@ def engine_services(config: Config, engine: Engine) -> list[Service]:
             engine,
             workers=config.get_int("engine", "workers"),
             poll_interval=config.get_float("engine", "poll_interval"),
+            write_retry=faults.retry_timeout(config),
         ),
         CronService(config, engine),
     ]

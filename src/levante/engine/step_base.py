@@ -21,7 +21,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from levante.engine import handoff, states
+from levante.engine import handoff, platform_actions, states
 from levante.engine.actions.base import StdAction
 from levante.engine.context import (
     ExpressionFailure,
@@ -326,6 +326,14 @@ class StepBase:
                 "root_execution_id": row["root_execution_id"],
                 "published": task.get("published") or {},
             }
+        # At rest in the outbox as on the wire: the inputs the platform declared secret
+        # masked (by name in the output, by value anywhere else).
+        if "output" in payload:
+            payload["output"] = platform_actions.mask_input(payload["output"],
+                                                            row.get("params"))
+        secrets = platform_actions.secret_values(row.get("params"), row.get("input"))
+        if secrets:
+            payload = platform_actions.scrub(payload, secrets)
         payload["event"] = event
         payload["notify"] = (row.get("params") or {}).get("notify") or []
         self.events.append({

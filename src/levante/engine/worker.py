@@ -19,6 +19,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
+from levante.db import faults
 from levante.engine import handoff, runtime, states
 from levante.engine.actions.base import ActionContext, ActionError
 from levante.engine.scheduler import (
@@ -51,9 +52,11 @@ class EngineWorker:
     def __init__(
         self, db: Engine, workers: int = 4, poll_interval: float = 1.0,
         lease: float = 15.0, heartbeat: float = 2.0, step_batch: int = 20,
-        name: str = "engine-worker",
+        name: str = "engine-worker", write_retry: float = 900.0,
     ) -> None:
         self.name = name
+        # Seconds an action's outcome that the database refused is kept and written again.
+        self.write_retry = write_retry
         self.db = db
         self.workers = max(1, workers)
         self.poll_interval = poll_interval
@@ -206,8 +209,11 @@ class EngineWorker:
                 return
             try:
                 ended = await asyncio.to_thread(self._beat, list(self._running))
-            except Exception:
-                log.exception("engine heartbeat failed")
+            except Exception as exc:
+                if faults.refuses_writes(exc):
+                    faults.warn_refused(log, "engine heartbeat", exc)
+                else:
+                    log.exception("engine heartbeat failed")
                 continue
             self._stop_ended(ended)
 
@@ -243,8 +249,11 @@ class EngineWorker:
                 handled, nxt = await asyncio.to_thread(
                     process_step_batch, self.db, self.step_batch
                 )
-            except Exception:
-                log.exception("engine step batch failed")
+            except Exception as exc:
+                if faults.refuses_writes(exc):  # the jobs stay queued: taken up again
+                    faults.warn_refused(log, "engine steps", exc)
+                else:
+                    log.exception("engine step batch failed")
                 await self._wait(self._step_event, self.poll_interval)
                 continue
             if handled:
@@ -266,8 +275,11 @@ class EngineWorker:
                     claimed = await asyncio.to_thread(
                         claim_actions, self.db, self.process_id, free, self.lease
                     )
-                except Exception:
-                    log.exception("claiming actions failed")
+                except Exception as exc:
+                    if faults.refuses_writes(exc):
+                        faults.warn_refused(log, "claiming actions", exc)
+                    else:
+                        log.exception("claiming actions failed")
                 self._full = len(claimed) >= free
             self._start(claimed)
             if not claimed or len(claimed) >= free:
@@ -318,7 +330,11 @@ class EngineWorker:
         except Exception as exc:
             state, value, info = states.ERROR, None, f"{type(exc).__name__}: {exc}"
         try:
-            await asyncio.to_thread(finish_action, self.db, claimed, state, value, info)
+            # Kept while the database refuses writes, and recorded once it accepts them.
+            await faults.retry_writes_async(
+                lambda: finish_action(self.db, claimed, state, value, info),
+                self.write_retry, f"the result of action {action_row['id']}", log,
+                f"[{action_row.get('workflow_execution_id')}] ")
         except Exception:
             log.exception("[%s] recording the result of action %s failed",
                           action_row.get("workflow_execution_id"), action_row["id"])

@@ -34,6 +34,7 @@ from sqlalchemy import Connection, Engine, event, exists, func, insert, select, 
 from sqlalchemy.orm import aliased
 
 from levante.config import Config
+from levante.db import faults
 from levante.db.connect import after_commit, writing
 from levante.platform.engine_auth import engine_headers
 from levante.platform.models import executions as ex
@@ -440,8 +441,12 @@ class EngineReporter:
             self._wake.clear()
             try:
                 sent = await self.step(client)
-            except Exception:
-                log.exception("engine reports: a round failed; trying again")
+            except Exception as exc:
+                if faults.refuses_writes(exc):
+                    faults.warn_refused(log, "engine reports", exc)
+                    await asyncio.sleep(self.poll)
+                else:
+                    log.exception("engine reports: a round failed; trying again")
                 sent = 0
             if sent:
                 continue

@@ -39,6 +39,8 @@ WAITING = frozenset({"requested", "scheduled", "delayed", "pending", "paused"})
 # Taken by a runner: a cancel asks it to stop the process.
 ACTIVE = frozenset({"running", "canceling", "pausing", "resuming"})
 WORKFLOW_RUNNERS = frozenset({"mistral-v2", "orquesta", "levante-workflow", "action-chain"})
+# Workflows run by the engine: only the engine ends them (its events set their end).
+ENGINE_RUNNERS = frozenset({"mistral-v2", "levante-workflow"})
 DEFAULT_TIMEOUT = 600
 
 
@@ -48,6 +50,14 @@ class NotFound(LookupError):
 
 class Refused(ValueError):
     """A request that cannot be carried out in the resource's current state."""
+
+    status = 400
+
+
+class EngineOwned(Refused):
+    """A status that only the engine may give a workflow execution it runs (409)."""
+
+    status = 409
 
 
 # --- wake-ups of runner loops in this process -----------------------------------------------
@@ -420,11 +430,21 @@ def set_status(
         raise ParameterError("status", f"'{status}' is not a valid status "
                                        f"(one of {', '.join(STATUSES)})")
     row = get_execution(db, execution_id)
-    if status in ("pausing", "paused", "resuming") and \
-            (row.get("runner") or {}).get("name") not in WORKFLOW_RUNNERS:
+    runner = (row.get("runner") or {}).get("name")
+    if status in ("pausing", "paused", "resuming") and runner not in WORKFLOW_RUNNERS:
         raise Refused(f'Execution "{execution_id}" runs a '
-                      f'{(row.get("runner") or {}).get("name")} action: only workflow '
+                      f'{runner} action: only workflow '
                       "executions can be paused or resumed.")
+    if runner in ENGINE_RUNNERS and row["status"] not in DONE:
+        # The engine runs it: a cancel or a pause is passed to the engine (the reports of
+        # levante.platform.engine_reporting), an end is refused.
+        if status == "paused":
+            status = "pausing"
+        if status in DONE and status != "canceled":
+            raise EngineOwned(
+                f'Execution "{execution_id}" is a workflow that the engine runs: only the '
+                f'engine can end it, so it cannot be set "{status}". Cancel it instead '
+                '(status "canceled"), which the engine carries out.')
     if status == "canceled" and row["status"] not in DONE:
         request_cancel(db, execution_id)
         return get_execution(db, execution_id)

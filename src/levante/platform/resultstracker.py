@@ -26,6 +26,7 @@ import httpx
 from sqlalchemy import Engine
 
 from levante.config import Config
+from levante.db import faults
 from levante.platform import receiver
 from levante.platform import store as platform_store
 from levante.platform import tracking_store as ts
@@ -225,8 +226,11 @@ class ResultsTracker:
                             await asyncio.to_thread(add_silent, self.db, self.silence_timeout)
                     try:
                         count = await self.poll_once(stopping)
-                    except Exception:
-                        log.exception("results tracker: a round failed; trying again")
+                    except Exception as exc:
+                        if faults.refuses_writes(exc):
+                            faults.warn_refused(log, "results tracker", exc)
+                        else:
+                            log.exception("results tracker: a round failed; trying again")
                         count = -1
                     pause = self.empty_sleep if count == 0 else (
                         self.interval - (time.monotonic() - started))

@@ -19,6 +19,7 @@ import logging
 import os
 import socket
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from datetime import timedelta
@@ -28,6 +29,7 @@ from typing import Any, TypeVar
 from sqlalchemy import Engine
 
 from levante.config import Config
+from levante.db import faults
 from levante.platform import engine_reporting, executions, store, workflow_launch
 from levante.platform import tracking_store as ts
 from levante.platform.engine_reporting import may_report
@@ -42,6 +44,8 @@ HEARTBEAT_SECONDS = 2.0
 LEASE_SECONDS = 15.0  # a claim lives this long without a heartbeat
 TIMEOUT_GRACE_SECONDS = 10.0  # beyond the runner's own timeout handling
 OUTPUT_FLUSH_SECONDS = 0.05
+OUTPUT_RETRY_SECONDS = 1.0  # output lines the database refused: tried again this often
+MAX_KEPT_LINES = 100000  # output lines kept while the database refuses writes
 MAX_HINTS = 10000  # beyond, a wake-up just asks for a full claim
 
 
@@ -78,7 +82,14 @@ class OutputBuffer:
         if batch:
             try:
                 store.append_output(self.engine, batch)
-            except Exception:
+            except Exception as exc:
+                if faults.refuses_writes(exc) and len(self.pending) + len(batch) < MAX_KEPT_LINES:
+                    # Kept and written with the next batch, once writes work again.
+                    self.pending = batch + self.pending
+                    with contextlib.suppress(RuntimeError):
+                        self.handle = asyncio.get_running_loop().call_later(
+                            OUTPUT_RETRY_SECONDS, self.flush)
+                    return
                 log.exception("[%s] could not store %d output line(s)",
                               self.execution_id, len(batch))
 
@@ -107,7 +118,9 @@ def _launched_workflow(row: dict[str, Any]) -> str | None:
 def abandon_dead_claims(engine: Engine, own_process: str | None = None) -> list[str]:
     """End ``abandoned`` every claimed execution whose runner process is gone."""
     stamp = store.now()
-    stale_before = stamp - timedelta(seconds=LEASE_SECONDS)
+    # Silent for two leases (as the engine judges its processes): a database that refused
+    # writes for a while (no heartbeat could be written) does not make a live runner dead.
+    stale_before = stamp - timedelta(seconds=2 * LEASE_SECONDS)
     host = socket.gethostname()
     ended: list[str] = []
     for row in store.claimed_active(engine, sorted(executions.ACTIVE)):
@@ -151,6 +164,10 @@ class RunnerService:
         self.workers = config.get_int("runner", "workers")
         self.allow_sudo = config.get_bool("runner", "allow_sudo")
         self.poll_interval = config.get_float("runner", "poll_interval")
+        self.write_retry = faults.retry_timeout(config)
+        # Outcomes the database refused to record: written again with backoff.
+        self._unrecorded: list[Ended] = []
+        self._retrying: asyncio.Task[None] | None = None
         self.api_url = config.public_url("api")
         # A workflow launch may wait this long for the engine, whatever the action's
         # timeout (the workflow's own time is not the launch's).
@@ -343,10 +360,14 @@ class RunnerService:
             claimed = await self._db(
                 store.claim_requested, self.engine, self.process_id, free, LEASE_SECONDS, ids,
             )
-        except Exception:
+        except Exception as exc:
             self._backlog = True  # the next poll's full claim covers the hints
             self._hints.clear()
-            log.exception("could not claim executions; retrying")
+            if faults.refuses_writes(exc):
+                faults.warn_refused(log, "claiming executions", exc)
+                await asyncio.sleep(self.poll_interval)
+            else:
+                log.exception("could not claim executions; retrying")
             return []
         for execution_id in ids or [row["id"] for row in claimed]:
             self._hints.pop(execution_id, None)
@@ -416,8 +437,11 @@ class RunnerService:
                 self._count_peers()
                 if beats % 5 == 0:
                     abandon_dead_claims(self.engine, self.process_id)
-            except Exception:
-                log.exception("heartbeat failed")
+            except Exception as exc:
+                if faults.refuses_writes(exc):
+                    faults.warn_refused(log, "runner heartbeat", exc)
+                else:
+                    log.exception("heartbeat failed")
 
     def _count_peers(self) -> None:
         self._alone = store.other_processes(self.engine, "runner", self.process_id) == 0
@@ -473,7 +497,10 @@ class RunnerService:
         if outcome.status == "running":
             # Handed over (a workflow started on the engine): its end arrives from there.
             try:
-                store.set_first_result(self.engine, execution_id, outcome.result)
+                await faults.retry_writes_async(
+                    lambda: store.set_first_result(self.engine, execution_id, outcome.result),
+                    self.write_retry, "the launch", log, f"[{execution_id}] ",
+                    in_thread=False)
             except Exception:
                 log.exception("[%s] could not record the launch", execution_id)
             return
@@ -508,22 +535,69 @@ class RunnerService:
                 (row["id"], outcome.status, outcome.result, row["log"])
                 for row, outcome, _ in batch
             ])
-        except Exception:
+        except Exception as exc:
+            if faults.refuses_writes(exc):
+                self._keep(batch)
+                return
             log.exception("could not record %d outcome(s) at once", len(batch))
             finished = None
         self._settle(batch, finished)
 
     def _settle(self, batch: list[Ended], finished: set[str] | None) -> None:
-        """Record each outcome (``finished``: those the batched UPDATE ended)."""
+        """Record each outcome (``finished``: those the batched UPDATE ended); those the
+        database refused are kept and tried again (see `_retry_unrecorded`)."""
+        refused: list[Ended] = []
         for row, outcome, done in batch:
-            self._record(row, outcome, None if finished is None else row["id"] in finished)
-            if not done.done():
+            if not self._record(row, outcome,
+                                None if finished is None else row["id"] in finished):
+                refused.append((row, outcome, done))
+            elif not done.done():
                 done.set_result(None)
+        if refused:
+            self._keep(refused)
+
+    def _keep(self, batch: list[Ended]) -> None:
+        """Outcomes the database refused: kept (their workers wait) and written again with
+        backoff, for at most ``[database] write_retry_timeout`` seconds."""
+        for row, _outcome, _done in batch:
+            log.warning("[%s] the database refuses writes: the outcome is kept and "
+                        "recorded once it accepts them again", row["id"])
+        self._unrecorded.extend(batch)
+        if self._retrying is None or self._retrying.done():
+            self._retrying = asyncio.get_running_loop().create_task(self._retry_unrecorded())
+
+    async def _retry_unrecorded(self) -> None:
+        deadline = faults.Deadline(self.write_retry)
+        started = time.monotonic()
+        while self._unrecorded:
+            delay = deadline.next_delay()
+            if delay is None or self.shutting_down:
+                batch, self._unrecorded = self._unrecorded, []
+                for row, _outcome, done in batch:
+                    log.error("[%s] the outcome could not be recorded: the database refused "
+                              "writes for %.0f s", row["id"], time.monotonic() - started)
+                    if not done.done():
+                        done.set_result(None)
+                return
+            await asyncio.sleep(delay)
+            batch, self._unrecorded = self._unrecorded, []
+            refused: list[Ended] = []
+            for row, outcome, done in batch:
+                if self._record(row, outcome, None, quiet=True):
+                    log.info("[%s] outcome recorded after the database accepted writes "
+                             "again", row["id"])
+                    if not done.done():
+                        done.set_result(None)
+                else:
+                    refused.append((row, outcome, done))
+            self._unrecorded = refused + self._unrecorded
 
     def _record(
-        self, row: dict[str, Any], outcome: RunOutcome, finished: bool | None = None
-    ) -> None:
-        """Store how the run ended (one UPDATE unless the status changed meanwhile).
+        self, row: dict[str, Any], outcome: RunOutcome, finished: bool | None = None,
+        quiet: bool = False,
+    ) -> bool:
+        """Store how the run ended (one UPDATE unless the status changed meanwhile); False
+        when the database refused the write (then nothing was stored).
 
         ``finished`` says whether the batched UPDATE already ended it (None: not tried)."""
         execution_id = row["id"]
@@ -533,7 +607,7 @@ class RunnerService:
                                         outcome.result, row["log"],
                                         context=row.get("context"))
             if finished:
-                return
+                return True
             # Someone changed the status meanwhile (a cancel that came too late).
             status = store.statuses_of(self.engine, [execution_id]).get(execution_id)
             final = "canceled" if status == "canceling" else outcome.status
@@ -541,8 +615,13 @@ class RunnerService:
                 self.engine, execution_id, executions.ACTIVE, final,
                 {"result": outcome.result, "end_timestamp": store.now(), "lease_until": None},
             )
-        except Exception:
+        except Exception as exc:
+            if faults.refuses_writes(exc):
+                if not quiet:
+                    log.debug("[%s] outcome refused by the database", execution_id)
+                return False
             log.exception("[%s] could not record the outcome", execution_id)
+        return True
 
     def _end_interrupted(self, row: dict[str, Any], output: OutputBuffer) -> None:
         execution_id = row["id"]

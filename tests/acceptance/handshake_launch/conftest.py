@@ -138,6 +138,49 @@ hl.needs_input:
     noop:
       action: std.noop
 """,
+    "actions/nap.yaml": """---
+name: nap
+runner_type: levante-workflow
+entry_point: workflows/nap.yaml
+parameters:
+  seconds: {type: number, default: 2}
+""",
+    "actions/workflows/nap.yaml": """---
+version: '2.0'
+hl.nap:
+  input: [seconds]
+  output:
+    after: <% $.after %>
+  tasks:
+    nap:
+      action: std.sleep seconds=<% $.seconds %>
+      on-success: [after]
+    after:
+      action: core.echo message="woke up"
+      publish:
+        after: <% task().result.stdout %>
+""",
+    "actions/leaky.yaml": """---
+name: leaky
+runner_type: mistral-v2
+entry_point: workflows/leaky.yaml
+parameters:
+  token: {type: string, secret: true, required: true}
+""",
+    "actions/workflows/leaky.yaml": """---
+version: '2.0'
+hl.leaky:
+  input: [token]
+  output:
+    copied: <% $.copied %>
+    sentence: <% $.sentence %>
+  tasks:
+    copy:
+      action: std.noop
+      publish:
+        copied: <% $.token %>
+        sentence: <% 'the token is ' + $.token %>
+""",
     "actions/outer.yaml": """---
 name: outer
 runner_type: mistral-v2

@@ -46,8 +46,11 @@ class Receiver:
 
 
 @pytest.fixture
-def receiver(migrated_url: str, tmp_path: Path) -> Iterator[Receiver]:
-    config = config_for(tmp_path, migrated_url)
+def receiver(migrated_url: str, tmp_path: Path, request: pytest.FixtureRequest
+             ) -> Iterator[Receiver]:
+    unsigned = getattr(request, "param", False)  # [receiver] accept_unsigned_mistral
+    config = config_for(tmp_path, migrated_url,
+                        receiver={"accept_unsigned_mistral": str(unsigned).lower()})
     db = make_engine(migrated_url)
     served = ServedApp(create_app(config, db), free_port()).start()
     try:
@@ -141,7 +144,28 @@ def test_platform_execution_id_links_a_launch(receiver: Receiver) -> None:
     assert platform_row(receiver.db, ex_id)["status"] == "running"
 
 
+def test_unsigned_events_are_refused_by_default(receiver: Receiver) -> None:
+    """Only the engine may end a workflow: an unsigned event, even with a valid API key,
+    is refused (401) on both routes unless a real Mistral is declared on the other side;
+    an event signed by the engine is accepted on either route."""
+    key, _ = auth.create_api_key(receiver.db, "admin", {})
+    ex_id = platform_execution(receiver.db, "wf-u")
+    end = wf_event("wf-u", "WORKFLOW_SUCCEEDED", 1, "SUCCESS", output={"forged": True})
+    for path in ("/v1/webhooks/mistral", "/v1/webhooks/levante"):
+        answer = receiver.post(end, path=path, headers={"St2-Api-Key": key}, sign=False)
+        assert answer.status_code == 401, (path, answer.text)
+        assert "signed" in answer.json()["faultstring"] or \
+            "signature" in answer.json()["faultstring"]
+    assert platform_row(receiver.db, ex_id)["status"] == "running"
+    signed = receiver.post(end, path="/v1/webhooks/mistral", headers={"St2-Api-Key": key})
+    assert signed.status_code == 200, signed.text
+    assert platform_row(receiver.db, ex_id)["status"] == "succeeded"
+
+
+@pytest.mark.parametrize("receiver", [True], indirect=True)
 def test_mistral_webhook_payloads(receiver: Receiver) -> None:
+    """With ``[receiver] accept_unsigned_mistral = true``: a real Mistral's payloads,
+    authenticated by an API key."""
     key, _ = auth.create_api_key(receiver.db, "admin", {})
     ex_id = platform_execution(receiver.db, "wf-m")
     headers = {"St2-Api-Key": key}

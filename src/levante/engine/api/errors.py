@@ -8,9 +8,16 @@ from __future__ import annotations
 
 import logging
 
-from sqlalchemy.exc import DataError, IntegrityError, OperationalError, StatementError
+from sqlalchemy.exc import (
+    DataError,
+    IntegrityError,
+    InterfaceError,
+    OperationalError,
+    StatementError,
+)
 from starlette.responses import JSONResponse
 
+from levante.db import faults
 from levante.engine.store.definitions import (
     DuplicateError,
     InvalidRequest,
@@ -30,10 +37,16 @@ class ApiError(Exception):
         self.message = message
 
 
-def fault(status: int, message: str) -> JSONResponse:
+def fault(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
     return JSONResponse(
-        {"faultstring": message, "debuginfo": None, "error_code": status}, status_code=status
+        {"faultstring": message, "debuginfo": None, "error_code": status}, status_code=status,
+        headers=headers,
     )
+
+
+def unavailable() -> JSONResponse:
+    """503: the database refuses writes for now (levante.db.faults)."""
+    return fault(503, faults.MESSAGE, {"Retry-After": str(faults.RETRY_AFTER_SECONDS)})
 
 
 def _by_name(exc: BaseException) -> int | None:
@@ -52,6 +65,9 @@ def _by_name(exc: BaseException) -> int | None:
 
 
 def error_response(exc: BaseException) -> JSONResponse:
+    if isinstance(exc, StatementError | InterfaceError) and faults.refuses_writes(exc):
+        log.warning("the database refuses writes: %s", type(exc).__name__)
+        return unavailable()
     if isinstance(exc, ApiError):
         return fault(exc.status, exc.message)
     if isinstance(exc, NotFound):
@@ -72,7 +88,8 @@ def error_response(exc: BaseException) -> JSONResponse:
                           "range or holds a NUL character")
     if isinstance(exc, OperationalError):
         log.warning("database unavailable: %s", type(exc).__name__)
-        return fault(503, "The database is busy or unavailable; try again")
+        return fault(503, "The database is busy or unavailable; try again",
+                     {"Retry-After": str(faults.RETRY_AFTER_SECONDS)})
     status = _by_name(exc)
     if status is not None:
         message = str(exc)

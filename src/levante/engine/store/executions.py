@@ -21,6 +21,7 @@ from sqlalchemy import (
     Table,
     and_,
     delete,
+    exists,
     insert,
     or_,
     select,
@@ -496,12 +497,22 @@ def postpone_job(conn: Connection, job_id: int, run_at: datetime) -> None:
 def claim_action_jobs(
     conn: Connection, owner: str, now: datetime, lease: float, limit: int
 ) -> list[dict[str, Any]]:
-    """Lease due action jobs that nobody holds (or whose lease ran out) to `owner`."""
+    """Lease due action jobs that nobody holds (or whose lease ran out) to `owner`.
+
+    A lease that ran out is taken over only from another process that stopped beating for
+    twice a lease (as `_reap` judges it): a database that refused writes for a while (so
+    that no lease could be extended) must not turn running actions into interrupted ones.
+    """
     j = engine_jobs
+    beating = exists().where(
+        processes.c.id == j.c.claimed_by,
+        processes.c.heartbeat_at >= now - timedelta(seconds=lease * 2),
+    )
     cond = and_(
         j.c.kind == "action",
         j.c.run_at <= now,
-        or_(j.c.claimed_by.is_(None), j.c.lease_until < now),
+        or_(j.c.claimed_by.is_(None),
+            and_(j.c.lease_until < now, j.c.claimed_by != owner, ~beating)),
     )
     query = select(j.c.id).where(cond).order_by(j.c.run_at, j.c.id).limit(limit)
     if is_postgres(conn):

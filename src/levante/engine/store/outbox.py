@@ -202,6 +202,16 @@ _WORKFLOWS = (
            we.c.project_id, we.c.params, we.c.output, we.c.created_at, we.c.updated_at)
     .where(we.c.id.in_(bindparam("b_ids", expanding=True)))
 )
+_INPUTS = select(we.c.id, we.c.input).where(we.c.id.in_(bindparam("b_ids", expanding=True)))
+
+
+def _secret_input(params: Any) -> bool:
+    """Whether a workflow has inputs the platform declared secret."""
+    env = params.get("env") if isinstance(params, Mapping) else None
+    levante = env.get("levante") if isinstance(env, Mapping) else None
+    return isinstance(levante, Mapping) and bool(levante.get("secret_input"))
+
+
 _TASKS = (
     select(te.c.id, te.c.name, te.c.workflow_execution_id, te.c.workflow_name,
            te.c.workflow_namespace, te.c.workflow_id, te.c.root_execution_id, te.c.type,
@@ -358,6 +368,12 @@ def event_material(
     if missing:
         workflows.update((r.id, dict(r._mapping))
                          for r in conn.execute(_WORKFLOWS, {"b_ids": missing}))
+    # The inputs of workflows with secret inputs: their values are masked in the bodies.
+    secretive = [i for i, w in workflows.items()
+                 if "input" not in w and _secret_input(w.get("params"))]
+    if secretive:
+        for wf_id, wf_input in conn.execute(_INPUTS, {"b_ids": secretive}).tuples():
+            workflows[wf_id] = {**workflows[wf_id], "input": wf_input}
     task_ids = {r["task_execution_id"] for r in deliveries if r["task_execution_id"]}
     # Workflow events other than the launch carry the workflow's tasks.
     listing = {

@@ -21,6 +21,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from levante import web
 from levante.config import Config
+from levante.db import faults
 from levante.identity.keys import ASSERTED_USER_HEADER, acting_user
 from levante.platform import auth
 from levante.platform.api import (
@@ -32,7 +33,7 @@ from levante.platform.api import (
     packs,
     unsupported,
 )
-from levante.platform.api.common import ApiError, Platform, dumps, fault
+from levante.platform.api.common import ApiError, Platform, dumps, fault, unavailable
 from levante.platform.executions import Conflict, NotFound, Refused
 from levante.platform.pack_registry import UnknownPack
 from levante.platform.parameters import ParameterError
@@ -122,6 +123,10 @@ async def _data_error(request: Request, exc: Exception) -> Response:
 
 
 async def _internal(request: Request, exc: Exception) -> Response:
+    if faults.refuses_writes(exc):
+        log.warning("%s %s: the database refuses writes (%s)", request.method,
+                    request.url.path, type(exc).__name__)
+        return unavailable()
     log.error("unexpected error on %s %s: %s", request.method, request.url.path,
               type(exc).__name__, exc_info=exc)
     return fault(500, "Internal error; see the API log.")
@@ -132,7 +137,8 @@ async def _not_found(request: Request, exc: Exception) -> Response:
 
 
 async def _refused(request: Request, exc: Exception) -> Response:
-    return fault(409 if isinstance(exc, Conflict) else 400, str(exc))
+    return fault(409 if isinstance(exc, Conflict) else int(getattr(exc, "status", 400)),
+                 str(exc))
 
 
 class Guard:
@@ -152,7 +158,11 @@ class Guard:
         if self.platform.auth_enabled and scope["path"] not in PUBLIC_PATHS:
             try:
                 user, message = self._authenticate(scope)
-            except Exception:
+            except Exception as exc:
+                if faults.refuses_writes(exc):
+                    await _send(send, 503, {"faultstring": faults.MESSAGE},
+                                {"retry-after": str(faults.RETRY_AFTER_SECONDS)})
+                    return
                 log.exception("authentication failed")
                 user, message = None, "Authentication is unavailable; try again."
             if user is None:
@@ -170,8 +180,11 @@ class Guard:
 
         try:
             await self.app(scope, receive, tracking_send)
-        except Exception:
-            if not started:  # else the app's own handler answered and logged it
+        except Exception as exc:
+            if not started and faults.refuses_writes(exc):
+                await _send(send, 503, {"faultstring": faults.MESSAGE},
+                            {"retry-after": str(faults.RETRY_AFTER_SECONDS)})
+            elif not started:  # else the app's own handler answered and logged it
                 log.exception("unexpected error on %s %s", scope.get("method"), scope["path"])
                 await _send(send, 500, {"faultstring": "Internal error; see the API log."})
 
@@ -198,14 +211,13 @@ class Guard:
         return None, INVALID
 
 
-async def _send(send: Send, status: int, body: dict[str, Any]) -> None:
+async def _send(send: Send, status: int, body: dict[str, Any],
+                extra: dict[str, str] | None = None) -> None:
     payload = dumps(body)
-    await send({
-        "type": "http.response.start",
-        "status": status,
-        "headers": [(b"content-type", b"application/json"),
-                    (b"content-length", str(len(payload)).encode())],
-    })
+    headers = [(b"content-type", b"application/json"),
+               (b"content-length", str(len(payload)).encode())]
+    headers += [(k.encode(), v.encode()) for k, v in (extra or {}).items()]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": payload})
 
 

@@ -14,6 +14,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from levante.config import Config
+from levante.db import faults
 
 T = TypeVar("T")
 
@@ -81,6 +82,12 @@ def json_response(
 
 def fault(status: int, message: str) -> Response:
     return json_response({"faultstring": message}, status)
+
+
+def unavailable() -> Response:
+    """503: the database refuses writes for now (levante.db.faults)."""
+    return json_response({"faultstring": faults.MESSAGE}, 503,
+                         {"Retry-After": str(faults.RETRY_AFTER_SECONDS)})
 
 
 async def read_json(request: Request, required: bool = True) -> Any:

@@ -3,11 +3,13 @@
 - ``POST /v1/webhooks/levante``: events of Levante's notifier, authenticated by their
   Standard Webhooks signature (the shared signing secret); no API key needed. A missing or
   wrong signature answers 401 and is logged.
-- ``POST /v1/webhooks/mistral``: the payloads of a Mistral server's ``webhook`` publisher,
-  authenticated like any API call (put ``St2-Api-Key`` in the subscription's ``headers``),
-  or by a signature when one is sent.
+- ``POST /v1/webhooks/mistral``: the same events in the shape of a Mistral server's
+  ``webhook`` publisher. Signed by the engine like the above; unsigned (authenticated like
+  any API call, ``St2-Api-Key`` in the subscription's ``headers``) only when
+  ``[receiver] accept_unsigned_mistral`` says a real Mistral server is on the other side.
 Answers: 200 applied (or duplicate/late: nothing changed), 202 the rest is fetched by the
-tracker, 400 not an event, 401 bad signature, 404 unknown execution.
+tracker, 400 not an event, 401 bad or missing signature, 404 unknown execution, 503 the
+database refuses writes for now (the sender tries again).
 """
 
 from __future__ import annotations
@@ -53,6 +55,13 @@ def _parse(raw: bytes) -> Any:
 async def _handle(request: Request, require_signature: bool) -> Response:
     raw = await request.body()
     headers = {k.lower(): v for k, v in request.headers.items()}
+    if not require_signature and "webhook-signature" not in headers and \
+            not platform(request).config.get_bool("receiver", "accept_unsigned_mistral"):
+        client = request.client.host if request.client else "?"
+        log.warning("refused an unsigned event from %s on %s", client, request.url.path)
+        return fault(401, "Unauthorized - the event is not signed by the engine; unsigned "
+                          "Mistral callbacks are accepted only with [receiver] "
+                          "accept_unsigned_mistral = true")
     if require_signature or "webhook-signature" in headers:
         try:
             verify(_secret(request), headers, raw)
