@@ -62,7 +62,8 @@ def test_levante_up_waits_out_a_database_that_refuses_writes(tmp_path: Path) -> 
         key = (data / "api_key").read_text().strip()
         api = httpx.Client(base_url=f"http://127.0.0.1:{api_port}/v1",
                            headers={"St2-Api-Key": key}, timeout=30)
-        engine = httpx.Client(base_url=f"http://127.0.0.1:{engine_port}/v2", timeout=30)
+        engine = httpx.Client(base_url=f"http://127.0.0.1:{engine_port}/v2",
+                              headers={"St2-Api-Key": key}, timeout=30)
         plain = api.post("/executions", json={"action": "core.local",
                                               "parameters": {"cmd": "sleep 1 && echo one"}})
         flow = api.post("/executions", json={"action": "examples.hello_chain",
