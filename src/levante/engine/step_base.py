@@ -68,6 +68,23 @@ class Settings:
 
 SETTINGS = Settings()
 
+DEFAULT_MAX_NESTING_DEPTH = 100
+
+
+def max_nesting_depth() -> int:
+    """``[engine] max_nesting_depth``: workflows nested at most (the root is level 1)."""
+    config = SETTINGS.config
+    if config is None:
+        return DEFAULT_MAX_NESTING_DEPTH
+    return int(config.get_int("engine", "max_nesting_depth"))
+
+
+def nesting_of(row: Mapping[str, Any]) -> int:
+    """The level of a workflow execution in its tree of workflows (the root is 1)."""
+    runtime = row.get("runtime_context")
+    level = runtime.get("nesting") if isinstance(runtime, Mapping) else None
+    return level if isinstance(level, int) and level > 0 else 1
+
 
 class _SpecCache:
     """Parsed specs of executions (immutable once started), by execution id."""

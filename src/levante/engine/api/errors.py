@@ -9,8 +9,8 @@ from __future__ import annotations
 import logging
 
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError, StatementError
-from starlette.responses import JSONResponse
 
+from levante.engine.api.response import JSONResponse
 from levante.engine.store.definitions import (
     DuplicateError,
     InvalidRequest,

@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
 from levante.engine.api import encode
 from levante.engine.api.errors import ApiError
@@ -26,6 +26,7 @@ from levante.engine.api.http import (
     query_bool,
     str_field,
 )
+from levante.engine.api.response import JSONResponse
 from levante.engine.store import definitions as store
 from levante.engine.store import queries
 
@@ -44,7 +45,24 @@ def _runtime() -> Any:
 
 
 def _path(request: Request, name: str = "id") -> str:
-    return str(request.path_params[name])
+    """An execution id from the path: a UUID (400 otherwise, naming the value)."""
+    value = str(request.path_params[name])
+    if name == "id" and not store.is_uuid(value):
+        raise ApiError(400, f"{_shown(value)} is not a valid id: execution ids are UUIDs")
+    return value
+
+
+def _shown(value: str) -> str:
+    """A client's value quoted for an error message, in ASCII and not too long."""
+    return json.dumps(value[:80])
+
+
+def _uuid_field(data: dict[str, Any], name: str) -> str | None:
+    """A body field holding an execution id: absent, or a UUID (400 naming the field)."""
+    value = str_field(data, name)
+    if value and not store.is_uuid(value):
+        raise ApiError(400, f"Field '{name}' must be a UUID, not {_shown(value)}")
+    return value
 
 
 def _ident(result: Any) -> str:
@@ -110,11 +128,11 @@ async def create_execution(request: Request) -> Response:
     """Start a workflow; with a client-given `id` that exists, answer that execution."""
     data = await json_body(request)
     db = db_of(request)
-    exec_id = str_field(data, "id")
+    exec_id = _uuid_field(data, "id")
     workflow = str_field(data, "workflow_id") or str_field(data, "workflow_name")
     wf_input = json_field(data, "input")
     params = json_field(data, "params") or {}
-    source = str_field(data, "source_execution_id")
+    source = _uuid_field(data, "source_execution_id")
     if source:
         src = await db.read(_require, queries.executions_listing(), source, "Workflow execution")
         workflow = workflow or src.get("workflow_id") or src.get("workflow_name")
