@@ -1,0 +1,195 @@
+"""Bad text and structure limits on the engine API (issue 9, points 4 and 5), over real
+HTTP with the engine's workers running, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from levante.db.connect import make_engine
+from levante.engine.step import SETTINGS
+from tests.integration.engine.api.conftest import Api, has_engine_role, serve_role
+
+pytestmark = pytest.mark.skipif(not has_engine_role(),
+                                reason="levante.engine.service is not built yet")
+
+TEXT = {"content-type": "text/plain"}
+WORKFLOWS = """---
+version: '2.0'
+
+echo:
+  input:
+    - value: x
+  tasks:
+    say:
+      action: std.echo output=<% $.value %>
+
+waiting:
+  tasks:
+    wait:
+      action: std.async_noop
+
+itself:
+  tasks:
+    again:
+      workflow: itself
+"""
+
+
+@pytest.fixture
+def limited(migrated_url: str) -> Iterator[Api]:
+    """The engine role with `[engine] max_nesting_depth = 5`."""
+    engine = make_engine(migrated_url)
+    saved = SETTINGS.config
+    try:
+        for url in serve_role(engine, migrated_url, {("engine", "max_nesting_depth"): 5}):
+            with httpx.Client(base_url=url + "/v2", timeout=30) as client:
+                created = client.post("/workflows", content=WORKFLOWS, headers=TEXT)
+                assert created.status_code == 201, created.text
+                yield Api(url, client, engine)
+    finally:
+        SETTINGS.config = saved
+        engine.dispose()
+
+
+def _fault(response: httpx.Response, status: int = 400) -> str:
+    assert response.status_code == status, response.text
+    return str(response.json()["faultstring"])
+
+
+def _wait(api: Api, ex_id: str, states: set[str], seconds: float = 30) -> dict[str, Any]:
+    deadline = time.monotonic() + seconds
+    body: dict[str, Any] = {}
+    while time.monotonic() < deadline:
+        body = api.client.get(f"/executions/{ex_id}").json()
+        if body.get("state") in states:
+            return body
+        time.sleep(0.05)
+    raise AssertionError(f"execution {ex_id} is {body.get('state')}, expected {states}")
+
+
+def _listings_answer(api: Api) -> None:
+    for path in ("/executions", "/tasks", "/action_executions", "/workflows"):
+        listed = api.client.get(path)
+        assert listed.status_code == 200, (path, listed.text)
+
+
+def _deep(levels: int) -> str:
+    return "[" * levels + "]" * levels
+
+
+def test_bad_text_is_refused_naming_the_field(limited: Api) -> None:
+    api = limited
+    client = api.client
+    cases: list[tuple[str, str, str]] = [
+        # (route, raw JSON body, the field named in the answer)
+        ("/executions", '{"workflow_name": "echo", "input": {"value": "a\\ud800"}}',
+         "input.value"),
+        ("/executions", '{"workflow_name": "echo", "input": {"value": "a\\u0000b"}}',
+         "input.value"),
+        ("/executions", '{"workflow_name": "echo", "input": "{\\"value\\": \\"\\\\udc00\\"}"}',
+         "input.value"),
+        ("/executions", '{"workflow_name": "echo\\ud800"}', "workflow_name"),
+        ("/executions", '{"workflow_name": "echo", "params": {"env": {"k\\u0000": 1}}}',
+         'params.env."k\\u0000"'),
+        ("/executions", '{"workflow_name": "echo", "description": "\\udfff"}', "description"),
+        ("/action_executions", '{"name": "std.echo", "input": {"output": ["\\ud800"]}}',
+         "input.output[0]"),
+        ("/environments", '{"name": "e\\u0000", "variables": {}}', "name"),
+    ]
+    for route, body, field in cases:
+        answer = client.post(route, content=body,
+                             headers={"content-type": "application/json"})
+        message = _fault(answer)
+        assert f"'{field}'" in message, (body, message)
+    # Definitions: a NUL or a lone surrogate made by a YAML escape, in a name or a value.
+    for text in ('---\nversion: "2.0"\n"bad\\0name":\n  tasks:\n    t:\n      action: std.noop\n',
+                 '---\nversion: "2.0"\nw:\n  tasks:\n    t:\n      action: std.echo\n'
+                 '      input:\n        output: "\\ud800"\n'):
+        message = _fault(client.post("/workflows", content=text, headers=TEXT))
+        assert "field 'w.tasks.t.input.output'" in message or "bad" in message, message
+    _listings_answer(api)
+    # The same values that are fine once escaped are kept as they are.
+    ok = client.post("/executions", json={"workflow_name": "echo",
+                                          "input": {"value": "snow ☃ \\u0000"}})
+    assert ok.status_code == 201, ok.text
+    done = _wait(api, ok.json()["id"], {"SUCCESS"})
+    assert '"snow \\u2603 \\\\u0000"' in done["input"] or "☃" in done["input"]
+    _listings_answer(api)
+
+
+def test_deep_json_gets_a_400_on_every_body(limited: Api) -> None:
+    client = limited.client
+    started = client.post("/executions", json={"workflow_name": "waiting"})
+    assert started.status_code == 201, started.text
+    ex_id = started.json()["id"]
+    deadline = time.monotonic() + 20
+    actions: list[dict[str, Any]] = []
+    while not actions and time.monotonic() < deadline:
+        actions = client.get("/action_executions",
+                             params={"workflow_execution_id": ex_id}).json()["action_executions"]
+        time.sleep(0.05)
+    assert actions, "the async action did not start"
+    action_id = actions[0]["id"]
+    for levels in (150, 5000, 200_000):
+        deep = _deep(levels)
+        bodies = [
+            ("POST", "/executions", '{"workflow_name": "echo", "input": {"value": ' + deep + "}}"),
+            ("POST", "/executions", '{"workflow_name": "echo", "input": "{\\"value\\": '
+             + deep + '}"}'),
+            ("PUT", f"/action_executions/{action_id}",
+             '{"state": "SUCCESS", "output": ' + deep + "}"),
+            ("POST", "/action_executions", '{"name": "std.echo", "input": ' + deep + "}"),
+            ("PUT", f"/executions/{ex_id}", '{"state": "PAUSED", "params": ' + deep + "}"),
+        ]
+        for method, path, body in bodies:
+            answer = client.request(method, path, content=body,
+                                    headers={"content-type": "application/json"})
+            message = _fault(answer)
+            assert "nested more than 100 levels deep" in message, (path, message)
+    # 100 levels are fine.
+    fine = client.put(f"/action_executions/{action_id}",
+                      json={"state": "SUCCESS", "output": {"v": [[[]]]}})
+    assert fine.status_code == 200, fine.text
+    _wait(limited, ex_id, {"SUCCESS"})
+    _listings_answer(limited)
+
+
+def test_execution_ids_must_be_uuids(limited: Api) -> None:
+    client = limited.client
+    for path in ("/executions/nope", "/executions/x..y", "/tasks/1",
+                 "/action_executions/x", "/executions/nope/tasks"):
+        message = _fault(client.get(path))
+        assert "execution ids are UUIDs" in message, message
+    assert _fault(client.put("/executions/nope", json={"state": "PAUSED"}))
+    assert _fault(client.delete("/executions/nope"))
+    message = _fault(client.post("/executions", json={"workflow_name": "echo",
+                                                      "id": "../etc"}))
+    assert "'id'" in message
+    message = _fault(client.post("/executions", json={"workflow_name": "echo",
+                                                      "source_execution_id": "x"}))
+    assert "'source_execution_id'" in message
+    # A UUID that exists nowhere is still a 404, and a client's UUID is taken.
+    assert client.get(f"/executions/{uuid.uuid4()}").status_code == 404
+    given = str(uuid.uuid4())
+    made = client.post("/executions", json={"workflow_name": "echo", "id": given})
+    assert made.status_code == 201 and made.json()["id"] == given
+
+
+def test_a_workflow_that_starts_itself_stops_at_the_nesting_limit(limited: Api) -> None:
+    client = limited.client
+    started = client.post("/executions", json={"workflow_name": "itself"})
+    assert started.status_code == 201, started.text
+    root = _wait(limited, started.json()["id"], {"ERROR"})
+    assert "max_nesting_depth" in root["state_info"] or "max_nesting_depth" in str(
+        root.get("output")), root
+    tree = client.get(f"/executions/{root['id']}/executions").json()["executions"]
+    assert len(tree) == 5  # the root and 4 sub-workflows: 5 levels
+    deepest = [e for e in tree if "would be nested 6 workflows deep" in (e["state_info"] or "")]
+    assert deepest, [e["state_info"] for e in tree]
+    assert all(e["state"] == "ERROR" for e in tree)
