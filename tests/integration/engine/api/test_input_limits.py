@@ -193,3 +193,67 @@ def test_a_workflow_that_starts_itself_stops_at_the_nesting_limit(limited: Api) 
     deepest = [e for e in tree if "would be nested 6 workflows deep" in (e["state_info"] or "")]
     assert deepest, [e["state_info"] for e in tree]
     assert all(e["state"] == "ERROR" for e in tree)
+
+
+DEEP = """---
+version: '2.0'
+
+deep:
+  input:
+    - level: 1
+    - bottom: 10
+  tasks:
+    down:
+      workflow: <% switch($.level >= $.bottom => 'deepest', true => 'deep') %>
+      input:
+        level: <% $.level + 1 %>
+        bottom: <% $.bottom %>
+
+deepest:
+  input: [level, bottom]
+  tasks:
+    wait:
+      action: std.async_noop
+"""
+
+
+@pytest.fixture
+def unlimited(migrated_url: str) -> Iterator[Api]:
+    """The engine role with a nesting limit high enough for a tree 1,500 levels deep."""
+    engine = make_engine(migrated_url)
+    saved = SETTINGS.config
+    try:
+        for url in serve_role(engine, migrated_url, {("engine", "max_nesting_depth"): 5000}):
+            with httpx.Client(base_url=url + "/v2", timeout=120) as client:
+                yield Api(url, client, engine)
+    finally:
+        SETTINGS.config = saved
+        engine.dispose()
+
+
+def test_cancel_of_a_deep_tree(unlimited: Api) -> None:
+    """A tree of 1,500 nested workflows starts (one loop, no recursion) and cancels."""
+    client = unlimited.client
+    levels = 1500
+    created = client.post("/workflows", content=DEEP, headers=TEXT)
+    assert created.status_code == 201, created.text
+    ex = client.post("/executions", json={"workflow_name": "deep", "input": {"bottom": levels}})
+    assert ex.status_code == 201, ex.text
+    root = ex.json()["id"]
+    deadline = time.monotonic() + 120
+    bottom: list[dict[str, Any]] = []
+    while not bottom and time.monotonic() < deadline:
+        state = client.get(f"/executions/{root}").json()
+        assert state["state"] == "RUNNING", state["state_info"][:300]
+        bottom = client.get("/executions", params={"workflow_name": "deepest"}).json()[
+            "executions"]
+        time.sleep(0.2)
+    assert bottom, "the tree was not built"
+    cancelled = client.put(f"/executions/{root}", json={"state": "CANCELLED"})
+    assert cancelled.status_code == 200, cancelled.text
+    assert cancelled.json()["state"] == "CANCELLED"
+    assert client.get(f"/executions/{bottom[0]['id']}").json()["state"] == "CANCELLED"
+    listed = client.get("/executions", params={"state": "CANCELLED", "limit": 1000})
+    assert listed.status_code == 200 and len(listed.json()["executions"]) == 1000
+    others = client.get("/executions", params={"state": "neq:CANCELLED"})
+    assert others.status_code == 200 and others.json()["executions"] == []
