@@ -129,6 +129,10 @@ class Launching(StepBase):
                     return
             if spec.timeout is not None:
                 timeout = _number(evaluate(spec.timeout, data, self.ctx(wf, task)), "timeout")
+                if timeout <= 0:
+                    raise ExpressionFailure(
+                        f"timeout must be a positive number of seconds, got {timeout:g} "
+                        f"from {spec.timeout!r}")
         except ExpressionFailure as exc:
             self.fail_task(wf, task, str(exc))
             return

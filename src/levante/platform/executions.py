@@ -216,6 +216,10 @@ def validate(
     except UnknownRunner as exc:
         raise ParameterError("runner_type", str(exc)) from None
     values = _validate(action_meta(action_row), runner.runner_parameters, params or {})
+    timeout = values.get("timeout")
+    if isinstance(timeout, int | float) and not isinstance(timeout, bool) and timeout <= 0:
+        raise ParameterError("timeout", f"Parameter 'timeout' must be a positive number of "
+                                        f"seconds, not {timeout}.")
     refusal = sudo_refusal(runner.name, values, allow_sudo)
     if refusal:
         raise ParameterError("sudo", f"Action {action_row['ref']}: {refusal}")
