@@ -257,3 +257,21 @@ def test_cancel_of_a_deep_tree(unlimited: Api) -> None:
     assert listed.status_code == 200 and len(listed.json()["executions"]) == 1000
     others = client.get("/executions", params={"state": "neq:CANCELLED"})
     assert others.status_code == 200 and others.json()["executions"] == []
+
+
+def test_task_timeouts_must_be_positive(limited: Api) -> None:
+    client = limited.client
+    for value in ("0", "-3"):
+        text = ("---\nversion: '2.0'\nzero:\n  tasks:\n    t:\n      action: std.noop\n"
+                f"      timeout: {value}\n")
+        message = _fault(client.post("/workflows", content=text, headers=TEXT))
+        assert "timeout" in message, message
+    text = ("---\nversion: '2.0'\ncomputed:\n  tasks:\n    t:\n      action: std.noop\n"
+            "      timeout: <% 0 - 2 %>\n")
+    assert client.post("/workflows", content=text, headers=TEXT).status_code == 201
+    started = client.post("/executions", json={"workflow_name": "computed"})
+    assert started.status_code == 201, started.text
+    done = _wait(limited, started.json()["id"], {"ERROR", "SUCCESS"})
+    assert done["state"] == "ERROR"
+    tasks = client.get(f"/executions/{done['id']}/tasks").json()["tasks"]
+    assert "timeout must be a positive number of seconds" in tasks[0]["state_info"]
