@@ -257,6 +257,8 @@ def test_cancel_of_a_deep_tree(unlimited: Api) -> None:
     assert listed.status_code == 200 and len(listed.json()["executions"]) == 1000
     others = client.get("/executions", params={"state": "neq:CANCELLED"})
     assert others.status_code == 200 and others.json()["executions"] == []
+    assert client.delete(f"/executions/{root}").status_code == 204
+    assert client.get("/executions").json()["executions"] == []
 
 
 def test_task_timeouts_must_be_positive(limited: Api) -> None:
