@@ -6,7 +6,6 @@ Reads go through `levante.engine.store.queries`; changes are the runtime's plain
 
 from __future__ import annotations
 
-import contextlib
 import importlib
 import json
 from typing import Any
@@ -15,6 +14,7 @@ from sqlalchemy import Connection
 from starlette.requests import Request
 from starlette.responses import Response
 
+from levante import jsontext
 from levante.engine.api import encode
 from levante.engine.api.errors import ApiError
 from levante.engine.api.http import (
@@ -452,14 +452,20 @@ async def run_action(request: Request) -> Response:
 
 async def update_action_execution(request: Request) -> Response:
     """Report the result of an asynchronous action: state SUCCESS/ERROR/CANCELLED, output."""
-    data = await json_body(request)
+    # An action's output is kept as the action made it (NUL characters included: they
+    # are stored as JSON escapes); only its depth is limited.
+    data = await json_body(request, text=False)
     db = db_of(request)
     ident = _path(request)
     state = _state(data)
     output = data.get("output")
     if isinstance(output, str):
-        with contextlib.suppress(ValueError):
-            output = json.loads(output)
+        try:
+            output = jsontext.loads(output, "output", text=False)
+        except jsontext.BadJson as exc:
+            raise ApiError(400, f"The request body cannot be accepted: {exc}") from None
+        except ValueError:
+            pass
     if state is None and output is None:
         raise ApiError(400, "Please provide either state or output for action execution.")
     if state is None:

@@ -107,12 +107,15 @@ def _check_definition(text: str, what: str) -> None:
         raise ApiError(400, f"The {what} cannot be accepted: {exc}") from None
 
 
-async def json_body(request: Request) -> dict[str, Any]:
+async def json_body(request: Request, text: bool = True) -> dict[str, Any]:
+    """The JSON object of the request, checked (jsontext): nested at most MAX_DEPTH deep
+    and, unless not ``text`` (results that actions produced), without NUL characters or
+    lone surrogates; 400 naming the field otherwise."""
     body = await raw_body(request)
     if not body.strip():
         return {}
     try:
-        data = jsontext.loads(body)
+        data = jsontext.loads(body, text=text)
     except jsontext.BadJson as exc:
         raise ApiError(400, f"The request body cannot be accepted: {exc}") from None
     except (ValueError, UnicodeDecodeError):
