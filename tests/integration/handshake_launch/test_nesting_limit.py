@@ -1,6 +1,8 @@
-"""A workflow action that starts itself (its workflow runs the same action as a child on
-the platform, which launches the workflow again) stops at `[engine] max_nesting_depth`
-with a clear error; cancelling the tree it made cancels every level."""
+"""Workflow actions with platform children, end to end (engine, notifier, platform API,
+runner and reporter on one database): a workflow action that starts itself (its workflow
+runs the same action as a child, which launches the workflow again) stops at
+`[engine] max_nesting_depth` with a clear error; a child's output with NUL bytes reaches
+its workflow."""
 
 from __future__ import annotations
 
@@ -22,6 +24,11 @@ PACK = {
                            "entry_point: workflows/again.yaml\n"),
     "actions/workflows/again.yaml": ("---\nversion: '2.0'\nselfpack.again:\n  tasks:\n"
                                      "    again:\n      action: selfpack.again\n"),
+    "actions/nul.yaml": "name: nul\nrunner_type: mistral-v2\nentry_point: workflows/nul.yaml\n",
+    "actions/workflows/nul.yaml": (
+        "---\nversion: '2.0'\nselfpack.nul:\n  output:\n    out: <% $.out %>\n  tasks:\n"
+        "    say:\n      action: core.local\n      input:\n"
+        "        cmd: printf 'a\\000b'\n      publish:\n        out: <% task().result.stdout %>\n"),
 }
 
 
@@ -40,29 +47,55 @@ def _rows(client: httpx.Client) -> list[dict[str, Any]]:
     return rows
 
 
-def test_a_workflow_action_that_starts_itself_stops_at_the_limit(
-    loopback: Loopback, tmp_path: Path
-) -> None:
-    loopback.config = loopback.config.with_overrides({("engine", "max_nesting_depth"): 4})
-    workflow_launch.configure(loopback.config, loopback.db)
+def _start(loopback: Loopback, tmp_path: Path) -> None:
     register_packs(loopback.db, [str(_pack(tmp_path / "packs"))])
     loopback.start_engine()
     loopback.start_notifier()
     loopback.start_platform()
     loopback.start("runner", RunnerService(loopback.config, loopback.db))
     loopback.start("reporter", EngineReporter(loopback.config, loopback.db))
+
+
+def _wait_done(client: httpx.Client, ex_id: str) -> dict[str, Any]:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        row: dict[str, Any] = client.get(f"/v1/executions/{ex_id}").json()
+        if row["status"] in ("failed", "succeeded"):
+            return row
+        time.sleep(0.2)
+    raise AssertionError(f"{ex_id} did not end")
+
+
+def test_nul_output_of_a_child_reaches_its_workflow(loopback: Loopback, tmp_path: Path) -> None:
+    """A child's stdout with a NUL byte: kept in the child's output and result, reported to
+    the engine, published by the workflow; on PostgreSQL as on SQLite."""
+    _start(loopback, tmp_path)
+    with httpx.Client(base_url=loopback.api_url, timeout=10,
+                      headers={"St2-Api-Key": loopback.key}) as client:
+        made = client.post("/v1/executions", json={"action": "selfpack.nul"})
+        assert made.status_code == 201, made.text
+        top = _wait_done(client, made.json()["id"])
+        assert top["status"] == "succeeded", top["result"]
+        assert top["result"]["out"] == "a\x00b"
+        child = client.get(f"/v1/executions/{top['id']}/children").json()[0]
+        assert child["result"]["stdout"] == "a\x00b"
+        lines = client.get(f"/v1/executions/{child['id']}/output",
+                           params={"format": "json"}).json()["lines"]
+        assert "".join(line["data"] for line in lines) == "a\x00b"
+        assert client.get("/v1/executions").status_code == 200
+
+
+def test_a_workflow_action_that_starts_itself_stops_at_the_limit(
+    loopback: Loopback, tmp_path: Path
+) -> None:
+    loopback.config = loopback.config.with_overrides({("engine", "max_nesting_depth"): 4})
+    workflow_launch.configure(loopback.config, loopback.db)
+    _start(loopback, tmp_path)
     with httpx.Client(base_url=loopback.api_url, timeout=10,
                       headers={"St2-Api-Key": loopback.key}) as client:
         made = client.post("/v1/executions", json={"action": "selfpack.again"})
         assert made.status_code == 201, made.text
-        root = made.json()["id"]
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if client.get(f"/v1/executions/{root}").json()["status"] in ("failed",
-                                                                       "succeeded"):
-                break
-            time.sleep(0.2)
-        top = client.get(f"/v1/executions/{root}").json()
+        top = _wait_done(client, made.json()["id"])
         assert top["status"] == "failed", top
         rows = _rows(client)
         # The root, then one child per level, each the parent of the next; the child that
