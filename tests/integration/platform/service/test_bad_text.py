@@ -9,8 +9,18 @@ from pathlib import Path
 import httpx
 
 from levante.platform import executions as ex
+from levante.platform.api.app import create_app
 from levante.platform.pack_registry import register_packs
-from tests.integration.platform.service.conftest import Served, wait_status
+from levante.platform.service import ensure_api_key
+from levante.service import HttpService
+from tests.conftest import free_port
+from tests.integration.platform.service.conftest import (
+    Background,
+    Db,
+    Served,
+    wait_http,
+    wait_status,
+)
 
 JSON = {"content-type": "application/json"}
 
@@ -159,3 +169,44 @@ def test_timeouts_must_be_positive(served: Served) -> None:
                                                 "parameters": {"cmd": "true", "timeout": 5}})
         assert fine.status_code == 201
         wait_status(client, fine.json()["id"], {"succeeded"})
+
+
+def test_cancel_of_a_deep_tree_of_workflow_executions(platform_db: Db, tmp_path: Path) -> None:
+    """A chain of 1,500 workflow executions, each the child of the one before (as a
+    workflow action that starts itself would make with a high limit): cancelling the top
+    one cancels every level, through the API (no runner runs: they all wait)."""
+    pack = tmp_path / "wfpack" / "deep"
+    (pack / "actions").mkdir(parents=True)
+    (pack / "pack.yaml").write_text("name: deep\nversion: 0.1.0\n", encoding="utf-8")
+    (pack / "actions" / "wf.yaml").write_text(
+        "name: wf\nrunner_type: mistral-v2\nentry_point: wf.yaml\n", encoding="utf-8")
+    (pack / "actions" / "workflows").mkdir()
+    register_packs(platform_db.engine, [str(tmp_path / "wfpack")], ["deep"])
+    levels = 1500
+    parent: str | None = None
+    first = ""
+    for _ in range(levels):
+        row = ex.create_execution(platform_db.engine, "deep.wf", {}, "levante", parent=parent,
+                                  max_nesting=levels)
+        parent = row["id"]
+        first = first or row["id"]
+    port = free_port()
+    config = platform_db.config.with_overrides({("api", "port"): port})
+    key, _ = ensure_api_key(config, platform_db.engine)
+    api = Background([HttpService("api", create_app(config, platform_db.engine), "127.0.0.1",
+                                  port)])
+    api.start()
+    try:
+        wait_http(f"http://127.0.0.1:{port}")
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}/v1", timeout=60,
+                          headers={"St2-Api-Key": key}) as client:
+            cancelled = client.delete(f"/executions/{first}")
+            assert cancelled.status_code == 200, cancelled.text
+            assert cancelled.json()["status"] == "canceled"
+            deepest = client.get(f"/executions/{parent}").json()
+            assert deepest["status"] == "canceled", deepest["status"]
+            assert deepest["context"]["nesting"] == levels
+            listed = client.get("/executions", params={"status": "requested"})
+            assert listed.status_code == 200 and listed.json() == []
+    finally:
+        api.stop()
