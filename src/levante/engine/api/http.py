@@ -90,15 +90,22 @@ _YAML_BAD_ESCAPE = re.compile(r"\\(?:0|x00|u0000|U00000000|u[dD][89a-fA-F]|U0000
 
 
 def _check_definition(text: str, what: str) -> None:
-    """A definition whose text, or whose YAML values, hold a NUL or a lone surrogate: 400
-    naming where (such names and values cannot be stored or answered everywhere)."""
+    """A definition whose text, or whose YAML values, hold a NUL or a lone surrogate, or
+    that nests deeper than jsontext.MAX_DEPTH: 400 naming where. The YAML is parsed here
+    only when it may be one of those (a bad escape, many brackets or a deep indentation);
+    the language parser reads it afterwards."""
     problem = jsontext.text_problem(text)
     if problem:
         raise ApiError(400, f"The {what} {problem}")
-    if not _YAML_BAD_ESCAPE.search(text):
+    limit = jsontext.MAX_DEPTH
+    if not (_YAML_BAD_ESCAPE.search(text) or text.count("[") + text.count("{") > limit
+            or any(len(line) - len(line.lstrip()) > limit for line in text.splitlines())):
         return
     try:
         data = yaml.safe_load(text)
+    except RecursionError:
+        raise ApiError(400, f"The {what} cannot be accepted: it is nested more than "
+                            f"{limit} levels deep") from None
     except yaml.YAMLError:
         return  # the language parser says what is wrong with it
     try:

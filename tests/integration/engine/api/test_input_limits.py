@@ -282,3 +282,17 @@ def test_task_timeouts_must_be_positive(limited: Api) -> None:
     assert done["state"] == "ERROR"
     tasks = client.get(f"/executions/{done['id']}/tasks").json()["tasks"]
     assert "timeout must be a positive number of seconds" in tasks[0]["state_info"]
+
+
+def test_deep_definitions_get_a_400(limited: Api) -> None:
+    client = limited.client
+    texts = [("---\nversion: '2.0'\nw:\n  tasks:\n    t:\n      action: std.echo\n"
+              "      input:\n        output: " + "[" * levels + "]" * levels + "\n")
+             for levels in (150, 5000)]
+    texts.append("---\nversion: '2.0'\nw:\n  vars:\n" + "".join(
+        " " * (4 + i) + f"k{i}:\n" for i in range(150)) + " " * 154 + "v: 1\n")
+    for text in texts:
+        for path in ("/workflows", "/workflows/validate", "/workbooks", "/actions"):
+            message = _fault(client.post(path, content=text, headers=TEXT))
+            assert "nested more than 100 levels deep" in message, (path, message[:300])
+    assert client.get("/workflows").status_code == 200
