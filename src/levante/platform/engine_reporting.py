@@ -33,6 +33,7 @@ import httpx
 from sqlalchemy import Connection, Engine, event, exists, func, insert, select, update
 from sqlalchemy.orm import aliased
 
+from levante import jsontext
 from levante.config import Config
 from levante.db.connect import after_commit, writing
 from levante.platform.models import executions as ex
@@ -127,6 +128,18 @@ def _runner_type(action: Any) -> str:
     return str(action.get("runner_type") or "") if isinstance(action, Mapping) else ""
 
 
+def _action_body(state: str, result: Any) -> dict[str, Any]:
+    """The report of a child's end. A result the engine would refuse (nested deeper than
+    its limit) fails the action with the reason instead of never reaching the engine."""
+    output = result if result is not None else {}
+    try:
+        jsontext.check(output, "output", text=False)
+    except jsontext.BadJson as exc:
+        return {"state": "ERROR", "output": {"error": f"The action's result cannot be "
+                                                      f"passed to the workflow: {exc}"}}
+    return {"state": state, "output": output}
+
+
 def reports_for(
     execution_id: str, status: str, result: Any, context: Any, action: Any
 ) -> list[Row]:
@@ -147,8 +160,7 @@ def reports_for(
         found.append({
             "execution_id": execution_id, "kind": "action", "target_id": action_execution_id,
             "url": f"/v2/action_executions/{action_execution_id}",
-            "body": {"state": ACTION_STATES[status],
-                     "output": result if result is not None else {}},
+            "body": _action_body(ACTION_STATES[status], result),
         })
     workflow_id = mistral.get("execution_id")
     if (status in WORKFLOW_COMMANDS and isinstance(workflow_id, str) and workflow_id

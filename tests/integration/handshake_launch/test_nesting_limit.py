@@ -24,6 +24,15 @@ PACK = {
                            "entry_point: workflows/again.yaml\n"),
     "actions/workflows/again.yaml": ("---\nversion: '2.0'\nselfpack.again:\n  tasks:\n"
                                      "    again:\n      action: selfpack.again\n"),
+    "actions/deep.yaml": "name: deep\nrunner_type: python-script\nentry_point: deep.py\n",
+    "actions/deep.py": ("from levante.platform.runners.python_action import Action\n\n\n"
+                        "class Deep(Action):\n    def run(self):\n        value = []\n"
+                        "        for _ in range(150):\n            value = [value]\n"
+                        "        return {'deep': value}\n"),
+    "actions/deepout.yaml": ("name: deepout\nrunner_type: mistral-v2\n"
+                             "entry_point: workflows/deepout.yaml\n"),
+    "actions/workflows/deepout.yaml": ("---\nversion: '2.0'\nselfpack.deepout:\n  tasks:\n"
+                                       "    deep:\n      action: selfpack.deep\n"),
     "actions/nul.yaml": "name: nul\nrunner_type: mistral-v2\nentry_point: workflows/nul.yaml\n",
     "actions/workflows/nul.yaml": (
         "---\nversion: '2.0'\nselfpack.nul:\n  output:\n    out: <% $.out %>\n  tasks:\n"
@@ -83,6 +92,25 @@ def test_nul_output_of_a_child_reaches_its_workflow(loopback: Loopback, tmp_path
                            params={"format": "json"}).json()["lines"]
         assert "".join(line["data"] for line in lines) == "a\x00b"
         assert client.get("/v1/executions").status_code == 200
+
+
+def test_a_child_result_too_deep_fails_its_task_with_the_reason(
+    loopback: Loopback, tmp_path: Path
+) -> None:
+    """The engine refuses JSON nested more than 100 levels deep: a child whose result is
+    deeper fails its task with the reason, instead of leaving the workflow waiting."""
+    _start(loopback, tmp_path)
+    with httpx.Client(base_url=loopback.api_url, timeout=10,
+                      headers={"St2-Api-Key": loopback.key}) as client:
+        made = client.post("/v1/executions", json={"action": "selfpack.deepout"})
+        assert made.status_code == 201, made.text
+        top = _wait_done(client, made.json()["id"])
+        assert top["status"] == "failed", top["result"]
+        child = client.get(f"/v1/executions/{top['id']}/children").json()[0]
+        assert child["status"] == "succeeded"  # the action itself did its work
+        reason = str(top["result"])
+        assert "cannot be passed to the workflow" in reason, reason
+        assert "nested more than 100 levels deep" in reason, reason
 
 
 def test_a_workflow_action_that_starts_itself_stops_at_the_limit(
