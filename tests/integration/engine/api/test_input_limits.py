@@ -124,6 +124,22 @@ def test_bad_text_is_refused_naming_the_field(limited: Api) -> None:
     _listings_answer(api)
 
 
+def test_bad_text_stored_before_does_not_break_listings(limited: Api) -> None:
+    """Values stored without these checks (by an earlier version, or made by a workflow)
+    are still answered: a lone surrogate as its escape, a NUL as \\u0000."""
+    from levante.engine import runtime
+
+    row = runtime.start_workflow(limited.engine, workflow_identifier="echo",
+                                 input={"value": "lone \ud800 and a\x00b"})
+    done = _wait(limited, row["id"], {"SUCCESS"})
+    assert json.loads(done["input"]) == {"value": "lone \ud800 and a\x00b"}
+    _listings_answer(limited)
+    tasks = limited.client.get("/tasks", params={"workflow_execution_id": row["id"]})
+    assert tasks.status_code == 200
+    listed = limited.client.get("/executions", params={"include_output": "true"})
+    assert listed.status_code == 200
+
+
 def test_deep_json_gets_a_400_on_every_body(limited: Api) -> None:
     client = limited.client
     started = client.post("/executions", json={"workflow_name": "waiting"})
