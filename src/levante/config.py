@@ -174,6 +174,11 @@ SECTIONS: tuple[Section, ...] = (
         ("workers", "int", 4, "Steps one engine process runs at once.", {"minimum": 1}),
         ("poll_interval", "float", 1.0,
          "Seconds between looks at the work queue when no wake-up arrives.", {"minimum": 0.01}),
+        ("max_nesting_depth", "int", 100,
+         "Deepest nesting of workflows: sub-workflows, and workflow actions started as "
+         "children of a workflow. A task that would start a workflow deeper fails with "
+         "the reason in its state_info (a workflow that starts itself stops there).",
+         {"minimum": 1}),
         ("expression_timeout", "float", 5.0,
          "Seconds one YAQL or Jinja expression may run before it fails its task.",
          {"minimum": 0.01}),

@@ -173,6 +173,13 @@ def get_action(name: str) -> StdAction:
         return found
 
 
+def _nesting(workflow: Mapping[str, Any]) -> int:
+    """The workflow's level in its tree of workflows (the root is 1; see step_base)."""
+    runtime = workflow.get("runtime_context")
+    level = runtime.get("nesting") if isinstance(runtime, Mapping) else None
+    return level if isinstance(level, int) and level > 0 else 1
+
+
 def origin_of(workflow: Mapping[str, Any], task: Mapping[str, Any]) -> dict[str, Any]:
     """What the child needs to know about where it comes from."""
     params = workflow.get("params")
@@ -185,6 +192,7 @@ def origin_of(workflow: Mapping[str, Any], task: Mapping[str, Any]) -> dict[str,
         "workflow_execution_id": workflow.get("id"),
         "workflow_name": workflow.get("workflow_name"),
         "root_execution_id": workflow.get("root_execution_id"),
+        "nesting": _nesting(workflow),
         "task_name": task.get("name"),
         "task_execution_id": task.get("id"),
         "parent": levante.get("execution_id") or None,
@@ -229,6 +237,8 @@ def child_body(ref: str, parameters: Mapping[str, Any], origin: Mapping[str, Any
         "task_name": origin.get("task_name") or ctx.task_name,
         "task_execution_id": origin.get("task_execution_id") or ctx.task_execution_id,
         "action_execution_id": ctx.action_execution_id,
+        # The level of the workflow in its tree: the platform adds it to its own nesting.
+        "nesting": origin.get("nesting"),
     }
     if ctx.callback_url:
         mistral["callback_url"] = ctx.callback_url

@@ -20,6 +20,8 @@ from levante.engine.lang.spec import TaskSpec
 from levante.engine.step_base import (
     StepBase,
     WfEx,
+    max_nesting_depth,
+    nesting_of,
     workflow_definition,
 )
 from levante.engine.store import executions as store
@@ -160,6 +162,13 @@ class ActionRunning(StepBase):
         name = evaluate(spec.workflow, data, ctx)
         if not isinstance(name, str) or not name:
             raise ExpressionFailure(f"workflow of task {task['name']!r} must be a name")
+        nesting = nesting_of(wf.row) + 1
+        limit = max_nesting_depth()
+        if nesting > limit:
+            raise InputError(
+                f"Workflow {name!r} cannot start: it would be nested {nesting} workflows "
+                f"deep, more than the limit of {limit} ([engine] max_nesting_depth). Does "
+                f"a workflow start itself without end?")
         definition, sub_spec = workflow_definition(
             self.conn, name, wf.row["workflow_namespace"]
         )
@@ -173,7 +182,8 @@ class ActionRunning(StepBase):
             k: params[k] for k in ("env", "notify") if params.get(k) is not None
         }
         runtime: dict[str, Any] = {"index": index,
-                                   "attempt": task["runtime_context"]["attempt"]}
+                                   "attempt": task["runtime_context"]["attempt"],
+                                   "nesting": nesting}
         defaults = self.expression_defaults(sub_spec, raw_input)
         if defaults:
             runtime["input_defaults"] = defaults

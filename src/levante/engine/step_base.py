@@ -68,6 +68,23 @@ class Settings:
 
 SETTINGS = Settings()
 
+DEFAULT_MAX_NESTING_DEPTH = 100
+
+
+def max_nesting_depth() -> int:
+    """``[engine] max_nesting_depth``: workflows nested at most (the root is level 1)."""
+    config = SETTINGS.config
+    if config is None:
+        return DEFAULT_MAX_NESTING_DEPTH
+    return int(config.get_int("engine", "max_nesting_depth"))
+
+
+def nesting_of(row: Mapping[str, Any]) -> int:
+    """The level of a workflow execution in its tree of workflows (the root is 1)."""
+    runtime = row.get("runtime_context")
+    level = runtime.get("nesting") if isinstance(runtime, Mapping) else None
+    return level if isinstance(level, int) and level > 0 else 1
+
 
 class _SpecCache:
     """Parsed specs of executions (immutable once started), by execution id."""
@@ -232,6 +249,8 @@ class StepBase:
         self.logs: list[tuple[Any, ...]] = []
         # cached definitions used unchecked (see workflow_definition); checked in flush
         self.stamp_checks: list[StampCheck] = []
+        # Work queued by `cascade` while a cascade runs (None: none runs).
+        self._cascade: deque[tuple[Callable[..., None], tuple[Any, ...]]] | None = None
 
     def load(self, wf_id: str) -> WfEx | None:
         found = self.wfs.get(wf_id)
@@ -472,6 +491,23 @@ class StepBase:
             from levante.engine.store.outbox import lingers
 
             wakeup.events_committed(urgent=not all(lingers(e["event"]) for e in self.events))
+
+    def cascade(self, fn: Callable[..., None], *args: Any) -> None:
+        """Run ``fn(*args)``, or, when called from within a cascade that runs already, queue
+        it to run next in that cascade's loop. Starting, cancelling, failing or pausing a
+        tree of workflows one level after another is then a loop, not a recursion: a tree
+        of any depth is handled without exhausting the interpreter's stack."""
+        if self._cascade is not None:
+            self._cascade.append((fn, args))
+            return
+        queue: deque[tuple[Callable[..., None], tuple[Any, ...]]] = deque([(fn, args)])
+        self._cascade = queue
+        try:
+            while queue:
+                func, call_args = queue.popleft()
+                func(*call_args)
+        finally:
+            self._cascade = None
 
     def create_workflow(
         self, spec: WorkflowSpec, definition: Mapping[str, Any], input: dict[str, Any],

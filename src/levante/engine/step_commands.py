@@ -17,6 +17,9 @@ class Commands(StepBase):
     """Pause, resume, cancel, fail, succeed; re-run and skip of tasks."""
 
     def pause(self, wf: WfEx, cascade_up: bool = False, info: str | None = None) -> None:
+        self.cascade(self._pause, wf, cascade_up, info)
+
+    def _pause(self, wf: WfEx, cascade_up: bool, info: str | None) -> None:
         if wf.state == states.RUNNING:
             self.set_wf_state(wf, states.PAUSED, info)
             for t in wf.tasks:
@@ -75,7 +78,10 @@ class Commands(StepBase):
 
     def cancel(self, wf: WfEx, info: str | None = None, cascade_up: bool = True) -> None:
         """Cancel a workflow, its tasks and sub-workflows; a cancelled sub-workflow cancels
-        its task and then its parent ("Cancelled tasks: <names>")."""
+        its task and then its parent ("Cancelled tasks: <names>"). Iterative (`cascade`)."""
+        self.cascade(self._cancel, wf, info, cascade_up)
+
+    def _cancel(self, wf: WfEx, info: str | None, cascade_up: bool) -> None:
         if states.is_completed(wf.state):
             return
         wf.row["output"] = {"result": info} if info else {}
@@ -91,6 +97,9 @@ class Commands(StepBase):
                 self.cancel(pwf, f"Cancelled tasks: {ptask['name']}", cascade_up=True)
 
     def fail(self, wf: WfEx, info: str | None, cascade_up: bool = True) -> None:
+        self.cascade(self._fail, wf, info, cascade_up)
+
+    def _fail(self, wf: WfEx, info: str | None, cascade_up: bool) -> None:
         if states.is_completed(wf.state):
             return
         for t in wf.tasks:

@@ -65,7 +65,11 @@ class Launching(StepBase):
 
     def start(self, wf: WfEx) -> None:
         """Evaluate input defaults and vars, then start the first tasks of a new workflow
-        execution."""
+        execution. A sub-workflow started while starting its parent starts right after it,
+        in the same loop (`cascade`): a deep tree starts without recursion."""
+        self.cascade(self._start, wf)
+
+    def _start(self, wf: WfEx) -> None:
         if wf.tasks or wf.state != states.RUNNING:
             return
         try:
@@ -125,6 +129,10 @@ class Launching(StepBase):
                     return
             if spec.timeout is not None:
                 timeout = _number(evaluate(spec.timeout, data, self.ctx(wf, task)), "timeout")
+                if timeout <= 0:
+                    raise ExpressionFailure(
+                        f"timeout must be a positive number of seconds, got {timeout:g} "
+                        f"from {spec.timeout!r}")
         except ExpressionFailure as exc:
             self.fail_task(wf, task, str(exc))
             return

@@ -33,6 +33,7 @@ import httpx
 from sqlalchemy import Connection, Engine, event, exists, func, insert, select, update
 from sqlalchemy.orm import aliased
 
+from levante import jsontext
 from levante.config import Config
 from levante.db import faults
 from levante.db.connect import after_commit, writing
@@ -129,6 +130,18 @@ def _runner_type(action: Any) -> str:
     return str(action.get("runner_type") or "") if isinstance(action, Mapping) else ""
 
 
+def _action_body(state: str, result: Any) -> dict[str, Any]:
+    """The report of a child's end. A result the engine would refuse (nested deeper than
+    its limit) fails the action with the reason instead of never reaching the engine."""
+    output = result if result is not None else {}
+    try:
+        jsontext.check(output, "output", text=False)
+    except jsontext.BadJson as exc:
+        return {"state": "ERROR", "output": {"error": f"The action's result cannot be "
+                                                      f"passed to the workflow: {exc}"}}
+    return {"state": state, "output": output}
+
+
 def reports_for(
     execution_id: str, status: str, result: Any, context: Any, action: Any
 ) -> list[Row]:
@@ -149,8 +162,7 @@ def reports_for(
         found.append({
             "execution_id": execution_id, "kind": "action", "target_id": action_execution_id,
             "url": f"/v2/action_executions/{action_execution_id}",
-            "body": {"state": ACTION_STATES[status],
-                     "output": result if result is not None else {}},
+            "body": _action_body(ACTION_STATES[status], result),
         })
     workflow_id = mistral.get("execution_id")
     if (status in WORKFLOW_COMMANDS and isinstance(workflow_id, str) and workflow_id
@@ -171,11 +183,12 @@ def may_report(context: Any) -> bool:
 
 def on_status(
     conn: Connection, execution_id: str, status: str, result: Any = None, *,
-    context: Any = None, action: Any = None,
+    context: Any = None, action: Any = None, children: bool = True,
 ) -> int:
     """Write the reports that a change of ``execution_id`` to ``status`` calls for, in the
     caller's transaction (``conn``); returns how many. Cheap for statuses that never report;
-    ``context`` and ``action`` are read from the row when not given."""
+    ``context`` and ``action`` are read from the row when not given. ``children``: also
+    cancel what a canceled workflow execution started (cancel_children does it itself)."""
     if status not in REPORTED_STATUSES:
         return 0
     if context is None or action is None:
@@ -186,7 +199,7 @@ def on_status(
             return 0
         context = row.context if context is None else context
         action = row.action if action is None else action
-    if status in CANCEL_CHILDREN and _runner_type(action) in WORKFLOW_RUNNERS:
+    if children and status in CANCEL_CHILDREN and _runner_type(action) in WORKFLOW_RUNNERS:
         cancel_children(conn, execution_id)
     rows = reports_for(execution_id, status, result, context, action)
     if not rows:
@@ -228,25 +241,33 @@ def _hand_over(conn: Connection, rows: list[Row], stamp: datetime) -> bool:
 def cancel_children(conn: Connection, parent_id: str) -> int:
     """Cancel what a canceled workflow execution started on the platform (in ``conn``):
     children not yet running end ``canceled`` at once, running ones go ``canceling`` (their
-    runner kills the process). Returns how many changed."""
+    runner kills the process), and so on down the tree (a loop: a tree of any depth).
+    Returns how many changed."""
     stamp = now()
     changed = 0
-    for child in conn.execute(
-        select(ex.c.id, ex.c.status, ex.c.log, ex.c.context, ex.c.action)
-        .where(ex.c.parent == parent_id, ex.c.status.in_(sorted(CHILD_WAITING | CHILD_ACTIVE)))
-    ).all():
-        target = "canceled" if child.status in CHILD_WAITING else "canceling"
-        values: Row = {"status": target,
-                       "log": [*(child.log or []), {"timestamp": _iso(stamp), "status": target}]}
-        if target == "canceled":
-            values.update(end_timestamp=stamp, lease_until=None,
-                          result={"error": "Canceled with its parent workflow."})
-        done = conn.execute(update(ex).where(ex.c.id == child.id, ex.c.status == child.status)
-                            .values(**values)).rowcount
-        if done:
-            changed += 1
-            on_status(conn, child.id, target, values.get("result"), context=child.context,
-                      action=child.action)
+    parents = [parent_id]
+    while parents:
+        for child in conn.execute(
+            select(ex.c.id, ex.c.status, ex.c.log, ex.c.context, ex.c.action)
+            .where(ex.c.parent == parents.pop(),
+                   ex.c.status.in_(sorted(CHILD_WAITING | CHILD_ACTIVE)))
+        ).all():
+            target = "canceled" if child.status in CHILD_WAITING else "canceling"
+            values: Row = {"status": target, "log": [*(child.log or []),
+                                                     {"timestamp": _iso(stamp),
+                                                      "status": target}]}
+            if target == "canceled":
+                values.update(end_timestamp=stamp, lease_until=None,
+                              result={"error": "Canceled with its parent workflow."})
+            done = conn.execute(update(ex).where(ex.c.id == child.id,
+                                                 ex.c.status == child.status)
+                                .values(**values)).rowcount
+            if done:
+                changed += 1
+                on_status(conn, child.id, target, values.get("result"), context=child.context,
+                          action=child.action, children=False)
+                if target in CANCEL_CHILDREN and _runner_type(child.action) in WORKFLOW_RUNNERS:
+                    parents.append(child.id)
     return changed
 
 

@@ -228,10 +228,37 @@ def validate(
     except UnknownRunner as exc:
         raise ParameterError("runner_type", str(exc)) from None
     values = _validate(action_meta(action_row), runner.runner_parameters, params or {})
+    timeout = values.get("timeout")
+    if isinstance(timeout, int | float) and not isinstance(timeout, bool) and timeout <= 0:
+        raise ParameterError("timeout", f"Parameter 'timeout' must be a positive number of "
+                                        f"seconds, not {timeout}.")
     refusal = sudo_refusal(runner.name, values, allow_sudo)
     if refusal:
         raise ParameterError("sudo", f"Action {action_row['ref']}: {refusal}")
     return values
+
+
+DEFAULT_MAX_NESTING = 100
+
+
+def _level(value: Any) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 1
+
+
+def _nesting(parent: dict[str, Any], context: dict[str, Any], limit: int) -> int:
+    """The nesting of a child of ``parent``: the parent's, plus the level (in its tree on
+    the engine) of the workflow that asks for the child; ParameterError past ``limit``
+    (``[engine] max_nesting_depth``), e.g. for a workflow action that starts itself."""
+    parent_ctx = parent.get("context")
+    mistral = context.get("mistral")
+    level = _level(parent_ctx.get("nesting") if isinstance(parent_ctx, dict) else None)
+    level += _level(mistral.get("nesting") if isinstance(mistral, dict) else None)
+    if level > limit:
+        raise ParameterError(
+            "parent", f"The execution cannot start: it would be nested {level} levels deep "
+                      f"under workflows, more than the limit of {limit} ([engine] "
+                      f"max_nesting_depth). Does a workflow start itself without end?")
+    return level
 
 
 def create_execution(
@@ -245,6 +272,7 @@ def create_execution(
     allow_sudo: bool = True,
     default_timeout: int = DEFAULT_TIMEOUT,
     execution_id: str | None = None,
+    max_nesting: int = DEFAULT_MAX_NESTING,
 ) -> dict[str, Any]:
     """Record a requested execution of action ``ref`` and wake the runners.
 
@@ -256,10 +284,15 @@ def create_execution(
     if not action_row["enabled"]:
         raise Refused(f'Action "{action_row["ref"]}" is disabled.')
     values = validate(action_row, params, allow_sudo)
-    if parent is not None and store.get_execution(db, parent) is None:
-        raise NotFound(f'Execution "{parent}" (parent) cannot be found.')
-    stamp = store.now()
     ctx = dict(context or {})
+    if parent is not None:
+        parent_row = store.get_execution(db, parent)
+        if parent_row is None:
+            raise NotFound(f'Execution "{parent}" (parent) cannot be found.')
+        ctx["nesting"] = _nesting(parent_row, ctx, max_nesting)
+    else:
+        ctx.pop("nesting", None)
+    stamp = store.now()
     ctx.setdefault("user", user)
     ctx.setdefault("pack", action_row["pack"])
     if parent:

@@ -8,6 +8,7 @@ exactly what to fix without dropping what works.
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +24,21 @@ NEEDS_ENTRY_POINT = frozenset({"local-shell-script", "run-local-script", "python
                                "run-python", "mistral-v2", "levante-workflow"})
 _NAME_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
 _PACK_NAME_RE = re.compile(r"^[a-z0-9_][a-z0-9_-]*$", re.IGNORECASE)
+
+
+def is_pack_name(name: object) -> bool:
+    """A pack name is a plain identifier (letters, digits, ``_`` and ``-``): never a path,
+    never ``..``, no dots or slashes."""
+    return isinstance(name, str) and len(name) <= 255 and bool(_PACK_NAME_RE.match(name))
+
+
+def pack_name_problem(name: object, what: str = "pack name") -> str | None:
+    """Why ``name`` is not a pack name (for a 400 naming ``what``), or None."""
+    if is_pack_name(name):
+        return None
+    shown = json.dumps(name)[:80] if isinstance(name, str) else type(name).__name__
+    return (f"{what} {shown} is not a valid pack name: letters, digits, '_' and '-' only "
+            "(no '.', '/' or '..').")
 # Keys a parameter definition may carry (JSON-schema words StackStorm accepts, plus its own).
 # Every one of them is enforced when a call is checked (levante.platform.parameters).
 _PARAM_KEYS = frozenset({
@@ -117,8 +133,15 @@ def read_pack_meta(path: Path) -> PackMeta:
     if not isinstance(data, dict):
         raise PackLoadFailed(str(meta_file), "pack.yaml must be a mapping")
     name = data.get("ref") or data.get("name") or path.name
-    if not isinstance(name, str) or not _PACK_NAME_RE.match(name):
-        raise PackLoadFailed(str(meta_file), f"invalid pack name {name!r}")
+    if not is_pack_name(name):
+        field = "ref" if data.get("ref") else "name" if data.get("name") else "folder name"
+        raise PackLoadFailed(str(meta_file), f"invalid pack name {name!r} ({field}): letters, "
+                                             "digits, '_' and '-' only")
+    display = data.get("name")
+    if data.get("ref") and display is not None and (
+            not isinstance(display, str) or any(c in display for c in "/\\\x00")
+            or ".." in display):
+        raise PackLoadFailed(str(meta_file), f"invalid pack name {display!r} (name)")
     version = data.get("version", "0.0.0")
     return PackMeta(
         name=name,

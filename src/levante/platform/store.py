@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import socket
 import time
@@ -582,12 +583,40 @@ def statuses_of(engine: Engine, ids: Sequence[str]) -> dict[str, str]:
         }
 
 
+# PostgreSQL text cannot hold NUL characters. A line with one is stored there escaped
+# (backslash doubled, NUL as backslash-0) and its stream marked with this suffix; every
+# other line, and every line on SQLite, is stored as it is. Readers get the line back as
+# it was written, on either database.
+_ESCAPED = "+esc"
+_NUL_ESCAPES = re.compile(r"\\(.)", re.DOTALL)
+
+
+def _escape_output(row: Row) -> Row:
+    data = row.get("data")
+    if not isinstance(data, str) or "\x00" not in data:
+        return row
+    escaped = data.replace("\\", "\\\\").replace("\x00", "\\0")
+    return {**row, "data": escaped, "stream": f"{row['stream']}{_ESCAPED}"}
+
+
+def _unescape_output(row: Row) -> Row:
+    stream = str(row.get("stream") or "")
+    if not stream.endswith(_ESCAPED):
+        return row
+    data = _NUL_ESCAPES.sub(lambda m: "\x00" if m.group(1) == "0" else m.group(1),
+                            str(row.get("data") or ""))
+    return {**row, "stream": stream[: -len(_ESCAPED)], "data": data}
+
+
 def append_output(engine: Engine, rows: Sequence[Row]) -> None:
     """Insert output lines (execution_id, seq, stream, data, timestamp) in one transaction."""
     if not rows:
         return
+    batch = list(rows)
+    if engine.dialect.name != "sqlite":
+        batch = [_escape_output(row) for row in batch]
     with one_statement(engine) as conn:
-        conn.execute(insert(execution_output), list(rows))
+        conn.execute(insert(execution_output), batch)
 
 
 def get_output(
@@ -600,9 +629,9 @@ def get_output(
         .order_by(execution_output.c.seq)
     )
     if stream:
-        query = query.where(execution_output.c.stream == stream)
+        query = query.where(execution_output.c.stream.in_([stream, stream + _ESCAPED]))
     with reading(engine) as conn:
-        return _rows(conn.execute(query))
+        return [_unescape_output(row) for row in _rows(conn.execute(query))]
 
 
 def claimed_active(engine: Engine, statuses: Sequence[str]) -> list[Row]:

@@ -48,7 +48,7 @@ def test_a_child_execution_with_parent_and_mistral_context(loopback: Loopback) -
     assert child["context"]["mistral"] == {
         "workflow_execution_id": "wf-1", "workflow_name": "wb.wf",
         "root_execution_id": "wf-1", "task_name": "say", "task_execution_id": "task-1",
-        "action_execution_id": "action-1",
+        "action_execution_id": "action-1", "nesting": 1,
         "callback_url": f"{loopback.engine_url}/v2/action_executions/action-1",
     }
     assert child["context"]["parent"] == {"execution_id": parent}

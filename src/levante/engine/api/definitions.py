@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
 from levante.engine.api import encode
 from levante.engine.api.errors import ApiError
@@ -22,6 +22,7 @@ from levante.engine.api.http import (
     str_field,
     text_body,
 )
+from levante.engine.api.response import JSONResponse
 from levante.engine.store import definitions as store
 from levante.engine.store import queries
 

@@ -15,9 +15,9 @@ from sqlalchemy.exc import (
     OperationalError,
     StatementError,
 )
-from starlette.responses import JSONResponse
 
 from levante.db import faults
+from levante.engine.api.response import JSONResponse
 from levante.engine.store.definitions import (
     DuplicateError,
     InvalidRequest,

@@ -6,15 +6,15 @@ Reads go through `levante.engine.store.queries`; changes are the runtime's plain
 
 from __future__ import annotations
 
-import contextlib
 import importlib
 import json
 from typing import Any
 
 from sqlalchemy import Connection
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
+from levante import jsontext
 from levante.engine.api import encode
 from levante.engine.api.auth import user_of
 from levante.engine.api.errors import ApiError
@@ -27,6 +27,7 @@ from levante.engine.api.http import (
     query_bool,
     str_field,
 )
+from levante.engine.api.response import JSONResponse
 from levante.engine.store import definitions as store
 from levante.engine.store import queries
 
@@ -45,7 +46,24 @@ def _runtime() -> Any:
 
 
 def _path(request: Request, name: str = "id") -> str:
-    return str(request.path_params[name])
+    """An execution id from the path: a UUID (400 otherwise, naming the value)."""
+    value = str(request.path_params[name])
+    if name == "id" and not store.is_uuid(value):
+        raise ApiError(400, f"{_shown(value)} is not a valid id: execution ids are UUIDs")
+    return value
+
+
+def _shown(value: str) -> str:
+    """A client's value quoted for an error message, in ASCII and not too long."""
+    return json.dumps(value[:80])
+
+
+def _uuid_field(data: dict[str, Any], name: str) -> str | None:
+    """A body field holding an execution id: absent, or a UUID (400 naming the field)."""
+    value = str_field(data, name)
+    if value and not store.is_uuid(value):
+        raise ApiError(400, f"Field '{name}' must be a UUID, not {_shown(value)}")
+    return value
 
 
 def _ident(result: Any) -> str:
@@ -111,11 +129,11 @@ async def create_execution(request: Request) -> Response:
     """Start a workflow; with a client-given `id` that exists, answer that execution."""
     data = await json_body(request)
     db = db_of(request)
-    exec_id = str_field(data, "id")
+    exec_id = _uuid_field(data, "id")
     workflow = str_field(data, "workflow_id") or str_field(data, "workflow_name")
     wf_input = json_field(data, "input")
     params = json_field(data, "params") or {}
-    source = str_field(data, "source_execution_id")
+    source = _uuid_field(data, "source_execution_id")
     if source:
         src = await db.read(_require, queries.executions_listing(), source, "Workflow execution")
         workflow = workflow or src.get("workflow_id") or src.get("workflow_name")
@@ -436,14 +454,20 @@ async def run_action(request: Request) -> Response:
 
 async def update_action_execution(request: Request) -> Response:
     """Report the result of an asynchronous action: state SUCCESS/ERROR/CANCELLED, output."""
-    data = await json_body(request)
+    # An action's output is kept as the action made it (NUL characters included: they
+    # are stored as JSON escapes); only its depth is limited.
+    data = await json_body(request, text=False)
     db = db_of(request)
     ident = _path(request)
     state = _state(data)
     output = data.get("output")
     if isinstance(output, str):
-        with contextlib.suppress(ValueError):
-            output = json.loads(output)
+        try:
+            output = jsontext.loads(output, "output", text=False)
+        except jsontext.BadJson as exc:
+            raise ApiError(400, f"The request body cannot be accepted: {exc}") from None
+        except ValueError:
+            pass
     if state is None and output is None:
         raise ApiError(400, "Please provide either state or output for action execution.")
     if state is None:

@@ -4,16 +4,19 @@ bodies, Mistral's JSON-or-JSON-string fields and the list parameters."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TypeVar
 from urllib.parse import urlencode
 
+import yaml
 from sqlalchemy import Connection, Engine
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import JSONResponse
 
+from levante import jsontext
 from levante.engine.api.errors import ApiError
+from levante.engine.api.response import JSONResponse
 from levante.engine.store.queries import MAX_LIMIT, Listing, ListRequest
 
 T = TypeVar("T")
@@ -78,15 +81,50 @@ async def text_body(request: Request, what: str = "definition") -> str:
             text = data["definition"]
     if not text.strip():
         raise ApiError(400, f"The {what} is empty")
+    _check_definition(text, what)
     return text
 
 
-async def json_body(request: Request) -> dict[str, Any]:
+# YAML escapes that make a NUL character or a lone surrogate in a double-quoted scalar.
+_YAML_BAD_ESCAPE = re.compile(r"\\(?:0|x00|u0000|U00000000|u[dD][89a-fA-F]|U0000[dD][89a-fA-F])")
+
+
+def _check_definition(text: str, what: str) -> None:
+    """A definition whose text, or whose YAML values, hold a NUL or a lone surrogate, or
+    that nests deeper than jsontext.MAX_DEPTH: 400 naming where. The YAML is parsed here
+    only when it may be one of those (a bad escape, many brackets or a deep indentation);
+    the language parser reads it afterwards."""
+    problem = jsontext.text_problem(text)
+    if problem:
+        raise ApiError(400, f"The {what} {problem}")
+    limit = jsontext.MAX_DEPTH
+    if not (_YAML_BAD_ESCAPE.search(text) or text.count("[") + text.count("{") > limit
+            or any(len(line) - len(line.lstrip()) > limit for line in text.splitlines())):
+        return
+    try:
+        data = yaml.safe_load(text)
+    except RecursionError:
+        raise ApiError(400, f"The {what} cannot be accepted: it is nested more than "
+                            f"{limit} levels deep") from None
+    except yaml.YAMLError:
+        return  # the language parser says what is wrong with it
+    try:
+        jsontext.check(data)
+    except jsontext.BadJson as exc:
+        raise ApiError(400, f"The {what} cannot be accepted: {exc}") from None
+
+
+async def json_body(request: Request, text: bool = True) -> dict[str, Any]:
+    """The JSON object of the request, checked (jsontext): nested at most MAX_DEPTH deep
+    and, unless not ``text`` (results that actions produced), without NUL characters or
+    lone surrogates; 400 naming the field otherwise."""
     body = await raw_body(request)
     if not body.strip():
         return {}
     try:
-        data = json.loads(body)
+        data = jsontext.loads(body, text=text)
+    except jsontext.BadJson as exc:
+        raise ApiError(400, f"The request body cannot be accepted: {exc}") from None
     except (ValueError, UnicodeDecodeError):
         raise ApiError(400, "The request body is not valid JSON") from None
     if not isinstance(data, dict):
@@ -101,7 +139,9 @@ def json_field(data: Mapping[str, Any], name: str, kind: type = dict) -> Any:
         return None
     if isinstance(value, str):
         try:
-            value = json.loads(value)
+            value = jsontext.loads(value, name)
+        except jsontext.BadJson as exc:
+            raise ApiError(400, f"The request body cannot be accepted: {exc}") from None
         except ValueError:
             raise ApiError(400, f"Field '{name}' is not valid JSON") from None
     if kind is not object and not isinstance(value, kind):
@@ -120,8 +160,9 @@ def str_field(data: Mapping[str, Any], name: str, default: str | None = None) ->
         return default
     if not isinstance(value, str):
         raise ApiError(400, f"Field '{name}' must be a string")
-    if "\x00" in value:
-        raise ApiError(400, f"Field '{name}' holds a NUL character")
+    problem = jsontext.text_problem(value)
+    if problem:
+        raise ApiError(400, f"Field '{name}' {problem}")
     return value
 
 

@@ -430,6 +430,10 @@ def _policies(w: _Where, body: dict[str, Any]) -> dict[str, Any]:
     for key in ("wait-before", "wait-after", "timeout", "concurrency"):
         if key in body:
             out[key.replace("-", "_")] = w.expr_or_int(body, key)
+    timeout = out.get("timeout")
+    if isinstance(timeout, int) and timeout <= 0:
+        w.fail(f"must be a positive number of seconds, got {timeout}", "timeout", body,
+               "timeout")
     if "pause-before" in body:
         out["pause_before"] = w.expr_or_bool(body, "pause-before")
     if "retry" in body:

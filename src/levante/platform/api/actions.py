@@ -20,7 +20,7 @@ from levante.platform.api.common import (
     read_object,
 )
 from levante.platform.pack_registry import action_row
-from levante.platform.packs import PackMeta, parse_action
+from levante.platform.packs import PackMeta, pack_name_problem, parse_action
 from levante.platform.parameters import merge_schema
 from levante.platform.runners import UnknownRunner, get_runner, runner_names, runner_types
 
@@ -69,6 +69,9 @@ def _parse(request: Request, body: dict[str, Any]) -> dict[str, Any]:
     pack_name = body.get("pack")
     if not isinstance(pack_name, str) or not pack_name:
         raise ApiError(400, "'pack' is required.")
+    problem = pack_name_problem(pack_name, "'pack'")
+    if problem:
+        raise ApiError(400, problem)
     p = platform(request)
     pack_row = store.get_pack(p.db, pack_name)
     pack_path = Path(pack_row["path"]) if pack_row else p.config.data_dir / "packs" / pack_name

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -13,6 +14,7 @@ from sqlalchemy import Engine
 from starlette.requests import Request
 from starlette.responses import Response
 
+from levante import jsontext
 from levante.config import Config
 from levante.db import faults
 
@@ -70,7 +72,7 @@ def user_of(request: Request) -> str:
 
 
 def dumps(data: Any) -> bytes:
-    return json.dumps(data, ensure_ascii=False, separators=(",", ":"), default=str).encode()
+    return jsontext.safe_dumps(data, default=str)
 
 
 def json_response(
@@ -98,35 +100,12 @@ async def read_json(request: Request, required: bool = True) -> Any:
             raise ApiError(400, "The request body is empty: a JSON object is expected.")
         return None
     try:
-        body = json.loads(raw)
-    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        body = jsontext.loads(raw)
+    except jsontext.BadJson as exc:
+        raise ApiError(400, f"The request body cannot be accepted: {exc}.") from None
+    except (ValueError, UnicodeDecodeError) as exc:
         raise ApiError(400, f"The request body is not valid JSON: {exc}") from None
-    problem = _unstorable(body)
-    if problem:
-        raise ApiError(400, f"The request body cannot be accepted: {problem}.")
     return body
-
-
-MAX_DEPTH = 64
-
-
-def _unstorable(value: Any, depth: int = 0) -> str | None:
-    """Why a JSON value cannot be stored (NUL characters, absurd nesting), or None."""
-    if isinstance(value, str):
-        return "it holds a NUL character" if "\x00" in value else None
-    if depth > MAX_DEPTH:
-        return f"it is nested more than {MAX_DEPTH} levels deep"
-    if isinstance(value, dict):
-        items: list[Any] = [*value.keys(), *value.values()]
-    elif isinstance(value, list):
-        items = value
-    else:
-        return None
-    for item in items:
-        problem = _unstorable(item, depth + 1)
-        if problem:
-            return problem
-    return None
 
 
 async def read_object(request: Request, required: bool = True) -> dict[str, Any]:
@@ -136,6 +115,26 @@ async def read_object(request: Request, required: bool = True) -> dict[str, Any]
     if not isinstance(body, dict):
         raise ApiError(400, "The request body must be a JSON object.")
     return body
+
+
+# Execution ids: the platform's own (24 hex digits) or a UUID; nothing else can name one.
+_EXECUTION_ID = re.compile(
+    r"^(?:[0-9a-fA-F]{24}|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-"
+    r"[0-9a-fA-F]{12})$")
+
+
+def execution_id(value: str, what: str = "execution id") -> str:
+    """``value`` if it has the form of an execution id, else 400 naming ``what``."""
+    if not _EXECUTION_ID.match(value):
+        shown = json.dumps(value[:80])
+        raise ApiError(400, f"{what} {shown} is not a valid execution id (24 hexadecimal "
+                            "digits, or a UUID).")
+    return value
+
+
+def path_execution_id(request: Request) -> str:
+    """The execution id in the request's path (400 when it cannot be one)."""
+    return execution_id(str(request.path_params["id"]), "The path's execution id")
 
 
 MAX_QUERY_INT = 2**31 - 1

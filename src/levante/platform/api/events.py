@@ -15,7 +15,6 @@ database refuses writes for now (the sender tries again).
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from typing import Any
 
@@ -23,6 +22,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from levante import jsontext
 from levante.handshake_secret import signing_secret
 from levante.platform import receiver
 from levante.platform.api.common import fault, json_response, platform
@@ -46,8 +46,12 @@ def _secret(request: Request) -> str:
 
 
 def _parse(raw: bytes) -> Any:
+    """The event body. Its depth is limited; its text is not checked here: an engine event
+    carries what the workflow produced (e.g. output holding NUL characters), to be kept."""
     try:
-        return json.loads(raw)
+        return jsontext.loads(raw, text=False)
+    except jsontext.BadJson as exc:
+        raise receiver.BadEvent(str(exc)) from None
     except (ValueError, UnicodeDecodeError) as exc:
         raise receiver.BadEvent(f"the body is not valid JSON: {exc}") from None
 

@@ -12,8 +12,10 @@ from levante.platform import store
 from levante.platform.api.common import (
     ApiError,
     attr_list,
+    execution_id,
     in_db,
     json_response,
+    path_execution_id,
     platform,
     project,
     query_bool,
@@ -57,7 +59,7 @@ def _parent_from(body: dict[str, Any]) -> str | None:
             parent = candidate
     if parent is not None and not isinstance(parent, str):
         raise ApiError(400, "'parent' must be an execution id (a string).")
-    return parent
+    return execution_id(parent, "'parent'") if parent is not None else None
 
 
 async def create_execution(request: Request) -> Response:
@@ -91,6 +93,7 @@ async def create_execution(request: Request) -> Response:
     row = await in_db(request, lambda: ex.create_execution(
         p.db, ref, params, user, parent=parent, context=context,
         allow_sudo=p.allow_sudo, default_timeout=p.default_timeout,
+        max_nesting=p.config.get_int("engine", "max_nesting_depth"),
     ), commits=True)
     return json_response(ex.view(row, p.web_base), 201)
 
@@ -101,9 +104,9 @@ async def get_execution(request: Request) -> Response:
 
     def work() -> dict[str, Any]:
         if light:
-            return project(ex.status_view(platform(request).db, request.path_params["id"]),
+            return project(ex.status_view(platform(request).db, path_execution_id(request)),
                            request)
-        row = ex.get_execution(platform(request).db, request.path_params["id"])
+        row = ex.get_execution(platform(request).db, path_execution_id(request))
         return project(_view(request, row), request)
 
     return json_response(await in_db(request, work))
@@ -146,14 +149,14 @@ async def update_execution(request: Request) -> Response:
     if status == "resumed":
         status = "resuming"
     p = platform(request)
-    row = ex.set_status(p.db, request.path_params["id"], status, body.get("result"),
+    row = ex.set_status(p.db, path_execution_id(request), status, body.get("result"),
                         has_result="result" in body)
     return json_response(_view(request, row))
 
 
 async def cancel_execution(request: Request) -> Response:
     p = platform(request)
-    row, reason = ex.request_cancel(p.db, request.path_params["id"])
+    row, reason = ex.request_cancel(p.db, path_execution_id(request))
     if reason:
         return json_response({"faultstring": reason})
     return json_response(_view(request, row))
@@ -161,7 +164,7 @@ async def cancel_execution(request: Request) -> Response:
 
 async def children(request: Request) -> Response:
     p = platform(request)
-    parent = ex.get_execution(p.db, request.path_params["id"])
+    parent = ex.get_execution(p.db, path_execution_id(request))
     depth = query_int(request, "depth", -1, minimum=-1)
     found: list[dict[str, Any]] = []
     level = [parent["id"]]
@@ -178,7 +181,7 @@ async def children(request: Request) -> Response:
 async def output(request: Request) -> Response:
     """The output lines, as text like st2; ``?format=json&after=N`` to follow them."""
     p = platform(request)
-    row = ex.get_execution(p.db, request.path_params["id"])
+    row = ex.get_execution(p.db, path_execution_id(request))
     stream = request.query_params.get("output_type") or None
     if stream is not None and stream not in OUTPUT_STREAMS:
         raise ApiError(400, f"Query parameter 'output_type' must be one of "
@@ -198,7 +201,7 @@ async def output(request: Request) -> Response:
 
 
 async def result(request: Request) -> Response:
-    row = ex.get_execution(platform(request).db, request.path_params["id"])
+    row = ex.get_execution(platform(request).db, path_execution_id(request))
     return json_response(row["result"] if row["result"] is not None else {})
 
 
@@ -208,6 +211,6 @@ async def re_run(request: Request) -> Response:
     if params is not None and not isinstance(params, dict):
         raise ApiError(400, "'parameters' must be an object of name to value.")
     p = platform(request)
-    row = ex.re_run(p.db, request.path_params["id"], params, user_of(request),
+    row = ex.re_run(p.db, path_execution_id(request), params, user_of(request),
                     allow_sudo=p.allow_sudo, default_timeout=p.default_timeout)
     return json_response(ex.view(row, p.web_base), 201)

@@ -8,6 +8,7 @@ from starlette.responses import Response
 from levante.platform import store
 from levante.platform.api.common import ApiError, json_response, platform, project, read_object
 from levante.platform.pack_registry import pack_view, register_packs
+from levante.platform.packs import pack_name_problem
 
 
 async def list_packs(request: Request) -> Response:
@@ -18,6 +19,9 @@ async def list_packs(request: Request) -> Response:
 
 async def get_pack(request: Request) -> Response:
     ref = request.path_params["ref"]
+    problem = pack_name_problem(ref, "The path's pack")
+    if problem:
+        raise ApiError(400, problem)
     row = store.get_pack(platform(request).db, ref)
     if row is None:
         raise ApiError(404, f'Pack "{ref}" cannot be found.')
@@ -32,6 +36,10 @@ async def register(request: Request) -> Response:
         names = [names]
     if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
         raise ApiError(400, "'packs' must be a list of pack names.")
+    for index, name in enumerate(names):
+        problem = pack_name_problem(name, f"'packs[{index}]'")
+        if problem:
+            raise ApiError(400, problem)
     p = platform(request)
     report = register_packs(p.db, p.packs_paths, names)
     return json_response(report.to_api())

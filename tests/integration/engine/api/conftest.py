@@ -13,6 +13,7 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 import pytest
@@ -60,7 +61,8 @@ def _wait_up(url: str, thread: threading.Thread) -> None:
     raise RuntimeError("the engine API did not start")
 
 
-def serve_role(engine: Engine, url: str) -> Iterator[str]:
+def serve_role(engine: Engine, url: str,
+               overrides: dict[tuple[str, str], Any] | None = None) -> Iterator[str]:
     """The engine role's services in a thread, until the generator is closed."""
     from levante.engine.service import engine_services
 
@@ -71,6 +73,7 @@ def serve_role(engine: Engine, url: str) -> Iterator[str]:
         ("engine", "port"): port,
         ("engine", "poll_interval"): 0.2,
         ("notifier", "enabled"): False,
+        **(overrides or {}),
     })
     loop = asyncio.new_event_loop()
     stopping: asyncio.Event | None = None

@@ -116,8 +116,9 @@ def test_bad_input_is_refused_naming_the_problem(served: Served) -> None:
         assert client.post("/executions", content=b"[1]").status_code == 400
         assert client.get("/executions", params={"limit": "x"}).status_code == 400
         assert client.get("/executions", params={"status": "weird"}).status_code == 400
-        assert client.get("/executions/nope").status_code == 404
-        assert client.put("/executions/nope", json={"status": "failed"}).status_code == 404
+        assert client.get("/executions/nope").status_code == 400
+        assert client.get("/executions/" + "0" * 24).status_code == 404
+        assert client.put("/executions/" + "0" * 24, json={"status": "failed"}).status_code == 404
         assert client.get("/nowhere").status_code == 404
         assert client.patch("/executions").status_code == 405
         for path in ("/executions/%00", "/actions/%ff%fe", "/executions?offset=-1",
