@@ -355,6 +355,7 @@ def create_once(
     db: Engine, execution_id: str, ref: str, params: Any, user: str,
     parent: str | None = None, context: dict[str, Any] | None = None, *,
     allow_sudo: bool = True, default_timeout: int = DEFAULT_TIMEOUT,
+    max_nesting: int = DEFAULT_MAX_NESTING,
 ) -> tuple[dict[str, Any], bool]:
     """The execution of id ``execution_id``, created as :func:`create_execution` does
     unless it exists: (row, True when created now). A repeat of a request (a client that
@@ -370,7 +371,7 @@ def create_once(
     try:
         return create_execution(db, ref, params, user, parent, context,
                                 allow_sudo=allow_sudo, default_timeout=default_timeout,
-                                execution_id=execution_id), True
+                                execution_id=execution_id, max_nesting=max_nesting), True
     except IntegrityError:
         existing = store.get_execution(db, execution_id)
         if existing is None:

@@ -277,9 +277,10 @@ def test_the_mistral_cli_through_keystone_runs_as_the_key_owner(up: Up) -> None:
 
 
 def test_no_call_between_the_services_was_refused(up: Up) -> None:
-    """Launches, reports, commands and the tracker's polls (it followed the slow workflow,
-    silent for longer than its silence_timeout) all authenticated: nothing was refused."""
+    """Launches, reports, commands and the tracker's polls all authenticated: nothing was
+    refused. (Whether the tracker polled is checked where it happens, in the cancel test:
+    under xdist this test may run in a process of its own.)"""
     text = up.log.read_text()
-    assert "the results tracker follows it now" in text
+    assert "Upgraded database" in text  # the log of this `levante up`
     for refused in ("401", "Unauthorized", "could not poll", "refused by the engine"):
         assert refused not in text, refused

@@ -79,6 +79,7 @@ async def create_execution(request: Request) -> Response:
     p = platform(request)
     parent = _parent_from(body)
     user = user_of(request)
+    max_nesting = p.config.get_int("engine", "max_nesting_depth")
     client_id = body.get("id")
     if client_id is not None:
         # Chosen by the client so that a retried request finds what the first created
@@ -88,12 +89,13 @@ async def create_execution(request: Request) -> Response:
         found, created = await in_db(request, lambda: ex.create_once(
             p.db, client_id, ref, params, user, parent=parent, context=context,
             allow_sudo=p.allow_sudo, default_timeout=p.default_timeout,
+            max_nesting=max_nesting,
         ), commits=True)
         return json_response(ex.view(found, p.web_base), 201 if created else 200)
     row = await in_db(request, lambda: ex.create_execution(
         p.db, ref, params, user, parent=parent, context=context,
         allow_sudo=p.allow_sudo, default_timeout=p.default_timeout,
-        max_nesting=p.config.get_int("engine", "max_nesting_depth"),
+        max_nesting=max_nesting,
     ), commits=True)
     return json_response(ex.view(row, p.web_base), 201)
 

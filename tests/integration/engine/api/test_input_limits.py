@@ -14,6 +14,7 @@ import pytest
 
 from levante.db.connect import make_engine
 from levante.engine.step import SETTINGS
+from levante.identity.keys import create_api_key
 from tests.integration.engine.api.conftest import Api, has_engine_role, serve_role
 
 pytestmark = pytest.mark.skipif(not has_engine_role(),
@@ -46,13 +47,15 @@ itself:
 def limited(migrated_url: str) -> Iterator[Api]:
     """The engine role with `[engine] max_nesting_depth = 5`."""
     engine = make_engine(migrated_url)
+    key, _row = create_api_key(engine, "limits-tester")
     saved = SETTINGS.config
     try:
         for url in serve_role(engine, migrated_url, {("engine", "max_nesting_depth"): 5}):
-            with httpx.Client(base_url=url + "/v2", timeout=30) as client:
+            with httpx.Client(base_url=url + "/v2", timeout=30,
+                              headers={"X-Auth-Token": key}) as client:
                 created = client.post("/workflows", content=WORKFLOWS, headers=TEXT)
                 assert created.status_code == 201, created.text
-                yield Api(url, client, engine)
+                yield Api(url, client, engine, key)
     finally:
         SETTINGS.config = saved
         engine.dispose()
@@ -242,11 +245,13 @@ deepest:
 def unlimited(migrated_url: str) -> Iterator[Api]:
     """The engine role with a nesting limit high enough for a tree 1,500 levels deep."""
     engine = make_engine(migrated_url)
+    key, _row = create_api_key(engine, "limits-tester")
     saved = SETTINGS.config
     try:
         for url in serve_role(engine, migrated_url, {("engine", "max_nesting_depth"): 5000}):
-            with httpx.Client(base_url=url + "/v2", timeout=120) as client:
-                yield Api(url, client, engine)
+            with httpx.Client(base_url=url + "/v2", timeout=120,
+                              headers={"X-Auth-Token": key}) as client:
+                yield Api(url, client, engine, key)
     finally:
         SETTINGS.config = saved
         engine.dispose()

@@ -8,11 +8,13 @@ from pathlib import Path
 
 import httpx
 
+from levante.handshake_secret import signing_secret
 from levante.platform import executions as ex
 from levante.platform.api.app import create_app
 from levante.platform.pack_registry import register_packs
 from levante.platform.service import ensure_api_key
 from levante.service import HttpService
+from levante.webhooks import signed_headers
 from tests.conftest import free_port
 from tests.integration.platform.service.conftest import (
     Background,
@@ -113,12 +115,16 @@ def test_deep_json_gets_a_400(served: Served) -> None:
                  + deep + "}"),
             ]
             for method, path, body in bodies:
-                message = _fault(client.request(method, path, content=body, headers=JSON))
+                # (the receiver takes only events the engine signed: sign this one)
+                headers = JSON if path != "/webhooks/mistral" else {**JSON, **signed_headers(
+                    signing_secret(served.config), f"deep-{levels}", body.encode())}
+                message = _fault(client.request(method, path, content=body, headers=headers))
                 assert "nested more than 100 levels deep" in message, (path, message)
         # The receiver keeps what a workflow produced, NUL characters included: no refusal
         # for text there (an unknown execution is a 404, not a 400).
-        answer = client.post("/webhooks/mistral", headers=JSON, content=(
-            '{"id": "' + "1" * 36 + '", "state": "SUCCESS", "output": {"v": "a\\u0000"}}'))
+        event = ('{"id": "' + "1" * 36 + '", "state": "SUCCESS", "output": {"v": "a\\u0000"}}')
+        answer = client.post("/webhooks/mistral", content=event, headers={
+            **JSON, **signed_headers(signing_secret(served.config), "nul", event.encode())})
         assert answer.status_code == 404, answer.text
         _listings_answer(client)
 
