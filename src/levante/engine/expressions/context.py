@@ -17,6 +17,8 @@ from typing import Any, Protocol, runtime_checkable
 
 import yaml
 
+from levante.engine.expressions.limits import MAX_INT_BITS as _MAX_INT_BITS
+
 
 @runtime_checkable
 class ExpressionContext(Protocol):
@@ -114,7 +116,12 @@ def to_plain(value: Any) -> Any:
     strings, durations their seconds; anything else that is not JSON raises NotJsonValue
     (its type named, never its content), so the task fails instead of the store.
     """
-    if isinstance(value, str | int | bool) or value is None:
+    if isinstance(value, str | bool) or value is None:
+        return value
+    if isinstance(value, int):
+        if value.bit_length() > _MAX_INT_BITS:
+            raise NotJsonValue(f"the result is an integer of more than {_MAX_INT_BITS} bits "
+                               "(the limit of integers in expressions)")
         return value
     if isinstance(value, float):
         if not math.isfinite(value):

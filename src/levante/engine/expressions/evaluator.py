@@ -29,7 +29,7 @@ JINJA_RE = re.compile(r"\{\{.*?\}\}|\{%.*?%\}", re.S)
 
 
 def _message(e: BaseException) -> str:
-    if isinstance(e, NotJsonValue):
+    if isinstance(e, NotJsonValue | limits.LimitExceeded):
         return str(e)
     if isinstance(e, yaql_lang.YaqlError | jinja_lang.TemplateError | LookupError) and str(e):
         if isinstance(e, KeyError):

@@ -164,6 +164,9 @@ def _minus(a: Any, b: Any) -> Any:
 
 def _times(a: Any, b: Any) -> Any:
     _numbers(a, b)
+    if type(a) is int and type(b) is int and \
+            a.bit_length() + b.bit_length() > limits.MAX_INT_BITS:
+        raise Fallback  # YAQL's own `*` refuses it, naming the limit
     return a * b
 
 

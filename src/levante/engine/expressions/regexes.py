@@ -1,0 +1,85 @@
+"""Regular expressions of YAQL and Jinja, on the `regex` engine, bounded in time.
+
+Python's `re` backtracks in C without releasing the interpreter: `(a+)+$` against a long
+run of `a` and a `!` never ends and nothing else in the process runs meanwhile. The `regex`
+engine checks a timeout while it matches; every call here passes the time left to the
+running expression (`limits.remaining()`), and a timeout fails the expression.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import lru_cache
+from typing import Any
+
+import regex
+
+from levante.engine.expressions import limits
+
+Pattern = regex.Pattern
+Match = regex.Match
+
+IGNORECASE = regex.IGNORECASE
+MULTILINE = regex.MULTILINE
+DOTALL = regex.DOTALL
+
+
+class RegexTimeout(limits.LimitExceeded):
+    """A regular expression ran past the time bound of its expression."""
+
+
+@lru_cache(maxsize=1024)
+def _compile(pattern: str, flags: int) -> Pattern:
+    # VERSION0: the semantics of Python's `re` (what YAQL and Jinja users expect).
+    return regex.compile(pattern, flags | regex.VERSION0)
+
+
+def compile_pattern(pattern: Any, flags: int = 0) -> Pattern:
+    if isinstance(pattern, Pattern):
+        return pattern
+    return _compile(str(pattern), flags)
+
+
+def _bounded(call: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    try:
+        return call(*args, timeout=limits.remaining(), **kwargs)
+    except TimeoutError:
+        raise RegexTimeout(
+            "the regular expression ran out of time (the time bound of the expression)"
+        ) from None
+
+
+def search(pattern: Any, text: str) -> Match | None:
+    return _bounded(compile_pattern(pattern).search, text)  # type: ignore[no-any-return]
+
+
+def match(pattern: Any, text: str) -> Match | None:
+    return _bounded(compile_pattern(pattern).match, text)  # type: ignore[no-any-return]
+
+
+def fullmatch(pattern: Any, text: str) -> Match | None:
+    return _bounded(compile_pattern(pattern).fullmatch, text)  # type: ignore[no-any-return]
+
+
+def finditer(pattern: Any, text: str) -> list[Match]:
+    compiled = compile_pattern(pattern)
+    return _bounded(lambda timeout: list(compiled.finditer(text, timeout=timeout)))  # type: ignore[no-any-return]
+
+
+def findall(pattern: Any, text: str) -> list[Any]:
+    return _bounded(compile_pattern(pattern).findall, text)  # type: ignore[no-any-return]
+
+
+def split(pattern: Any, text: str, maxsplit: int = 0) -> list[str]:
+    return _bounded(compile_pattern(pattern).split, text, maxsplit)  # type: ignore[no-any-return]
+
+
+def sub(pattern: Any, repl: Any, text: str, count: int = 0) -> str:
+    if isinstance(repl, str) and len(repl) > 1:
+        found = len(text) + 1 if count <= 0 else min(count, len(text) + 1)
+        limits.check_length(len(text) + found * len(repl), "the replace")
+    return _bounded(compile_pattern(pattern).sub, repl, text, count)  # type: ignore[no-any-return]
+
+
+def escape(text: str) -> str:
+    return regex.escape(text)  # type: ignore[no-any-return]
