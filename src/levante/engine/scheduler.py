@@ -20,12 +20,15 @@ from sqlalchemy import Engine
 
 from levante.engine import handoff, platform_actions, states
 from levante.engine.runtime import writer
-from levante.engine.step import INTERRUPTED, Step
+from levante.engine.step import INTERRUPTED, SETTINGS, Step
 from levante.engine.store import executions as store
 
 log = logging.getLogger("levante.engine.scheduler")
 
-MAX_JOB_ATTEMPTS = 5
+RUNS_SET_ASIDE = (
+    "The action was started {n} times by engine processes that stopped before it finished "
+    "(max_step_attempts); it is not run again."
+)
 
 
 @dataclass
@@ -80,7 +83,7 @@ def process_step_batch(db: Engine, limit: int = 20) -> tuple[int, datetime | Non
 
 def _job_failed(conn: Any, job: dict[str, Any], exc: Exception) -> None:
     attempts = int(job.get("attempts") or 0) + 1
-    if attempts < MAX_JOB_ATTEMPTS:
+    if attempts < SETTINGS.max_attempts:
         store.postpone_job(conn, job["id"], store.utcnow() + timedelta(seconds=attempts))
         return
     store.delete_job(conn, job["id"])
@@ -131,13 +134,18 @@ def claim_actions(
                 store.delete_job(conn, job["id"])
                 continue
             rc = dict(action.get("runtime_context") or {})
+            given_up = None
             if rc.get("started") and not rc.get("safe_rerun"):
+                given_up = INTERRUPTED
+            elif rc.get("started") and int(rc.get("runs") or 0) >= SETTINGS.max_attempts:
+                given_up = RUNS_SET_ASIDE.format(n=int(rc.get("runs") or 0))
+            if given_up is not None:
                 store.delete_job(conn, job["id"])
                 with conn.begin_nested():
                     if action.get("root_execution_id") and action.get("task_execution_id"):
                         store.lock_root(conn, action["root_execution_id"])
                     step = Step(conn)
-                    step.action_result(action, states.ERROR, None, INTERRUPTED)
+                    step.action_result(action, states.ERROR, None, given_up)
                     step.flush()
                 done.append(step)
                 continue

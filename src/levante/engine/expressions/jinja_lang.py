@@ -66,7 +66,7 @@ class _Sandbox(ImmutableSandboxedEnvironment):
             return operator.mod(left, right)
         return super().call_binop(context, operator_, left, right)
 
-    def call(__self, __context: Any, __obj: Any,  # noqa: N805 (as Jinja's own)
+    def call(__self, __context: Any, __obj: Any,
              *args: Any, **kwargs: Any) -> Any:
         _check_method(__obj, args, kwargs)
         return super().call(__context, __obj, *args, **kwargs)

@@ -12,12 +12,12 @@ from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
-import regex
+import regex  # (no type hints: its objects are Any here)
 
 from levante.engine.expressions import limits
 
-Pattern = regex.Pattern
-Match = regex.Match
+Pattern: Any = regex.Pattern
+Match: Any = regex.Match
 
 IGNORECASE = regex.IGNORECASE
 MULTILINE = regex.MULTILINE
@@ -29,12 +29,12 @@ class RegexTimeout(limits.LimitExceeded):
 
 
 @lru_cache(maxsize=1024)
-def _compile(pattern: str, flags: int) -> Pattern:
+def _compile(pattern: str, flags: int) -> Any:
     # VERSION0: the semantics of Python's `re` (what YAQL and Jinja users expect).
     return regex.compile(pattern, flags | regex.VERSION0)
 
 
-def compile_pattern(pattern: Any, flags: int = 0) -> Pattern:
+def compile_pattern(pattern: Any, flags: int = 0) -> Any:
     if isinstance(pattern, Pattern):
         return pattern
     return _compile(str(pattern), flags)
@@ -49,37 +49,37 @@ def _bounded(call: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         ) from None
 
 
-def search(pattern: Any, text: str) -> Match | None:
-    return _bounded(compile_pattern(pattern).search, text)  # type: ignore[no-any-return]
+def search(pattern: Any, text: str) -> Any:
+    return _bounded(compile_pattern(pattern).search, text)
 
 
-def match(pattern: Any, text: str) -> Match | None:
-    return _bounded(compile_pattern(pattern).match, text)  # type: ignore[no-any-return]
+def match(pattern: Any, text: str) -> Any:
+    return _bounded(compile_pattern(pattern).match, text)
 
 
-def fullmatch(pattern: Any, text: str) -> Match | None:
-    return _bounded(compile_pattern(pattern).fullmatch, text)  # type: ignore[no-any-return]
+def fullmatch(pattern: Any, text: str) -> Any:
+    return _bounded(compile_pattern(pattern).fullmatch, text)
 
 
-def finditer(pattern: Any, text: str) -> list[Match]:
+def finditer(pattern: Any, text: str) -> list[Any]:
     compiled = compile_pattern(pattern)
-    return _bounded(lambda timeout: list(compiled.finditer(text, timeout=timeout)))  # type: ignore[no-any-return]
+    return _bounded(lambda timeout: list(compiled.finditer(text, timeout=timeout)))
 
 
 def findall(pattern: Any, text: str) -> list[Any]:
-    return _bounded(compile_pattern(pattern).findall, text)  # type: ignore[no-any-return]
+    return _bounded(compile_pattern(pattern).findall, text)
 
 
 def split(pattern: Any, text: str, maxsplit: int = 0) -> list[str]:
-    return _bounded(compile_pattern(pattern).split, text, maxsplit)  # type: ignore[no-any-return]
+    return _bounded(compile_pattern(pattern).split, text, maxsplit)
 
 
 def sub(pattern: Any, repl: Any, text: str, count: int = 0) -> str:
     if isinstance(repl, str) and len(repl) > 1:
         found = len(text) + 1 if count <= 0 else min(count, len(text) + 1)
         limits.check_length(len(text) + found * len(repl), "the replace")
-    return _bounded(compile_pattern(pattern).sub, repl, text, count)  # type: ignore[no-any-return]
+    return _bounded(compile_pattern(pattern).sub, repl, text, count)
 
 
 def escape(text: str) -> str:
-    return regex.escape(text)  # type: ignore[no-any-return]
+    return regex.escape(text)
