@@ -2,8 +2,9 @@
 
 Python's `re` backtracks in C without releasing the interpreter: `(a+)+$` against a long
 run of `a` and a `!` never ends and nothing else in the process runs meanwhile. The `regex`
-engine checks a timeout while it matches; every call here passes the time left to the
-running expression (`limits.remaining()`), and a timeout fails the expression.
+engine checks a timeout while it matches (coarsely: it may overrun it by a fraction) and
+releases the interpreter meanwhile; every call here passes the time left to the running
+expression (`limits.remaining()`), and a timeout fails the expression.
 """
 
 from __future__ import annotations
@@ -42,7 +43,9 @@ def compile_pattern(pattern: Any, flags: int = 0) -> Any:
 
 def _bounded(call: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     try:
-        return call(*args, timeout=limits.remaining(), **kwargs)
+        # concurrent: the engine releases the interpreter while it matches, so the rest
+        # of the process runs on, even in the moments its timeout check lets pass.
+        return call(*args, timeout=limits.remaining(), concurrent=True, **kwargs)
     except TimeoutError:
         raise RegexTimeout(
             "the regular expression ran out of time (the time bound of the expression)"
@@ -63,7 +66,8 @@ def fullmatch(pattern: Any, text: str) -> Any:
 
 def finditer(pattern: Any, text: str) -> list[Any]:
     compiled = compile_pattern(pattern)
-    return _bounded(lambda timeout: list(compiled.finditer(text, timeout=timeout)))
+    return _bounded(lambda timeout, concurrent: list(
+        compiled.finditer(text, timeout=timeout, concurrent=concurrent)))
 
 
 def findall(pattern: Any, text: str) -> list[Any]:
