@@ -97,8 +97,39 @@ def yaml_dump(data: Any) -> str:
     return yaml.safe_dump(to_plain(data), default_flow_style=False)
 
 
+class _BoundedLoader(yaml.SafeLoader):
+    """safe_load that refuses a document whose aliases (`*a`) would expand into more than
+    MAX_YAML_VALUES values: a few lines of anchors can stand for billions ("billion
+    laughs"), which copying the result would then build."""
+
+    def get_single_node(self) -> Any:
+        node = super().get_single_node()
+        if node is not None and _expanded_size(node, {}) > MAX_YAML_VALUES:
+            raise ValueError(f"the YAML document would expand into more than "
+                             f"{MAX_YAML_VALUES} values (the limit)")
+        return node
+
+
+MAX_YAML_VALUES = 1_000_000
+
+
+def _expanded_size(node: Any, seen: dict[int, int]) -> int:
+    known = seen.get(id(node))
+    if known is not None:
+        return known
+    seen[id(node)] = 1  # (a recursive alias counts once)
+    total = 1
+    if isinstance(node, yaml.SequenceNode):
+        total += sum(_expanded_size(v, seen) for v in node.value)
+    elif isinstance(node, yaml.MappingNode):
+        total += sum(_expanded_size(k, seen) + _expanded_size(v, seen)
+                     for k, v in node.value)
+    seen[id(node)] = min(total, MAX_YAML_VALUES + 1)
+    return seen[id(node)]
+
+
 def yaml_parse(data: str) -> Any:
-    return yaml.safe_load(data)
+    return yaml.load(data, Loader=_BoundedLoader)  # (a SafeLoader)
 
 
 def new_uuid() -> str:

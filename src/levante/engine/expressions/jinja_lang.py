@@ -41,6 +41,10 @@ def _check_method(method: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) ->
                 limits.check_length(len(owner) * max(size, 1), "expandtabs()")
         elif name == "replace" and len(args) >= 2:
             limits.check_replace(owner, args[0], args[1], args[2] if len(args) > 2 else -1)
+        elif name == "translate" and args and isinstance(args[0], dict):
+            longest = max((len(v) for v in args[0].values() if isinstance(v, str)),
+                          default=1)
+            limits.check_length(len(owner) * longest, "translate()")
     elif isinstance(owner, int) and name == "to_bytes":
         length = args[0] if args else kwargs.get("length", 1)
         limits.check_width(length, "the length of to_bytes()")

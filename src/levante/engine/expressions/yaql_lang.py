@@ -115,11 +115,21 @@ def _replace(string: str, old: str, new: str, count: int = -1) -> str:
     return string.replace(old, new, count)
 
 
+def _replace_with_dict(string: str, str_func: Any, replacements: Any,
+                       count: int = -1) -> str:
+    for key, value in replacements.items():
+        old, new = str_func(key), str_func(value)
+        limits.check_replace(string, old, new, count)
+        string = string.replace(old, new, count)
+    return string
+
+
 _GUARDED = {
     std_math.multiplication: _multiplication,
     std_math.pow_: _pow,
     std_math.shift_bits_left: _shift_bits_left,
     std_strings.replace: _replace,
+    std_strings.replace_with_dict: _replace_with_dict,
 }
 
 

@@ -11,6 +11,10 @@ import pytest
 
 from levante.engine.expressions import ExpressionError, evaluate, limits
 
+# Nine lines of anchors and aliases that stand for 9 ** 9 values.
+LAUGHS = "a: &a [1, 1, 1, 1, 1, 1, 1, 1, 1]\n" + "".join(
+    f"{n}: &{n} [{', '.join([f'*{p}'] * 9)}]\n" for p, n in zip("abcdefgh", "bcdefghi", strict=True))
+
 
 @pytest.mark.parametrize(
     ("expression", "words"),
@@ -46,12 +50,17 @@ from levante.engine.expressions import ExpressionError, evaluate, limits
         ("{{ 'x' | indent(999999999) }}", "more than 16777216"),
         ("{{ ('a' * 1000000) | replace('a', 'aaaaaaaaaaaaaaaaaaaaaaa') }}", "more than 16777216"),
         ("{{ ('a' * 1000000).replace('a', 'aaaaaaaaaaaaaaaaaaaaaaaa') }}", "more than 16777216"),
+        ("<% ('a' * 1000000).replace({a => 'aaaaaaaaaaaaaaaaaaaaaaa'}) %>",
+         "more than 16777216"),
+        ("{{ ('a' * 1000000).translate({97: 'x' * 1000}) }}", "more than 16777216"),
+        ("<% yaml_parse($.laughs) %>", "more than 1000000 values"),
+        ("{{ _.laughs | yaml_parse }}", "more than 1000000 values"),
     ],
 )
 def test_refused_before_it_runs(expression: str, words: str) -> None:
     started = time.monotonic()
     with pytest.raises(ExpressionError) as info:
-        evaluate(expression, {"big": 10 ** 4000}, timeout=30)
+        evaluate(expression, {"big": 10 ** 4000, "laughs": LAUGHS}, timeout=30)
     assert words in str(info.value), str(info.value)
     assert expression in str(info.value)
     assert time.monotonic() - started < 10  # (a hang guard: it is refused, not computed)
@@ -77,6 +86,8 @@ def test_refused_before_it_runs(expression: str, words: str) -> None:
         ("{{ 'x\ny' | indent(2) }}", "x\n  y"),
         ("{{ 'banana' | replace('a', 'o') }}", "bonono"),
         ("{{ 10 % 3 }}", 1),
+        ("<% 'abc ab abc'.replace({abc => xx, ab => yy}) %>", "xx yy xx"),
+        ("<% yaml_parse('a: &x [1, 2]\nb: *x') %>", {"a": [1, 2], "b": [1, 2]}),
     ],
 )
 def test_ordinary_values_still_work(expression: str, expected: object) -> None:
