@@ -13,7 +13,8 @@ from levante.engine.expressions import ExpressionError, evaluate, limits
 
 # Nine lines of anchors and aliases that stand for 9 ** 9 values.
 LAUGHS = "a: &a [1, 1, 1, 1, 1, 1, 1, 1, 1]\n" + "".join(
-    f"{n}: &{n} [{', '.join([f'*{p}'] * 9)}]\n" for p, n in zip("abcdefgh", "bcdefghi", strict=True))
+    f"{n}: &{n} [{', '.join([f'*{p}'] * 9)}]\n"
+    for p, n in zip("abcdefgh", "bcdefghi", strict=True))
 
 
 @pytest.mark.parametrize(
