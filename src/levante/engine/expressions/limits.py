@@ -145,13 +145,10 @@ def check_format(fmt: Any, args: Any = (), kwargs: Any = None) -> None:
             check_width(int(digits), "a width or precision in a format")
 
 
-_local = threading.local()
-
-
 def remaining() -> float:
-    """Seconds left to the expression that runs in this thread (the default bound when
+    """Seconds left to the expressions that run in this thread (the default bound when
     none runs): what a regular expression may take at most."""
-    deadline = getattr(_local, "deadline", None)
+    deadline = watchdog.deadline(threading.get_ident())
     if deadline is None:
         return DEFAULT_TIMEOUT
     return max(0.001, deadline - time.monotonic())
@@ -173,20 +170,17 @@ class _Watchdog:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._active: dict[int, list[Any]] = {}
+        self._active: dict[int, list[float | int | bool]] = {}
         self._wake = threading.Event()
         self._ids = itertools.count()
         self._thread: threading.Thread | None = None
 
     def start(self, timeout: float) -> int:
         token = next(self._ids)
-        deadline = time.monotonic() + timeout
-        outer = getattr(_local, "deadline", None)
-        if outer is None or deadline < outer:
-            _local.deadline = deadline
         with self._lock:
-            # [thread, deadline, fired, when last fired, the deadline of an outer one]
-            self._active[token] = [threading.get_ident(), deadline, False, 0.0, outer]
+            # [thread, deadline, fired, when last fired]
+            self._active[token] = [threading.get_ident(), time.monotonic() + timeout, False,
+                                   0.0]
             if self._thread is None:
                 self._thread = threading.Thread(
                     target=self._run, name="levante-expression-watchdog", daemon=True
@@ -199,11 +193,15 @@ class _Watchdog:
     def stop(self, token: int) -> None:
         with self._lock:
             entry = self._active.pop(token, None)
-            if entry is not None:
-                _local.deadline = entry[4]
             if entry is not None and entry[2]:
                 # The exception may still be pending: clear it so it cannot land later.
                 _set_async_exc(int(entry[0]), None)
+
+    def deadline(self, thread_id: int) -> float | None:
+        """The nearest deadline of the expressions that run in a thread (None: none)."""
+        with self._lock:
+            found = [float(e[1]) for e in self._active.values() if e[0] == thread_id]
+        return min(found) if found else None
 
     def _run(self) -> None:
         while True:
