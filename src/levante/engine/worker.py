@@ -231,7 +231,8 @@ class EngineWorker:
             self._step_event.clear()
             try:
                 handled, nxt = await asyncio.to_thread(
-                    process_step_batch, self.db, self.step_batch
+                    process_step_batch, self.db, self.step_batch, self.process_id,
+                    self.lease,
                 )
             except Exception:
                 log.exception("engine step batch failed")

@@ -207,3 +207,62 @@ def test_a_report_that_stops_the_engine_is_set_aside(
         assert again is not None and again.status_code in (400, 409), again
     finally:
         engine.stop()
+
+
+SLOW_STEP = """
+version: '2.0'
+stuck_step:
+  tasks:
+    later:
+      wait-before: 1
+      action: std.echo output=<% range(0, 1000000000000).sum() %>
+      on-error: cleanup
+    cleanup:
+      action: std.noop
+"""
+
+
+def _step_attempts(db: Engine, ex_id: str) -> int:
+    from sqlalchemy import select
+
+    from levante.engine.models import engine_jobs
+
+    with db.connect() as conn:
+        found = conn.execute(select(engine_jobs.c.attempts).where(
+            engine_jobs.c.execution_id == ex_id, engine_jobs.c.kind == "step")).all()
+    return max((int(r[0]) for r in found), default=0)
+
+
+@pytest.mark.slow
+def test_a_step_that_stops_the_engine_is_set_aside(
+    db: Engine, url: str, tmp_path: Path,
+) -> None:
+    """The timer of a wait-before runs a long expression; the engine is killed in it twice;
+    the third time the step is set aside and the workflow fails with the reason."""
+    define(db, "", SLOW_STEP)
+    engine = _engine(url, tmp_path, expression_timeout=120, max_step_attempts=2).start()
+    try:
+        ex_id = runtime.start_workflow(db, workflow_identifier="stuck_step")["id"]
+        for attempt in (1, 2):
+            deadline = time.monotonic() + 30
+            while _step_attempts(db, ex_id) < attempt:
+                assert time.monotonic() < deadline, "the step was never taken up"
+                time.sleep(0.05)
+            time.sleep(0.5)  # inside the long expression now
+            engine.kill()
+            with db.connect() as conn:
+                assert store.get_workflow(conn, ex_id)["state"] == "RUNNING"
+            engine.start()
+        done = wait_done(db, ex_id, timeout=30)
+        assert done["state"] == "ERROR"
+        assert "set aside" in str(done["state_info"]), done["state_info"]
+        assert "2 times" in str(done["state_info"]), done["state_info"]
+        with db.connect() as conn:
+            assert store.count_jobs(conn) == 0
+        # The engine goes on with other work.
+        define(db, "", "version: '2.0'\nfine:\n  tasks:\n    a:\n      action: std.noop\n"
+                       "      wait-before: 1\n")
+        fine = runtime.start_workflow(db, workflow_identifier="fine")["id"]
+        assert wait_done(db, fine, timeout=30)["state"] == "SUCCESS"
+    finally:
+        engine.stop()
