@@ -19,6 +19,8 @@ from typing import Any
 
 import jinja2
 from jinja2 import filters as jinja_filters
+from jinja2.compiler import CodeGenerator
+from jinja2.runtime import str_join
 from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
 
 from levante.engine.expressions import context as fn
@@ -50,8 +52,32 @@ def _check_method(method: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) ->
         limits.check_width(length, "the length of to_bytes()")
 
 
+class _CodeGenerator(CodeGenerator):
+    """`a ~ b` turns its operands into strings through the sandbox's `checked_concat`."""
+
+    def visit_Concat(self, node: Any, frame: Any) -> None:
+        self.write("environment.checked_concat((")
+        for arg in node.nodes:
+            self.visit(arg, frame)
+            self.write(", ")
+        self.write("))")
+
+
+def _finalize(value: Any) -> Any:
+    """Every `{{ }}` of a template, before it becomes a string."""
+    limits.check_expanded(value, "the output")
+    return value
+
+
 class _Sandbox(ImmutableSandboxedEnvironment):
     intercepted_binops = frozenset({"*", "**", "%"})
+    code_generator_class = _CodeGenerator
+
+    @staticmethod
+    def checked_concat(values: Any) -> str:
+        for value in values:
+            limits.check_expanded(value, "'~'")
+        return str_join(values)
 
     def call_binop(self, context: Any, operator_: str, left: Any, right: Any) -> Any:
         if operator_ == "*":
@@ -67,6 +93,7 @@ class _Sandbox(ImmutableSandboxedEnvironment):
             return limits.power(left, right)
         if operator_ == "%":
             limits.check_printf(left, right)
+            limits.check_expanded(right, "'%'")
             return operator.mod(left, right)
         return super().call_binop(context, operator_, left, right)
 
@@ -82,6 +109,7 @@ class _Sandbox(ImmutableSandboxedEnvironment):
         template = value.__self__
 
         def checked(*args: Any, **kwargs: Any) -> str:
+            limits.check_expanded([args, kwargs], "format")
             if value.__name__ == "format_map":
                 limits.check_format(template, (), args[0] if args else {})
             else:
@@ -114,6 +142,28 @@ def _indent_check(s: Any, width: Any = 4, *_: Any, **__: Any) -> None:
 
 def _format_check(value: Any, *args: Any, **kwargs: Any) -> None:
     limits.check_printf(str(value), kwargs or args)
+    limits.check_expanded([args, kwargs], "format")
+
+
+def _value_check(what: str) -> Callable[..., None]:
+    def check(*args: Any, **kwargs: Any) -> None:
+        limits.check_expanded([args, kwargs], what)
+
+    return check
+
+
+@jinja2.pass_eval_context
+def _join(eval_ctx: Any, value: Any, d: str = "", attribute: Any = None) -> str:
+    items = list(value)
+    limits.check_expanded(items, "join")
+    return jinja_filters.do_join(eval_ctx, items, d, attribute)
+
+
+@jinja2.pass_environment
+def _sum(environment: Any, iterable: Any, attribute: Any = None, start: Any = 0) -> Any:
+    items = list(iterable)
+    limits.check_sum(items, start)
+    return jinja_filters.sync_do_sum(environment, items, attribute, start)
 
 
 def _replace_check(eval_ctx: Any, s: Any, old: Any, new: Any, count: Any = None) -> None:
@@ -158,6 +208,7 @@ def _flags(ignorecase: bool, multiline: bool) -> int:
 
 ENV = _Sandbox(
     undefined=jinja2.StrictUndefined,
+    finalize=_finalize,
     trim_blocks=True,
     lstrip_blocks=True,
     autoescape=False,
@@ -175,8 +226,17 @@ for _name, _original, _check in (
     ("indent", jinja_filters.do_indent, _indent_check),
     ("format", jinja_filters.do_format, _format_check),
     ("replace", jinja_filters.do_replace, _replace_check),
+    ("string", jinja_filters.soft_str, _value_check("string")),
+    ("pprint", jinja_filters.do_pprint, _value_check("pprint")),
+    ("tojson", jinja_filters.do_tojson, _value_check("tojson")),
+    ("json_dump", fn.json_dump, _value_check("json_dump")),
+    ("json_pp", fn.json_pp, _value_check("json_pp")),
 ):
     ENV.filters[_name] = _checked_filter(_original, _check)
+ENV.globals["json_dump"] = ENV.filters["json_dump"]
+ENV.globals["json_pp"] = ENV.filters["json_pp"]
+ENV.filters["join"] = _join
+ENV.filters["sum"] = _sum
 ENV.filters["regex_search"] = _regex_search
 ENV.filters["regex_findall"] = _regex_findall
 ENV.filters["regex_replace"] = _regex_replace

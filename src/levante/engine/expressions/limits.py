@@ -37,6 +37,10 @@ MAX_INT_BITS = 14_000
 MAX_WIDTH = 1_000_000
 # Longest string a replace, an indent or a format may build.
 MAX_STRING = 16 * 1024 * 1024
+# Most values (items of lists, keys and values of dicts, counted each time they appear:
+# a list may hold the same list a million times) that str(), a format or json.dumps may
+# walk through in C.
+MAX_VALUES = 1_000_000
 
 DEFAULT_TIMEOUT = 5.0
 
@@ -143,6 +147,49 @@ def check_format(fmt: Any, args: Any = (), kwargs: Any = None) -> None:
                 check_width(n, "a width or precision from the arguments of format")
         for digits in _DIGITS.findall(spec):
             check_width(int(digits), "a width or precision in a format")
+
+
+_CONTAINERS = (list, tuple, dict, set, frozenset)
+
+
+def check_expanded(value: Any, what: str) -> None:
+    """`value` has at most MAX_VALUES values once its shared parts are counted each time
+    they appear (what str(), a format or json.dumps would go through, in C). The walk is
+    Python code (the time bound can stop it) and costs at most MAX_VALUES steps; plain
+    values cost nothing."""
+    if not isinstance(value, _CONTAINERS):
+        return
+    budget = MAX_VALUES
+    stack: list[Any] = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            budget -= 2 * len(item)
+            if budget < 0:
+                break
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, _CONTAINERS):
+            budget -= len(item)
+            if budget < 0:
+                break
+            stack.extend(item)
+    if budget < 0:
+        raise LimitExceeded(
+            f"{what} would go through more than {MAX_VALUES} values (the limit; a value "
+            "that appears several times counts each time)")
+
+
+def check_sum(items: Any, start: Any) -> None:
+    """`sum(items, start)` of lists or strings copies the partial result at each step."""
+    if isinstance(start, int | float) and not isinstance(start, bool):
+        return
+    if isinstance(items, list | tuple):
+        total = sum(len(i) for i in items if isinstance(i, list | tuple | str))
+        if len(items) * total > 50 * MAX_VALUES:
+            raise LimitExceeded(
+                f"the sum of {len(items)} sequences of {total} items in all is more than "
+                "the limit (it would copy the growing result at every step)")
 
 
 def remaining() -> float:

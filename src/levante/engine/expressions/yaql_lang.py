@@ -124,12 +124,19 @@ def _replace_with_dict(string: str, str_func: Any, replacements: Any,
     return string
 
 
+def _str(value: Any) -> str:
+    limits.check_expanded(value, "str()")
+    return _std_str(value)
+
+
+_std_str = std_strings.str_
 _GUARDED = {
     std_math.multiplication: _multiplication,
     std_math.pow_: _pow,
     std_math.shift_bits_left: _shift_bits_left,
     std_strings.replace: _replace,
     std_strings.replace_with_dict: _replace_with_dict,
+    std_strings.str_: _str,
 }
 
 
