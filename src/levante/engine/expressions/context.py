@@ -18,6 +18,7 @@ from typing import Any, Protocol, runtime_checkable
 import yaml
 
 from levante.engine.expressions.limits import MAX_INT_BITS as _MAX_INT_BITS
+from levante.engine.expressions.limits import MAX_RESULT_VALUES, check_expanded
 
 
 @runtime_checkable
@@ -147,6 +148,21 @@ def to_plain(value: Any) -> Any:
     strings, durations their seconds; anything else that is not JSON raises NotJsonValue
     (its type named, never its content), so the task fails instead of the store.
     """
+    if type(value) not in _SCALARS:
+        check_expanded(value, "the result", MAX_RESULT_VALUES)  # (a list held many times)
+    return _plain(value)
+
+
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
+def plain_data(value: Any) -> Any:
+    """to_plain of a value read from the workflow's data (JSON: a tree, nothing shared),
+    without the check of its expanded size."""
+    return _plain(value)
+
+
+def _plain(value: Any) -> Any:
     if isinstance(value, str | bool) or value is None:
         return value
     if isinstance(value, int):
@@ -159,9 +175,9 @@ def to_plain(value: Any) -> Any:
             raise NotJsonValue(f"the result {value} is not a JSON number")
         return value
     if isinstance(value, Mapping):  # dict, or yaql's frozen dicts
-        return {_plain_key(k): to_plain(v) for k, v in value.items()}
+        return {_plain_key(k): _plain(v) for k, v in value.items()}
     if isinstance(value, list | tuple | set | frozenset):
-        return [to_plain(v) for v in value]
+        return [_plain(v) for v in value]
     if isinstance(value, _dt.date | _dt.time):  # datetime is a date
         return value.isoformat()
     if isinstance(value, _dt.timedelta):
@@ -174,7 +190,7 @@ def to_plain(value: Any) -> Any:
 def _plain_key(key: Any) -> Any:
     if isinstance(key, str | int | float | bool) or key is None:
         return key
-    plain = to_plain(key)
+    plain = _plain(key)
     if isinstance(plain, str):
         return plain
     raise NotJsonValue(f"a key of the result is not a JSON key ({type(key).__name__!r})")

@@ -22,6 +22,7 @@ import re
 import string
 import threading
 import time
+from collections.abc import Mapping
 from typing import Any
 
 # YAQL engine options: at most this many items from one iterator, at most this many bytes
@@ -41,6 +42,8 @@ MAX_STRING = 16 * 1024 * 1024
 # a list may hold the same list a million times) that str(), a format or json.dumps may
 # walk through in C.
 MAX_VALUES = 1_000_000
+# Most values in the result of one expression (copied to plain JSON, then stored).
+MAX_RESULT_VALUES = 10_000_000
 
 DEFAULT_TIMEOUT = 5.0
 
@@ -152,32 +155,45 @@ def check_format(fmt: Any, args: Any = (), kwargs: Any = None) -> None:
 _CONTAINERS = (list, tuple, dict, set, frozenset)
 
 
-def check_expanded(value: Any, what: str) -> None:
-    """`value` has at most MAX_VALUES values once its shared parts are counted each time
-    they appear (what str(), a format or json.dumps would go through, in C). The walk is
-    Python code (the time bound can stop it) and costs at most MAX_VALUES steps; plain
-    values cost nothing."""
-    if not isinstance(value, _CONTAINERS):
+def check_expanded(value: Any, what: str, limit: int | None = None) -> None:
+    """`value` has at most `limit` (MAX_VALUES) values once its shared parts are counted
+    each time they appear (what str(), a format or json.dumps would go through, in C).
+    The walk is Python code (the time bound can stop it) and visits each distinct list or
+    dict once; plain values cost nothing."""
+    if not isinstance(value, (*_CONTAINERS, Mapping)):
         return
-    budget = MAX_VALUES
-    stack: list[Any] = [value]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, dict):
-            budget -= 2 * len(item)
-            if budget < 0:
-                break
-            stack.extend(item.keys())
-            stack.extend(item.values())
-        elif isinstance(item, _CONTAINERS):
-            budget -= len(item)
-            if budget < 0:
-                break
-            stack.extend(item)
-    if budget < 0:
-        raise LimitExceeded(
-            f"{what} would go through more than {MAX_VALUES} values (the limit; a value "
-            "that appears several times counts each time)")
+    bound = MAX_VALUES if limit is None else limit
+    sizes: dict[int, int] = {}
+
+    def size(item: Any) -> int:
+        known = sizes.get(id(item))
+        if known is not None:
+            return known
+        sizes[id(item)] = 0  # (a list that holds itself)
+        if isinstance(item, Mapping):  # (keys count, but only values can hold much)
+            children: Any = list(item.values())
+            total = 2 * len(children)
+        else:
+            children = item
+            total = len(children)
+        if not _SCALAR_TYPES.issuperset(map(type, children)):
+            for child in children:
+                if isinstance(child, (*_CONTAINERS, Mapping)):
+                    total += size(child)
+                    if total > bound:
+                        raise LimitExceeded(
+                            f"{what} would go through more than {bound} values (the "
+                            "limit; a value that appears several times counts each time)")
+        if total > bound:
+            raise LimitExceeded(
+                f"{what} would go through more than {bound} values (the limit)")
+        sizes[id(item)] = total
+        return total
+
+    size(value)
+
+
+_SCALAR_TYPES = frozenset({str, int, float, bool, type(None)})
 
 
 def check_sum(items: Any, start: Any) -> None:

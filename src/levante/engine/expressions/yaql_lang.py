@@ -23,7 +23,7 @@ from yaql.standard_library import strings as std_strings
 from levante.engine.expressions import context as fn
 from levante.engine.expressions import limits, yaql_regex
 from levante.engine.expressions.context import ExpressionContext
-from levante.engine.expressions.yaql_fast import Fallback, compile_fast
+from levante.engine.expressions.yaql_fast import Fallback, compile_fast, reads_data_only
 
 _CTX_KEY = "__levante_expression_context"
 
@@ -213,17 +213,19 @@ class _LazyData(FrozenDict):
 class YaqlExpression:
     """A parsed expression, ready to evaluate many times."""
 
-    __slots__ = ("_fast", "_parsed", "text")
+    __slots__ = ("_fast", "_parsed", "_plain", "text")
 
     def __init__(self, text: str) -> None:
         self.text = text
         self._parsed = parse(text)
         self._fast = compile_fast(self._parsed)
+        # (what only reads the data needs no check of its size: see to_plain)
+        self._plain = fn.plain_data if reads_data_only(self._parsed) else fn.to_plain
 
     def evaluate(self, data: Any, ctx: ExpressionContext) -> Any:
         if self._fast is not None:
             try:
-                return fn.to_plain(self._fast(data, ctx))
+                return self._plain(self._fast(data, ctx))
             except Fallback:
                 pass
         return self.evaluate_with_engine(data, ctx)

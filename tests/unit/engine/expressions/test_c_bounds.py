@@ -216,3 +216,17 @@ def test_remaining_is_the_time_left_to_the_innermost_expression() -> None:
     finally:
         limits.watchdog.stop(outer)
     assert limits.remaining() == limits.DEFAULT_TIMEOUT
+
+
+def test_a_result_that_shares_a_list_many_times_fails_before_it_is_copied() -> None:
+    started = time.monotonic()
+    with pytest.raises(ExpressionError) as info:
+        evaluate("{{ [[1] * 1000000] * 1000000 }}", {}, timeout=30)
+    assert "more than 10000000 values" in str(info.value)
+    assert time.monotonic() - started < 10  # (a hang guard: refused, not copied)
+
+
+def test_a_list_that_holds_itself_is_no_endless_walk() -> None:
+    looped: list[object] = []
+    looped.append(looped)
+    limits.check_expanded(looped, "x")
