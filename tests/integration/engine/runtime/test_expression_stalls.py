@@ -42,6 +42,10 @@ RUNAWAY = {
     "jinja_format": ("{{ '{:>999999999}'.format(1) }}", "limit of 1000000"),
     "jinja_percent": ("{{ '%999999999d' % 1 }}", "limit of 1000000"),
     "jinja_center": ("{{ 'a' | center(999999999) }}", "limit of 1000000"),
+    "jinja_shared_list": ("{{ ([[1] * 1000000] * 1000000) | string }}",
+                          "more than 1000000 values"),
+    "yaql_shared_list": ("<% str(let(a => range(10000).toList()) -> [$a] * 900000) %>",
+                         "more than 1000000 values"),
 }
 
 
@@ -102,10 +106,27 @@ def test_runaway_expressions_fail_their_task_while_the_engine_answers(
     engine = _engine(url, tmp_path, expression_timeout=0.5).start()
     try:
         started = time.monotonic()
-        bad = {name: runtime.start_workflow(db, workflow_identifier=name)["id"]
-               for name in RUNAWAY}
-        good = runtime.start_workflow(db, workflow_identifier="healthy")["id"]
         base = f"http://127.0.0.1:{engine.port}/v2"
+        ids: dict[str, str] = {}
+
+        def launch(name: str) -> None:  # on the engine: it evaluates the expressions
+            answer = httpx.post(f"{base}/executions", json={"workflow_name": name},
+                                timeout=120)
+            assert answer.status_code == 201, answer.text
+            ids[name] = answer.json()["id"]
+
+        launchers = [threading.Thread(target=launch, args=(name,))
+                     for name in [*RUNAWAY, "healthy"]]
+        for thread in launchers:
+            thread.start()
+        while "healthy" not in ids:
+            assert time.monotonic() - started < 60, "the healthy workflow was not started"
+            time.sleep(0.05)
+        for thread in launchers:
+            thread.join(120)
+        assert set(ids) == {*RUNAWAY, "healthy"}, ids
+        good = ids.pop("healthy")
+        bad = ids
         pending = set(bad.values()) | {good}
         while pending:
             # The API answers all along (a frozen process would time this out).
