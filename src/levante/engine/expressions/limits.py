@@ -160,9 +160,16 @@ def check_expanded(value: Any, what: str, limit: int | None = None) -> None:
     each time they appear (what str(), a format or json.dumps would go through, in C).
     The walk is Python code (the time bound can stop it) and visits each distinct list or
     dict once; plain values cost nothing."""
-    if not isinstance(value, (*_CONTAINERS, Mapping)):
-        return
     bound = MAX_VALUES if limit is None else limit
+    kind = type(value)
+    if kind is list or kind is tuple:  # the common case: a flat list of plain values
+        if len(value) <= bound and _SCALAR_TYPES.issuperset(map(type, value)):
+            return
+    elif kind is dict:
+        if 2 * len(value) <= bound and _SCALAR_TYPES.issuperset(map(type, value.values())):
+            return
+    elif not isinstance(value, (*_CONTAINERS, Mapping)):
+        return
     sizes: dict[int, int] = {}
 
     def size(item: Any) -> int:
