@@ -68,20 +68,22 @@ def process_step_batch(db: Engine, limit: int = 20, owner: str | None = None,
         return _handle_steps(db, limit, None)
     with writer(db) as conn:
         now = store.utcnow()
-        ids = [job["id"] for job in store.take_step_jobs(conn, now, limit)]
+        taken = store.take_step_jobs(conn, now, limit)
+        ids = [job["id"] for job in taken]
         store.lease_step_jobs(conn, ids, owner, now + timedelta(seconds=lease))
         if not ids:
             return 0, store.next_due(conn)
+    roots = sorted({str(job["root_execution_id"]) for job in taken})
     try:
-        return _handle_steps(db, limit, (owner, ids))
+        return _handle_steps(db, limit, (owner, ids, roots))
     except BaseException:
         with contextlib.suppress(Exception), writer(db) as conn:
             store.release_step_jobs(conn, ids, owner)
         raise
 
 
-def _handle_steps(db: Engine, limit: int,
-                  leased: tuple[str, list[int]] | None) -> tuple[int, datetime | None]:
+def _handle_steps(db: Engine, limit: int, leased: tuple[str, list[int], list[str]] | None,
+                  ) -> tuple[int, datetime | None]:
     handled = 0
     done: list[Step] = []
     with writer(db) as conn:
@@ -89,9 +91,10 @@ def _handle_steps(db: Engine, limit: int,
         if leased is None:
             jobs = store.take_step_jobs(conn, now, limit)
         else:
-            jobs = store.leased_step_jobs(conn, leased[1], leased[0])
-            for root in sorted({str(job["root_execution_id"]) for job in jobs}):
+            owner, ids, roots = leased
+            for root in roots:  # (roots first, then jobs: the order of every step)
                 store.lock_root(conn, root)
+            jobs = store.leased_step_jobs(conn, ids, owner)
         for job in jobs:
             try:
                 with conn.begin_nested():
