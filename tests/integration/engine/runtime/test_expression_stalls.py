@@ -287,3 +287,50 @@ def test_a_step_that_stops_the_engine_is_set_aside(
         assert wait_done(db, fine, timeout=30)["state"] == "SUCCESS"
     finally:
         engine.stop()
+
+
+RERUN = """
+version: '2.0'
+rerun:
+  tasks:
+    long:
+      action: std.sleep seconds=120
+      safe-rerun: true
+      on-error: cleanup
+    cleanup:
+      action: std.noop
+"""
+
+
+def _runs(db: Engine, ex_id: str) -> int:
+    with db.connect() as conn:
+        tasks = store.tasks_of(conn, ex_id)
+        actions = store.actions_of_task(conn, tasks[0]["id"]) if tasks else []
+    return max((int((a["runtime_context"] or {}).get("runs") or 0) for a in actions),
+               default=0)
+
+
+@pytest.mark.slow
+def test_a_safe_rerun_action_whose_engine_stops_is_not_run_for_ever(
+    db: Engine, url: str, tmp_path: Path,
+) -> None:
+    define(db, "", RERUN)
+    engine = _engine(url, tmp_path, max_step_attempts=2).start()
+    try:
+        ex_id = runtime.start_workflow(db, workflow_identifier="rerun")["id"]
+        for run in (1, 2):
+            deadline = time.monotonic() + 30
+            while _runs(db, ex_id) < run:
+                assert time.monotonic() < deadline, f"run {run} never started"
+                time.sleep(0.05)
+            time.sleep(0.3)
+            engine.kill()
+            engine.start()
+        done = wait_done(db, ex_id, timeout=60)
+        assert done["state"] == "SUCCESS", done["state_info"]  # on-error: cleanup
+        task = _task(db, ex_id, "long")
+        assert task["state"] == "ERROR"
+        assert "started 2 times" in str(task["state_info"]), task["state_info"]
+        assert _runs(db, ex_id) == 2
+    finally:
+        engine.stop()
