@@ -182,6 +182,11 @@ SECTIONS: tuple[Section, ...] = (
         ("expression_timeout", "float", 5.0,
          "Seconds one YAQL or Jinja expression may run before it fails its task.",
          {"minimum": 0.01}),
+        ("max_step_attempts", "int", 3,
+         "Times the engine tries one piece of work (the report of an action's end, an "
+         "action run again after its engine process stopped, a step) that fails or stops "
+         "the engine process; then the work is set aside and its task (or workflow) fails "
+         "with the reason.", {"minimum": 1}),
         ("http_denied_networks", "list", [],
          "Networks (CIDR) that std.http may not reach, e.g. 169.254.0.0/16."),
         ("smtp_host", "str", "", "Default SMTP host for std.email when the task names none."),

@@ -378,6 +378,10 @@ def complete_action_execution(
     if action is None:
         raise NotFound(f"Action execution not found [id={action_execution_id}]")
     root = action.get("root_execution_id")
+    attempt = 0
+    if (state not in (states.RUNNING, states.PAUSED) and action.get("task_execution_id")
+            and not states.is_completed(action["state"])):
+        attempt = _count_report_attempt(db, action_execution_id, root)
     with stepping(db, root) as step:
         action = store.get_action(step.conn, action_execution_id)
         if action is None:
@@ -391,10 +395,55 @@ def complete_action_execution(
             step.action_updates[action["id"]] = {"state": state, "updated_at": step.now}
             action["state"] = state
             return action
-        value, info = _result_of(state, output)
-        step.action_result(action, state, value, info)
+        if attempt > SETTINGS.max_attempts:
+            _set_report_aside(step, action, attempt)
+        else:
+            value, info = _result_of(state, output)
+            step.action_result(action, state, value, info)
         action.update(step.action_updates[action["id"]])
     return action
+
+
+REPORT_SET_ASIDE = (
+    "The report of the end of action execution {id} was set aside: processing it failed "
+    "or stopped the engine {n} times (max_step_attempts); see the engine log."
+)
+
+
+def _count_report_attempt(db: Engine, action_id: str, root: str | None) -> int:
+    """Count one more attempt at the report of an action's end, committed before the
+    report is processed, so that one that stops the process counts too. Returns it."""
+    with writer(db) as conn:
+        if root is not None:
+            store.lock_root(conn, root)
+        action = store.get_action(conn, action_id)
+        if action is None or states.is_completed(action["state"]):
+            return 0
+        rc = dict(action.get("runtime_context") or {})
+        rc["report_attempts"] = int(rc.get("report_attempts") or 0) + 1
+        store.update_action(conn, action_id, {"runtime_context": rc})
+    if rc["report_attempts"] > 1:
+        log.warning("[%s] the report of the end of action execution %s: attempt %d",
+                    action.get("workflow_execution_id"), action_id, rc["report_attempts"])
+    return int(rc["report_attempts"])
+
+
+def _set_report_aside(step: Step, action: dict[str, Any], attempt: int) -> None:
+    """The report of `action`'s end failed every attempt: its task fails with the reason
+    instead (the result is not looked at). Should failing the task fail again, the
+    workflow fails outright; after that, the action alone is marked failed."""
+    limit = SETTINGS.max_attempts
+    reason = REPORT_SET_ASIDE.format(id=action["id"], n=attempt - 1)
+    log.error("[%s] %s", action.get("workflow_execution_id"), reason)
+    if attempt == limit + 1:
+        step.action_result(action, states.ERROR, None, reason)
+        return
+    step.action_updates[action["id"]] = {"state": states.ERROR, "state_info": reason,
+                                         "updated_at": step.now}
+    if attempt == limit + 2 and action.get("workflow_execution_id"):
+        wf = step.load(str(action["workflow_execution_id"]))
+        if wf is not None and not states.is_completed(wf.state):
+            step.fail(wf, reason)
 
 
 def run_action(

@@ -28,6 +28,7 @@ def configure_runtime(config: Config) -> None:
     # notifier sends every event to configured webhooks.
     SETTINGS.events_always = bool(config.get_list("notifier", "webhooks"))
     expressions.set_default_timeout(config.get_float("engine", "expression_timeout"))
+    SETTINGS.max_attempts = config.get_int("engine", "max_step_attempts")
 
 
 def engine_services(config: Config, engine: Engine) -> list[Service]:

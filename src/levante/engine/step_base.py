@@ -64,6 +64,9 @@ class Settings:
     callback_base: str | None = None
     config: Any = None
     wake: Callable[[], None] = lambda: None
+    # Attempts at one piece of work (a report of an action's end, a claimed action run
+    # again, a step job) that fail or stop the process, before it is set aside.
+    max_attempts: int = 3
 
 
 SETTINGS = Settings()

@@ -247,7 +247,8 @@ class EngineWorker:
             self._step_event.clear()
             try:
                 handled, nxt = await asyncio.to_thread(
-                    process_step_batch, self.db, self.step_batch
+                    process_step_batch, self.db, self.step_batch, self.process_id,
+                    self.lease,
                 )
             except Exception as exc:
                 if faults.refuses_writes(exc):  # the jobs stay queued: taken up again

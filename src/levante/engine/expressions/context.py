@@ -17,6 +17,9 @@ from typing import Any, Protocol, runtime_checkable
 
 import yaml
 
+from levante.engine.expressions.limits import MAX_INT_BITS as _MAX_INT_BITS
+from levante.engine.expressions.limits import MAX_RESULT_VALUES, check_expanded
+
 
 @runtime_checkable
 class ExpressionContext(Protocol):
@@ -95,8 +98,39 @@ def yaml_dump(data: Any) -> str:
     return yaml.safe_dump(to_plain(data), default_flow_style=False)
 
 
+class _BoundedLoader(yaml.SafeLoader):
+    """safe_load that refuses a document whose aliases (`*a`) would expand into more than
+    MAX_YAML_VALUES values: a few lines of anchors can stand for billions ("billion
+    laughs"), which copying the result would then build."""
+
+    def get_single_node(self) -> Any:
+        node = super().get_single_node()
+        if node is not None and _expanded_size(node, {}) > MAX_YAML_VALUES:
+            raise ValueError(f"the YAML document would expand into more than "
+                             f"{MAX_YAML_VALUES} values (the limit)")
+        return node
+
+
+MAX_YAML_VALUES = 1_000_000
+
+
+def _expanded_size(node: Any, seen: dict[int, int]) -> int:
+    known = seen.get(id(node))
+    if known is not None:
+        return known
+    seen[id(node)] = 1  # (a recursive alias counts once)
+    total = 1
+    if isinstance(node, yaml.SequenceNode):
+        total += sum(_expanded_size(v, seen) for v in node.value)
+    elif isinstance(node, yaml.MappingNode):
+        total += sum(_expanded_size(k, seen) + _expanded_size(v, seen)
+                     for k, v in node.value)
+    seen[id(node)] = min(total, MAX_YAML_VALUES + 1)
+    return seen[id(node)]
+
+
 def yaml_parse(data: str) -> Any:
-    return yaml.safe_load(data)
+    return yaml.load(data, Loader=_BoundedLoader)  # (a SafeLoader)
 
 
 def new_uuid() -> str:
@@ -114,16 +148,36 @@ def to_plain(value: Any) -> Any:
     strings, durations their seconds; anything else that is not JSON raises NotJsonValue
     (its type named, never its content), so the task fails instead of the store.
     """
-    if isinstance(value, str | int | bool) or value is None:
+    if type(value) not in _SCALARS:
+        check_expanded(value, "the result", MAX_RESULT_VALUES)  # (a list held many times)
+    return _plain(value)
+
+
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
+def plain_data(value: Any) -> Any:
+    """to_plain of a value read from the workflow's data (JSON: a tree, nothing shared),
+    without the check of its expanded size."""
+    return _plain(value)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, str | bool) or value is None:
+        return value
+    if isinstance(value, int):
+        if value.bit_length() > _MAX_INT_BITS:
+            raise NotJsonValue(f"the result is an integer of more than {_MAX_INT_BITS} bits "
+                               "(the limit of integers in expressions)")
         return value
     if isinstance(value, float):
         if not math.isfinite(value):
             raise NotJsonValue(f"the result {value} is not a JSON number")
         return value
     if isinstance(value, Mapping):  # dict, or yaql's frozen dicts
-        return {_plain_key(k): to_plain(v) for k, v in value.items()}
+        return {_plain_key(k): _plain(v) for k, v in value.items()}
     if isinstance(value, list | tuple | set | frozenset):
-        return [to_plain(v) for v in value]
+        return [_plain(v) for v in value]
     if isinstance(value, _dt.date | _dt.time):  # datetime is a date
         return value.isoformat()
     if isinstance(value, _dt.timedelta):
@@ -136,7 +190,7 @@ def to_plain(value: Any) -> Any:
 def _plain_key(key: Any) -> Any:
     if isinstance(key, str | int | float | bool) or key is None:
         return key
-    plain = to_plain(key)
+    plain = _plain(key)
     if isinstance(plain, str):
         return plain
     raise NotJsonValue(f"a key of the result is not a JSON key ({type(key).__name__!r})")

@@ -16,6 +16,7 @@ from levante.engine.expressions.context import (
     DataContext,
     ExpressionContext,
     NotJsonValue,
+    plain_data,
     to_plain,
 )
 from levante.engine.expressions.errors import (
@@ -29,7 +30,7 @@ JINJA_RE = re.compile(r"\{\{.*?\}\}|\{%.*?%\}", re.S)
 
 
 def _message(e: BaseException) -> str:
-    if isinstance(e, NotJsonValue):
+    if isinstance(e, NotJsonValue | limits.LimitExceeded):
         return str(e)
     if isinstance(e, yaql_lang.YaqlError | jinja_lang.TemplateError | LookupError) and str(e):
         if isinstance(e, KeyError):
@@ -152,7 +153,7 @@ class _JinjaPath(_JinjaSingle):
                 return super().run(data, ctx, timeout)
             value = value[key]
         try:
-            return to_plain(value)
+            return plain_data(value)  # (read from the data: a tree)
         except NotJsonValue as e:
             raise ExpressionError(self.text, str(e)) from None
 

@@ -42,6 +42,27 @@ def compile_fast(statement: Any) -> Compiled | None:
         return None
 
 
+def reads_data_only(statement: Any) -> bool:
+    """Whether the expression only reads the data or the context (`$.a.b`, `$.xs[0]`,
+    `task().result`...): its value is then part of the workflow's JSON data, a tree."""
+    node = statement.expression if isinstance(statement, ast.Statement) else statement
+    while True:
+        if isinstance(node, ast.Wrap):
+            node = node.expr
+        elif isinstance(node, ast.GetContextValue):
+            return True
+        elif type(node) is ast.Function:
+            return node.name in ("task", "env", "execution", "global")
+        elif isinstance(node, ast.BinaryOperator) and node.name == "#operator_.":
+            if not isinstance(node.args[1], ast.KeywordConstant):
+                return False
+            node = node.args[0]
+        elif isinstance(node, ast.IndexExpression) and len(node.args) == 2:
+            node = node.args[0]
+        else:
+            return False
+
+
 def _is_number(v: Any) -> bool:
     return (type(v) is int) or (type(v) is float)
 
@@ -163,6 +184,8 @@ def _minus(a: Any, b: Any) -> Any:
 
 
 def _times(a: Any, b: Any) -> Any:
+    # (Operands here are data or results of this expression's few operations: one
+    # product stays short; a result above the integer limit fails in to_plain.)
     _numbers(a, b)
     return a * b
 

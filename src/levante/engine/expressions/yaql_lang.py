@@ -17,11 +17,13 @@ import yaql
 from yaql.language import exceptions as yaql_exc
 from yaql.language import factory
 from yaql.language.utils import FrozenDict, convert_input_data
+from yaql.standard_library import math as std_math
+from yaql.standard_library import strings as std_strings
 
 from levante.engine.expressions import context as fn
-from levante.engine.expressions import limits
+from levante.engine.expressions import limits, yaql_regex
 from levante.engine.expressions.context import ExpressionContext
-from levante.engine.expressions.yaql_fast import Fallback, compile_fast
+from levante.engine.expressions.yaql_fast import Fallback, compile_fast, reads_data_only
 
 _CTX_KEY = "__levante_expression_context"
 
@@ -92,7 +94,71 @@ def _yaml_dump(context: Any, data: Any) -> str:
     return fn.yaml_dump(data)
 
 
-ROOT = yaql.create_context()
+# Operations of YAQL's library that could run for ever in one call into C (see `limits`):
+# the same functions, checked first. Regular expressions: `yaql_regex`.
+
+
+def _multiplication(left: Any, right: Any) -> Any:
+    return limits.multiply(left, right)
+
+
+def _pow(a: Any, b: Any, c: Any = None) -> Any:
+    return limits.power(a, b, c)
+
+
+def _shift_bits_left(value: int, bits_number: int) -> int:
+    return limits.shift_left(value, bits_number)
+
+
+def _replace(string: str, old: str, new: str, count: int = -1) -> str:
+    limits.check_replace(string, old, new, count)
+    return string.replace(old, new, count)
+
+
+def _replace_with_dict(string: str, str_func: Any, replacements: Any,
+                       count: int = -1) -> str:
+    for key, value in replacements.items():
+        old, new = str_func(key), str_func(value)
+        limits.check_replace(string, old, new, count)
+        string = string.replace(old, new, count)
+    return string
+
+
+def _str(value: Any) -> str:
+    limits.check_expanded(value, "str()")
+    return _std_str(value)
+
+
+_std_str = std_strings.str_
+_GUARDED = {
+    std_math.multiplication: _multiplication,
+    std_math.pow_: _pow,
+    std_math.shift_bits_left: _shift_bits_left,
+    std_strings.replace: _replace,
+    std_strings.replace_with_dict: _replace_with_dict,
+    std_strings.str_: _str,
+}
+
+
+def _guard_library(context: Any) -> int:
+    """Point YAQL's unbounded functions (in `context` and its parents) at their checked
+    versions; returns how many were replaced."""
+    replaced = 0
+    while context is not None:
+        for overloads in getattr(context, "_functions", {}).values():
+            for spec in overloads:
+                guarded = _GUARDED.get(spec.payload)
+                if guarded is not None:
+                    spec.payload = guarded
+                    replaced += 1
+        context = context.parent
+    return replaced
+
+
+ROOT = yaql.create_context(regex=False)
+if _guard_library(ROOT) != len(_GUARDED):
+    raise RuntimeError("this version of yaql is not the one the expression bounds know")
+yaql_regex.register(ROOT)
 for _name, _func in (
     ("env", _env), ("execution", _execution), ("task", _task), ("tasks", _tasks),
     ("global", _global), ("uuid", _uuid), ("json_parse", _json_parse),
@@ -147,17 +213,19 @@ class _LazyData(FrozenDict):
 class YaqlExpression:
     """A parsed expression, ready to evaluate many times."""
 
-    __slots__ = ("_fast", "_parsed", "text")
+    __slots__ = ("_fast", "_parsed", "_plain", "text")
 
     def __init__(self, text: str) -> None:
         self.text = text
         self._parsed = parse(text)
         self._fast = compile_fast(self._parsed)
+        # (what only reads the data needs no check of its size: see to_plain)
+        self._plain = fn.plain_data if reads_data_only(self._parsed) else fn.to_plain
 
     def evaluate(self, data: Any, ctx: ExpressionContext) -> Any:
         if self._fast is not None:
             try:
-                return fn.to_plain(self._fast(data, ctx))
+                return self._plain(self._fast(data, ctx))
             except Fallback:
                 pass
         return self.evaluate_with_engine(data, ctx)

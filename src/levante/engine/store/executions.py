@@ -450,14 +450,15 @@ def enqueue(conn: Connection, jobs: Sequence[dict[str, Any]]) -> None:
 
 
 def take_step_jobs(conn: Connection, now: datetime, limit: int) -> list[dict[str, Any]]:
-    """Due step jobs, locked for this transaction (with their roots on PostgreSQL, skipping
-    roots another process is working on). The caller deletes each job it handles."""
+    """Due step jobs that nobody holds (or whose lease ran out), locked for this transaction
+    (with their roots on PostgreSQL, skipping roots another process is working on)."""
     j = engine_jobs
+    free = or_(j.c.claimed_by.is_(None), j.c.lease_until < now)
     if is_postgres(conn):
         query = (
             select(j)
             .join(workflow_executions, workflow_executions.c.id == j.c.root_execution_id)
-            .where(j.c.kind == "step", j.c.run_at <= now)
+            .where(j.c.kind == "step", j.c.run_at <= now, free)
             .order_by(j.c.run_at, j.c.id)
             .limit(limit)
             .with_for_update(skip_locked=True, of=[j, workflow_executions])
@@ -465,19 +466,49 @@ def take_step_jobs(conn: Connection, now: datetime, limit: int) -> list[dict[str
     else:
         query = (
             select(j)
-            .where(j.c.kind == "step", j.c.run_at <= now)
+            .where(j.c.kind == "step", j.c.run_at <= now, free)
             .order_by(j.c.run_at, j.c.id)
             .limit(limit)
         )
     return [d for d in map(_row, conn.execute(query).all()) if d is not None]
 
 
+def lease_step_jobs(conn: Connection, ids: Sequence[int], owner: str,
+                    until: datetime) -> None:
+    """Count one more attempt at these step jobs and lease them to `owner` (committed
+    before they are handled, so that an attempt whose process stops counts too)."""
+    if ids:
+        conn.execute(
+            update(engine_jobs).where(engine_jobs.c.id.in_(list(ids))).values(
+                claimed_by=owner, lease_until=until, attempts=engine_jobs.c.attempts + 1)
+        )
+
+
+def leased_step_jobs(conn: Connection, ids: Sequence[int],
+                     owner: str) -> list[dict[str, Any]]:
+    """The step jobs among `ids` still leased to `owner`, locked for this transaction."""
+    j = engine_jobs
+    query = (select(j).where(j.c.id.in_(list(ids)), j.c.claimed_by == owner)
+             .order_by(j.c.run_at, j.c.id))
+    if is_postgres(conn):
+        query = query.with_for_update()
+    return [d for d in map(_row, conn.execute(query).all()) if d is not None]
+
+
+def release_step_jobs(conn: Connection, ids: Sequence[int], owner: str) -> None:
+    if ids:
+        conn.execute(
+            update(engine_jobs)
+            .where(engine_jobs.c.id.in_(list(ids)), engine_jobs.c.claimed_by == owner)
+            .values(claimed_by=None, lease_until=None)
+        )
+
+
 def has_due(conn: Connection, kind: str, now: datetime) -> bool:
     """A cheap read: is a job of `kind` due and free (no lock taken)?"""
     j = engine_jobs
-    query = select(j.c.id).where(j.c.kind == kind, j.c.run_at <= now)
-    if kind == "action":
-        query = query.where(or_(j.c.claimed_by.is_(None), j.c.lease_until < now))
+    query = select(j.c.id).where(j.c.kind == kind, j.c.run_at <= now,
+                                 or_(j.c.claimed_by.is_(None), j.c.lease_until < now))
     return conn.execute(query.limit(1)).first() is not None
 
 
@@ -485,13 +516,13 @@ def delete_job(conn: Connection, job_id: int) -> None:
     conn.execute(delete(engine_jobs).where(engine_jobs.c.id == job_id))
 
 
-def postpone_job(conn: Connection, job_id: int, run_at: datetime) -> None:
-    conn.execute(
-        update(engine_jobs)
-        .where(engine_jobs.c.id == job_id)
-        .values(run_at=run_at, attempts=engine_jobs.c.attempts + 1, claimed_by=None,
-                lease_until=None)
-    )
+def postpone_job(conn: Connection, job_id: int, run_at: datetime,
+                 count: bool = True) -> None:
+    """Try a job again at `run_at`, one attempt more (unless it was `count`ed already)."""
+    values: dict[str, Any] = {"run_at": run_at, "claimed_by": None, "lease_until": None}
+    if count:
+        values["attempts"] = engine_jobs.c.attempts + 1
+    conn.execute(update(engine_jobs).where(engine_jobs.c.id == job_id).values(**values))
 
 
 def claim_action_jobs(

@@ -325,7 +325,7 @@ def test_an_internal_error_never_shows_sql(api: Api) -> None:
     error = RuntimeError("(sqlite3.IntegrityError) NOT NULL constraint failed "
                          "[SQL: INSERT INTO task_executions (id) VALUES (?)] "
                          "[parameters: ('secret',)]")
-    job = {"id": -1, "execution_id": ex_id, "attempts": scheduler.MAX_JOB_ATTEMPTS - 1}
+    job = {"id": -1, "execution_id": ex_id, "attempts": scheduler.SETTINGS.max_attempts - 1}
     with writer(api.engine) as conn:
         scheduler._job_failed(conn, job, error)
     ex = _wait(api, ex_id, {"ERROR"})
