@@ -76,32 +76,28 @@ def drop_database(server_url: str, url: str) -> None:
 
 
 def write_conf(path: Path, url: str, data: Path, engine_port: int, api_port: int,
-               secret: str, packs: Path | None = None, extra: str = "") -> Path:
-    """A config file with short intervals (tests wait for seconds, not minutes); `extra`
-    is INI text appended (a section repeated there wins over the one above)."""
-    packs_line = f"[content]\npacks_paths = {packs}\n" if packs else ""
-    path.write_text(f"""
-[core]
-data_dir = {data}
-[database]
-connection = {url}
-[engine]
-port = {engine_port}
-poll_interval = 0.2
-[api]
-port = {api_port}
-[notifier]
-signing_secret = {secret}
-initial_backoff = 0.1
-max_backoff = 0.5
-poll_interval = 0.1
-[runner]
-poll_interval = 0.1
-[resultstracker]
-query_interval = 0.5
-empty_q_sleep_time = 0.2
-silence_timeout = 5
-{packs_line}{extra}""", encoding="utf-8")
+               secret: str, packs: Path | None = None,
+               options: dict[str, dict[str, Any]] | None = None) -> Path:
+    """A config file with short intervals (tests wait for seconds, not minutes);
+    `options` ({section: {option: value}}) add to or replace the values below."""
+    sections: dict[str, dict[str, Any]] = {
+        "core": {"data_dir": data},
+        "database": {"connection": url},
+        "engine": {"port": engine_port, "poll_interval": 0.2},
+        "api": {"port": api_port},
+        "notifier": {"signing_secret": secret, "initial_backoff": 0.1, "max_backoff": 0.5,
+                     "poll_interval": 0.1},
+        "runner": {"poll_interval": 0.1},
+        "resultstracker": {"query_interval": 0.5, "empty_q_sleep_time": 0.2,
+                           "silence_timeout": 5},
+    }
+    if packs:
+        sections["content"] = {"packs_paths": packs}
+    for section, values in (options or {}).items():
+        sections.setdefault(section, {}).update(values)
+    path.write_text("".join(
+        f"[{section}]\n" + "".join(f"{name} = {value}\n" for name, value in values.items())
+        for section, values in sections.items()), encoding="utf-8")
     return path
 
 
