@@ -56,8 +56,9 @@ import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -189,6 +190,7 @@ class Report:
 class Launch:
     tag: str
     fault: str
+    at: float
     execution_id: str | None = None
     error: str | None = None
 
@@ -209,6 +211,8 @@ class Chaos:
         self.keep = keep
         self.out = out
         self.fault = "calm (start)"
+        self.windows: list[tuple[str, float, float]] = []  # fault, from, to (time.time())
+        self._entered: list[threading.Event] = []
         self.launches: list[Launch] = []
         self._lock = threading.Lock()
 
@@ -241,15 +245,21 @@ class Chaos:
         with self._system() as system:
             self.system = system
             began = time.monotonic()
-            planned = self.calm + sum(self._planned(f) for f in self.faults)
-            launcher = threading.Thread(target=self._launch_all, args=(planned,), daemon=True)
+            windows = [("calm (start)", self.calm)] + [(f, self._planned(f))
+                                                       for f in self.faults]
+            self._entered = [threading.Event() for _ in windows]
+            self._entered[0].set()
+            launcher = threading.Thread(target=self._launch_all, args=(windows,), daemon=True)
             launcher.start()
             time.sleep(self.calm)
-            for fault in self.faults:
+            for index, fault in enumerate(self.faults, start=1):
                 self.fault = fault
+                self._entered[index].set()
                 time.sleep(self.lead)
                 self.out(f"[{time.monotonic() - began:6.1f} s] {fault}")
+                started = time.time()
                 self._apply(fault)
+                self.windows.append((fault, started, time.time()))
                 time.sleep(self.calm)
             launcher.join()
             self.out(f"[{time.monotonic() - began:6.1f} s] all {len(self.launches)} started; "
@@ -333,16 +343,33 @@ class Chaos:
         raise RuntimeError(f"no API key in {data}")
 
     # -- the client --
-    def _launch_all(self, planned: float) -> None:
-        interval = planned / max(1, self.workflows)
-        began = time.monotonic()
+    def _launch_all(self, windows: list[tuple[str, float]]) -> None:
+        """Start the workflows at a steady rate: each window (the calm at the start, then
+        each fault's lead, fault and calm) gets its share by its planned length. A window
+        that lasts longer than planned waits for its end; one that ends sooner hands its
+        remaining share to the next window at once."""
+        total = sum(seconds for _, seconds in windows)
+        shares = [int(self.workflows * seconds / total) for _, seconds in windows]
+        for index in sorted(range(len(windows)), key=lambda i: -windows[i][1])[
+                :self.workflows - sum(shares)]:
+            shares[index] += 1
+        n = 0
         with ThreadPoolExecutor(16) as pool:
-            for n in range(self.workflows):
-                time.sleep(max(0.0, began + n * interval - time.monotonic()))
-                launch = Launch(f"w{n:04d}-{uuid.uuid4().hex[:8]}", self.fault)
-                with self._lock:
-                    self.launches.append(launch)
-                pool.submit(self._launch, launch)
+            for index, ((_, seconds), share) in enumerate(zip(windows, shares, strict=True)):
+                self._entered[index].wait()
+                began = time.monotonic()
+                interval = seconds / max(1, share)
+                for k in range(share):
+                    if index + 1 < len(windows) and self._entered[index + 1].is_set():
+                        time.sleep(0.05)  # (late: the next window began)
+                    else:
+                        time.sleep(max(0.0, began + k * interval - time.monotonic()))
+                    launch = Launch(f"w{n:04d}-{uuid.uuid4().hex[:8]}", self.fault,
+                                    time.time())
+                    n += 1
+                    with self._lock:
+                        self.launches.append(launch)
+                    pool.submit(self._launch, launch)
 
     def _launch(self, launch: Launch) -> None:
         """Start one workflow as a careful client would: again while the API cannot be
@@ -498,7 +525,7 @@ class Chaos:
         for launch in self.launches:
             by_fault.setdefault(launch.fault, Counts())
         rows = {str((r.get("parameters") or {}).get("tag")): r for r in self._workflow_rows(
-            "id,status,parameters,context,result,start_timestamp")}
+            "id,status,parameters,context,result,end_timestamp")}
         with self.system.client(timeout=120) as client:
             answer = client.get("/executions", params={
                 "action": "core.local", "limit": -1,
@@ -510,20 +537,35 @@ class Chaos:
         known_engine: set[str] = set()
         with self.system.engine_client(timeout=120) as engine:
             for launch in self.launches:
-                counts = by_fault[launch.fault]
-                counts.started += 1
+                counts = Counts(started=1)
                 row = rows.get(launch.tag)
                 self._count_markers(launch.tag, counts)
                 if row is None:
                     counts.failed += 1
                     counts.reasons[reason_text(launch.error or "not started")] += 1
-                    continue
-                wf_id = ((row.get("context") or {}).get("mistral") or {}).get("execution_id")
-                if wf_id:
-                    known_engine.add(str(wf_id))
-                self._judge(row, wf_id, children.get(str(row["id"]), []), engine, counts)
+                else:
+                    wf_id = ((row.get("context") or {}).get("mistral") or {}).get(
+                        "execution_id")
+                    if wf_id:
+                        known_engine.add(str(wf_id))
+                    self._judge(row, wf_id, children.get(str(row["id"]), []), engine, counts)
+                # Which faults it lived through (it counts for the one it was started in).
+                during = self._during(launch.at, (row or {}).get("end_timestamp"))
+                counts.reasons = Counter({f"{reason}{during}": n
+                                          for reason, n in counts.reasons.items()})
+                by_fault[launch.fault].add(counts)
             self._count_orphans(engine, rows, known_engine, by_fault)
         return by_fault
+
+    def _during(self, started: float, ended: object) -> str:
+        end = time.time()
+        if isinstance(ended, str):
+            with suppress(ValueError):
+                stamp = datetime.fromisoformat(ended.replace("Z", "+00:00"))
+                end = (stamp if stamp.tzinfo else stamp.replace(tzinfo=UTC)).timestamp()
+        names = [name for name, begin, until in self.windows
+                 if begin <= end and until >= started]
+        return f" [lived through {', '.join(names)}]" if names else ""
 
     def _count_markers(self, tag: str, counts: Counts) -> None:
         for path in self.markers.glob(f"{tag}.*"):
@@ -543,8 +585,8 @@ class Chaos:
             if answer.status_code == 200:
                 state = answer.json().get("state")
                 state_info = answer.json().get("state_info")
-            else:
-                state = f"HTTP {answer.status_code}"
+            elif answer.status_code != 404 or row["status"] == "succeeded" or kids:
+                state = f"HTTP {answer.status_code}"  # (404: it never started, if nothing ran)
         if status not in DONE:
             counts.stuck += 1
             counts.reasons[f"stuck: {status} on the platform, {state or 'no workflow'} on "
