@@ -26,14 +26,16 @@ other, each after a lead time with workflows in flight:
   full            kill-each, api-down:25, pause-engine:40, readonly:20
 
 Every workflow counts for the fault during whose window (lead time, fault, the calm after
-it) it was started. After the last fault the run waits up to --settle seconds for every
-workflow to end, then counts per fault: started; succeeded; failed, each with its reason,
-and of those `interrupted`: an action really was interrupted (a child `abandoned`) and the
-workflow followed its on-error path (the `recover` marker) to its end; stuck (not ended);
-twice (actions whose marker has more than one line); wrong (the platform's final status is
-not the engine's state by GET /v2/executions/<id>, a succeeded workflow one of whose
-actions never ran, or an engine workflow for which the platform has no execution or a
-second one for the same run).
+it) it was started; each reason also names the faults the workflow lived through. After
+the last fault the run waits up to --settle seconds for every workflow to end, then counts
+per fault, by the platform's status: started = succeeded + failed + stuck (not ended
+after the wait); failed, each with its reason, and of those `interrupted`: an action
+really was interrupted (a child `abandoned`) and the workflow followed its on-error path
+(the `recover` marker) to its end. Besides, over all of them: twice (actions whose
+marker has more than one line); wrong (the platform's final status is not the engine's
+state by GET /v2/executions/<id>, a succeeded workflow one of whose actions never ran, or
+an engine workflow for which the platform has no execution or a second one for the same
+run).
 
 Exit status 1 when any count of stuck, twice, wrong or failures not `interrupted` is not 0.
 
@@ -589,25 +591,25 @@ class Chaos:
                 state = f"HTTP {answer.status_code}"  # (404: it never started, if nothing ran)
         if status not in DONE:
             counts.stuck += 1
-            counts.reasons[f"stuck: {status} on the platform, {state or 'no workflow'} on "
-                           "the engine"] += 1
+            counts.reasons[reason_text(
+                f"stuck: {status} on the platform, {state or 'no workflow'} on the engine"
+                f"{self._tasks(engine, wf_id, kids, ('RUNNING', 'IDLE', 'WAITING'))}")] += 1
             return
         if state is not None and (state not in ENGINE_DONE
                                   or ENGINE_STATE.get(status) != state):
             counts.wrong += 1
             counts.reasons[f"wrong: {status} on the platform, {state} on the engine"] += 1
         if status == "succeeded":
+            counts.succeeded += 1
             missing = [t for t in TASKS if not (self.markers / f"{tag}.{t}").exists()]
             if missing:
                 counts.wrong += 1
                 counts.reasons[f"wrong: succeeded but {', '.join(missing)} never ran"] += 1
-            else:
-                counts.succeeded += 1
             return
         counts.failed += 1
         abandoned = [k for k in kids if k.get("status") == "abandoned"]
         recovered = (self.markers / f"{tag}.recover").exists()
-        if abandoned and recovered and status == "failed":
+        if abandoned and recovered and status == "failed" and state in (None, "ERROR"):
             counts.interrupted += 1
             error = (abandoned[0].get("result") or {}).get("error")
             counts.reasons[reason_text(f"interrupted: child abandoned ({error}), on-error "
@@ -618,7 +620,28 @@ class Chaos:
                   or state_info)
         detail = "" if not abandoned else (" after an abandoned child, recover " +
                                            ("ran" if recovered else "did not run"))
-        counts.reasons[reason_text(f"{status}{detail}: {reason}")] += 1
+        tasks = self._tasks(engine, wf_id, kids, ("ERROR",)) if state == "ERROR" else ""
+        counts.reasons[reason_text(f"{status}{detail}: {reason}{tasks}", 220)] += 1
+
+    @staticmethod
+    def _tasks(engine: httpx.Client, wf_id: str | None, kids: list[dict[str, Any]],
+               states: tuple[str, ...]) -> str:
+        """`; task second RUNNING (child running)`: the workflow's tasks in `states` on
+        the engine, with the platform status of each one's child."""
+        if not wf_id:
+            return ""
+        answer = engine.get(f"/executions/{wf_id}/tasks")
+        if answer.status_code != 200:
+            return ""
+        child = {((k.get("context") or {}).get("mistral") or {}).get("task_name"):
+                 k.get("status") for k in kids}
+        found = []
+        for task in answer.json().get("tasks", []):
+            if task.get("state") in states and task.get("name") != "recover":
+                info = f": {task.get('state_info')}" if task.get("state_info") else ""
+                found.append(f"task {task.get('name')} {task.get('state')} (child "
+                             f"{child.get(task.get('name'), 'none')}){info}")
+        return "; " + "; ".join(found) if found else ""
 
     def _count_orphans(self, engine: httpx.Client, rows: dict[str, dict[str, Any]],
                        known: set[str], by_fault: dict[str, Counts]) -> None:
