@@ -112,6 +112,7 @@ ENGINE_DONE = frozenset({"SUCCESS", "ERROR", "CANCELLED"})
 PG_PROCESSES = ("api", "engine", "engine-2", "notifier", "runner", "runner-2",
                 "resultstracker")
 FULL = "kill-each,api-down:25,pause-engine:40,readonly:20"
+_URL = re.compile(r"(https?://)[^\s/]+")
 _ID = re.compile(r"[0-9a-f]{8}-[0-9a-f-]{27}|[0-9a-f]{16,}|\b\d+\.\d+\b|\b\d{4,}\b",
                  re.IGNORECASE)
 
@@ -120,7 +121,7 @@ def reason_text(text: object, width: int = 160) -> str:
     """A failure's reason with its ids and numbers blanked out, so that alike ones count
     together."""
     found = " ".join(str(text or "no reason given").split())
-    found = _ID.sub("#", found)
+    found = _ID.sub("#", _URL.sub(r"\1<host>", found))
     return found if len(found) <= width else found[:width - 1] + "…"
 
 
