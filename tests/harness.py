@@ -128,6 +128,7 @@ class System:
     engine_db: str = ""
     platform_db: str = ""
     procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    env: dict[str, str] = field(default_factory=dict)  # e.g. LEVANTE_<SECTION>_<OPTION>
 
     @property
     def api(self) -> str:
@@ -151,7 +152,7 @@ class System:
         with open(self.tmp / f"{name}.out", "ab") as log:  # (the child keeps its own copy)
             self.procs[name] = subprocess.Popen(
                 self.command(name), stdout=log, stderr=subprocess.STDOUT,
-                env={**os.environ, "PYTHONUNBUFFERED": "1"},
+                env={**os.environ, "PYTHONUNBUFFERED": "1", **self.env},
             )
 
     def signal(self, name: str, sig: int) -> None:
