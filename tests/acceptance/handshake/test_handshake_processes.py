@@ -10,12 +10,10 @@ the platform's `params.env.levante` and `params.notify`, as the runner will.
 from __future__ import annotations
 
 import json
-import os
-import signal
 import subprocess
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -31,9 +29,9 @@ from tests.conftest import (
     create_postgres_database,
     drop_postgres_database,
     free_port,
-    levante_bin,
     postgres_server_url,
 )
+from tests.harness import ENGINE_ROLES, ROLES, System, levante_bin, write_conf
 from tests.integration.handshake.support import platform_execution, platform_row, wait_for
 
 WORKFLOW = """---
@@ -66,49 +64,22 @@ hs_sleepy:
 
 
 @dataclass
-class System:
-    tmp: Path
-    engine_url: str
-    platform_url: str
-    engine_conf: Path
-    platform_conf: Path
-    engine_port: int
-    api_port: int
-    secret: str
-    procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+class HandshakeSystem(System):
+    """The harness's processes, plus what a workflow runner would send the engine."""
 
-    def start(self, role: str) -> None:
-        conf = self.engine_conf if role in ("engine", "notifier") else self.platform_conf
-        log = open(self.tmp / f"{role}.out", "ab")  # noqa: SIM115 (kept by the process)
-        self.procs[role] = subprocess.Popen(
-            [levante_bin("levante"), "serve", role, "--config-file", str(conf)],
-            stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"},
-        )
+    secret: str = ""
 
-    def kill(self, role: str) -> None:
-        proc = self.procs.pop(role)
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(10)
+    @property
+    def engine_url(self) -> str:
+        return self.engine_db
 
-    def stop_all(self) -> None:
-        for proc in self.procs.values():
-            proc.terminate()
-        for proc in self.procs.values():
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-        self.procs.clear()
+    @property
+    def platform_url(self) -> str:
+        return self.platform_db
 
-    def wait_up(self, url: str) -> None:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                httpx.get(url, timeout=1.0)
-                return
-            except httpx.HTTPError:
-                time.sleep(0.1)
-        raise AssertionError(f"{url} did not come up; see {self.tmp}")
+    @property
+    def platform_conf(self) -> Path:
+        return self.confs["api"]
 
     @property
     def callback(self) -> str:
@@ -123,43 +94,23 @@ class System:
                                           "callback_url": self.callback}},
                       "notify": [{"type": "levante"}]}
         answer = httpx.post(f"http://127.0.0.1:{self.engine_port}/v2/executions", json={
-            "workflow_name": workflow, "params": json.dumps(params)}, timeout=30)
+            "workflow_name": workflow, "params": json.dumps(params)}, headers=self.headers,
+            timeout=30)
         assert answer.status_code == 201, answer.text
         return str(answer.json()["id"])
 
 
 def _write_conf(path: Path, url: str, data: Path, engine_port: int, api_port: int,
                 secret: str, log: Path) -> None:
-    path.write_text(f"""
-[core]
-data_dir = {data}
-[database]
-connection = {url}
-[engine]
-port = {engine_port}
-poll_interval = 0.2
-[api]
-port = {api_port}
-[auth]
-enabled = true
-[notifier]
-signing_secret = {secret}
-initial_backoff = 0.1
-max_backoff = 0.5
-poll_interval = 0.1
-[resultstracker]
-query_interval = 0.5
-empty_q_sleep_time = 0.2
-silence_timeout = 30
-[log]
-file = {log}
-""", encoding="utf-8")
+    write_conf(path, url, data, engine_port, api_port, secret, options={
+        "auth": {"enabled": "true"}, "resultstracker": {"silence_timeout": 30},
+        "log": {"file": log}})
 
 
 @pytest.fixture(scope="module", params=["sqlite", pytest.param("postgres",
                                                                 marks=pytest.mark.postgres)])
 def system(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-           ) -> Iterator[System]:
+           ) -> Iterator[HandshakeSystem]:
     tmp = tmp_path_factory.mktemp(f"handshake-{request.param}")
     if request.param == "sqlite":
         urls = [f"sqlite:///{tmp / 'engine.sqlite'}", f"sqlite:///{tmp / 'platform.sqlite'}"]
@@ -176,8 +127,9 @@ def system(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
                 tmp / "engine.log")
     _write_conf(platform_conf, urls[1], tmp / "pdata", engine_port, api_port, secret,
                 tmp / "platform.log")
-    found = System(tmp, urls[0], urls[1], engine_conf, platform_conf, engine_port, api_port,
-                   secret)
+    confs = {role: engine_conf if role in ENGINE_ROLES else platform_conf for role in ROLES}
+    found = HandshakeSystem(tmp, confs, engine_port, api_port, engine_db=urls[0],
+                            platform_db=urls[1], secret=secret)
     for role in ("engine", "notifier", "api", "resultstracker"):
         found.start(role)
     try:
@@ -194,7 +146,7 @@ def system(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
                 drop_postgres_database(url)
 
 
-def _status(system: System, ex_id: str) -> str:
+def _status(system: HandshakeSystem, ex_id: str) -> str:
     db = make_engine(system.platform_url)
     try:
         return str(platform_row(db, ex_id)["status"])
@@ -202,7 +154,7 @@ def _status(system: System, ex_id: str) -> str:
         db.dispose()
 
 
-def _new_execution(system: System) -> str:
+def _new_execution(system: HandshakeSystem) -> str:
     db = make_engine(system.platform_url)
     try:
         return platform_execution(db, None)
@@ -210,7 +162,7 @@ def _new_execution(system: System) -> str:
         db.dispose()
 
 
-def test_a_workflow_end_to_end_with_the_log_lines(system: System) -> None:
+def test_a_workflow_end_to_end_with_the_log_lines(system: HandshakeSystem) -> None:
     ex_id = _new_execution(system)
     wf_id = system.launch(ex_id)
     wait_for(lambda: _status(system, ex_id) == "succeeded", 30.0, 0.05)
@@ -238,7 +190,7 @@ def test_a_workflow_end_to_end_with_the_log_lines(system: System) -> None:
                              "will be published to levante.") for line in lines)
 
 
-def test_platform_killed_while_workflows_finish(system: System) -> None:
+def test_platform_killed_while_workflows_finish(system: HandshakeSystem) -> None:
     system.kill("api")
     ids = [_new_execution(system) for _ in range(3)]
     for ex_id in ids:
@@ -250,7 +202,7 @@ def test_platform_killed_while_workflows_finish(system: System) -> None:
     wait_for(lambda: all(_status(system, ex_id) == "succeeded" for ex_id in ids), 30.0, 0.1)
 
 
-def test_the_tracker_alone_with_levante_track_result(system: System) -> None:
+def test_the_tracker_alone_with_levante_track_result(system: HandshakeSystem) -> None:
     system.kill("notifier")  # the notifier is off: only the tracker can end it
     db = make_engine(system.platform_url)
     try:
@@ -275,7 +227,7 @@ def test_the_tracker_alone_with_levante_track_result(system: System) -> None:
     system.start("notifier")  # its late events change nothing
 
 
-def test_the_silence_safety_net(system: System) -> None:
+def test_the_silence_safety_net(system: HandshakeSystem) -> None:
     db = make_engine(system.platform_url)
     try:
         wf_id = system.launch(None, notify=False)
@@ -292,7 +244,7 @@ def test_the_silence_safety_net(system: System) -> None:
     assert f"[{ex_id}] no event for 30 s: the results tracker follows it now" in log
 
 
-def test_duplicate_late_and_badly_signed_events(system: System) -> None:
+def test_duplicate_late_and_badly_signed_events(system: HandshakeSystem) -> None:
     ex_id = _new_execution(system)
     wf_id = system.launch(ex_id)
     wait_for(lambda: _status(system, ex_id) == "succeeded", 30.0, 0.05)
@@ -322,7 +274,7 @@ def test_duplicate_late_and_badly_signed_events(system: System) -> None:
     assert "bad signature" in (system.tmp / "platform.log").read_text()
 
 
-def test_notifier_killed_and_restarted(system: System) -> None:
+def test_notifier_killed_and_restarted(system: HandshakeSystem) -> None:
     system.kill("notifier")
     ex_id = _new_execution(system)
     wf_id = system.launch(ex_id)
@@ -339,7 +291,7 @@ def test_notifier_killed_and_restarted(system: System) -> None:
     wait_for(lambda: _status(system, ex_id) == "succeeded", 30.0, 0.05)
 
 
-def test_engine_killed_and_restarted_mid_workflow(system: System) -> None:
+def test_engine_killed_and_restarted_mid_workflow(system: HandshakeSystem) -> None:
     ex_id = _new_execution(system)
     system.launch(ex_id, workflow="hs_sleepy")
     time.sleep(0.5)  # the nap task is running

@@ -4,16 +4,8 @@
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
 
-import httpx
 import pytest
 
 from levante.config import load_config
@@ -26,12 +18,12 @@ from tests.conftest import (
     create_postgres_database,
     drop_postgres_database,
     free_port,
-    levante_bin,
     postgres_server_url,
 )
+from tests.harness import DONE, ENGINE_ROLES, ROLES, System, write_conf, write_pack
 
-DONE = frozenset({"succeeded", "failed", "timeout", "abandoned", "canceled"})
-ENGINE_ROLES = ("engine", "notifier")
+__all__ = ["DONE", "System"]
+
 TEST_PACK = {
     "pack.yaml": "ref: hl\nname: hl\ndescription: handshake launch tests\nversion: 1.0.0\n"
                  "author: tests\n",
@@ -126,142 +118,6 @@ hl.outer:
 }
 
 
-@dataclass
-class System:
-    tmp: Path
-    engine_db: str
-    platform_db: str
-    engine_conf: Path
-    platform_conf: Path
-    engine_port: int
-    api_port: int
-    key: str
-    procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
-
-    @property
-    def api(self) -> str:
-        return f"http://127.0.0.1:{self.api_port}"
-
-    @property
-    def engine(self) -> str:
-        return f"http://127.0.0.1:{self.engine_port}"
-
-    def start(self, role: str) -> None:
-        conf = self.engine_conf if role in ENGINE_ROLES else self.platform_conf
-        log = open(self.tmp / f"{role}.out", "ab")  # noqa: SIM115 (kept by the process)
-        self.procs[role] = subprocess.Popen(
-            [levante_bin("levante"), "serve", role, "--config-file", str(conf)],
-            stdout=log, stderr=subprocess.STDOUT,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
-        )
-        log.close()
-
-    def kill(self, role: str) -> None:
-        proc = self.procs.pop(role)
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(10)
-
-    def stop_all(self) -> None:
-        for proc in self.procs.values():
-            proc.terminate()
-        for proc in self.procs.values():
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-        self.procs.clear()
-
-    def wait_up(self, url: str, timeout: float = 60) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                httpx.get(url, timeout=1.0)
-                return
-            except httpx.HTTPError:
-                time.sleep(0.05)
-        raise AssertionError(f"{url} did not come up; see {self.tmp}")
-
-    def client(self) -> httpx.Client:
-        return httpx.Client(base_url=f"{self.api}/v1", headers={"St2-Api-Key": self.key},
-                            timeout=30)
-
-    def run(self, ref: str, **parameters: Any) -> dict[str, Any]:
-        with self.client() as client:
-            answer = client.post("/executions", json={"action": ref,
-                                                      "parameters": parameters})
-        assert answer.status_code == 201, answer.text
-        found: dict[str, Any] = answer.json()
-        return found
-
-    def get(self, execution_id: str) -> dict[str, Any]:
-        with self.client() as client:
-            answer = client.get(f"/executions/{execution_id}")
-        assert answer.status_code == 200, answer.text
-        found: dict[str, Any] = answer.json()
-        return found
-
-    def children(self, execution_id: str) -> list[dict[str, Any]]:
-        with self.client() as client:
-            found: list[dict[str, Any]] = client.get(
-                f"/executions/{execution_id}/children", params={"depth": 1}).json()
-        return found
-
-    def wait(self, execution_id: str, statuses: frozenset[str] = DONE,
-             timeout: float = 30) -> dict[str, Any]:
-        deadline = time.monotonic() + timeout
-        while True:
-            found = self.get(execution_id)
-            if found["status"] in statuses:
-                return found
-            if time.monotonic() > deadline:
-                raise AssertionError(f"{execution_id} still {found['status']}; see {self.tmp}")
-            time.sleep(0.05)
-
-    def levante(self, *args: str) -> subprocess.CompletedProcess[str]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("LEVANTE_", "ST2_"))}
-        env.update(LEVANTE_API_URL=self.api, LEVANTE_API_KEY=self.key)
-        if "PYTHONPATH" in os.environ:
-            env["PYTHONPATH"] = os.environ["PYTHONPATH"]
-        return subprocess.run([levante_bin("levante"), *args], capture_output=True, text=True,
-                              env=env, timeout=120)
-
-
-def _write_conf(path: Path, url: str, data: Path, engine_port: int, api_port: int,
-                secret: str, packs: Path) -> None:
-    path.write_text(f"""
-[core]
-data_dir = {data}
-[database]
-connection = {url}
-[engine]
-port = {engine_port}
-poll_interval = 0.2
-[api]
-port = {api_port}
-[notifier]
-signing_secret = {secret}
-initial_backoff = 0.1
-max_backoff = 0.5
-poll_interval = 0.1
-[runner]
-poll_interval = 0.1
-[resultstracker]
-query_interval = 0.5
-empty_q_sleep_time = 0.2
-silence_timeout = 5
-[content]
-packs_paths = {packs}
-""", encoding="utf-8")
-
-
-def _pack(root: Path) -> Path:
-    for name, text in TEST_PACK.items():
-        path = root / "hl" / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
-    return root
-
-
 @pytest.fixture(scope="module", params=["sqlite", pytest.param("postgres",
                                                                 marks=pytest.mark.postgres)])
 def system(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
@@ -277,10 +133,10 @@ def system(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
         manage.upgrade(url, "head")
     engine_port, api_port = free_port(), free_port()
     secret = generate_secret()
-    packs = _pack(tmp / "packs")
+    packs = write_pack(tmp / "packs", "hl", TEST_PACK)
     engine_conf, platform_conf = tmp / "engine.conf", tmp / "platform.conf"
-    _write_conf(engine_conf, urls[0], tmp / "edata", engine_port, api_port, secret, packs)
-    _write_conf(platform_conf, urls[1], tmp / "pdata", engine_port, api_port, secret, packs)
+    write_conf(engine_conf, urls[0], tmp / "edata", engine_port, api_port, secret, packs)
+    write_conf(platform_conf, urls[1], tmp / "pdata", engine_port, api_port, secret, packs)
     config = load_config(str(platform_conf), environ={})
     db = make_engine(urls[1])
     try:
@@ -289,8 +145,9 @@ def system(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
         key, _ = ensure_api_key(config, db)
     finally:
         db.dispose()
-    found = System(tmp, urls[0], urls[1], engine_conf, platform_conf, engine_port, api_port,
-                   key)
+    confs = {role: engine_conf if role in ENGINE_ROLES else platform_conf for role in ROLES}
+    found = System(tmp, confs, engine_port, api_port, key, engine_db=urls[0],
+                   platform_db=urls[1])
     for role in ("engine", "notifier", "api", "runner", "resultstracker"):
         found.start(role)
     try:
