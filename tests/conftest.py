@@ -8,35 +8,19 @@ LEVANTE_REQUIRE_POSTGRES=1 (as in .ci/run), where a skip of a PostgreSQL test fa
 from __future__ import annotations
 
 import os
-import shutil
-import socket
 import sys
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
 from levante.db import manage
-from levante.db.connect import normalize_url
+from tests.harness import BIN, create_database, drop_database, free_port, levante_bin
+
+__all__ = ["BIN", "free_port", "levante_bin"]  # (imported from here by many tests)
 
 POSTGRES_ENV = "LEVANTE_TEST_POSTGRES_URL"
 REQUIRE_POSTGRES_ENV = "LEVANTE_REQUIRE_POSTGRES"
-BIN = Path(sys.executable).parent
-
-
-def levante_bin(name: str) -> str:
-    """Path of a console script installed beside the running Python (the venv's)."""
-    path = BIN / name
-    return str(path) if path.exists() else (shutil.which(name) or name)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture
@@ -52,24 +36,13 @@ def create_postgres_database() -> str:
     """A new empty database on the test server; returns its URL."""
     server = postgres_server_url()
     assert server, POSTGRES_ENV
-    admin = create_engine(normalize_url(server), isolation_level="AUTOCOMMIT")
-    name = f"levante_test_{uuid.uuid4().hex[:12]}"
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    return make_url(normalize_url(server)).set(database=name).render_as_string(
-        hide_password=False
-    )
+    return create_database(server)
 
 
 def drop_postgres_database(url: str) -> None:
     server = postgres_server_url()
     assert server
-    admin = create_engine(normalize_url(server), isolation_level="AUTOCOMMIT")
-    name = make_url(url).database
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    drop_database(server, url)
 
 
 @pytest.fixture
