@@ -80,11 +80,20 @@ def forget_all() -> None:
         _cache.clear()
 
 
+def new_key() -> str:
+    """A random key that never begins with "-": given to a CLI after an option
+    (``--os-auth-token KEY``), such a key would be read as an option of its own."""
+    while True:
+        key = secrets.token_urlsafe(32)
+        if not key.startswith("-"):
+            return key
+
+
 def create_api_key(
     db: Engine, user: str, metadata: Mapping[str, Any] | None = None
 ) -> tuple[str, dict[str, Any]]:
     """A new key (returned once, in clear) and its stored record."""
-    key = secrets.token_urlsafe(32)
+    key = new_key()
     row = {
         "id": new_id(),
         "key_hash": hash_secret(key),

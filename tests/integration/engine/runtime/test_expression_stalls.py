@@ -22,6 +22,7 @@ from levante.db import manage
 from levante.db.connect import make_engine
 from levante.engine import runtime
 from levante.engine.store import executions as store
+from levante.identity.keys import create_api_key
 from tests.conftest import create_postgres_database, drop_postgres_database, postgres_server_url
 
 from .harness import define, wait_done
@@ -107,11 +108,12 @@ def test_runaway_expressions_fail_their_task_while_the_engine_answers(
     try:
         started = time.monotonic()
         base = f"http://127.0.0.1:{engine.port}/v2"
+        auth = {"X-Auth-Token": create_api_key(db, "stall-tester")[0]}
         ids: dict[str, str] = {}
 
         def launch(name: str) -> None:  # on the engine: it evaluates the expressions
             answer = httpx.post(f"{base}/executions", json={"workflow_name": name},
-                                timeout=120)
+                                headers=auth, timeout=120)
             assert answer.status_code == 201, answer.text
             ids[name] = answer.json()["id"]
 
@@ -130,7 +132,7 @@ def test_runaway_expressions_fail_their_task_while_the_engine_answers(
         pending = set(bad.values()) | {good}
         while pending:
             # The API answers all along (a frozen process would time this out).
-            answer = httpx.get(f"{base}/executions/{good}", timeout=10)
+            answer = httpx.get(f"{base}/executions/{good}", headers=auth, timeout=10)
             assert answer.status_code == 200, answer.text
             with db.connect() as conn:
                 pending = {i for i in pending
@@ -192,18 +194,19 @@ def test_a_report_that_stops_the_engine_is_set_aside(
             time.sleep(0.05)
         action_id = actions[0]["id"]
         body = {"state": "SUCCESS", "output": {"result": "done"}}
+        auth = {"X-Auth-Token": create_api_key(db, "stall-tester")[0]}
 
         def report() -> httpx.Response | None:
             url_ = f"http://127.0.0.1:{engine.port}/v2/action_executions/{action_id}"
             try:
-                return httpx.put(url_, json=body, timeout=60)
+                return httpx.put(url_, json=body, headers=auth, timeout=60)
             except httpx.HTTPError:
                 return None  # the engine was killed under it
 
         for attempt in (1, 2):
             sender = threading.Thread(target=report)
             sender.start()
-            deadline = time.monotonic() + 20
+            deadline = time.monotonic() + 60  # (a hang guard: generous on a busy machine)
             while _attempts(db, action_id) < attempt:
                 assert time.monotonic() < deadline, "the report was never taken up"
                 time.sleep(0.05)

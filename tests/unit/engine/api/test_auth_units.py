@@ -6,7 +6,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from levante.identity.keys import Identity, acting_user, hash_secret, is_service
+from levante.identity.keys import Identity, acting_user, hash_secret, is_service, new_key
 
 
 def test_only_a_service_identity_may_assert_a_user() -> None:
@@ -31,3 +31,10 @@ def test_the_engine_does_not_import_the_platform() -> None:
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           timeout=60, check=True)
     assert done.stdout.strip() == "[]"
+
+
+def test_keys_never_begin_with_a_dash() -> None:
+    """A key beginning with "-" reads as an option after `--os-auth-token` or `-k`."""
+    keys = [new_key() for _ in range(3000)]
+    assert not [k for k in keys if k.startswith("-")]
+    assert len(set(keys)) == len(keys) and all(len(k) >= 40 for k in keys)
