@@ -1,0 +1,67 @@
+"""Jinja as the platform renders it (action parameters, action-chain nodes): a sandboxed
+environment with StackStorm's filters, and rendering of nested values.
+
+A string holding `{{` or `{%` is a template; anything else is returned as it is. A string
+that is one expression alone (`"{{ x }}"`) keeps the type of its value, as StackStorm's
+rendering does for parameters; a template mixing text gives a string.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from functools import lru_cache
+from typing import Any
+
+from jinja2 import StrictUndefined, TemplateError, Undefined
+from jinja2.nativetypes import NativeEnvironment
+from jinja2.sandbox import SandboxedEnvironment
+
+from levante.st2_functions import JINJA_FILTERS
+
+_ONE_EXPRESSION = re.compile(r"^\s*\{\{(?:(?!\}\}).)*\}\}\s*$", re.S)
+
+
+class RenderError(ValueError):
+    """A template that cannot be rendered; the message names the template and why."""
+
+
+class _NativeSandbox(SandboxedEnvironment, NativeEnvironment):
+    """Sandboxed, and keeping the native type of a lone expression's value."""
+
+
+@lru_cache(maxsize=2)
+def environment(native: bool = False) -> SandboxedEnvironment:
+    """The platform's Jinja environment (one per kind, made once)."""
+    env: SandboxedEnvironment = (_NativeSandbox if native else SandboxedEnvironment)(
+        undefined=StrictUndefined, autoescape=False)
+    env.filters.update(JINJA_FILTERS)
+    return env
+
+
+def is_template(value: Any) -> bool:
+    return isinstance(value, str) and ("{{" in value or "{%" in value)
+
+
+def render(template: str, context: Mapping[str, Any]) -> Any:
+    """`template` rendered with `context`; a lone expression keeps its value's type."""
+    native = bool(_ONE_EXPRESSION.match(template))
+    try:
+        compiled = environment(native).from_string(template)
+        result = compiled.render(dict(context))
+        if isinstance(result, Undefined):
+            str(result)  # raises, naming what is undefined
+        return result
+    except TemplateError as exc:
+        raise RenderError(f"cannot render {template!r}: {exc}") from None
+
+
+def render_value(value: Any, context: Mapping[str, Any]) -> Any:
+    """`value` with every template string in it (in lists and objects too) rendered."""
+    if is_template(value):
+        return render(value, context)
+    if isinstance(value, Mapping):
+        return {k: render_value(v, context) for k, v in value.items()}
+    if isinstance(value, list):
+        return [render_value(v, context) for v in value]
+    return value
