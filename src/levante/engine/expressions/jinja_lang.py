@@ -5,8 +5,15 @@ are checked so an expression cannot build a huge string or number, nor a format 
 string to a billion characters; so are the string methods and filters that take a width
 or could multiply a string (`center`, `ljust`, `replace`, `indent`, `format`...), see
 `limits`. `range` is bounded by the sandbox itself. Regular expressions (the filters
-`regex_search`, `regex_findall`, `regex_replace` and the tests `match`, `search`) run on
-the bounded engine of `regexes`.
+`regex_findall`, `regex_replace` and the tests `match`, `search`) run on the bounded
+engine of `regexes`.
+
+StackStorm's functions (`levante.st2_functions`) are both filters and functions, as
+StackStorm's Mistral plugin made them (`{{ _.v | version_bump_minor }}`,
+`{{ regex_match(_.s, 'x') }}`); they bound their own work and run their regular
+expressions within the time left to the expression. `regex_replace` is ours: the same
+result as StackStorm's for its arguments (`pattern, replacement, ignorecase`), plus
+`multiline` and `count`.
 """
 
 from __future__ import annotations
@@ -23,6 +30,7 @@ from jinja2.compiler import CodeGenerator
 from jinja2.runtime import str_join
 from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
 
+from levante import st2_functions
 from levante.engine.expressions import context as fn
 from levante.engine.expressions import limits, regexes
 from levante.engine.expressions.context import ExpressionContext
@@ -170,13 +178,6 @@ def _replace_check(eval_ctx: Any, s: Any, old: Any, new: Any, count: Any = None)
     limits.check_replace(str(s), str(old), str(new), -1 if count is None else count)
 
 
-def _regex_search(value: Any, pattern: Any, ignorecase: bool = False,
-                  multiline: bool = False) -> Any:
-    found = regexes.search(regexes.compile_pattern(pattern, _flags(ignorecase, multiline)),
-                           str(value))
-    return found.group() if found is not None else None
-
-
 def _regex_findall(value: Any, pattern: Any, ignorecase: bool = False,
                    multiline: bool = False) -> list[Any]:
     return regexes.findall(regexes.compile_pattern(pattern, _flags(ignorecase, multiline)),
@@ -237,9 +238,12 @@ ENV.globals["json_dump"] = ENV.filters["json_dump"]
 ENV.globals["json_pp"] = ENV.filters["json_pp"]
 ENV.filters["join"] = _join
 ENV.filters["sum"] = _sum
-ENV.filters["regex_search"] = _regex_search
 ENV.filters["regex_findall"] = _regex_findall
-ENV.filters["regex_replace"] = _regex_replace
+st2_functions.set_time_budget(limits.remaining)
+for _name, _f in st2_functions.JINJA_FILTERS.items():
+    ENV.filters[_name] = _f
+    ENV.globals[_name] = _f
+ENV.filters["regex_replace"] = ENV.globals["regex_replace"] = _regex_replace
 ENV.tests["match"] = _match_test
 ENV.tests["search"] = _search_test
 

@@ -17,6 +17,7 @@ from typing import Any
 
 from yaql.language import expressions as ast
 
+from levante import st2_functions
 from levante.engine.expressions import limits
 from levante.engine.expressions.context import ExpressionContext
 
@@ -280,7 +281,27 @@ def _function(node: Any) -> Compiled:
         return lambda d, c: c.global_var(arg(d, c))
     if name == "len" and len(args) == 1:
         return _length(args[0])
+    st2_function = st2_functions.YAQL_FUNCTIONS.get(name)
+    if st2_function is not None:
+        return _st2_call(st2_function, args)
     raise _Unsupported
+
+
+def _st2_call(func: Callable[..., Any], args: list[Compiled]) -> Compiled:
+    """One of StackStorm's functions called with positional arguments. Its arguments
+    here are plain values already; any error but a bound's is left to YAQL to raise (a
+    call that does not match the signature is YAQL's error, not Python's)."""
+
+    def call(d: Any, c: ExpressionContext) -> Any:
+        values = [arg(d, c) for arg in args]
+        try:
+            return func(*values)
+        except st2_functions.LimitExceeded:
+            raise
+        except Exception:
+            raise Fallback from None
+
+    return call
 
 
 def _length(arg: Compiled) -> Compiled:

@@ -9,7 +9,9 @@ on plain values, `task()`/`env()`/`execution()`/`global()`) takes the fast path 
 from __future__ import annotations
 
 import collections.abc  # before yaql: yaql 3 uses it without importing it
-from collections.abc import Iterator
+import functools
+import inspect
+from collections.abc import Callable, Iterator
 from functools import lru_cache
 from typing import Any
 
@@ -20,6 +22,7 @@ from yaql.language.utils import FrozenDict, convert_input_data
 from yaql.standard_library import math as std_math
 from yaql.standard_library import strings as std_strings
 
+from levante import st2_functions
 from levante.engine.expressions import context as fn
 from levante.engine.expressions import limits, yaql_regex
 from levante.engine.expressions.context import ExpressionContext
@@ -94,6 +97,20 @@ def _yaml_dump(context: Any, data: Any) -> str:
     return fn.yaml_dump(data)
 
 
+def _st2_function(func: Callable[..., Any]) -> Callable[..., Any]:
+    """One of StackStorm's functions for YAQL: its arguments as plain JSON values (YAQL
+    hands tuples and frozen dicts), its signature kept (YAQL reads it to match calls)."""
+
+    @functools.wraps(func)
+    def call(*args: Any, **kwargs: Any) -> Any:
+        return func(*(fn.to_plain(a) for a in args),
+                    **{k: fn.to_plain(v) for k, v in kwargs.items()})
+
+    del call.__wrapped__  # (YAQL reads the signature given below, not the original's)
+    call.__signature__ = inspect.signature(func)  # type: ignore[attr-defined]
+    return call
+
+
 # Operations of YAQL's library that could run for ever in one call into C (see `limits`):
 # the same functions, checked first. Regular expressions: `yaql_regex`.
 
@@ -166,6 +183,9 @@ for _name, _func in (
     ("yaml_dump", _yaml_dump),
 ):
     ROOT.register_function(_func, name=_name)
+st2_functions.set_time_budget(limits.remaining)
+for _name, _func in st2_functions.YAQL_FUNCTIONS.items():
+    ROOT.register_function(_st2_function(_func), name=_name)
 
 
 def parse(text: str) -> Any:
