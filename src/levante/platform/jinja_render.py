@@ -54,6 +54,10 @@ def render(template: str, context: Mapping[str, Any]) -> Any:
         return result
     except TemplateError as exc:
         raise RenderError(f"cannot render {template!r}: {exc}") from None
+    except (ValueError, TypeError, LookupError, AssertionError, OverflowError) as exc:
+        # a filter's error (StackStorm's functions raise these, as StackStorm's did)
+        raise RenderError(f"cannot render {template!r}: {type(exc).__name__}: {exc}") \
+            from None
 
 
 def render_value(value: Any, context: Mapping[str, Any]) -> Any:

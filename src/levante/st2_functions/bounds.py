@@ -33,7 +33,11 @@ class RegexTimeout(LimitExceeded):
     """A regular expression ran past its time bound."""
 
 
-_time_budget: Callable[[], float] = lambda: DEFAULT_TIMEOUT
+def _default_budget() -> float:
+    return DEFAULT_TIMEOUT
+
+
+_time_budget: Callable[[], float] = _default_budget
 
 
 def set_time_budget(budget: Callable[[], float]) -> None:

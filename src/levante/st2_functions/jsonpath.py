@@ -6,7 +6,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
-import jsonpath_ng  # type: ignore[import-untyped]
+import jsonpath_ng
 
 
 @lru_cache(maxsize=512)

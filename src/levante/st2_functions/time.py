@@ -23,7 +23,7 @@ def to_human_time_from_seconds(seconds: Any) -> str:
     if seconds < 1:
         return f"{seconds}\u03bcs"
     if isinstance(seconds, float):
-        seconds = int(math.floor(seconds + 0.5))  # (rounded half up, as Python 2 did)
+        seconds = math.floor(seconds + 0.5)  # (rounded half up, as Python 2 did)
     moment = datetime.datetime(1, 1, 1) + datetime.timedelta(seconds=seconds)
     parts = [moment.year - 1, moment.day - 1, moment.hour, moment.minute, moment.second]
     first = next((i for i, part in enumerate(parts) if part), None)
