@@ -39,7 +39,8 @@ def test_json_strings_both_ways() -> None:
     # the docs' example: a structure stored as a JSON string, read back
     value = {"complex": "structure", "foo": ["x", True]}
     text = data.to_json_string(value)
-    assert text == '{\n    "complex":"structure",\n    "foo":[\n        "x",\n        true\n    ]\n}'
+    assert text == ('{\n    "complex":"structure",\n    "foo":[\n        "x",\n'
+                    '        true\n    ]\n}')
     assert data.from_json_string(text) == value
     assert data.from_json_string('{"complex": "structure", "foo": ["x", true]}') == value
     assert data.to_json_string([1, 2], indent=None) == "[1,2]"
@@ -113,7 +114,7 @@ def test_regex_functions_as_documented() -> None:
     assert regex.regex_substring("a1b2", "[a-z][0-9]") == "a1"
     with pytest.raises(IndexError):
         regex.regex_substring("abc", "z")
-    with pytest.raises(Exception, match="unterminated|missing"):
+    with pytest.raises(Exception, match=r"unterminated|missing"):
         regex.regex_search("abc", "(")
 
 
@@ -174,7 +175,7 @@ def test_versions_as_documented() -> None:
     assert version.version_bump_minor("0.10.1") == "0.11.0"
     assert version.version_bump_patch("0.10.1") == "0.10.2"
     assert version.version_strip_patch("0.10.1") == "0.10"
-    with pytest.raises(ValueError, match="1.0 is not valid SemVer string"):
+    with pytest.raises(ValueError, match=r"1\.0 is not valid SemVer string"):
         version.version_compare("1.0", "1.0.0")
     with pytest.raises(ValueError, match="is not valid SemVer string"):
         version.version_bump_major("one")
@@ -262,10 +263,10 @@ def test_yaql_fast_path_and_yaql_agree() -> None:
 
 def test_a_catastrophic_regex_fails_the_expression_within_its_bound() -> None:
     started = time.monotonic()
-    with pytest.raises(ExpressionError, match="ran out of time|timed out"):
+    with pytest.raises(ExpressionError, match=r"ran out of time|timed out"):
         evaluate("<% regex_search($.s, '(a|aa)+$') %>", {"s": "a" * 5000 + "!"},
                  timeout=0.3)
-    with pytest.raises(ExpressionError, match="ran out of time|timed out"):
+    with pytest.raises(ExpressionError, match=r"ran out of time|timed out"):
         evaluate("{{ _.s | regex_match('(a|aa)+$') }}", {"s": "a" * 5000 + "!"},
                  timeout=0.3)
     assert time.monotonic() - started < 5
@@ -282,5 +283,5 @@ def test_platform_jinja_renders_them() -> None:
     assert jinja_render.render("data: {{ {'k': [1]} | to_json_string(None) }}", context) \
         == 'data: {"k":[1]}'
     with pytest.raises(jinja_render.RenderError,
-                       match="ValueError: 1.0 is not valid SemVer string"):
+                       match=r"ValueError: 1\.0 is not valid SemVer string"):
         jinja_render.render("{{ version | version_compare('1.0') }}", context)
