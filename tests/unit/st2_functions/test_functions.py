@@ -285,3 +285,16 @@ def test_platform_jinja_renders_them() -> None:
     with pytest.raises(jinja_render.RenderError,
                        match=r"ValueError: 1\.0 is not valid SemVer string"):
         jinja_render.render("{{ version | version_compare('1.0') }}", context)
+
+
+def test_a_parameter_default_rendered_with_a_filter() -> None:
+    # action parameters as the platform renders them: other parameters in the context
+    parameters = {
+        "version": "1.4.2",
+        "next": "{{ version | version_bump_major }}",
+        "settings": {"tags": ["{{ 'a-1 b-2' | regex_replace('-', '_') }}"],
+                     "branch": "release-{{ version | version_strip_patch }}"},
+    }
+    rendered = jinja_render.render_value(parameters, {"version": parameters["version"]})
+    assert rendered == {"version": "1.4.2", "next": "2.0.0",
+                        "settings": {"tags": ["a_1 b_2"], "branch": "release-1.4"}}
