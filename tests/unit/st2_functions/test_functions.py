@@ -261,17 +261,6 @@ def test_yaql_fast_path_and_yaql_agree() -> None:
         assert fast == compiled.evaluate_with_engine(DATA, DataContext(DATA)), text
 
 
-def test_a_catastrophic_regex_fails_the_expression_within_its_bound() -> None:
-    started = time.monotonic()
-    with pytest.raises(ExpressionError, match=r"ran out of time|timed out"):
-        evaluate("<% regex_search($.s, '(a|aa)+$') %>", {"s": "a" * 5000 + "!"},
-                 timeout=0.3)
-    with pytest.raises(ExpressionError, match=r"ran out of time|timed out"):
-        evaluate("{{ _.s | regex_match('(a|aa)+$') }}", {"s": "a" * 5000 + "!"},
-                 timeout=0.3)
-    assert time.monotonic() - started < 5
-
-
 # --- in the platform's Jinja ----------------------------------------------------------
 
 def test_platform_jinja_renders_them() -> None:
