@@ -2,8 +2,9 @@
 environment with StackStorm's filters, and rendering of nested values.
 
 A string holding `{{` or `{%` is a template; anything else is returned as it is. A string
-that is one expression alone (`"{{ x }}"`) keeps the type of its value, as StackStorm's
-rendering does for parameters; a template mixing text gives a string.
+that is one expression alone (`"{{ x }}"`) gives the expression's value itself (a list stays
+a list, a string a string: nothing is re-parsed), for the caller to cast to the parameter's
+type as StackStorm does; a template mixing text gives a string.
 """
 
 from __future__ import annotations
@@ -14,27 +15,21 @@ from functools import lru_cache
 from typing import Any
 
 from jinja2 import StrictUndefined, TemplateError, Undefined
-from jinja2.nativetypes import NativeEnvironment
 from jinja2.sandbox import SandboxedEnvironment
 
 from levante.st2_functions import JINJA_FILTERS
 
-_ONE_EXPRESSION = re.compile(r"^\s*\{\{(?:(?!\}\}).)*\}\}\s*$", re.S)
+_ONE_EXPRESSION = re.compile(r"^\s*\{\{((?:(?!\}\}|\{\{).)*)\}\}\s*$", re.S)
 
 
 class RenderError(ValueError):
     """A template that cannot be rendered; the message names the template and why."""
 
 
-class _NativeSandbox(SandboxedEnvironment, NativeEnvironment):
-    """Sandboxed, and keeping the native type of a lone expression's value."""
-
-
-@lru_cache(maxsize=2)
-def environment(native: bool = False) -> SandboxedEnvironment:
-    """The platform's Jinja environment (one per kind, made once)."""
-    env: SandboxedEnvironment = (_NativeSandbox if native else SandboxedEnvironment)(
-        undefined=StrictUndefined, autoescape=False)
+@lru_cache(maxsize=1)
+def environment() -> SandboxedEnvironment:
+    """The platform's Jinja environment (made once)."""
+    env = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
     env.filters.update(JINJA_FILTERS)
     return env
 
@@ -45,13 +40,15 @@ def is_template(value: Any) -> bool:
 
 def render(template: str, context: Mapping[str, Any]) -> Any:
     """`template` rendered with `context`; a lone expression keeps its value's type."""
-    native = bool(_ONE_EXPRESSION.match(template))
+    lone = _ONE_EXPRESSION.match(template)
     try:
-        compiled = environment(native).from_string(template)
-        result = compiled.render(dict(context))
-        if isinstance(result, Undefined):
-            str(result)  # raises, naming what is undefined
-        return result
+        if lone is not None:
+            result = environment().compile_expression(
+                lone.group(1).strip(), undefined_to_none=False)(**dict(context))
+            if isinstance(result, Undefined):
+                str(result)  # raises, naming what is undefined
+            return result
+        return environment().from_string(template).render(dict(context))
     except TemplateError as exc:
         raise RenderError(f"cannot render {template!r}: {exc}") from None
     except (ValueError, TypeError, LookupError, AssertionError, OverflowError) as exc:

@@ -24,3 +24,10 @@ def test_an_undefined_name_is_an_error_naming_it() -> None:
 def test_the_sandbox_refuses_unsafe_attributes() -> None:
     with pytest.raises(RenderError):
         render("{{ ''.__class__.__mro__[1].__subclasses__() }}", {})
+
+
+def test_a_string_value_is_not_reparsed() -> None:
+    """`{{ x | to_json_string }}` is a string, as StackStorm renders it, not an object."""
+    assert render("{{ text }}", {"text": '{"a": 1}'}) == '{"a": 1}'
+    assert render("{{ n }}", {"n": "42"}) == "42"
+    assert render("{{ a }}{{ b }}", {"a": 1, "b": 2}) == "12"
