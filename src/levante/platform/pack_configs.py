@@ -220,6 +220,7 @@ def register(pack: str, pack_path: Path, configs_path: Path | None
                         list[tuple[str, str]]]:
     """(schema, values, config file, errors as (file, reason)) for a pack being registered.
 
+    The config file is ``<configs_path>/<pack>.yaml``, else the pack's own ``config.yaml``.
     A malformed schema or an invalid config is an error and leaves values None (the
     config is not used); without a config file, the values are the schema's defaults.
     """
@@ -229,6 +230,8 @@ def register(pack: str, pack_path: Path, configs_path: Path | None
     except ConfigInvalid as exc:
         return None, None, None, [(str(pack_path / SCHEMA_FILE), str(exc))]
     file = configs_path / f"{pack}.yaml" if configs_path is not None else None
+    if (file is None or not file.is_file()) and (pack_path / "config.yaml").is_file():
+        file = pack_path / "config.yaml"  # the older place, inside the pack
     values: dict[str, Any] | None = None
     try:
         raw = load_values(file) if file is not None else None
