@@ -42,13 +42,22 @@ def _templates(value: Any) -> Iterator[str]:
             yield from _templates(item)
 
 
-def references(name: str, value: Any) -> set[str]:
+def _secret_problem(name: str) -> RenderProblem:
+    """A render error of a secret parameter: neither its text nor Jinja's message (which
+    may quote it) is shown."""
+    return RenderProblem(name, f"Parameter '{name}' (secret): its value cannot be rendered "
+                               "as a Jinja template")
+
+
+def references(name: str, value: Any, secret: bool = False) -> set[str]:
     """The names a value's templates use (parameters and the context's names)."""
     found: set[str] = set()
     for template in _templates(value):
         try:
             found |= meta.find_undeclared_variables(environment().parse(template))
         except TemplateSyntaxError as exc:
+            if secret:
+                raise _secret_problem(name) from None
             raise RenderProblem(name, f"Parameter '{name}': cannot render {template!r}: "
                                       f"{exc}") from None
     return found
@@ -86,17 +95,20 @@ def render_parameters(
     action_context: Mapping[str, Any],
     config: Callable[[], Mapping[str, Any]],
     text_only: set[str] | None = None,
+    secrets: set[str] | None = None,
 ) -> dict[str, Any]:
     """``values`` (name to given or default value) with their templates rendered, each
     passed through ``conform(name, value)`` (checking and casting) once rendered, in the
     order of their references; ``declared``: every parameter name of the action.
 
     ``config`` is called (once) only when a template uses ``config_context``;
-    ``text_only``: parameters typed string, rendered as text (never as a native value).
+    ``text_only``: parameters typed string, rendered as text (never as a native value);
+    ``secrets``: parameters whose text never appears in an error.
     """
+    secrets = secrets or set()
     deps: dict[str, set[str]] = {}
     for name, value in values.items():
-        used = references(name, value)
+        used = references(name, value, name in secrets)
         for word in DATASTORE:
             if word in used and word not in declared:
                 raise RenderProblem(name, f"Parameter '{name}': the datastore is not "
@@ -111,7 +123,7 @@ def render_parameters(
     if not any(deps.values()) and not any(_has_templates(v) for v in values.values()):
         return {name: conform(name, value) for name, value in values.items()}
     context: dict[str, Any] = {ACTION: dict(action_context)}
-    if any(CONFIG in references(n, v) for n, v in values.items()):
+    if any(CONFIG in references(n, v, n in secrets) for n, v in values.items()):
         context[CONFIG] = dict(config())
     result: dict[str, Any] = {}
     for name in _order(deps):
@@ -123,6 +135,8 @@ def render_parameters(
                 else:
                     value = render_value(value, context)
             except Exception as exc:  # any error of the template, e.g. a filter's
+                if name in secrets:
+                    raise _secret_problem(name) from None
                 reason = str(exc) if isinstance(exc, RenderError) \
                     else f"cannot render {value!r}: {exc}"
                 raise RenderProblem(name, f"Parameter '{name}': {reason}") from None

@@ -458,7 +458,7 @@ def validate_parameters(
     try:
         result.update(render_parameters(
             pending, set(schema), conform, action_context or {},
-            config or dict, text_only))
+            config or dict, text_only, secret_names(schema)))
     except RenderProblem as exc:
         raise ParameterError(exc.parameter, exc.message) from None
     return result
