@@ -64,5 +64,5 @@ async def get_schema(request: Request) -> Response:
 
 async def put_config(request: Request) -> Response:
     path = platform(request).config.configs_path
-    raise ApiError(501, "Changing a pack config over the API is not supported by Levante: "
+    raise ApiError(405, "Changing a pack config over the API is not supported by Levante: "
                         f"edit {path}/<pack>.yaml and register the pack again.")
