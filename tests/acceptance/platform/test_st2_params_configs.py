@@ -135,6 +135,8 @@ def test_rendered_parameters_and_pack_configs(platform: Platform, tmp_path: Path
     cycle = st2(platform, home, "run", "paramsdemo.cycle")
     assert cycle.returncode != 0
     assert "'first', 'second'" in cycle.stdout + cycle.stderr and "cycle" in cycle.stdout
+    mine = platform.levante("run", "paramsdemo.cycle")
+    assert mine.returncode != 0 and "'first', 'second'" in mine.stdout + mine.stderr
     kv = st2(platform, home, "run", "paramsdemo.kv")
     assert kv.returncode != 0 and "datastore is not supported" in kv.stdout + kv.stderr
     with platform.client() as client:
