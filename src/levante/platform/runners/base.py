@@ -26,10 +26,10 @@ class RunRequest:
     parameters: dict[str, Any]
     timeout: float | None = None
     pack_path: Path | str | None = None
-    # The pack's registered config (python actions' ``self.config``); None: not looked up.
-    pack_config: dict[str, Any] | None = None
     allow_sudo: bool = False
     env_extra: dict[str, str] = field(default_factory=dict)
+    # The pack's registered config (python actions' ``self.config``); None: not looked up.
+    pack_config: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
