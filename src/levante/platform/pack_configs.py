@@ -123,7 +123,9 @@ def _problem(path: str, value: Any, spec: dict[str, Any], fill: bool,
     """Why ``value`` does not fit ``spec`` (None if it does); with ``fill``, nested
     defaults are added to ``value`` in place."""
     if is_template(value):
-        return None  # rendered when used (StackStorm skips such values too)
+        if "st2kv" in value or "system." in value:
+            return f"'{path}': refers to the datastore, which is not supported by Levante"
+        return None  # kept as written (StackStorm does not check such values either)
     ptype = spec.get("type")
     types = ptype if isinstance(ptype, list) else ([ptype] if ptype else [])
     if types and not any(_type_ok(value, t) for t in types):

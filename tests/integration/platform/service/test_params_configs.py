@@ -56,6 +56,8 @@ def test_registration_refuses_bad_schemas_and_configs(served: Served, tmp_path: 
                      "'t': (secret) is not of type integer"),
         "c_enum": ("e: {enum: [a, b]}\n", "e: c\n", "'e': 'c' is not one of"),
         "c_list": ("n: {type: integer}\n", "- 1\n", "must be a mapping"),
+        "c_kv": ("k: {type: string}\n", "k: '{{ st2kv.system.k }}'\n",
+                 "'k': refers to the datastore, which is not supported"),
     }
     for name, (schema, config, _reason) in values.items():
         _pack(packs, name, {"config.schema.yaml": schema})
