@@ -265,6 +265,9 @@ SECTIONS: tuple[Section, ...] = (
         "Packs of actions.",
         ("packs_paths", "list", [],
          "Folders searched for packs, besides the bundled ones (core, examples)."),
+        ("configs_path", "str", "",
+         "Folder of pack configs, one <pack>.yaml per pack, validated against the pack's "
+         "config.schema.yaml when the pack is registered; empty: <data_dir>/configs."),
     ),
     _section(
         "runner",
@@ -349,6 +352,12 @@ class Config:
     @property
     def data_dir(self) -> Path:
         return Path(self.get_str("core", "data_dir")).expanduser()
+
+    @property
+    def configs_path(self) -> Path:
+        """Folder of pack configs (``[content] configs_path``, else ``<data_dir>/configs``)."""
+        path = self.get_str("content", "configs_path")
+        return Path(path).expanduser() if path else self.data_dir / "configs"
 
     @property
     def database_url(self) -> str:

@@ -19,6 +19,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
 
 from levante.platform import store
+from levante.platform.pack_configs import validated
 from levante.platform.packs import ActionMeta
 from levante.platform.parameters import MASK, ParameterError, mask_secrets, merge_schema
 from levante.platform.parameters import validate_parameters as _validate
@@ -216,18 +217,35 @@ def get_action(db: Engine, ref_or_id: str, cached: bool = False) -> dict[str, An
     return row
 
 
+def pack_config(db: Engine, pack: str) -> dict[str, Any]:
+    """The pack's registered config (``config_context``, an action's ``self.config``):
+    its values with the schema's defaults; empty when it has none or it was invalid."""
+    row = store.get_pack_config(db, pack)
+    if row is None:
+        return {}
+    if row["config_values"] is None:  # refused at registration: the defaults alone
+        return validated(row["config_schema"], None)
+    return dict(row["config_values"])
+
+
 # --- executions ---------------------------------------------------------------------------
 
 
 def validate(
-    action_row: dict[str, Any], params: Any, allow_sudo: bool = True
+    action_row: dict[str, Any], params: Any, allow_sudo: bool = True,
+    action_context: dict[str, Any] | None = None,
+    config: Callable[[], dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    """The parameters the execution will run with, or ParameterError naming the bad one."""
+    """The parameters the execution will run with, or ParameterError naming the bad one.
+
+    Jinja in them is rendered with ``action_context`` and the pack's ``config`` (called
+    only when a template uses ``config_context``)."""
     try:
         runner = get_runner(action_row["runner_type"])
     except UnknownRunner as exc:
         raise ParameterError("runner_type", str(exc)) from None
-    values = _validate(action_meta(action_row), runner.runner_parameters, params or {})
+    values = _validate(action_meta(action_row), runner.runner_parameters, params or {},
+                       action_context, config)
     timeout = values.get("timeout")
     if isinstance(timeout, int | float) and not isinstance(timeout, bool) and timeout <= 0:
         raise ParameterError("timeout", f"Parameter 'timeout' must be a positive number of "
@@ -283,7 +301,6 @@ def create_execution(
     action_row = get_action(db, ref, cached=True)
     if not action_row["enabled"]:
         raise Refused(f'Action "{action_row["ref"]}" is disabled.')
-    values = validate(action_row, params, allow_sudo)
     ctx = dict(context or {})
     if parent is not None:
         parent_row = store.get_execution(db, parent)
@@ -292,11 +309,13 @@ def create_execution(
         ctx["nesting"] = _nesting(parent_row, ctx, max_nesting)
     else:
         ctx.pop("nesting", None)
-    stamp = store.now()
     ctx.setdefault("user", user)
     ctx.setdefault("pack", action_row["pack"])
     if parent:
         ctx.setdefault("parent", {"execution_id": parent})
+    values = validate(action_row, params, allow_sudo, ctx,
+                      lambda: pack_config(db, action_row["pack"]))
+    stamp = store.now()
     timeout = timeout_of(values, float(default_timeout)) or default_timeout
     row = {
         "id": execution_id or store.new_id(),

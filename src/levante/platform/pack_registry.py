@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from levante.platform import store
+from levante.platform import pack_configs, store
 from levante.platform.executions import forget_actions
 from levante.platform.packs import ActionMeta, PackLoadFailed, discover_packs, load_pack
 
@@ -51,9 +51,11 @@ def action_row(action: ActionMeta) -> dict[str, Any]:
 
 
 def register_packs(
-    db: Engine, packs_paths: list[str], names: list[str] | None = None
+    db: Engine, packs_paths: list[str], names: list[str] | None = None,
+    configs_path: Path | None = None,
 ) -> RegisterReport:
-    """Register the named packs (all found when ``names`` is empty)."""
+    """Register the named packs (all found when ``names`` is empty), with their configs
+    (``<configs_path>/<pack>.yaml`` checked against the pack's ``config.schema.yaml``)."""
     found = discover_packs(packs_paths)
     wanted = list(names or []) or sorted(found)
     missing = [n for n in wanted if n not in found]
@@ -80,6 +82,10 @@ def register_packs(
         report.actions += written
         report.removed += removed
         report.errors.extend({"file": e.file, "reason": e.reason} for e in errors)
+        schema, values, config_file, problems = pack_configs.register(
+            meta.name, Path(meta.path), configs_path)
+        store.save_pack_config(db, meta.name, schema, values, config_file)
+        report.errors.extend({"file": f, "reason": r} for f, r in problems)
     return report
 
 

@@ -11,12 +11,13 @@ from __future__ import annotations
 import ipaddress
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import date, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
 from levante.platform.packs import ActionMeta
+from levante.platform.param_render import RenderProblem, render_parameters
 
 MASK = "********"
 
@@ -385,16 +386,20 @@ def _conform_object(path: str, value: dict[str, Any], spec: dict[str, Any]) -> d
 
 
 def validate_parameters(
-    action: ActionMeta, runner_params: dict[str, dict[str, Any]], given: dict[str, Any]
+    action: ActionMeta, runner_params: dict[str, dict[str, Any]], given: dict[str, Any],
+    action_context: Mapping[str, Any] | None = None,
+    config: Callable[[], Mapping[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """The parameters an execution runs with, or :class:`ParameterError` naming the bad one.
 
     Runner and action schemas are merged (the action wins), unknown names are refused, an
-    ``immutable`` parameter refuses any value but its default, strings are coerced to the
-    declared type (``items`` and ``properties`` too), ``enum``, bounds, ``pattern``,
-    ``format``, the array keywords and ``additionalProperties`` are enforced, defaults fill
-    what was not given, and ``required`` parameters without a value are refused. The result holds
-    every parameter that has a value (given or default).
+    ``immutable`` parameter refuses any value but its default, Jinja in values and defaults
+    is rendered (see :mod:`levante.platform.param_render`; ``action_context`` and the
+    pack's ``config`` are its context), strings are coerced to the declared type (``items``
+    and ``properties`` too), ``enum``, bounds, ``pattern``, ``format``, the array keywords
+    and ``additionalProperties`` are enforced, defaults fill what was not given, and
+    ``required`` parameters without a value are refused. The result holds every parameter
+    that has a value (given or default).
     """
     if not isinstance(given, dict):
         raise ParameterError("", "parameters must be an object of name to value")
@@ -416,6 +421,7 @@ def validate_parameters(
                 name, f"Parameter '{name}' is immutable for action {action.ref} "
                       "and cannot be given a value",
             )
+    pending: dict[str, Any] = {}
     for name, spec in schema.items():
         if name in given:
             value = given[name]
@@ -438,10 +444,23 @@ def validate_parameters(
         if value is None:
             result[name] = None
             continue
+        pending[name] = value
+
+    def conform(name: str, value: Any) -> Any:
+        if value is None:
+            return None
         try:
-            result[name] = _conform(name, value, spec)
+            return _conform(name, value, schema[name])
         except ParameterError as exc:  # a nested value's error names its path
             raise ParameterError(name, exc.message) from None
+
+    text_only = {n for n, spec in schema.items() if _type_list(spec) == ["string"]}
+    try:
+        result.update(render_parameters(
+            pending, set(schema), conform, action_context or {},
+            config or dict, text_only, secret_names(schema)))
+    except RenderProblem as exc:
+        raise ParameterError(exc.parameter, exc.message) from None
     return result
 
 

@@ -35,6 +35,9 @@ from levante.platform import tracking_store as ts
 from levante.platform.engine_reporting import may_report
 from levante.platform.runners import RunOutcome, RunRequest, run_action
 
+# Runners whose actions get the pack config (`self.config`).
+CONFIG_RUNNERS = frozenset({"python-script"})
+
 log = logging.getLogger("levante.platform.runner")
 T = TypeVar("T")
 # An execution that ended: its row, how it ended, and who waits for it to be recorded.
@@ -469,6 +472,8 @@ class RunnerService:
                 parameters=dict(row["parameters"] or {}),
                 timeout=float(row["timeout"]),
                 pack_path=Path(pack_path) if pack_path else None,
+                pack_config=(executions.pack_config(self.engine, action.pack)
+                             if action.runner_type in CONFIG_RUNNERS else None),
                 allow_sudo=self.allow_sudo,
                 env_extra={
                     "ST2_ACTION_EXECUTION_ID": execution_id,

@@ -45,7 +45,8 @@ def ensure_api_key(config: Config, engine: Engine) -> tuple[str, bool]:
 def prepare_up(config: Config, engine: Engine) -> list[str]:
     """Register the packs and make sure the CLI has a key; return lines to print."""
     lines: list[str] = []
-    report = register_packs(engine, config.get_list("content", "packs_paths"))
+    report = register_packs(engine, config.get_list("content", "packs_paths"),
+                            configs_path=config.configs_path)
     lines.append(f"Registered {report.actions} action(s) from pack(s) "
                  f"{', '.join(report.packs) or 'none'}.")
     for error in report.errors:

@@ -87,7 +87,8 @@ def wait_up(url: str, proc: subprocess.Popen[bytes], timeout: float = 20) -> Non
     raise AssertionError(f"{url} did not answer within {timeout} s")
 
 
-def start_platform(tmp_path: Path, database_url: str) -> Platform:
+def start_platform(tmp_path: Path, database_url: str, more_packs: str = "",
+                   configs_path: Path | None = None) -> Platform:
     from levante.db import manage
 
     manage.upgrade(database_url, "head")
@@ -101,7 +102,8 @@ def start_platform(tmp_path: Path, database_url: str) -> Platform:
         f"[core]\ndata_dir = {data_dir}\n"
         f"[database]\nconnection = {database_url}\n"
         f"[api]\nport = {port}\n"
-        f"[content]\npacks_paths = {packs_root}\n"
+        f"[content]\npacks_paths = {packs_root}{more_packs}\n"
+        + (f"configs_path = {configs_path}\n" if configs_path else "") +
         "[runner]\npoll_interval = 0.05\nworkers = 4\n",
         encoding="utf-8",
     )

@@ -26,6 +26,7 @@ from levante.identity.keys import ASSERTED_USER_HEADER, acting_user
 from levante.platform import auth
 from levante.platform.api import (
     actions,
+    configs,
     events,
     executions,
     keys,
@@ -80,6 +81,11 @@ def _routes() -> list[Route]:
         ("/v1/packs", packs.list_packs, ["GET"]),
         ("/v1/packs/register", packs.register, ["POST"]),
         ("/v1/packs/{ref}", packs.get_pack, ["GET"]),
+        ("/v1/configs", configs.list_configs, ["GET"]),
+        ("/v1/configs/{pack}", configs.get_config, ["GET"]),
+        ("/v1/configs/{pack}", configs.put_config, ["PUT"]),
+        ("/v1/config_schemas", configs.list_schemas, ["GET"]),
+        ("/v1/config_schemas/{pack}", configs.get_schema, ["GET"]),
         ("/v1/apikeys", keys.list_keys, ["GET"]),
         ("/v1/apikeys", keys.create_key, ["POST"]),
         ("/v1/apikeys/{id}", keys.get_key, ["GET"]),

@@ -134,6 +134,12 @@ def build() -> dict[str, Any]:
         },
         "/v1/packs": {"get": _op("List packs", schema=_LIST)},
         "/v1/packs/{ref}": {"get": _op("Get a pack", params=[_p("ref")])},
+        "/v1/configs": {"get": _op("List pack configs (secrets masked)", schema=_LIST)},
+        "/v1/configs/{pack}": {"get": _op("Get a pack's config (secrets masked)",
+                                          params=[_p("pack")])},
+        "/v1/config_schemas": {"get": _op("List pack config schemas", schema=_LIST)},
+        "/v1/config_schemas/{pack}": {"get": _op("Get a pack's config schema",
+                                                 params=[_p("pack")])},
         "/v1/packs/register": {
             "post": _op("Register packs from the pack folders", body={
                 "type": "object",

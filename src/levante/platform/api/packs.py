@@ -41,5 +41,5 @@ async def register(request: Request) -> Response:
         if problem:
             raise ApiError(400, problem)
     p = platform(request)
-    report = register_packs(p.db, p.packs_paths, names)
+    report = register_packs(p.db, p.packs_paths, names, configs_path=p.config.configs_path)
     return json_response(report.to_api())

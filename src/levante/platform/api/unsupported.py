@@ -35,8 +35,6 @@ UNSUPPORTED: tuple[tuple[str, str], ...] = (
     ("/v1/traces", "Traces"),
     ("/v1/rbac", "RBAC"),
     ("/v1/service_registry", "The service registry"),
-    ("/v1/configs", "Pack configs"),
-    ("/v1/config_schemas", "Pack config schemas"),
     ("/v1/stream", "The event stream"),
     ("/v1/user", "User information (whoami)"),
     ("/v1/workflows", "Workflow inspection"),

@@ -28,6 +28,8 @@ class RunRequest:
     pack_path: Path | str | None = None
     allow_sudo: bool = False
     env_extra: dict[str, str] = field(default_factory=dict)
+    # The pack's registered config (python actions' ``self.config``); None: not looked up.
+    pack_config: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)

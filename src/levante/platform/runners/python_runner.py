@@ -59,7 +59,8 @@ async def run_python_script(request: RunRequest, on_output: OutputCallback) -> R
               if k not in _RUNNER_ONLY}
     payload = json.dumps({
         "parameters": params,
-        "config": pack_config(request.pack_path),
+        "config": request.pack_config if request.pack_config is not None
+        else pack_config(request.pack_path),
         "log_level": request.parameters.get("log_level", "DEBUG"),
     }, default=str).encode()
     env = base_env(request, request.parameters.get("env") or {})
