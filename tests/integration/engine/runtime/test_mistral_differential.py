@@ -65,10 +65,10 @@ def mistral(tmp_path_factory: pytest.TempPathFactory) -> Iterator[httpx.Client]:
     shutil.copy(database, here / "mistral.db")
     port = _free_port()
     (here / "mistral.conf").write_text(
-        "[DEFAULT]\ntransport_url = fake:/\nlog_file = {d}/mistral.log\n"
-        "[api]\nhost = 127.0.0.1\nport = {p}\n[pecan]\nauth_enable = False\n"
-        "[database]\nconnection = sqlite:///{d}/mistral.db\n[executor]\ntype = local\n"
-        "[notifier]\ntype = local\n[cron_trigger]\nenabled = False\n".format(d=here, p=port))
+        f"[DEFAULT]\ntransport_url = fake:/\nlog_file = {here}/mistral.log\n"
+        f"[api]\nhost = 127.0.0.1\nport = {port}\n[pecan]\nauth_enable = False\n"
+        f"[database]\nconnection = sqlite:///{here}/mistral.db\n[executor]\ntype = local\n"
+        "[notifier]\ntype = local\n[cron_trigger]\nenabled = False\n")
     proc = subprocess.Popen(
         [str(python), str(BUILT / "inproc" / "all_in_one.py"), "--config-file",
          str(here / "mistral.conf")], cwd=here, stdout=subprocess.DEVNULL,
