@@ -431,7 +431,7 @@ def add_st2_context(body: dict[str, Any], request: RunRequest, found: Settings,
     """
     api_url = f"{found.api_url}/v1"
     parent: dict[str, Any] = {"execution_id": request.execution_id}
-    parent.update({k: v for k, v in context.items() if k != "mistral"})
+    parent.update(context)  # as it was before this launch wrote its own `mistral` ids
     skip = request.parameters.get("skip_notify")
     st2_context = {
         "api_url": api_url,

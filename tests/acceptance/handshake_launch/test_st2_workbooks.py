@@ -154,7 +154,10 @@ def test_a_pack_action_workbook_runs_with_its_full_names(system: System) -> None
     st2_context = env["st2_context"]
     assert st2_context["api_url"] == api
     assert st2_context["endpoint"] == f"{api}/actionexecutions"
-    assert st2_context["parent"]["execution_id"] == execution["id"]
+    parent = st2_context["parent"]
+    assert parent["execution_id"] == execution["id"]
+    assert parent["pack"] == "mypack" and parent["user"] == detail["context"]["user"]
+    assert "mistral" not in parent  # a root workflow: no parent workflow's ids
     assert st2_context["notify"] == {} and st2_context["skip_notify_tasks"] == []
 
 
