@@ -225,9 +225,9 @@ class Transitions(StepBase):
     def finish(self, wf: WfEx, state: str, info: str | None = None) -> None:
         """End a workflow execution: output, state, event, then its parent task.
 
-        As Mistral 23: without `output` (or with one that gives nothing), the output is the
-        final context; on ERROR it is `{"result": <state_info>}` merged with
-        `output-on-error` (or, without it, the final context), the latter winning."""
+        As Mistral 23: without `output`, the output is the final context; on ERROR it is
+        `{"result": <state_info>}` merged with `output-on-error` (or, without it, the final
+        context), the latter winning."""
         if states.is_completed(wf.state):
             return
         final = self.final_context(wf)
@@ -235,19 +235,19 @@ class Transitions(StepBase):
         ctx = self.ctx(wf)
         if state == states.SUCCESS:
             try:
-                output: Any = None
                 if wf.spec.output is not None:
                     output = evaluate(wf.spec.output, data, ctx)
-                wf.row["output"] = output or final
+                    wf.row["output"] = output if output is not None else {}
+                else:
+                    wf.row["output"] = final
             except ExpressionFailure as exc:
                 state, info = states.ERROR, f"Failed to evaluate workflow output: {exc}"
         if state == states.ERROR:
             output = {"result": info}
-            extra: Any = None
             try:
+                extra = final
                 if wf.spec.output_on_error is not None:
                     extra = evaluate(wf.spec.output_on_error, data, ctx)
-                extra = extra or final
                 if isinstance(extra, dict):
                     output = machine.merge(output, extra)
             except ExpressionFailure as exc:

@@ -120,6 +120,15 @@ fails_on_error_output:
     t2:
       action: std.fail
       publish-on-error: {err: <% task().result %>}
+fails_publishing_result:
+  input: [a]
+  tasks:
+    t1:
+      action: std.noop
+      publish: {result: mine, keep: <% $.a %>}
+      on-success: t2
+    t2:
+      action: std.fail
 """
 
 
@@ -153,3 +162,12 @@ def test_output_on_error_is_the_message_and_the_context(
     assert on_error["output"]["result"] == on_error["state_info"]
     published = tasks(db, on_error["id"])["t2"]["published"]
     assert set(published) == {"err"}
+
+
+def test_a_published_result_wins_over_the_message_on_error(
+    db: Engine, worker: ThreadWorker, ns: str
+) -> None:
+    define(db, ns, NO_OUTPUT)
+    failed = run(db, ns, "fails_publishing_result", {"a": "A"})
+    assert failed["state"] == "ERROR"
+    assert failed["output"] == {"result": "mine", "keep": "A"}  # Mistral 23's merge
