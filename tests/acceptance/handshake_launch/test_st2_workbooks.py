@@ -140,6 +140,7 @@ def test_a_pack_action_workbook_runs_with_its_full_names(system: System) -> None
     assert _tasks(execution) == [("by_short_name", "SUCCESS"), ("by_full_name", "SUCCESS"),
                                  ("st2_action", "SUCCESS")]
     wf_ids = {t["workflow_execution_id"] for t in result["tasks"]}
+    assert {t["workflow_name"] for t in result["tasks"]} == {"mypack.mywb.main"}
     detail = system.get(execution["id"])
     assert detail["context"]["mistral"]["workflow_name"] == "mypack.mywb.main"
     assert wf_ids == {detail["context"]["mistral"]["execution_id"]}
