@@ -16,7 +16,7 @@ from levante.engine.context import (
     has_expression,
 )
 from levante.engine.exceptions import InputError, NotFound
-from levante.engine.lang.spec import TaskSpec
+from levante.engine.lang.spec import TaskSpec, WorkflowSpec
 from levante.engine.step_base import (
     StepBase,
     WfEx,
@@ -25,6 +25,7 @@ from levante.engine.step_base import (
     workflow_definition,
 )
 from levante.engine.store import executions as store
+from levante.engine.store.definitions import NotFound as DefinitionNotFound
 
 
 class ActionRunning(StepBase):
@@ -169,8 +170,8 @@ class ActionRunning(StepBase):
                 f"Workflow {name!r} cannot start: it would be nested {nesting} workflows "
                 f"deep, more than the limit of {limit} ([engine] max_nesting_depth). Does "
                 f"a workflow start itself without end?")
-        definition, sub_spec = workflow_definition(
-            self.conn, name, wf.row["workflow_namespace"]
+        definition, sub_spec = self._subworkflow_definition(
+            wf, name, computed=has_expression(spec.workflow)
         )
         raw_input = evaluate(spec.input, data, ctx) if spec.input else {}
         try:
@@ -191,6 +192,26 @@ class ActionRunning(StepBase):
             sub_spec, definition, sub_input, sub_params, parent=(wf, task), runtime=runtime,
         )
         self.start(child)
+
+    def _subworkflow_definition(
+        self, wf: WfEx, name: str, computed: bool
+    ) -> tuple[dict[str, Any], WorkflowSpec]:
+        """The workflow a task names. Inside a workbook a name is first looked up as
+        `<workbook>.<name>`, then as given (Mistral's rule); the parser has already done
+        so for names written out, so only a name computed by an expression is looked up
+        here."""
+        namespace = wf.row["workflow_namespace"]
+        if computed:
+            own, _ = workflow_definition(
+                self.conn, wf.row.get("workflow_id") or wf.row["workflow_name"], namespace
+            )
+            book = own.get("workbook_name")
+            if book and not name.startswith(f"{book}."):
+                try:
+                    return workflow_definition(self.conn, f"{book}.{name}", namespace)
+                except (NotFound, DefinitionNotFound):
+                    pass
+        return workflow_definition(self.conn, name, namespace)
 
     def action_result(
         self, action: dict[str, Any], state: str, value: Any, info: str | None

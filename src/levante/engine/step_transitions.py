@@ -211,38 +211,47 @@ class Transitions(StepBase):
             self.finish(wf, states.SUCCESS)
 
     def final_context(self, wf: WfEx) -> dict[str, Any]:
-        ctx = _strip_hidden(wf.row.get("context") or {})
+        """Mistral's final context: what the tasks that ended the workflow published (with
+        what they received), merged. Neither the input nor `vars` are in it: they are
+        layers under it when an expression reads `$`, as under a task's context."""
+        ctx: dict[str, Any] = {}
         for t in wf.tasks:
             if not states.is_completed(t["state"]) or t["state"] == states.CANCELLED:
                 continue
             if wf.spec.is_reverse or not t["has_next_tasks"]:
                 ctx = machine.merge(ctx, self._outbound(t))
-        return ctx
+        return _strip_hidden(ctx)
 
     def finish(self, wf: WfEx, state: str, info: str | None = None) -> None:
-        """End a workflow execution: output, state, event, then its parent task."""
+        """End a workflow execution: output, state, event, then its parent task.
+
+        As Mistral 23: without `output`, the output is the final context; on ERROR it is
+        `{"result": <state_info>}` merged with `output-on-error` (or, without it, the final
+        context), the latter winning."""
         if states.is_completed(wf.state):
             return
         final = self.final_context(wf)
+        data = data_view(wf, final)
         ctx = self.ctx(wf)
         if state == states.SUCCESS:
             try:
                 if wf.spec.output is not None:
-                    output = evaluate(wf.spec.output, final, ctx)
+                    output = evaluate(wf.spec.output, data, ctx)
+                    wf.row["output"] = output if output is not None else {}
                 else:
-                    output = final
-                wf.row["output"] = output if output is not None else {}
+                    wf.row["output"] = final
             except ExpressionFailure as exc:
                 state, info = states.ERROR, f"Failed to evaluate workflow output: {exc}"
         if state == states.ERROR:
             output = {"result": info}
-            if wf.spec.output_on_error is not None:
-                try:
-                    extra = evaluate(wf.spec.output_on_error, final, ctx)
-                    if isinstance(extra, dict):
-                        output = machine.merge(output, extra)
-                except ExpressionFailure as exc:
-                    output["output_on_error_error"] = str(exc)
+            try:
+                extra = final
+                if wf.spec.output_on_error is not None:
+                    extra = evaluate(wf.spec.output_on_error, data, ctx)
+                if isinstance(extra, dict):
+                    output = machine.merge(output, extra)
+            except ExpressionFailure as exc:
+                output["output_on_error_error"] = str(exc)
             wf.row["output"] = output
         if state == states.CANCELLED:
             wf.row["output"] = {"result": info} if info else {}

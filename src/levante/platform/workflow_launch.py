@@ -220,9 +220,9 @@ def engine_credential(config: Config, db: Engine) -> str:
 
 
 def record_engine_id(db: Engine, execution_id: str, workflow_execution_id: str,
-                     workflow_name: str) -> str | None:
+                     workflow_name: str) -> tuple[str | None, dict[str, Any]]:
     """Put the engine's id in ``context.mistral`` before the workflow starts; returns
-    the execution's user (the workflow runs as that user)."""
+    the execution's user (the workflow runs as that user) and its context as it was."""
     from levante.platform.store import writing
 
     with writing(db) as conn:
@@ -230,12 +230,13 @@ def record_engine_id(db: Engine, execution_id: str, workflow_execution_id: str,
                            .where(ex.c.id == execution_id)).first()
         if row is None:
             raise LaunchError(f'execution "{execution_id}" cannot be found')
-        context = dict(row.context or {})
+        before = dict(row.context or {})
+        context = dict(before)
         mistral = dict(context.get("mistral") or {})
         mistral.update(execution_id=workflow_execution_id, workflow_name=workflow_name)
         context["mistral"] = mistral
         conn.execute(update(ex).where(ex.c.id == execution_id).values(context=context))
-    return str(row.user) if row.user else None
+    return (str(row.user) if row.user else None), before
 
 
 def release_claim(db: Engine, execution_id: str) -> None:
@@ -422,6 +423,29 @@ def start_body(request: RunRequest, definition: Definition, found: Settings,
     }
 
 
+def add_st2_context(body: dict[str, Any], request: RunRequest, found: Settings,
+                    context: Mapping[str, Any]) -> None:
+    """``env.__actions['st2.action'].st2_context`` as StackStorm 2.10's mistral-v2 runner
+    set it: where the API is, the endpoint of action executions, the parent (this
+    execution's id and context), the action's notify settings and the tasks not to notify.
+    """
+    api_url = f"{found.api_url}/v1"
+    parent: dict[str, Any] = {"execution_id": request.execution_id}
+    parent.update(context)  # as it was before this launch wrote its own `mistral` ids
+    skip = request.parameters.get("skip_notify")
+    st2_context = {
+        "api_url": api_url,
+        "endpoint": f"{api_url}/actionexecutions",
+        "parent": parent,
+        "notify": {},
+        "skip_notify_tasks": list(skip) if isinstance(skip, list) else [],
+    }
+    env = body["params"]["env"]
+    actions = dict(env.get("__actions") or {})
+    actions["st2.action"] = {"st2_context": st2_context}
+    env["__actions"] = actions
+
+
 def track_launched(db: Engine, execution_id: str, workflow_execution_id: str,
                    reason: str) -> None:
     """Hand the execution to the results tracker and release the runner's claim."""
@@ -502,8 +526,10 @@ async def launch(request: RunRequest) -> RunOutcome:
                                      wanted if isinstance(wanted, str) else None)
         credential = await asyncio.to_thread(engine_credential, found.config, found.db)
         body = start_body(request, definition, found, credential)
-        user = await asyncio.to_thread(record_engine_id, found.db, request.execution_id,
-                                       body["id"], definition.workflow_name)
+        user, context = await asyncio.to_thread(record_engine_id, found.db,
+                                                request.execution_id, body["id"],
+                                                definition.workflow_name)
+        add_st2_context(body, request, found, context)
         headers = await asyncio.to_thread(engine_headers, found.config, found.db, user)
         client = EngineClient(found.engine_url, _http(), headers, found.request_timeout)
         try:

@@ -8,7 +8,7 @@ import os
 import signal
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -336,9 +336,12 @@ packs_paths = {packs}
 """, encoding="utf-8")
 
 
-def _pack(root: Path) -> Path:
-    for name, text in TEST_PACK.items():
-        path = root / "hl" / name
+def _pack(root: Path, extra: Mapping[str, str] | None = None) -> Path:
+    """The test pack `hl`, plus `extra` files (paths from the packs folder: other packs)."""
+    files = {f"hl/{name}": text for name, text in TEST_PACK.items()}
+    files.update(extra or {})
+    for name, text in files.items():
+        path = root / name
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
     return root
@@ -352,9 +355,11 @@ def system(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
 
 
 def running_system(kind: str, tmp_path_factory: pytest.TempPathFactory,
-                   env: dict[str, str] | None = None) -> Iterator[System]:
+                   env: dict[str, str] | None = None,
+                   packs: Mapping[str, str] | None = None) -> Iterator[System]:
     """Both services as processes on `kind` ("sqlite" or "postgres") databases, with
-    `env` (option overrides) in the environment of every process."""
+    `env` (option overrides) in the environment of every process and the files of
+    `packs` (paths from the packs folder) beside the test pack."""
     tmp = tmp_path_factory.mktemp(f"launch-{kind}")
     if kind == "sqlite":
         urls = [f"sqlite:///{tmp / 'engine.sqlite'}", f"sqlite:///{tmp / 'platform.sqlite'}"]
@@ -366,10 +371,12 @@ def running_system(kind: str, tmp_path_factory: pytest.TempPathFactory,
         manage.upgrade(url, "head")
     engine_port, api_port = free_port(), free_port()
     secret = generate_secret()
-    packs = _pack(tmp / "packs")
+    packs_dir = _pack(tmp / "packs", packs)
     engine_conf, platform_conf = tmp / "engine.conf", tmp / "platform.conf"
-    _write_conf(engine_conf, urls[0], tmp / "edata", engine_port, api_port, secret, packs)
-    _write_conf(platform_conf, urls[1], tmp / "pdata", engine_port, api_port, secret, packs)
+    _write_conf(engine_conf, urls[0], tmp / "edata", engine_port, api_port, secret,
+                packs_dir)
+    _write_conf(platform_conf, urls[1], tmp / "pdata", engine_port, api_port, secret,
+                packs_dir)
     config = load_config(str(platform_conf), environ={})
     db = make_engine(urls[1])
     try:

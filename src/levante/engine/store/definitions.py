@@ -723,8 +723,12 @@ def _sub_definition(raw_section: Any, short: str) -> str:
 
 
 def _qualified(wb_name: str, spec_name: str) -> tuple[str, str]:
-    """(full name '<wb>.<name>', short name) whatever form the parser gives."""
-    short = spec_name.split(".", 1)[1] if spec_name.startswith(wb_name + ".") else spec_name
+    """(full name '<wb>.<name>', short name) whatever form the parser gives.
+
+    The workbook's name may itself hold dots (StackStorm names workbooks `pack.action`):
+    the prefix removed is the whole workbook name, never the text up to the first dot."""
+    prefix = wb_name + "."
+    short = spec_name[len(prefix):] if spec_name.startswith(prefix) else spec_name
     return f"{wb_name}.{short}", short
 
 
