@@ -336,12 +336,17 @@ packs_paths = {packs}
 """, encoding="utf-8")
 
 
-def _pack(root: Path) -> Path:
-    for name, text in TEST_PACK.items():
-        path = root / "hl" / name
+def _pack(root: Path, extra: dict[str, dict[str, str]] | None = None) -> Path:
+    for pack, files in {"hl": TEST_PACK, **(extra or {})}.items():
+        _write_pack(root / pack, files)
+    return root
+
+
+def _write_pack(folder: Path, files: dict[str, str]) -> None:
+    for name, text in files.items():
+        path = folder / name
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
-    return root
 
 
 @pytest.fixture(scope="module", params=["sqlite", pytest.param("postgres",
@@ -352,9 +357,11 @@ def system(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
 
 
 def running_system(kind: str, tmp_path_factory: pytest.TempPathFactory,
-                   env: dict[str, str] | None = None) -> Iterator[System]:
+                   env: dict[str, str] | None = None,
+                   packs: dict[str, dict[str, str]] | None = None) -> Iterator[System]:
     """Both services as processes on `kind` ("sqlite" or "postgres") databases, with
-    `env` (option overrides) in the environment of every process."""
+    `env` (option overrides) in the environment of every process; `packs`: more packs
+    (name -> files) registered beside the test pack."""
     tmp = tmp_path_factory.mktemp(f"launch-{kind}")
     if kind == "sqlite":
         urls = [f"sqlite:///{tmp / 'engine.sqlite'}", f"sqlite:///{tmp / 'platform.sqlite'}"]
@@ -366,10 +373,12 @@ def running_system(kind: str, tmp_path_factory: pytest.TempPathFactory,
         manage.upgrade(url, "head")
     engine_port, api_port = free_port(), free_port()
     secret = generate_secret()
-    packs = _pack(tmp / "packs")
+    packs_root = _pack(tmp / "packs", packs)
     engine_conf, platform_conf = tmp / "engine.conf", tmp / "platform.conf"
-    _write_conf(engine_conf, urls[0], tmp / "edata", engine_port, api_port, secret, packs)
-    _write_conf(platform_conf, urls[1], tmp / "pdata", engine_port, api_port, secret, packs)
+    _write_conf(engine_conf, urls[0], tmp / "edata", engine_port, api_port, secret,
+                packs_root)
+    _write_conf(platform_conf, urls[1], tmp / "pdata", engine_port, api_port, secret,
+                packs_root)
     config = load_config(str(platform_conf), environ={})
     db = make_engine(urls[1])
     try:
