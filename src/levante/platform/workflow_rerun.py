@@ -86,7 +86,7 @@ async def _json(client: Any, path: str) -> Any:
 
 async def _tasks_of(client: Any, wf_id: str) -> list[dict[str, Any]]:
     body = await _json(client, f"/v2/executions/{wf_id}/tasks")
-    return [t for t in body.get("tasks") or [] if isinstance(t, Mapping)]
+    return [dict(t) for t in body.get("tasks") or [] if isinstance(t, Mapping)]
 
 
 async def plan(client: Any, wf_id: str, names: list[str]) -> list[dict[str, Any]]:

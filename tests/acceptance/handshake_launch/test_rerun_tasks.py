@@ -61,7 +61,9 @@ rr.items:
       with-items: n in <% [1, 2, 3] %>
       action: core.local
       input:
-        cmd: mktemp <% $.dir %>/item<% $.n %>.XXXXXX && { test <% $.n %> -ne 2 || test -e <% $.dir %>/ok; }
+        cmd: >-
+          mktemp <% $.dir %>/item<% $.n %>.XXXXXX &&
+          { test <% $.n %> -ne 2 || test -e <% $.dir %>/ok; }
 """,
     "actions/outer.yaml": """---
 name: outer
