@@ -474,6 +474,15 @@ def set_status(
         # levante.platform.engine_reporting), an end is refused.
         if status == "paused":
             status = "pausing"
+        if status == "pausing" and row["status"] in ("pausing", "paused"):
+            return row  # asked already: the engine would not answer again
+        if status == "resuming" and row["status"] in ("running", "resuming"):
+            # Not paused itself (the engine would not answer): resume what it started.
+            for child in store.child_executions(db, execution_id):
+                if (child["status"] in ("paused", "pausing")
+                        and (child.get("runner") or {}).get("name") in WORKFLOW_RUNNERS):
+                    set_status(db, child["id"], "resuming")
+            return get_execution(db, execution_id)
         if status in DONE and status != "canceled":
             raise EngineOwned(
                 f'Execution "{execution_id}" is a workflow that the engine runs: only the '

@@ -1,7 +1,10 @@
-"""`st2 execution re-run ID --tasks ... [--no-reset ...]` through the real `st2` CLI: the
-named failed tasks run again inside the same workflow execution on the engine, as
-StackStorm's mistral-v2 runner did (plain tasks, with-items tasks without reset, a task
-whose sub-workflow failed)."""
+"""Operations on workflow executions through the real `st2` CLI, as StackStorm's
+mistral-v2 runner did them: `st2 execution re-run ID --tasks ... [--no-reset ...]` runs
+the named failed tasks again inside the same workflow execution on the engine (plain
+tasks, with-items tasks without reset, a task whose sub-workflow failed); cancel shows
+`canceling` until what the workflow started has ended, then `canceled`; pause shows
+`pausing` while tasks run, then `paused`, down the tree of workflow actions; a child
+that pauses pauses its parent; resume resumes the whole tree."""
 
 from __future__ import annotations
 
@@ -9,6 +12,7 @@ import json
 import os
 import re
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -87,6 +91,42 @@ rr.inner:
   tasks:
     check:
       action: core.local cmd="test -e <% $.dir %>/ok"
+""",
+    "actions/leaf.yaml": """---
+name: leaf
+runner_type: mistral-v2
+entry_point: workflows/leaf.yaml
+parameters:
+  dir: {type: string, required: true}
+""",
+    "actions/workflows/leaf.yaml": """---
+version: '2.0'
+rr.leaf:
+  input: [dir]
+  tasks:
+    hold:
+      action: core.local
+      input:
+        cmd: while [ ! -e <% $.dir %>/go ]; do sleep 0.05; done
+        timeout: 60
+""",
+    "actions/tree.yaml": """---
+name: tree
+runner_type: mistral-v2
+entry_point: workflows/tree.yaml
+parameters:
+  dir: {type: string, required: true}
+""",
+    "actions/workflows/tree.yaml": """---
+version: '2.0'
+rr.tree:
+  input: [dir]
+  tasks:
+    leaf:
+      action: rr.leaf dir=<% $.dir %>
+      on-success: [last]
+    last:
+      action: core.local cmd="mktemp <% $.dir %>/last.XXXXXX"
 """,
 }
 
@@ -178,3 +218,79 @@ def test_rerun_of_a_task_whose_sub_workflow_failed(system: System, tmp_path: Pat
     again = _run(system, "execution", "re-run", str(first["id"]), "--tasks", "sub")
     assert again["status"] == "succeeded", again
     assert _wf_id(system, str(again["id"])) == _wf_id(system, str(first["id"]))
+
+
+def _holding(system: System, folder: Path) -> tuple[str, str, str]:
+    """rr.tree started, its child rr.leaf running its task that waits for ``go``:
+    (tree, leaf, the leaf's task action) ids."""
+    tree = system.run("rr.tree", dir=str(folder))["id"]
+    deadline = time.monotonic() + 30
+    while True:
+        leaves = system.children(tree)
+        holds = system.children(leaves[0]["id"]) if leaves else []
+        if holds and holds[0]["status"] == "running":
+            return str(tree), str(leaves[0]["id"]), str(holds[0]["id"])
+        assert time.monotonic() < deadline, f"tree {tree} did not start its leaf"
+        time.sleep(0.05)
+
+
+def _statuses(system: System, execution_id: str) -> list[str]:
+    return [entry["status"] for entry in system.get(execution_id)["log"]]
+
+
+def test_pause_shows_pausing_down_the_tree_then_paused_and_resume_resumes_it(
+        system: System, tmp_path: Path) -> None:
+    tree, leaf, hold = _holding(system, tmp_path)
+    paused = _st2(system, "execution", "pause", tree)
+    assert paused.returncode == 0, paused.stdout + paused.stderr
+    # The leaf's task still runs: both stay pausing (the pause went down to the leaf).
+    system.wait(leaf, frozenset({"pausing"}))
+    time.sleep(0.5)  # (the engines' paused events arrived meanwhile: still pausing)
+    assert system.get(tree)["status"] == "pausing"
+    assert system.get(leaf)["status"] == "pausing"
+    (tmp_path / "go").touch()
+    assert system.wait(hold)["status"] == "succeeded"
+    system.wait(leaf, frozenset({"paused"}))
+    system.wait(tree, frozenset({"paused"}))
+    assert _markers(tmp_path, "last") == 0
+    resumed = _st2(system, "execution", "resume", tree)
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    assert system.wait(tree)["status"] == "succeeded"
+    assert system.get(leaf)["status"] == "succeeded"
+    assert _markers(tmp_path, "last") == 1
+    for execution_id in (tree, leaf):
+        statuses = _statuses(system, execution_id)
+        assert statuses.index("pausing") < statuses.index("paused") < \
+            statuses.index("resuming") < statuses.index("succeeded"), statuses
+
+
+def test_a_child_that_pauses_pauses_its_parent(system: System, tmp_path: Path) -> None:
+    tree, leaf, hold = _holding(system, tmp_path)
+    paused = _st2(system, "execution", "pause", leaf)
+    assert paused.returncode == 0, paused.stdout + paused.stderr
+    system.wait(tree, frozenset({"pausing"}))
+    (tmp_path / "go").touch()
+    system.wait(leaf, frozenset({"paused"}))
+    system.wait(tree, frozenset({"paused"}))
+    # Resume of the whole tree from the top (the case that once stayed "resuming").
+    resumed = _st2(system, "execution", "resume", tree)
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    assert system.wait(tree)["status"] == "succeeded"
+    assert system.get(leaf)["status"] == "succeeded"
+
+
+def test_cancel_shows_canceling_then_canceled_with_the_children(
+        system: System, tmp_path: Path) -> None:
+    tree, leaf, hold = _holding(system, tmp_path)
+    canceled = _st2(system, "execution", "cancel", tree)
+    assert canceled.returncode == 0, canceled.stdout + canceled.stderr
+    assert system.wait(tree)["status"] == "canceled"
+    assert system.wait(leaf)["status"] == "canceled"
+    assert system.wait(hold)["status"] == "canceled"
+    for execution_id in (tree, leaf):
+        statuses = _statuses(system, execution_id)
+        assert statuses[-2:] == ["canceling", "canceled"], statuses
+    # Canceled only once what it started had ended.
+    ends = {i: system.get(i)["end_timestamp"] for i in (tree, leaf, hold)}
+    assert ends[tree] >= ends[leaf] >= ends[hold]
+    assert _markers(tmp_path, "last") == 0
