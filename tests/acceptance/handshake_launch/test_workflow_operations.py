@@ -265,7 +265,7 @@ def test_pause_shows_pausing_down_the_tree_then_paused_and_resume_resumes_it(
 
 
 def test_a_child_that_pauses_pauses_its_parent(system: System, tmp_path: Path) -> None:
-    tree, leaf, hold = _holding(system, tmp_path)
+    tree, leaf, _hold = _holding(system, tmp_path)
     paused = _st2(system, "execution", "pause", leaf)
     assert paused.returncode == 0, paused.stdout + paused.stderr
     system.wait(tree, frozenset({"pausing"}))
