@@ -191,7 +191,7 @@ def on_status(
     ``context`` and ``action`` are read from the row when not given. ``children``: also
     cancel what a canceled workflow execution started (cancel_children does it itself)."""
     if tree_status.concerns_tree(status, context):
-        tree_status.after_change(conn, execution_id, status, action)
+        tree_status.after_change(conn, execution_id, status, action, context)
     if status not in REPORTED_STATUSES:
         return 0
     if context is None or action is None:

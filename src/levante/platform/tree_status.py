@@ -91,8 +91,12 @@ def _children(conn: Connection, parent_id: str, statuses: frozenset[str]) -> lis
     ).all())
 
 
-def _parent_of(conn: Connection, execution_id: str) -> Any:
-    parent = conn.execute(select(ex.c.parent).where(ex.c.id == execution_id)).scalar()
+def _parent_of(conn: Connection, execution_id: str, context: Any) -> Any:
+    known = context.get("parent") if isinstance(context, Mapping) else None
+    if isinstance(known, Mapping) and isinstance(known.get("execution_id"), str):
+        parent = known["execution_id"]  # as create_execution put it: no read needed
+    else:
+        parent = conn.execute(select(ex.c.parent).where(ex.c.id == execution_id)).scalar()
     if not parent:
         return None
     return conn.execute(select(ex.c.id, ex.c.status, ex.c.action)
@@ -111,7 +115,8 @@ def concerns_tree(status: str, context: Any) -> bool:
     return isinstance(context, Mapping) and bool(context.get("parent"))
 
 
-def after_change(conn: Connection, execution_id: str, status: str, action: Any) -> None:
+def after_change(conn: Connection, execution_id: str, status: str, action: Any,
+                 context: Any = None) -> None:
     """What a change of ``execution_id`` to ``status`` calls for in its tree."""
     if action is None and status in ("pausing", "paused", "resuming"):
         action = conn.execute(select(ex.c.action).where(ex.c.id == execution_id)).scalar()
@@ -126,7 +131,7 @@ def after_change(conn: Connection, execution_id: str, status: str, action: Any) 
                 _move(conn, child.id, child.status, "resuming")
     if status not in DONE and status not in ("paused", "pausing", "resuming"):
         return
-    parent = _parent_of(conn, execution_id)
+    parent = _parent_of(conn, execution_id, context)
     if parent is None or _runner_type(parent.action) not in WORKFLOW_RUNNERS:
         return
     if status in ("pausing", "paused") and is_workflow and parent.status == "running":

@@ -188,6 +188,9 @@ def test_rerun_of_a_failed_plain_task_in_the_same_workflow_execution(
         answer = client.post(f"/executions/{first['id']}/re_run",
                              json={"tasks": ["check"], "reset": ["other"]})
         assert answer.status_code == 400 and "'reset'" in answer.text
+        plain = system.run("core.noop")["id"]
+        answer = client.post(f"/executions/{plain}/re_run", json={"tasks": ["check"]})
+        assert answer.status_code == 400 and "only the tasks of a workflow" in answer.text
 
 
 def test_rerun_without_reset_runs_only_the_failed_items(
@@ -234,6 +237,17 @@ def _holding(system: System, folder: Path) -> tuple[str, str, str]:
         time.sleep(0.05)
 
 
+def _engine_paused(system: System, execution_id: str) -> dict[str, object]:
+    """The execution once the engine's event said its workflow is PAUSED."""
+    deadline = time.monotonic() + 30
+    while True:
+        found = system.get(execution_id)
+        if (found["result"].get("extra") or {}).get("state") == "PAUSED":
+            return found
+        assert time.monotonic() < deadline, f"{execution_id} not paused on the engine"
+        time.sleep(0.05)
+
+
 def _statuses(system: System, execution_id: str) -> list[str]:
     return [entry["status"] for entry in system.get(execution_id)["log"]]
 
@@ -244,10 +258,9 @@ def test_pause_shows_pausing_down_the_tree_then_paused_and_resume_resumes_it(
     paused = _st2(system, "execution", "pause", tree)
     assert paused.returncode == 0, paused.stdout + paused.stderr
     # The leaf's task still runs: both stay pausing (the pause went down to the leaf).
-    system.wait(leaf, frozenset({"pausing"}))
-    time.sleep(0.5)  # (the engines' paused events arrived meanwhile: still pausing)
-    assert system.get(tree)["status"] == "pausing"
-    assert system.get(leaf)["status"] == "pausing"
+    # (Both paused on their engines, yet pausing while the leaf's task runs.)
+    assert _engine_paused(system, leaf)["status"] == "pausing"
+    assert _engine_paused(system, tree)["status"] == "pausing"
     (tmp_path / "go").touch()
     assert system.wait(hold)["status"] == "succeeded"
     system.wait(leaf, frozenset({"paused"}))
@@ -269,6 +282,7 @@ def test_a_child_that_pauses_pauses_its_parent(system: System, tmp_path: Path) -
     paused = _st2(system, "execution", "pause", leaf)
     assert paused.returncode == 0, paused.stdout + paused.stderr
     system.wait(tree, frozenset({"pausing"}))
+    assert _engine_paused(system, leaf)["status"] == "pausing"
     (tmp_path / "go").touch()
     system.wait(leaf, frozenset({"paused"}))
     system.wait(tree, frozenset({"paused"}))
