@@ -24,7 +24,10 @@ from levante.platform.models import executions as ex
 DONE = frozenset({"succeeded", "failed", "timeout", "abandoned", "canceled"})
 # Children that keep a canceling (pausing) parent from being canceled (paused).
 ACTIVE = frozenset({"running", "canceling", "pausing", "resuming"})
-WORKFLOW_RUNNERS = frozenset({"mistral-v2", "levante-workflow"})
+# Executions that start others (as levante.platform.executions.WORKFLOW_RUNNERS; not
+# imported: that module imports this one through the store). A runner other than the
+# engine's (action-chain) carries out pausing/resuming of its own executions itself.
+WORKFLOW_RUNNERS = frozenset({"mistral-v2", "orquesta", "levante-workflow", "action-chain"})
 # What the engine said of the workflow (result.extra.state) -> the status it settles in.
 SETTLED = {"canceling": ("CANCELLED", "canceled"), "pausing": ("PAUSED", "paused")}
 
