@@ -37,6 +37,7 @@ from levante import jsontext
 from levante.config import Config
 from levante.db import faults
 from levante.db.connect import after_commit, writing
+from levante.platform import tree_status
 from levante.platform.engine_auth import engine_headers
 from levante.platform.models import executions as ex
 from levante.platform.report_models import engine_reports as er
@@ -189,6 +190,8 @@ def on_status(
     caller's transaction (``conn``); returns how many. Cheap for statuses that never report;
     ``context`` and ``action`` are read from the row when not given. ``children``: also
     cancel what a canceled workflow execution started (cancel_children does it itself)."""
+    if tree_status.concerns_tree(status, context):
+        tree_status.after_change(conn, execution_id, status, action, context)
     if status not in REPORTED_STATUSES:
         return 0
     if context is None or action is None:

@@ -493,6 +493,15 @@ def set_status(
         # levante.platform.engine_reporting), an end is refused.
         if status == "paused":
             status = "pausing"
+        if status == "pausing" and row["status"] in ("pausing", "paused"):
+            return row  # asked already: the engine would not answer again
+        if status == "resuming" and row["status"] in ("running", "resuming"):
+            # Not paused itself (the engine would not answer): resume what it started.
+            for child in store.child_executions(db, execution_id):
+                if (child["status"] in ("paused", "pausing")
+                        and (child.get("runner") or {}).get("name") in WORKFLOW_RUNNERS):
+                    set_status(db, child["id"], "resuming")
+            return get_execution(db, execution_id)
         if status in DONE and status != "canceled":
             raise EngineOwned(
                 f'Execution "{execution_id}" is a workflow that the engine runs: only the '
@@ -531,8 +540,14 @@ def re_run(
     *,
     allow_sudo: bool = True,
     default_timeout: int = DEFAULT_TIMEOUT,
+    tasks: list[str] | None = None,
+    reset: list[str] | None = None,
 ) -> dict[str, Any]:
-    """A new execution of the same action with the same parameters, some maybe changed."""
+    """A new execution of the same action with the same parameters, some maybe changed.
+
+    ``tasks``: re-run those tasks inside the ended workflow execution of the original
+    (StackStorm's ``re-run --tasks``), ``reset`` the ones whose with-items results are
+    dropped; the workflow runner carries it out (levante.platform.workflow_rerun)."""
     if overrides is not None and not isinstance(overrides, dict):
         raise ParameterError("parameters", "parameters must be an object of name to value")
     old = get_execution(db, execution_id)
@@ -542,7 +557,20 @@ def re_run(
     params = {k: v for k, v in old["parameters"].items()
               if not schema.get(k, {}).get("immutable") and k in schema}
     params.update(overrides or {})
-    context = {"re-run": {"ref": execution_id}}
+    context: dict[str, Any] = {"re-run": {"ref": execution_id}}
+    if tasks:
+        runner = (old.get("runner") or {}).get("name")
+        if runner not in ENGINE_RUNNERS:
+            raise ParameterError("tasks", f'Execution "{execution_id}" runs a {runner} '
+                                          "action: only the tasks of a workflow execution "
+                                          "can be re-run.")
+        if old["status"] not in DONE:
+            raise Refused(f'Execution "{execution_id}" is {old["status"]}: tasks are re-run '
+                          "only in a workflow execution that has ended.")
+        if not ((old.get("context") or {}).get("mistral") or {}).get("execution_id"):
+            raise Refused(f'Execution "{execution_id}" has no workflow execution on the '
+                          "engine whose tasks could be re-run.")
+        context["re-run"].update(tasks=list(tasks), reset=list(reset or []))
     return create_execution(
         db, old["action_ref"], params, user, parent=old["parent"], context=context,
         allow_sudo=allow_sudo, default_timeout=default_timeout,

@@ -17,7 +17,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine
 
-from levante.platform import engine_reporting
+from levante.platform import engine_reporting, tree_status
 from levante.platform import store as platform_store
 from levante.platform import tracking_store as ts
 from levante.platform.executions import DONE, WORKFLOW_RUNNERS
@@ -344,6 +344,10 @@ class _Folding:
             mistral = dict(context.get("mistral") or {})
             mistral["execution_id"] = self.linked
             values["context"] = {**context, "mistral": mistral}
+        if (self.status in ("canceled", "paused") and self.status != self.old_status
+                and tree_status.active_children(conn, execution_id)):
+            # As StackStorm: canceling (pausing) until what it started is no longer active.
+            self.status = "canceling" if self.status == "canceled" else "pausing"
         ended = False
         if self.status != self.old_status:
             stamp = platform_store.now()

@@ -41,6 +41,7 @@ from levante.config import Config
 from levante.http_client import loop_client
 from levante.identity.keys import service_key
 from levante.platform import tracking_store as ts
+from levante.platform import workflow_rerun
 from levante.platform.engine_auth import engine_headers
 from levante.platform.models import executions as ex
 from levante.platform.runners.base import RunOutcome, RunRequest, Status
@@ -521,6 +522,10 @@ async def launch(request: RunRequest) -> RunOutcome:
     over to the receiver) or ``failed`` with the reason."""
     try:
         found = settings()
+        rerun = await asyncio.to_thread(workflow_rerun.rerun_request, found.db,
+                                        request.execution_id)
+        if rerun is not None:
+            return await _rerun(request, found, *rerun)
         wanted = request.parameters.get("workflow")
         definition = read_definition(request.action.entry_point,
                                      wanted if isinstance(wanted, str) else None)
@@ -545,3 +550,22 @@ async def launch(request: RunRequest) -> RunOutcome:
     log.info("[%s] workflow %s started on the engine as %s (%s)", request.execution_id,
              definition.workflow_name, started.get("id"), started.get("state"))
     return RunOutcome(HANDED_OVER, {"tasks": [], "workflow_execution_id": started.get("id")})
+
+
+async def _rerun(request: RunRequest, found: Settings, original_id: str, tasks: list[str],
+                 reset: list[str]) -> RunOutcome:
+    """Re-run tasks of the original's workflow execution (see
+    :mod:`levante.platform.workflow_rerun`) instead of starting a new one."""
+    try:
+        wf_id, user = await asyncio.to_thread(workflow_rerun.original_workflow, found.db,
+                                              original_id)
+        headers = await asyncio.to_thread(engine_headers, found.config, found.db, user)
+        client = EngineClient(found.engine_url, _http(), headers, found.request_timeout)
+        await workflow_rerun.rerun(client, found.db, request.execution_id, original_id,
+                                   wf_id, tasks, reset)
+        await asyncio.to_thread(release_claim, found.db, request.execution_id)
+    except (workflow_rerun.RerunError, LaunchError) as exc:
+        log.warning("[%s] tasks of %s not re-run: %s", request.execution_id, original_id, exc)
+        return RunOutcome("failed", {"error": f"The tasks could not be re-run: {exc}",
+                                     "tasks": []})
+    return RunOutcome(HANDED_OVER, {"tasks": [], "workflow_execution_id": wf_id})

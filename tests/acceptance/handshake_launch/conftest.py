@@ -336,10 +336,15 @@ packs_paths = {packs}
 """, encoding="utf-8")
 
 
-def _pack(root: Path, extra: Mapping[str, str] | None = None) -> Path:
-    """The test pack `hl`, plus `extra` files (paths from the packs folder: other packs)."""
+def _pack(root: Path, extra: Mapping[str, Any] | None = None) -> Path:
+    """The test pack `hl`, plus `extra`: more packs, as {pack: {file: text}} or as
+    {path from the packs folder: text}."""
     files = {f"hl/{name}": text for name, text in TEST_PACK.items()}
-    files.update(extra or {})
+    for key, value in (extra or {}).items():
+        if isinstance(value, Mapping):
+            files.update({f"{key}/{name}": text for name, text in value.items()})
+        else:
+            files[key] = value
     for name, text in files.items():
         path = root / name
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -356,10 +361,10 @@ def system(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
 
 def running_system(kind: str, tmp_path_factory: pytest.TempPathFactory,
                    env: dict[str, str] | None = None,
-                   packs: Mapping[str, str] | None = None) -> Iterator[System]:
+                   packs: Mapping[str, Any] | None = None) -> Iterator[System]:
     """Both services as processes on `kind` ("sqlite" or "postgres") databases, with
-    `env` (option overrides) in the environment of every process and the files of
-    `packs` (paths from the packs folder) beside the test pack."""
+    `env` (option overrides) in the environment of every process; `packs`: more packs
+    beside the test pack ({pack: {file: text}}, or {path from the packs folder: text})."""
     tmp = tmp_path_factory.mktemp(f"launch-{kind}")
     if kind == "sqlite":
         urls = [f"sqlite:///{tmp / 'engine.sqlite'}", f"sqlite:///{tmp / 'platform.sqlite'}"]

@@ -207,12 +207,26 @@ async def result(request: Request) -> Response:
     return json_response(row["result"] if row["result"] is not None else {})
 
 
+def _names(body: dict[str, Any], field: str) -> list[str] | None:
+    value = body.get(field)
+    if value is None:
+        return None
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        raise ApiError(400, f"'{field}' must be a list of task names.")
+    return list(dict.fromkeys(value))
+
+
 async def re_run(request: Request) -> Response:
     body = await read_object(request, required=False)
     params = body.get("parameters")
     if params is not None and not isinstance(params, dict):
         raise ApiError(400, "'parameters' must be an object of name to value.")
+    tasks = _names(body, "tasks")
+    reset = _names(body, "reset")
+    if reset and not set(reset) <= set(tasks or []):
+        raise ApiError(400, "'reset' must name only tasks that 'tasks' re-runs.")
     p = platform(request)
     row = ex.re_run(p.db, path_execution_id(request), params, user_of(request),
-                    allow_sudo=p.allow_sudo, default_timeout=p.default_timeout)
+                    allow_sudo=p.allow_sudo, default_timeout=p.default_timeout,
+                    tasks=tasks, reset=reset)
     return json_response(ex.view(row, p.web_base), 201)

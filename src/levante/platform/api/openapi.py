@@ -129,8 +129,12 @@ def build() -> dict[str, Any]:
                 "type": "string", "enum": ["stdout", "stderr", "other"]})], text=True),
         },
         "/v1/executions/{id}/re_run": {
-            "post": _op("Run again, parameters maybe changed", 201, params=[eid], body={
-                "type": "object", "properties": {"parameters": {"type": "object"}}}),
+            "post": _op("Run again, parameters maybe changed; with tasks, re-run those "
+                        "failed tasks in the same workflow execution", 201, params=[eid], body={
+                "type": "object", "properties": {
+                    "parameters": {"type": "object"},
+                    "tasks": {"type": "array", "items": {"type": "string"}},
+                    "reset": {"type": "array", "items": {"type": "string"}}}}),
         },
         "/v1/packs": {"get": _op("List packs", schema=_LIST)},
         "/v1/packs/{ref}": {"get": _op("Get a pack", params=[_p("ref")])},

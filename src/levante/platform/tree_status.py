@@ -1,0 +1,145 @@
+"""Statuses across a tree of workflow executions, as StackStorm's mistral-v2 runner kept
+them: a workflow shows ``canceling`` (``pausing``) until the executions it started on the
+platform are no longer active, then ``canceled`` (``paused``); a pause cascades down to
+the workflow-action children (platform executions whose runner is a workflow), and a
+child that pauses pauses its parent; a resume cascades down to paused children and up to
+a paused parent.
+
+Called from :func:`levante.platform.engine_reporting.on_status`, in the transaction that
+changes an execution's status; each change it makes goes through ``on_status`` again, so
+the tree settles level by level (loops: an execution changes only from the statuses
+named, so nothing is done twice).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Connection, func, select, update
+
+from levante.platform.models import executions as ex
+
+DONE = frozenset({"succeeded", "failed", "timeout", "abandoned", "canceled"})
+# Children that keep a canceling (pausing) parent from being canceled (paused).
+ACTIVE = frozenset({"running", "canceling", "pausing", "resuming"})
+# Executions that start others (as levante.platform.executions.WORKFLOW_RUNNERS; not
+# imported: that module imports this one through the store). A runner other than the
+# engine's (action-chain) carries out pausing/resuming of its own executions itself.
+WORKFLOW_RUNNERS = frozenset({"mistral-v2", "orquesta", "levante-workflow", "action-chain"})
+# What the engine said of the workflow (result.extra.state) -> the status it settles in.
+SETTLED = {"canceling": ("CANCELLED", "canceled"), "pausing": ("PAUSED", "paused")}
+
+
+def _runner_type(action: Any) -> str:
+    return str(action.get("runner_type") or "") if isinstance(action, Mapping) else ""
+
+
+def _iso(value: datetime) -> str:
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def active_children(conn: Connection, parent_id: str) -> int:
+    """How many executions started by ``parent_id`` are still active."""
+    return int(conn.execute(
+        select(func.count()).select_from(ex)
+        .where(ex.c.parent == parent_id, ex.c.status.in_(sorted(ACTIVE)))
+    ).scalar() or 0)
+
+
+def _move(conn: Connection, execution_id: str, old: str, new: str,
+          values: dict[str, Any] | None = None) -> bool:
+    """Compare-and-set ``old`` -> ``new`` with a log entry; then on_status of the change."""
+    from levante.platform import engine_reporting
+
+    row = conn.execute(select(ex.c.log, ex.c.context, ex.c.action, ex.c.result)
+                       .where(ex.c.id == execution_id, ex.c.status == old)).first()
+    if row is None:
+        return False
+    stamp = datetime.now(UTC)
+    fields: dict[str, Any] = {"status": new, **(values or {}),
+                              "log": [*(row.log or []), {"timestamp": _iso(stamp),
+                                                         "status": new}]}
+    if new in DONE:
+        fields.update(end_timestamp=stamp, lease_until=None)
+    changed = conn.execute(update(ex).where(ex.c.id == execution_id, ex.c.status == old)
+                           .values(**fields)).rowcount
+    if changed:
+        engine_reporting.on_status(conn, execution_id, new, row.result, context=row.context,
+                                   action=row.action)
+    return bool(changed)
+
+
+def settle(conn: Connection, execution_id: str) -> None:
+    """A ``canceling``/``pausing`` workflow that the engine already canceled/paused and
+    that has no active child any more becomes ``canceled``/``paused``."""
+    row = conn.execute(select(ex.c.status, ex.c.result)
+                       .where(ex.c.id == execution_id)).first()
+    if row is None or row.status not in SETTLED:
+        return
+    engine_state, final = SETTLED[row.status]
+    extra = (row.result or {}).get("extra") if isinstance(row.result, Mapping) else None
+    if not isinstance(extra, Mapping) or extra.get("state") != engine_state:
+        return
+    if active_children(conn, execution_id):
+        return
+    _move(conn, execution_id, row.status, final)
+
+
+def _children(conn: Connection, parent_id: str, statuses: frozenset[str]) -> list[Any]:
+    return list(conn.execute(
+        select(ex.c.id, ex.c.status, ex.c.action)
+        .where(ex.c.parent == parent_id, ex.c.status.in_(sorted(statuses)))
+    ).all())
+
+
+def _parent_of(conn: Connection, execution_id: str, context: Any) -> Any:
+    known = context.get("parent") if isinstance(context, Mapping) else None
+    if isinstance(known, Mapping) and isinstance(known.get("execution_id"), str):
+        parent = known["execution_id"]  # as create_execution put it: no read needed
+    else:
+        parent = conn.execute(select(ex.c.parent).where(ex.c.id == execution_id)).scalar()
+    if not parent:
+        return None
+    return conn.execute(select(ex.c.id, ex.c.status, ex.c.action)
+                        .where(ex.c.id == parent)).first()
+
+
+TREE_STATUSES = DONE | {"paused", "pausing", "resuming"}
+
+
+def concerns_tree(status: str, context: Any) -> bool:
+    """Whether a change to ``status`` may change another execution of the tree (cheap)."""
+    if status not in TREE_STATUSES:
+        return False
+    if status in ("pausing", "resuming") or context is None:
+        return True
+    return isinstance(context, Mapping) and bool(context.get("parent"))
+
+
+def after_change(conn: Connection, execution_id: str, status: str, action: Any,
+                 context: Any = None) -> None:
+    """What a change of ``execution_id`` to ``status`` calls for in its tree."""
+    if action is None and status in ("pausing", "paused", "resuming"):
+        action = conn.execute(select(ex.c.action).where(ex.c.id == execution_id)).scalar()
+    is_workflow = _runner_type(action) in WORKFLOW_RUNNERS
+    if status == "pausing" and is_workflow:
+        for child in _children(conn, execution_id, frozenset({"running"})):
+            if _runner_type(child.action) in WORKFLOW_RUNNERS:
+                _move(conn, child.id, "running", "pausing")
+    if status == "resuming" and is_workflow:
+        for child in _children(conn, execution_id, frozenset({"paused", "pausing"})):
+            if _runner_type(child.action) in WORKFLOW_RUNNERS:
+                _move(conn, child.id, child.status, "resuming")
+    if status not in DONE and status not in ("paused", "pausing", "resuming"):
+        return
+    parent = _parent_of(conn, execution_id, context)
+    if parent is None or _runner_type(parent.action) not in WORKFLOW_RUNNERS:
+        return
+    if status in ("pausing", "paused") and is_workflow and parent.status == "running":
+        _move(conn, parent.id, "running", "pausing")  # a child that pauses pauses its parent
+    elif status == "resuming" and parent.status in ("paused", "pausing"):
+        _move(conn, parent.id, parent.status, "resuming")
+    elif status in DONE or status == "paused":
+        settle(conn, parent.id)
