@@ -479,6 +479,8 @@ def set_status(
                 f'Execution "{execution_id}" is a workflow that the engine runs: only the '
                 f'engine can end it, so it cannot be set "{status}". Cancel it instead '
                 '(status "canceled"), which the engine carries out.')
+    if runner == "action-chain" and status == "resuming" and row["status"] == "paused":
+        return _resume_chain(db, row)
     if status == "canceled" and row["status"] not in DONE:
         request_cancel(db, execution_id)
         return get_execution(db, execution_id)
@@ -501,6 +503,20 @@ def set_status(
     if status == "canceling":
         _notify("canceling", execution_id)
         store.notify(db, "canceling", execution_id)
+    return get_execution(db, execution_id)
+
+
+def _resume_chain(db: Engine, row: dict[str, Any]) -> dict[str, Any]:
+    """A paused action-chain is ``resuming``, then requested again: a runner takes it and
+    goes on after the nodes its children show done."""
+    execution_id = row["id"]
+    if store.transition(db, execution_id, ["paused"], "resuming",
+                        known=(row["status"], row["log"])) is None or \
+            store.transition(db, execution_id, ["resuming"], "requested",
+                             {"claimed_by": None, "lease_until": None}) is None:
+        raise Refused(f'Execution "{execution_id}" changed meanwhile; try again.')
+    _notify("requested", execution_id)
+    store.notify(db, "requested", execution_id)
     return get_execution(db, execution_id)
 
 

@@ -33,7 +33,7 @@ from levante.db import faults
 from levante.platform import engine_reporting, executions, store, workflow_launch
 from levante.platform import tracking_store as ts
 from levante.platform.engine_reporting import may_report
-from levante.platform.runners import RunOutcome, RunRequest, run_action
+from levante.platform.runners import RunOutcome, RunRequest, action_chain, run_action
 
 log = logging.getLogger("levante.platform.runner")
 T = TypeVar("T")
@@ -115,6 +115,11 @@ def _launched_workflow(row: dict[str, Any]) -> str | None:
     return str(found) if found else None
 
 
+def _is_chain(row: dict[str, Any]) -> bool:
+    action = row.get("action")
+    return isinstance(action, dict) and action.get("runner_type") == "action-chain"
+
+
 def abandon_dead_claims(engine: Engine, own_process: str | None = None) -> list[str]:
     """End ``abandoned`` every claimed execution whose runner process is gone."""
     stamp = store.now()
@@ -137,6 +142,14 @@ def abandon_dead_claims(engine: Engine, own_process: str | None = None) -> list[
             reason = (f"runner process {row['pid']} on {row['hostname']} sent no heartbeat "
                       f"since {store.iso(beat)}")
         else:
+            continue
+        if _is_chain(row) and store.transition(
+                engine, row["id"], [row["status"]], "requested",
+                {"claimed_by": None, "lease_until": None}):
+            # A chain's progress is its children: another runner goes on where it stopped.
+            log.warning("[%s] %s during the chain: requested again, it goes on from its "
+                        "children", row["id"], reason)
+            store.notify(engine, "requested", row["id"])
             continue
         wf_id = _launched_workflow(row)
         if wf_id and ts.track_instead_of_abandon(engine, row["id"], row["status"],
@@ -460,6 +473,8 @@ class RunnerService:
         execution_id = row["id"]
         output = OutputBuffer(self.engine, execution_id)
         workflow_launch.WAITING.set(lambda waiting: self._waiting(execution_id, waiting))
+        action_chain.DATABASE.set(self.engine)
+        action_chain.ALLOW_SUDO.set(self.allow_sudo)
         try:
             action = executions.action_meta(row["action"])
             pack_path = self._pack_path(action.pack)
@@ -476,9 +491,12 @@ class RunnerService:
                     "ST2_ACTION_API_URL": f"{self.api_url}/v1",
                 },
             )
-            bound = row["timeout"] + TIMEOUT_GRACE_SECONDS
+            bound: float | None = row["timeout"] + TIMEOUT_GRACE_SECONDS
             if action.runner_type in engine_reporting.WORKFLOW_RUNNERS:
-                bound = max(bound, self.launch_bound + TIMEOUT_GRACE_SECONDS)
+                bound = max(row["timeout"] + TIMEOUT_GRACE_SECONDS,
+                            self.launch_bound + TIMEOUT_GRACE_SECONDS)
+            elif action.runner_type == "action-chain":
+                bound = None  # a chain lasts as long as its nodes (each with its timeout)
             outcome = await asyncio.wait_for(run_action(request, output.add), bound)
         except asyncio.CancelledError:
             output.flush()

@@ -352,9 +352,11 @@ def system(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
 
 
 def running_system(kind: str, tmp_path_factory: pytest.TempPathFactory,
-                   env: dict[str, str] | None = None) -> Iterator[System]:
+                   env: dict[str, str] | None = None,
+                   packs: dict[str, dict[str, str]] | None = None) -> Iterator[System]:
     """Both services as processes on `kind` ("sqlite" or "postgres") databases, with
-    `env` (option overrides) in the environment of every process."""
+    `env` (option overrides) in the environment of every process; `packs` (name -> files)
+    are registered besides the test pack."""
     tmp = tmp_path_factory.mktemp(f"launch-{kind}")
     if kind == "sqlite":
         urls = [f"sqlite:///{tmp / 'engine.sqlite'}", f"sqlite:///{tmp / 'platform.sqlite'}"]
@@ -366,10 +368,17 @@ def running_system(kind: str, tmp_path_factory: pytest.TempPathFactory,
         manage.upgrade(url, "head")
     engine_port, api_port = free_port(), free_port()
     secret = generate_secret()
-    packs = _pack(tmp / "packs")
+    packs_root = _pack(tmp / "packs")
+    for pack_name, files in (packs or {}).items():
+        for relative, content in files.items():
+            path = packs_root / pack_name / relative
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(content, encoding="utf-8")
     engine_conf, platform_conf = tmp / "engine.conf", tmp / "platform.conf"
-    _write_conf(engine_conf, urls[0], tmp / "edata", engine_port, api_port, secret, packs)
-    _write_conf(platform_conf, urls[1], tmp / "pdata", engine_port, api_port, secret, packs)
+    _write_conf(engine_conf, urls[0], tmp / "edata", engine_port, api_port, secret,
+                packs_root)
+    _write_conf(platform_conf, urls[1], tmp / "pdata", engine_port, api_port, secret,
+                packs_root)
     config = load_config(str(platform_conf), environ={})
     db = make_engine(urls[1])
     try:
