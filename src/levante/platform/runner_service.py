@@ -296,7 +296,7 @@ class RunnerService:
 
     def _cancel(self, execution_id: str) -> None:
         task = self.active.get(execution_id)
-        if task is not None and not task.done():
+        if task is not None and not task.done() and execution_id not in self.cancel_requested:
             self.cancel_requested.add(execution_id)
             task.cancel()
 
@@ -651,6 +651,11 @@ class RunnerService:
                     {"end_timestamp": store.now(), "lease_until": None,
                      "result": {**partial, "error": "Execution canceled by user."}},
                 )
+            elif self.shutting_down and _is_chain(row) and store.transition(
+                    self.engine, execution_id, executions.ACTIVE, "requested",
+                    {"claimed_by": None, "lease_until": None}):
+                # A chain's progress is its children: a runner goes on with it later.
+                store.notify(self.engine, "requested", execution_id)
             elif self.shutting_down:
                 store.transition(
                     self.engine, execution_id, executions.ACTIVE, "abandoned",

@@ -248,5 +248,23 @@ def test_pause_resume_and_cancel_between_nodes(chains: System) -> None:
     assert canceled.returncode == 0, canceled.stdout + canceled.stderr
     ended = chains.wait(victim["id"])
     assert ended["status"] == "canceled", ended
+    assert _tasks(ended) == [("s1", "canceled")]
     child = chains.children(victim["id"])
     assert [c["status"] for c in child] == ["canceled"]
+
+
+def test_runner_killed_mid_chain_runs_no_node_twice(chains: System) -> None:
+    started = chains.run("chains.slow", wait=8)
+    deadline = time.monotonic() + 10
+    while not chains.children(started["id"]):
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    chains.kill("runner")
+    chains.start("runner")
+    # The chain is taken again and goes on from its children: s1 died with the runner
+    # (abandoned), so the chain fails there; s1 is not run a second time.
+    done = chains.wait(started["id"])
+    assert done["status"] == "failed", done
+    assert _tasks(done) == [("s1", "abandoned")]
+    assert len(chains.children(started["id"])) == 1
+    assert any(entry["status"] == "requested" for entry in done["log"][1:])

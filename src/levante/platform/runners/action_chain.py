@@ -42,6 +42,7 @@ DATABASE: ContextVar[Engine | None] = ContextVar("chain_database", default=None)
 ALLOW_SUDO: ContextVar[bool] = ContextVar("chain_allow_sudo", default=False)
 
 POLL_SECONDS = 0.1
+CANCEL_WAIT_SECONDS = 10.0  # a canceled chain waits this long for its node to end
 FAILED_STATES = frozenset({"failed", "timeout", "abandoned"})
 DONE = frozenset({"succeeded", "failed", "timeout", "abandoned", "canceled"})
 
@@ -243,7 +244,20 @@ async def run_chain(request: RunRequest, on_output: OutputCallback) -> RunOutcom
             except (executions.NotFound, executions.Refused, ValueError) as exc:
                 return RunOutcome("failed", _result(
                     walk, display, f'Failed to run task "{node.name}": {exc}'))
-        child = await _wait(db, child["id"])
+        try:
+            child = await _wait(db, child["id"])
+        except asyncio.CancelledError:
+            own_status = (store.statuses_of(db, [request.execution_id])
+                          .get(request.execution_id))
+            if own_status != "canceling":
+                raise  # the runner stops: the chain is taken again later (see above)
+            # The chain is canceled: so is its running node, and the chain ends canceled
+            # with the tasks so far.
+            with contextlib.suppress(Exception):
+                executions.request_cancel(db, child["id"])
+            child = await _wait(db, child["id"], CANCEL_WAIT_SECONDS)
+            walk.tasks.append(_task(node.name, child))
+            return RunOutcome("canceled", _result(walk, display))
         try:
             walk.record(node, child)
         except RenderError as exc:
@@ -270,27 +284,25 @@ def _pause(db: Engine, execution_id: str, walk: _Walk, display: bool) -> RunOutc
     return RunOutcome("running", None)
 
 
-async def _wait(db: Engine, child_id: str) -> dict[str, Any]:
-    """The child once it ended; the chain holds no worker meanwhile. A cancel of the chain
-    (this task canceled) cancels the child first."""
-    from levante.platform import executions, store
+async def _wait(db: Engine, child_id: str, limit: float | None = None) -> dict[str, Any]:
+    """The child once it ended (or as it is after ``limit`` seconds); the chain holds no
+    worker meanwhile."""
+    from levante.platform import store
     from levante.platform.workflow_launch import WAITING
 
     waiting = WAITING.get()
     if waiting is not None:
         waiting(True)
+    deadline = None if limit is None else asyncio.get_running_loop().time() + limit
     try:
         while True:
             row = store.get_execution(db, child_id)
             if row is None:
                 raise RuntimeError(f"child execution {child_id} disappeared")
-            if row["status"] in DONE:
+            if row["status"] in DONE or (
+                    deadline is not None and asyncio.get_running_loop().time() > deadline):
                 return row
             await asyncio.sleep(POLL_SECONDS)
-    except asyncio.CancelledError:
-        with contextlib.suppress(Exception):
-            executions.request_cancel(db, child_id)
-        raise
     finally:
         if waiting is not None:
             waiting(False)
