@@ -244,6 +244,11 @@ def test_pause_resume_and_cancel_between_nodes(chains: System) -> None:
     while not chains.children(victim["id"]):
         assert time.monotonic() < deadline
         time.sleep(0.05)
+    # Resumed while still pausing (its node runs): it just goes on running.
+    assert _st2(chains, "execution", "pause", victim["id"]).returncode == 0
+    assert chains.get(victim["id"])["status"] == "pausing"
+    assert _st2(chains, "execution", "resume", victim["id"]).returncode == 0
+    assert chains.get(victim["id"])["status"] == "running"
     canceled = _st2(chains, "execution", "cancel", victim["id"])
     assert canceled.returncode == 0, canceled.stdout + canceled.stderr
     ended = chains.wait(victim["id"])
