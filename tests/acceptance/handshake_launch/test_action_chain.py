@@ -74,6 +74,17 @@ chain:
   - name: two
     ref: core.noop
 """,
+    "actions/bad_template.yaml": _action("bad_template", "action-chain",
+                                         "chains/bad_template.yaml"),
+    "actions/chains/bad_template.yaml": """---
+chain:
+  - name: first
+    ref: core.noop
+    on-success: second
+  - name: second
+    ref: core.local
+    params: {cmd: "echo {{ nowhere.stdout }}"}
+""",
     "actions/outer.yaml": _action("outer", "action-chain", "chains/outer.yaml"),
     "actions/chains/outer.yaml": """---
 chain:
@@ -190,6 +201,12 @@ def test_node_failure_with_and_without_on_failure(chains: System) -> None:
     assert broken["status"] == "failed", broken
     assert _tasks(broken) == [("one", "failed")]
     assert broken["result"]["tasks"][0]["result"]["return_code"] == 2
+    unrendered = _run(chains, "chains.bad_template")
+    assert unrendered["status"] == "failed"
+    assert _tasks(unrendered) == [("first", "succeeded")]
+    assert unrendered["result"]["error"].startswith(
+        'Failed to run task "second". Parameter rendering failed:')
+    assert "nowhere" in unrendered["result"]["error"]
 
 
 def test_nested_chain_and_chain_calling_a_workflow(chains: System) -> None:
