@@ -166,7 +166,7 @@ class _Walk:
     def record(self, node: Node, child: dict[str, Any]) -> None:
         self.tasks.append(_task(node.name, child))
         self.results[node.name] = child["result"] if child["result"] is not None else {}
-        if node.publish and child["status"] == "succeeded":
+        if node.publish and child["status"] != "paused":
             ctx = self.context()
             for key, value in node.publish.items():
                 self.published[key] = render_value(value, ctx)
@@ -176,8 +176,8 @@ class _Walk:
 def _result(walk: _Walk | None, display_published: bool,
             error: str | None = None) -> dict[str, Any]:
     body: dict[str, Any] = {"tasks": list(walk.tasks) if walk else []}
-    if walk is not None and display_published and walk.published:
-        body["published"] = dict(walk.published)
+    if display_published:
+        body["published"] = dict(walk.published) if walk else {}
     if error:
         body["error"] = error
     return body
@@ -208,7 +208,8 @@ async def run_chain(request: RunRequest, on_output: OutputCallback) -> RunOutcom
     try:
         walk = _Walk(chain, params, action_context)
     except RenderError as exc:
-        return RunOutcome("failed", _result(None, display, f"Failed to render vars: {exc}"))
+        return RunOutcome("failed", _result(
+            None, display, f"Failed initializing ``vars`` in chain. {exc}"))
     # Earlier runs of this chain (before a pause or a restart): its children, oldest first.
     done_before = [c for c in store.child_executions(db, request.execution_id)
                    if isinstance(c.get("context"), dict)
@@ -235,17 +236,25 @@ async def run_chain(request: RunRequest, on_output: OutputCallback) -> RunOutcom
             except RenderError as exc:
                 return RunOutcome("failed", _result(
                     walk, display, f'Failed to run task "{node.name}". Parameter rendering '
-                                   f"failed: {exc}"))
+                                   f"failed. {exc}"))
             try:
                 child = executions.create_execution(
                     db, node.ref, node_params, user, parent=request.execution_id,
                     context={"chain": {"name": node.name}},
                     allow_sudo=ALLOW_SUDO.get())
-            except (executions.NotFound, executions.Refused, ValueError) as exc:
+            except executions.NotFound:
                 return RunOutcome("failed", _result(
-                    walk, display, f'Failed to run task "{node.name}": {exc}'))
+                    walk, display, f'Failed to run task "{node.name}". Action with '
+                                   f'reference "{node.ref}" doesn\'t exist.'))
+            except (executions.Refused, ValueError) as exc:
+                return RunOutcome("failed", _result(
+                    walk, display, f'Failed to run task "{node.name}". {exc}'))
+        elif child["status"] == "paused":
+            # The chain paused with this node paused: the resume resumes it.
+            with contextlib.suppress(Exception):
+                executions.set_status(db, child["id"], "resuming")
         try:
-            child = await _wait(db, child["id"])
+            child = await _wait(db, child["id"], chain_id=request.execution_id)
         except asyncio.CancelledError:
             own_status = (store.statuses_of(db, [request.execution_id])
                           .get(request.execution_id))
@@ -267,8 +276,10 @@ async def run_chain(request: RunRequest, on_output: OutputCallback) -> RunOutcom
             status, current = "succeeded", (chain.nodes[node.on_success]
                                             if node.on_success else None)
         elif child["status"] in FAILED_STATES:
-            status, current = "failed", (chain.nodes[node.on_failure]
-                                         if node.on_failure else None)
+            status = "timeout" if child["status"] == "timeout" else "failed"
+            current = chain.nodes[node.on_failure] if node.on_failure else None
+        elif child["status"] == "paused":  # the node paused: so does the chain
+            return _pause(db, request.execution_id, walk, display)
         else:  # canceled
             status, current = "canceled", None
     return RunOutcome(status, _result(walk, display))  # type: ignore[arg-type]
@@ -277,31 +288,46 @@ async def run_chain(request: RunRequest, on_output: OutputCallback) -> RunOutcom
 def _pause(db: Engine, execution_id: str, walk: _Walk, display: bool) -> RunOutcome:
     from levante.platform import store
 
-    store.transition(db, execution_id, ["pausing"], "paused",
-                     {"result": _result(walk, display), "lease_until": None,
-                      "claimed_by": None})
+    if store.transition(db, execution_id, ["pausing", "running"], "paused",
+                        {"result": _result(walk, display), "lease_until": None,
+                         "claimed_by": None}) is None:
+        return RunOutcome("canceled", _result(walk, display))  # canceled meanwhile
     # "running": the runner service records nothing more; the resume requests it again.
     return RunOutcome("running", None)
 
 
-async def _wait(db: Engine, child_id: str, limit: float | None = None) -> dict[str, Any]:
-    """The child once it ended (or as it is after ``limit`` seconds); the chain holds no
-    worker meanwhile."""
-    from levante.platform import store
+async def _wait(db: Engine, child_id: str, limit: float | None = None,
+                chain_id: str | None = None) -> dict[str, Any]:
+    """The child once it ended or paused (or as it is after ``limit`` seconds); the chain
+    holds no worker meanwhile. A pause of the chain (``chain_id``) pauses a workflow
+    child."""
+    from levante.platform import executions, store
     from levante.platform.workflow_launch import WAITING
 
     waiting = WAITING.get()
     if waiting is not None:
         waiting(True)
     deadline = None if limit is None else asyncio.get_running_loop().time() + limit
+    paused_child = False
     try:
         while True:
-            row = store.get_execution(db, child_id)
-            if row is None:
+            ids = [child_id] if chain_id is None else [child_id, chain_id]
+            statuses = store.statuses_of(db, ids)
+            status = statuses.get(child_id)
+            if status is None:
                 raise RuntimeError(f"child execution {child_id} disappeared")
-            if row["status"] in DONE or (
+            if status in DONE or status == "paused" or (
                     deadline is not None and asyncio.get_running_loop().time() > deadline):
+                row = store.get_execution(db, child_id)
+                if row is None:
+                    raise RuntimeError(f"child execution {child_id} disappeared")
                 return row
+            if chain_id is not None and statuses.get(chain_id) == "pausing" \
+                    and not paused_child and status == "running":
+                paused_child = True
+                with contextlib.suppress(executions.Refused, executions.NotFound):
+                    # Only workflows pause; another action runs to its end.
+                    executions.set_status(db, child_id, "pausing")
             await asyncio.sleep(POLL_SECONDS)
     finally:
         if waiting is not None:
