@@ -41,7 +41,10 @@ DATABASE: ContextVar[Engine | None] = ContextVar("chain_database", default=None)
 # Whether the runner lets actions use sudo (children are created as the API would).
 ALLOW_SUDO: ContextVar[bool] = ContextVar("chain_allow_sudo", default=False)
 
-POLL_SECONDS = 0.1
+# A chain looks at its running node this often: at first quickly (most nodes are short),
+# then less often, up to POLL_MAX_SECONDS (a long node costs few reads).
+POLL_SECONDS = 0.05
+POLL_MAX_SECONDS = 0.5
 CANCEL_WAIT_SECONDS = 10.0  # a canceled chain waits this long for its node to end
 FAILED_STATES = frozenset({"failed", "timeout", "abandoned"})
 DONE = frozenset({"succeeded", "failed", "timeout", "abandoned", "canceled"})
@@ -309,6 +312,7 @@ async def _wait(db: Engine, child_id: str, limit: float | None = None,
         waiting(True)
     deadline = None if limit is None else asyncio.get_running_loop().time() + limit
     paused_child = False
+    delay = POLL_SECONDS
     try:
         while True:
             ids = [child_id] if chain_id is None else [child_id, chain_id]
@@ -328,7 +332,8 @@ async def _wait(db: Engine, child_id: str, limit: float | None = None,
                 with contextlib.suppress(executions.Refused, executions.NotFound):
                     # Only workflows pause; another action runs to its end.
                     executions.set_status(db, child_id, "pausing")
-            await asyncio.sleep(POLL_SECONDS)
+            await asyncio.sleep(delay)
+            delay = min(delay * 1.25, POLL_MAX_SECONDS)
     finally:
         if waiting is not None:
             waiting(False)
