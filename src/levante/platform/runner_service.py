@@ -120,6 +120,19 @@ def _is_chain(row: dict[str, Any]) -> bool:
     return isinstance(action, dict) and action.get("runner_type") == "action-chain"
 
 
+def _chain_again(engine: Engine, execution_id: str) -> bool:
+    """A chain whose runner is gone: a chain's progress is its children, so it is requested
+    again (a runner goes on where it stopped), or ``paused`` when a pause was asked."""
+    if store.transition(engine, execution_id, ["pausing"], "paused",
+                        {"claimed_by": None, "lease_until": None}):
+        return True
+    if store.transition(engine, execution_id, executions.ACTIVE - {"pausing"}, "requested",
+                        {"claimed_by": None, "lease_until": None}):
+        store.notify(engine, "requested", execution_id)
+        return True
+    return False
+
+
 def abandon_dead_claims(engine: Engine, own_process: str | None = None) -> list[str]:
     """End ``abandoned`` every claimed execution whose runner process is gone."""
     stamp = store.now()
@@ -143,13 +156,9 @@ def abandon_dead_claims(engine: Engine, own_process: str | None = None) -> list[
                       f"since {store.iso(beat)}")
         else:
             continue
-        if _is_chain(row) and store.transition(
-                engine, row["id"], [row["status"]], "requested",
-                {"claimed_by": None, "lease_until": None}):
-            # A chain's progress is its children: another runner goes on where it stopped.
-            log.warning("[%s] %s during the chain: requested again, it goes on from its "
+        if _is_chain(row) and _chain_again(engine, row["id"]):
+            log.warning("[%s] %s during the chain: taken again, it goes on from its "
                         "children", row["id"], reason)
-            store.notify(engine, "requested", row["id"])
             continue
         wf_id = _launched_workflow(row)
         if wf_id and ts.track_instead_of_abandon(engine, row["id"], row["status"],
@@ -651,11 +660,9 @@ class RunnerService:
                     {"end_timestamp": store.now(), "lease_until": None,
                      "result": {**partial, "error": "Execution canceled by user."}},
                 )
-            elif self.shutting_down and _is_chain(row) and store.transition(
-                    self.engine, execution_id, executions.ACTIVE, "requested",
-                    {"claimed_by": None, "lease_until": None}):
-                # A chain's progress is its children: a runner goes on with it later.
-                store.notify(self.engine, "requested", execution_id)
+            elif self.shutting_down and _is_chain(row) and \
+                    _chain_again(self.engine, execution_id):
+                pass  # taken again later, from its children
             elif self.shutting_down:
                 store.transition(
                     self.engine, execution_id, executions.ACTIVE, "abandoned",
