@@ -507,6 +507,11 @@ def set_status(
                 f'Execution "{execution_id}" is a workflow that the engine runs: only the '
                 f'engine can end it, so it cannot be set "{status}". Cancel it instead '
                 '(status "canceled"), which the engine carries out.')
+    if runner == "action-chain" and status in ("pausing", "paused", "resuming"):
+        chained = _pause_or_resume_chain(db, row, status)
+        if chained is not None:
+            return chained
+        status = "pausing" if status == "paused" and row["status"] in ACTIVE else status
     if status == "canceled" and row["status"] not in DONE:
         request_cancel(db, execution_id)
         return get_execution(db, execution_id)
@@ -529,6 +534,34 @@ def set_status(
     if status == "canceling":
         _notify("canceling", execution_id)
         store.notify(db, "canceling", execution_id)
+    return get_execution(db, execution_id)
+
+
+def _pause_or_resume_chain(db: Engine, row: dict[str, Any], status: str
+                           ) -> dict[str, Any] | None:
+    """A pause or a resume of an action-chain that is not simply a change of status (None
+    otherwise). A chain pauses between nodes: running, it is ``pausing`` until its node
+    ends (set_status does that); not yet taken, it is ``paused`` at once. Resumed, a
+    ``paused`` chain is ``resuming``, then requested again (a runner takes it and goes on
+    after the nodes its children show done); a ``pausing`` one just goes on running."""
+    execution_id = row["id"]
+    if status in ("pausing", "paused") and row["status"] == "requested":
+        steps = [("requested", "paused")]
+    elif status == "resuming" and row["status"] == "paused":
+        steps = [("paused", "resuming"), ("resuming", "requested")]
+    elif status == "resuming" and row["status"] == "pausing":
+        steps = [("pausing", "resuming"), ("resuming", "running")]
+    else:
+        return None
+    known: tuple[str, list[Any]] | None = (row["status"], row["log"])
+    for before, after in steps:
+        values = {"claimed_by": None, "lease_until": None} if after == "requested" else {}
+        if store.transition(db, execution_id, [before], after, values, known=known) is None:
+            raise Refused(f'Execution "{execution_id}" changed meanwhile; try again.')
+        known = None
+    if steps[-1][1] == "requested":
+        _notify("requested", execution_id)
+        store.notify(db, "requested", execution_id)
     return get_execution(db, execution_id)
 
 

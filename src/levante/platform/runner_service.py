@@ -33,7 +33,7 @@ from levante.db import faults
 from levante.platform import engine_reporting, executions, store, workflow_launch
 from levante.platform import tracking_store as ts
 from levante.platform.engine_reporting import may_report
-from levante.platform.runners import RunOutcome, RunRequest, run_action
+from levante.platform.runners import RunOutcome, RunRequest, action_chain, run_action
 
 # Runners whose actions get the pack config (`self.config`).
 CONFIG_RUNNERS = frozenset({"python-script"})
@@ -118,6 +118,24 @@ def _launched_workflow(row: dict[str, Any]) -> str | None:
     return str(found) if found else None
 
 
+def _is_chain(row: dict[str, Any]) -> bool:
+    action = row.get("action")
+    return isinstance(action, dict) and action.get("runner_type") == "action-chain"
+
+
+def _chain_again(engine: Engine, execution_id: str) -> bool:
+    """A chain whose runner is gone: a chain's progress is its children, so it is requested
+    again (a runner goes on where it stopped), or ``paused`` when a pause was asked."""
+    if store.transition(engine, execution_id, ["pausing"], "paused",
+                        {"claimed_by": None, "lease_until": None}):
+        return True
+    if store.transition(engine, execution_id, executions.ACTIVE - {"pausing"}, "requested",
+                        {"claimed_by": None, "lease_until": None}):
+        store.notify(engine, "requested", execution_id)
+        return True
+    return False
+
+
 def abandon_dead_claims(engine: Engine, own_process: str | None = None) -> list[str]:
     """End ``abandoned`` every claimed execution whose runner process is gone."""
     stamp = store.now()
@@ -140,6 +158,10 @@ def abandon_dead_claims(engine: Engine, own_process: str | None = None) -> list[
             reason = (f"runner process {row['pid']} on {row['hostname']} sent no heartbeat "
                       f"since {store.iso(beat)}")
         else:
+            continue
+        if _is_chain(row) and _chain_again(engine, row["id"]):
+            log.warning("[%s] %s during the chain: taken again, it goes on from its "
+                        "children", row["id"], reason)
             continue
         wf_id = _launched_workflow(row)
         if wf_id and ts.track_instead_of_abandon(engine, row["id"], row["status"],
@@ -286,7 +308,7 @@ class RunnerService:
 
     def _cancel(self, execution_id: str) -> None:
         task = self.active.get(execution_id)
-        if task is not None and not task.done():
+        if task is not None and not task.done() and execution_id not in self.cancel_requested:
             self.cancel_requested.add(execution_id)
             task.cancel()
 
@@ -463,6 +485,8 @@ class RunnerService:
         execution_id = row["id"]
         output = OutputBuffer(self.engine, execution_id)
         workflow_launch.WAITING.set(lambda waiting: self._waiting(execution_id, waiting))
+        action_chain.DATABASE.set(self.engine)
+        action_chain.ALLOW_SUDO.set(self.allow_sudo)
         try:
             action = executions.action_meta(row["action"])
             pack_path = self._pack_path(action.pack)
@@ -481,9 +505,12 @@ class RunnerService:
                     "ST2_ACTION_API_URL": f"{self.api_url}/v1",
                 },
             )
-            bound = row["timeout"] + TIMEOUT_GRACE_SECONDS
+            bound: float | None = row["timeout"] + TIMEOUT_GRACE_SECONDS
             if action.runner_type in engine_reporting.WORKFLOW_RUNNERS:
-                bound = max(bound, self.launch_bound + TIMEOUT_GRACE_SECONDS)
+                bound = max(row["timeout"] + TIMEOUT_GRACE_SECONDS,
+                            self.launch_bound + TIMEOUT_GRACE_SECONDS)
+            elif action.runner_type == "action-chain":
+                bound = None  # a chain lasts as long as its nodes (each with its timeout)
             outcome = await asyncio.wait_for(run_action(request, output.add), bound)
         except asyncio.CancelledError:
             output.flush()
@@ -638,6 +665,9 @@ class RunnerService:
                     {"end_timestamp": store.now(), "lease_until": None,
                      "result": {**partial, "error": "Execution canceled by user."}},
                 )
+            elif self.shutting_down and _is_chain(row) and \
+                    _chain_again(self.engine, execution_id):
+                pass  # taken again later, from its children
             elif self.shutting_down:
                 store.transition(
                     self.engine, execution_id, executions.ACTIVE, "abandoned",

@@ -47,6 +47,7 @@ _RUN_FUNCTIONS: dict[str, str] = {
     "noop": "levante.platform.runners.noop:run_noop",
     "remote-shell-cmd": "levante.platform.runners.remote:run_remote_cmd",
     "mistral-v2": "levante.platform.runners.workflow:run_workflow",
+    "action-chain": "levante.platform.runners.action_chain:run_chain",
 }
 
 _BY_NAME: dict[str, RunnerType] = {}

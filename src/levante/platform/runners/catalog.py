@@ -200,6 +200,21 @@ WORKFLOW = RunnerType(
     },
 )
 
+ACTION_CHAIN = RunnerType(
+    name="action-chain",
+    description="Runs a chain of actions, one after another, as StackStorm's ActionChain.",
+    enabled=True,
+    runner_module="action_chain_runner",
+    output_schema={"tasks": {"type": "array"}, "published": {"type": "object"}},
+    runner_parameters={
+        "skip_notify": {"type": "array", "default": [],
+                        "description": "Nodes to send no notification for."},
+        "display_published": {"type": "boolean", "default": True,
+                              "description": "Show the variables the chain published in "
+                                             "its result (`published`)."},
+    },
+)
+
 RUNNER_TYPES: tuple[RunnerType, ...] = (
     LOCAL_SHELL_CMD,
     LOCAL_SHELL_SCRIPT,
@@ -208,4 +223,5 @@ RUNNER_TYPES: tuple[RunnerType, ...] = (
     NOOP,
     REMOTE_SHELL_CMD,
     WORKFLOW,
+    ACTION_CHAIN,
 )
