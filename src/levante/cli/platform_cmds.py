@@ -591,6 +591,74 @@ def pack_register(names: tuple[str, ...], as_json: bool, api_url: str | None,
         sys.exit(1)
 
 
+def _pack_env_settings(config_file: str | None, config_dir: str | None) -> Any:
+    from levante.platform.pack_env import settings_from_config
+
+    return settings_from_config(get_config(config_file, config_dir))
+
+
+def _setup_env(settings: Any, name: str, path: Any) -> None:
+    from levante.platform.pack_env import PackEnvError, needs_virtualenv, setup_virtualenv
+
+    if not needs_virtualenv(path):
+        click.echo(f"Pack {name} has no requirements.txt: it needs no virtual environment.")
+        return
+    try:
+        folder = setup_virtualenv(settings, name, path)
+    except PackEnvError as exc:
+        fail(str(exc), 1)
+    click.echo(f"Set up the virtual environment of pack {name} in {folder}.")
+
+
+@pack_group.command("setup-virtualenv")
+@click.argument("names", nargs=-1, required=True)
+@config_options
+def pack_setup_virtualenv(names: tuple[str, ...], config_file: str | None,
+                          config_dir: str | None) -> None:
+    """(Re)make the virtual environment of packs and install their requirements.txt."""
+    from levante.platform.packs import discover_packs
+
+    config = get_config(config_file, config_dir)
+    found = discover_packs(config.get_list("content", "packs_paths"))
+    settings = _pack_env_settings(config_file, config_dir)
+    for name in names:
+        if name not in found:
+            fail(f"Pack {name!r} cannot be found in the pack folders.")
+        _setup_env(settings, name, found[name])
+
+
+@pack_group.command("install")
+@click.argument("source")
+@click.option("--force", is_flag=True, help="Replace a pack of the same name already there.")
+@client_options
+def pack_install(source: str, force: bool, as_json: bool, api_url: str | None,
+                 config_file: str | None, config_dir: str | None) -> None:
+    """Install a pack from a local folder or a git URL: copy it into the first pack folder
+    ([content] packs_paths), set up its virtual environment, register it."""
+    from levante.platform.pack_install import PackInstallError, fetch_pack
+
+    config = get_config(config_file, config_dir)
+    paths = config.get_list("content", "packs_paths")
+    if not paths:
+        fail("[content] packs_paths is empty: there is no pack folder to install into.")
+    try:
+        name, path = fetch_pack(source, paths[0], force=force)
+    except PackInstallError as exc:
+        fail(str(exc))
+    click.echo(f"Copied pack {name} into {path}.")
+    _setup_env(_pack_env_settings(config_file, config_dir), name, path)
+    with _client(api_url, config_file, config_dir) as client:
+        report = client.post("/packs/register", {"packs": [name]})
+    if as_json:
+        _echo_json(report)
+    else:
+        click.echo(f"Registered {report['actions']} action(s) from pack {name}.")
+        for error in report["errors"]:
+            click.echo(f"invalid: {error['file']}: {error['reason']}")
+    if report["errors"]:
+        sys.exit(1)
+
+
 @pack_group.command("list")
 @client_options
 def pack_list(as_json: bool, api_url: str | None, config_file: str | None,

@@ -28,6 +28,10 @@ class RunRequest:
     pack_path: Path | str | None = None
     allow_sudo: bool = False
     env_extra: dict[str, str] = field(default_factory=dict)
+    # Pack environments ([packs]): where virtualenvs live, and whether a pack's top-level
+    # lib/ goes on its Python actions' path.
+    virtualenvs_dir: Path | None = None
+    common_libs: bool = False
 
 
 @dataclass(frozen=True)
