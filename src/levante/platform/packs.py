@@ -21,6 +21,7 @@ BUNDLED_PACKS_DIR = Path(__file__).parent / "bundled_packs"
 PARAMETER_TYPES = ("string", "integer", "number", "boolean", "array", "object", "null")
 # Runners that run a file of the pack, so their actions must name one.
 NEEDS_ENTRY_POINT = frozenset({"local-shell-script", "run-local-script", "python-script",
+                               "remote-shell-script", "run-remote-script",
                                "run-python", "mistral-v2", "levante-workflow"})
 _NAME_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
 _PACK_NAME_RE = re.compile(r"^[a-z0-9_][a-z0-9_-]*$", re.IGNORECASE)
