@@ -597,34 +597,43 @@ def _pack_env_settings(config_file: str | None, config_dir: str | None) -> Any:
     return settings_from_config(get_config(config_file, config_dir))
 
 
-def _setup_env(settings: Any, name: str, path: Any) -> None:
+def _setup_env(settings: Any, name: str, path: Any, quiet: bool = False) -> dict[str, Any]:
     from levante.platform.pack_env import PackEnvError, needs_virtualenv, setup_virtualenv
 
     if not needs_virtualenv(path):
-        click.echo(f"Pack {name} has no requirements.txt: it needs no virtual environment.")
-        return
+        if not quiet:
+            click.echo(f"Pack {name} has no requirements.txt: it needs no virtual "
+                       "environment.")
+        return {"pack": name, "virtualenv": None}
     try:
         folder = setup_virtualenv(settings, name, path)
     except PackEnvError as exc:
         fail(str(exc), 1)
-    click.echo(f"Set up the virtual environment of pack {name} in {folder}.")
+    if not quiet:
+        click.echo(f"Set up the virtual environment of pack {name} in {folder}.")
+    return {"pack": name, "virtualenv": str(folder)}
 
 
 @pack_group.command("setup-virtualenv")
 @click.argument("names", nargs=-1, required=True)
+@click.option("-j", "--json", "as_json", is_flag=True, help="Print JSON.")
 @config_options
-def pack_setup_virtualenv(names: tuple[str, ...], config_file: str | None,
+def pack_setup_virtualenv(names: tuple[str, ...], as_json: bool, config_file: str | None,
                           config_dir: str | None) -> None:
-    """(Re)make the virtual environment of packs and install their requirements.txt."""
+    """(Re)make the virtual environment of packs and install their requirements.txt
+    (on this host, in [packs] virtualenvs_path)."""
     from levante.platform.packs import discover_packs
 
     config = get_config(config_file, config_dir)
     found = discover_packs(config.get_list("content", "packs_paths"))
     settings = _pack_env_settings(config_file, config_dir)
-    for name in names:
-        if name not in found:
-            fail(f"Pack {name!r} cannot be found in the pack folders.")
-        _setup_env(settings, name, found[name])
+    missing = [name for name in names if name not in found]
+    if missing:
+        fail(f"Pack {', '.join(repr(m) for m in missing)} cannot be found in the pack "
+             "folders.")
+    made = [_setup_env(settings, name, found[name], quiet=as_json) for name in names]
+    if as_json:
+        _echo_json(made)
 
 
 @pack_group.command("install")
@@ -645,8 +654,9 @@ def pack_install(source: str, force: bool, as_json: bool, api_url: str | None,
         name, path = fetch_pack(source, paths[0], force=force)
     except PackInstallError as exc:
         fail(str(exc))
-    click.echo(f"Copied pack {name} into {path}.")
-    _setup_env(_pack_env_settings(config_file, config_dir), name, path)
+    if not as_json:
+        click.echo(f"Copied pack {name} into {path}.")
+    _setup_env(_pack_env_settings(config_file, config_dir), name, path, quiet=as_json)
     with _client(api_url, config_file, config_dir) as client:
         report = client.post("/packs/register", {"packs": [name]})
     if as_json:
