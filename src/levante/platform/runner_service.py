@@ -494,6 +494,9 @@ class RunnerService:
                 bound = max(bound, self.launch_bound + TIMEOUT_GRACE_SECONDS)
             outcome = await asyncio.wait_for(run_action(request, output.add), bound)
         except asyncio.CancelledError:
+            if token_id is not None:  # not awaited: this task is being cancelled
+                asyncio.get_running_loop().run_in_executor(
+                    None, self._revoke_token, execution_id, token_id)
             output.flush()
             self._end_interrupted(row, output)
             return
@@ -506,9 +509,12 @@ class RunnerService:
         except Exception as exc:
             log.exception("[%s] the runner failed", execution_id)
             outcome = RunOutcome("failed", {"error": f"The runner failed: {exc}"})
-        finally:
-            if token_id is not None:
-                self._revoke_token(execution_id, token_id)
+        if token_id is not None:  # before the end is recorded: dead once it shows
+            revoked = asyncio.ensure_future(
+                asyncio.to_thread(self._revoke_token, execution_id, token_id))
+            # Too late to cancel: the outcome is recorded below all the same.
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.shield(revoked)
         output.flush()
         if outcome.status == "running":
             # Handed over (a workflow started on the engine): its end arrives from there.
