@@ -571,6 +571,14 @@ def pack_group() -> None:
     """Packs: register them from the pack folders, list them."""
 
 
+def _register(client: PlatformClient, names: list[str], config_file: str | None,
+              config_dir: str | None) -> Any:
+    """POST /packs/register, waiting as long as the API may take to set up virtualenvs."""
+    wait = get_config(config_file, config_dir).get_int("packs", "setup_timeout") + 60
+    return client.request("POST", "/packs/register", json={"packs": names},
+                          timeout=float(wait)).json()
+
+
 @pack_group.command("register")
 @click.argument("names", nargs=-1)
 @client_options
@@ -578,7 +586,7 @@ def pack_register(names: tuple[str, ...], as_json: bool, api_url: str | None,
                   config_file: str | None, config_dir: str | None) -> None:
     """Load or reload packs (all when no NAME); report each invalid action file."""
     with _client(api_url, config_file, config_dir) as client:
-        report = client.post("/packs/register", {"packs": list(names)})
+        report = _register(client, list(names), config_file, config_dir)
     if as_json:
         _echo_json(report)
     else:
@@ -658,7 +666,7 @@ def pack_install(source: str, force: bool, as_json: bool, api_url: str | None,
         click.echo(f"Copied pack {name} into {path}.")
     _setup_env(_pack_env_settings(config_file, config_dir), name, path, quiet=as_json)
     with _client(api_url, config_file, config_dir) as client:
-        report = client.post("/packs/register", {"packs": [name]})
+        report = _register(client, [name], config_file, config_dir)
     if as_json:
         _echo_json(report)
     else:
