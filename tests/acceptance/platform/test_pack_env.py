@@ -207,6 +207,11 @@ def test_python_action_in_its_pack_environment(env_platform: Platform,
     missing = _run_json(platform, home, "envpack.probe", f"token_file={token_file}", ok=False)
     assert missing["status"] == "failed"
     assert "levante pack setup-virtualenv envpack" in missing["result"]["error"]
+    # Registering a pack whose environment is missing sets it up (in the API's process).
+    (tmp_path / "packs" / "envpack" / "requirements.txt").write_text("levtiny==1.0\n")
+    registered = platform.levante("pack", "register", "envpack")
+    assert registered.returncode == 0, registered.stdout + registered.stderr
+    assert (venv / "lib").is_dir() and any(venv.glob("lib/python*/site-packages/levtiny"))
 
 
 def test_core_uuid_and_pack_from_git(sqlite_url: str, tmp_path: Path, wheels: Path) -> None:

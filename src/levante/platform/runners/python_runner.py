@@ -49,7 +49,8 @@ WRAPPER = Path(__file__).resolve().parent / "python_wrapper.py"
 
 def _pythonpath(request: RunRequest, script: Path, in_virtualenv: bool) -> str:
     """The shim first, then the pack's ``actions/lib`` (and, with common libs, its
-    ``lib/``), the script's folder; Levante itself only outside a pack environment."""
+    ``lib/``), the script's folder; Levante itself (and the platform's own PYTHONPATH)
+    only outside a pack environment."""
     parts = [str(SHIM_DIR)]
     if request.pack_path:
         pack = Path(request.pack_path)
@@ -59,7 +60,7 @@ def _pythonpath(request: RunRequest, script: Path, in_virtualenv: bool) -> str:
     parts.append(str(script.parent))
     if not in_virtualenv:
         parts.append(str(Path(levante.__file__).resolve().parent.parent))
-    parts.append(os.environ.get("PYTHONPATH", ""))
+        parts.append(os.environ.get("PYTHONPATH", ""))
     return os.pathsep.join(p for p in parts if p)
 
 
