@@ -270,6 +270,21 @@ SECTIONS: tuple[Section, ...] = (
          "config.schema.yaml when the pack is registered; empty: <data_dir>/configs."),
     ),
     _section(
+        "packs",
+        "Pack environments: a virtual environment per pack with a requirements.txt.",
+        ("virtualenvs_path", "str", "",
+         "Folder holding one virtual environment per pack (<folder>/<pack>); empty: "
+         "virtualenvs in [core] data_dir."),
+        ("enable_common_libs", "bool", False,
+         "Put a pack's top-level lib/ folder on the path of its Python actions (its "
+         "actions/lib always is)."),
+        ("pip_options", "list", [],
+         "Extra options for pip when it installs a pack's requirements, e.g. "
+         "--no-index, --find-links=/srv/wheels."),
+        ("setup_timeout", "int", 600,
+         "Seconds the setup of one pack's virtual environment may take.", {"minimum": 1}),
+    ),
+    _section(
         "runner",
         "Execution of actions on the platform.",
         ("workers", "int", 8, "Actions one runner process runs at once.", {"minimum": 1}),
@@ -358,6 +373,13 @@ class Config:
         """Folder of pack configs (``[content] configs_path``, else ``<data_dir>/configs``)."""
         path = self.get_str("content", "configs_path")
         return Path(path).expanduser() if path else self.data_dir / "configs"
+
+    @property
+    def virtualenvs_dir(self) -> Path:
+        """Folder of pack virtualenvs (``[packs] virtualenvs_path``, else
+        ``<data_dir>/virtualenvs``)."""
+        custom = self.get_str("packs", "virtualenvs_path")
+        return Path(custom).expanduser() if custom else self.data_dir / "virtualenvs"
 
     @property
     def database_url(self) -> str:

@@ -157,6 +157,11 @@ def create_token(db: Engine, user: str, ttl: int) -> dict[str, Any]:
             "created_at": stamp, "metadata": {}}
 
 
+def delete_token(db: Engine, token_id: str) -> bool:
+    """Revoke a token by its id (True when it existed)."""
+    return store.delete_token(db, token_id)
+
+
 def token_row(db: Engine, token: str) -> dict[str, Any] | None:
     """The stored record of an unexpired token, or None."""
     row = store.get_token(db, hash_secret(token))

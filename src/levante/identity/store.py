@@ -61,6 +61,11 @@ def insert_token(engine: Engine, row: Row) -> None:
         conn.execute(insert(tokens).values(**row))
 
 
+def delete_token(engine: Engine, token_id: str) -> bool:
+    with writing(engine) as conn:
+        return bool(conn.execute(delete(tokens).where(tokens.c.id == token_id)).rowcount)
+
+
 def get_token(engine: Engine, token_hash: str) -> Row | None:
     with _reading(engine) as conn:
         row = conn.execute(select(tokens).where(tokens.c.token_hash == token_hash)).first()

@@ -8,6 +8,7 @@ free worker takes a new execution straight from the API, stored already claimed 
 
 from __future__ import annotations
 
+import os
 import re
 import threading
 import time
@@ -155,11 +156,26 @@ def action_meta(row: dict[str, Any]) -> ActionMeta:
         parameters=dict(row.get("parameters") or {}),
         tags=list(row.get("tags") or []),
         metadata_file=row.get("metadata_file") or "",
+        notify=dict(row.get("notify") or {}),
     )
 
 
-def action_view(row: dict[str, Any]) -> dict[str, Any]:
-    """StackStorm's JSON for an action; defaults of secret parameters are masked."""
+def shown_entry_point(row: dict[str, Any]) -> str:
+    """The entry point as StackStorm shows it: relative to the folder of the action's
+    metadata (the pack's ``actions/``); the stored one is absolute."""
+    entry = row.get("entry_point") or ""
+    meta = row.get("metadata_file") or ""
+    if entry and meta and os.path.isabs(entry):
+        base = os.path.dirname(meta)
+        if entry.startswith(base + os.sep):
+            return os.path.relpath(entry, base)
+    return str(entry)
+
+
+def action_view(row: dict[str, Any], shown: bool = False) -> dict[str, Any]:
+    """StackStorm's JSON for an action; defaults of secret parameters are masked.
+    ``shown``: for display (entry point relative to the pack's actions folder), not for
+    the execution's stored copy (which the runner reads)."""
     params = {}
     for name, spec in (row.get("parameters") or {}).items():
         spec = dict(spec)
@@ -175,10 +191,10 @@ def action_view(row: dict[str, Any]) -> dict[str, Any]:
         "description": row.get("description") or "",
         "enabled": bool(row.get("enabled", True)),
         "runner_type": row["runner_type"],
-        "entry_point": row.get("entry_point") or "",
+        "entry_point": shown_entry_point(row) if shown else row.get("entry_point") or "",
         "parameters": params,
         "tags": list(row.get("tags") or []),
-        "notify": {},
+        "notify": dict(row.get("notify") or {}),
         "output_schema": {},
         "metadata_file": row.get("metadata_file") or "",
     }
@@ -640,7 +656,7 @@ def view(
     action = action_view({**action, "id": action.get("id", ""), "ref": row["action_ref"],
                           "pack": action.get("pack", row["action_ref"].split(".")[0]),
                           "name": action.get("name", row["action_ref"].split(".", 1)[-1]),
-                          "runner_type": action.get("runner_type", "")})
+                          "runner_type": action.get("runner_type", "")}, shown=True)
     context = dict(row["context"] or {})
     body: dict[str, Any] = {
         "id": row["id"],

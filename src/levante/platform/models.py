@@ -67,6 +67,7 @@ actions = Table(
     Column("metadata_file", Text, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("notify", JSON, nullable=True),  # the metadata's notify block (0017)
     Index("ix_actions_pack", "pack"),
 )
 

@@ -14,6 +14,7 @@ from sqlalchemy import Engine
 
 from levante.platform import pack_configs, store
 from levante.platform.executions import forget_actions
+from levante.platform.pack_env import PackEnvError, PackEnvSettings, ensure_virtualenv
 from levante.platform.packs import ActionMeta, PackLoadFailed, discover_packs, load_pack
 
 
@@ -47,15 +48,19 @@ def action_row(action: ActionMeta) -> dict[str, Any]:
         "parameters": action.parameters,
         "tags": action.tags,
         "metadata_file": action.metadata_file,
+        "notify": action.notify,
     }
 
 
 def register_packs(
     db: Engine, packs_paths: list[str], names: list[str] | None = None,
     configs_path: Path | None = None,
+    envs: PackEnvSettings | None = None,
 ) -> RegisterReport:
     """Register the named packs (all found when ``names`` is empty), with their configs
-    (``<configs_path>/<pack>.yaml`` checked against the pack's ``config.schema.yaml``)."""
+    (``<configs_path>/<pack>.yaml`` checked against the pack's ``config.schema.yaml``);
+    with ``envs``, set up the virtual environment of each pack that has a
+    ``requirements.txt`` and none yet."""
     found = discover_packs(packs_paths)
     wanted = list(names or []) or sorted(found)
     missing = [n for n in wanted if n not in found]
@@ -86,6 +91,12 @@ def register_packs(
             meta.name, Path(meta.path), configs_path)
         store.save_pack_config(db, meta.name, schema, values, config_file)
         report.errors.extend({"file": f, "reason": r} for f, r in problems)
+        if envs is not None:
+            try:
+                ensure_virtualenv(envs, meta.name, meta.path)
+            except PackEnvError as exc:
+                report.errors.append({"file": str(meta.path / "requirements.txt"),
+                                      "reason": str(exc)})
     return report
 
 

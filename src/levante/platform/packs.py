@@ -21,6 +21,7 @@ BUNDLED_PACKS_DIR = Path(__file__).parent / "bundled_packs"
 PARAMETER_TYPES = ("string", "integer", "number", "boolean", "array", "object", "null")
 # Runners that run a file of the pack, so their actions must name one.
 NEEDS_ENTRY_POINT = frozenset({"local-shell-script", "run-local-script", "python-script",
+                               "remote-shell-script", "run-remote-script",
                                "run-python", "mistral-v2", "levante-workflow"})
 _NAME_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
 _PACK_NAME_RE = re.compile(r"^[a-z0-9_][a-z0-9_-]*$", re.IGNORECASE)
@@ -85,6 +86,7 @@ class ActionMeta:
     parameters: dict[str, dict[str, Any]]
     tags: list[Any] = field(default_factory=list)
     metadata_file: str = ""
+    notify: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -235,6 +237,33 @@ def _check_keyword_values(where: str, spec: dict[str, Any]) -> str | None:
     return None
 
 
+NOTIFY_KINDS = ("on-complete", "on-success", "on-failure")
+_NOTIFY_FIELDS = {"message": str, "data": dict, "routes": list, "channels": list}
+
+
+def check_notify(notify: Any) -> str | None:
+    """Why a ``notify`` block is not StackStorm's shape, or None."""
+    if not isinstance(notify, dict):
+        return "'notify' must be a mapping of on-complete, on-success, on-failure"
+    for kind, spec in notify.items():
+        if kind not in NOTIFY_KINDS:
+            return f"'notify' has an unknown key {kind!r} (on-complete, on-success, on-failure)"
+        if spec is None:
+            continue
+        if not isinstance(spec, dict):
+            return f"'notify.{kind}' must be a mapping"
+        for key, value in spec.items():
+            wanted = _NOTIFY_FIELDS.get(key)
+            if wanted is None:
+                return (f"'notify.{kind}' has an unknown key {key!r} "
+                        "(message, data, routes, channels)")
+            if not isinstance(value, wanted):
+                return f"'notify.{kind}.{key}' must be a {wanted.__name__}"
+            if isinstance(value, list) and not all(isinstance(v, str) for v in value):
+                return f"'notify.{kind}.{key}' must be a list of strings"
+    return None
+
+
 def parse_action(
     data: Any, pack: PackMeta, metadata_file: Path, known_runners: set[str] | None = None
 ) -> ActionMeta:
@@ -286,6 +315,10 @@ def parse_action(
     tags = data.get("tags") or []
     if not isinstance(tags, list):
         raise ValueError("'tags' must be a list")
+    notify = data.get("notify") or {}
+    problem = check_notify(notify)
+    if problem:
+        raise ValueError(problem)
     return ActionMeta(
         ref=f"{pack.name}.{name}",
         pack=pack.name,
@@ -297,6 +330,7 @@ def parse_action(
         parameters={str(k): dict(v) for k, v in params.items()},
         tags=list(tags),
         metadata_file=str(metadata_file.resolve()),
+        notify={str(k): v for k, v in notify.items() if v is not None},
     )
 
 

@@ -30,6 +30,7 @@ from sqlalchemy import Engine
 
 from levante.config import Config
 from levante.db import faults
+from levante.identity import keys
 from levante.platform import engine_reporting, executions, store, workflow_launch
 from levante.platform import tracking_store as ts
 from levante.platform.engine_reporting import may_report
@@ -39,6 +40,9 @@ from levante.platform.runners import RunOutcome, RunRequest, action_chain, run_a
 CONFIG_RUNNERS = frozenset({"python-script"})
 
 log = logging.getLogger("levante.platform.runner")
+# Runners that start a local process: it gets a token (ST2_ACTION_AUTH_TOKEN) for its run.
+PROCESS_RUNNERS = frozenset({"local-shell-cmd", "local-shell-script", "python-script"})
+
 T = TypeVar("T")
 # An execution that ended: its row, how it ended, and who waits for it to be recorded.
 Ended = tuple[dict[str, Any], RunOutcome, "asyncio.Future[None]"]
@@ -194,6 +198,8 @@ class RunnerService:
         self._unrecorded: list[Ended] = []
         self._retrying: asyncio.Task[None] | None = None
         self.api_url = config.public_url("api")
+        self.virtualenvs_dir = config.virtualenvs_dir
+        self.common_libs = config.get_bool("packs", "enable_common_libs")
         # A workflow launch may wait this long for the engine, whatever the action's
         # timeout (the workflow's own time is not the launch's).
         self.launch_bound = (config.get_float("runner", "launch_retry_seconds")
@@ -487,9 +493,18 @@ class RunnerService:
         workflow_launch.WAITING.set(lambda waiting: self._waiting(execution_id, waiting))
         action_chain.DATABASE.set(self.engine)
         action_chain.ALLOW_SUDO.set(self.allow_sudo)
+        token_id: str | None = None
         try:
             action = executions.action_meta(row["action"])
             pack_path = self._pack_path(action.pack)
+            env_extra = {
+                "ST2_ACTION_EXECUTION_ID": execution_id,
+                "LEVANTE_EXECUTION_ID": execution_id,
+                "ST2_ACTION_API_URL": f"{self.api_url}/v1",
+            }
+            if action.runner_type in PROCESS_RUNNERS:
+                token_id, env_extra["ST2_ACTION_AUTH_TOKEN"] = await asyncio.to_thread(
+                    self._action_token, row)
             request = RunRequest(
                 execution_id=execution_id,
                 action=action,
@@ -499,11 +514,9 @@ class RunnerService:
                 pack_config=(executions.pack_config(self.engine, action.pack)
                              if action.runner_type in CONFIG_RUNNERS else None),
                 allow_sudo=self.allow_sudo,
-                env_extra={
-                    "ST2_ACTION_EXECUTION_ID": execution_id,
-                    "LEVANTE_EXECUTION_ID": execution_id,
-                    "ST2_ACTION_API_URL": f"{self.api_url}/v1",
-                },
+                env_extra=env_extra,
+                virtualenvs_dir=self.virtualenvs_dir,
+                common_libs=self.common_libs,
             )
             bound: float | None = row["timeout"] + TIMEOUT_GRACE_SECONDS
             if action.runner_type in engine_reporting.WORKFLOW_RUNNERS:
@@ -513,6 +526,9 @@ class RunnerService:
                 bound = None  # a chain lasts as long as its nodes (each with its timeout)
             outcome = await asyncio.wait_for(run_action(request, output.add), bound)
         except asyncio.CancelledError:
+            if token_id is not None:  # not awaited: this task is being cancelled
+                asyncio.get_running_loop().run_in_executor(
+                    None, self._revoke_token, execution_id, token_id)
             output.flush()
             self._end_interrupted(row, output)
             return
@@ -525,6 +541,12 @@ class RunnerService:
         except Exception as exc:
             log.exception("[%s] the runner failed", execution_id)
             outcome = RunOutcome("failed", {"error": f"The runner failed: {exc}"})
+        if token_id is not None:  # before the end is recorded: dead once it shows
+            revoked = asyncio.ensure_future(
+                asyncio.to_thread(self._revoke_token, execution_id, token_id))
+            # Too late to cancel: the outcome is recorded below all the same.
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.shield(revoked)
         output.flush()
         if outcome.status == "running":
             # Handed over (a workflow started on the engine): its end arrives from there.
@@ -544,6 +566,24 @@ class RunnerService:
             await asyncio.shield(ended)
         except asyncio.CancelledError:
             await ended
+
+    @staticmethod
+    def _token_ttl(row: dict[str, Any]) -> int:
+        return int(row["timeout"]) + int(TIMEOUT_GRACE_SECONDS) + 60
+
+    def _action_token(self, row: dict[str, Any]) -> tuple[str, str]:
+        """A token of the execution's user for the action (``ST2_ACTION_AUTH_TOKEN``),
+        living as long as the action may run; revoked when the run ends."""
+        made = keys.create_token(self.engine, str(row.get("user") or "admin"),
+                                 self._token_ttl(row))
+        return str(made["id"]), str(made["token"])
+
+    def _revoke_token(self, execution_id: str, token_id: str) -> None:
+        try:
+            keys.delete_token(self.engine, token_id)
+        except Exception:
+            # It still expires by itself after its TTL.
+            log.exception("[%s] could not revoke the action's token", execution_id)
 
     def _loop_ended(self, row: dict[str, Any], outcome: RunOutcome) -> asyncio.Future[None]:
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()

@@ -6,6 +6,7 @@ from sqlalchemy import Engine
 
 from levante.config import Config
 from levante.platform import auth
+from levante.platform.pack_env import settings_from_config
 from levante.platform.pack_registry import register_packs
 from levante.service import HttpService, Service
 
@@ -46,7 +47,8 @@ def prepare_up(config: Config, engine: Engine) -> list[str]:
     """Register the packs and make sure the CLI has a key; return lines to print."""
     lines: list[str] = []
     report = register_packs(engine, config.get_list("content", "packs_paths"),
-                            configs_path=config.configs_path)
+                            configs_path=config.configs_path,
+                            envs=settings_from_config(config))
     lines.append(f"Registered {report.actions} action(s) from pack(s) "
                  f"{', '.join(report.packs) or 'none'}.")
     for error in report.errors:

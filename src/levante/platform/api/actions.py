@@ -35,20 +35,20 @@ async def list_actions(request: Request) -> Response:
         limit=limit,
         offset=offset,
     )
-    body = [project(ex.action_view(r), request) for r in rows]
+    body = [project(ex.action_view(r, shown=True), request) for r in rows]
     return json_response(body, headers={"X-Total-Count": str(total)})
 
 
 async def get_action(request: Request) -> Response:
     row = ex.get_action(platform(request).db, request.path_params["ref"])
-    return json_response(project(ex.action_view(row), request))
+    return json_response(project(ex.action_view(row, shown=True), request))
 
 
 async def action_parameters(request: Request) -> Response:
     row = ex.get_action(platform(request).db, request.path_params["ref"])
     runner = get_runner(row["runner_type"])
     merged = merge_schema(runner.runner_parameters, row["parameters"])
-    view = ex.action_view({**row, "parameters": merged})
+    view = ex.action_view({**row, "parameters": merged}, shown=True)
     return json_response({"parameters": view["parameters"]})
 
 
@@ -79,7 +79,7 @@ def _parse(request: Request, body: dict[str, Any]) -> dict[str, Any]:
                     path=pack_path.resolve())
     data = {k: v for k, v in body.items()
             if k in ("name", "pack", "description", "runner_type", "entry_point", "enabled",
-                     "parameters", "tags")}
+                     "parameters", "tags", "notify")}
     name = data.get("name")
     metadata_file = pack.path / "actions" / f"{name if isinstance(name, str) else 'action'}.yaml"
     try:
@@ -96,7 +96,7 @@ async def create_action(request: Request) -> Response:
         raise ApiError(409, f'Action "{row["ref"]}" already exists.')
     stored = store.insert_action(db, row)
     ex.forget_actions()
-    return json_response(ex.action_view(stored), 201)
+    return json_response(ex.action_view(stored, shown=True), 201)
 
 
 async def update_action(request: Request) -> Response:
@@ -110,7 +110,7 @@ async def update_action(request: Request) -> Response:
         raise ApiError(400, "An action's pack and name cannot change; create a new action.")
     store.update_action(db, existing["id"], {k: v for k, v in row.items() if k != "ref"})
     ex.forget_actions()
-    return json_response(ex.action_view(ex.get_action(db, existing["id"])))
+    return json_response(ex.action_view(ex.get_action(db, existing["id"]), shown=True))
 
 
 async def delete_action(request: Request) -> Response:

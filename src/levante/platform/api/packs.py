@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
 from levante.platform import store
 from levante.platform.api.common import ApiError, json_response, platform, project, read_object
+from levante.platform.pack_env import settings_from_config
 from levante.platform.pack_registry import pack_view, register_packs
 from levante.platform.packs import pack_name_problem
 
@@ -41,5 +43,7 @@ async def register(request: Request) -> Response:
         if problem:
             raise ApiError(400, problem)
     p = platform(request)
-    report = register_packs(p.db, p.packs_paths, names, configs_path=p.config.configs_path)
+    report = await run_in_threadpool(register_packs, p.db, p.packs_paths, names,
+                                     configs_path=p.config.configs_path,
+                                     envs=settings_from_config(p.config))
     return json_response(report.to_api())

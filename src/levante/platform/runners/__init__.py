@@ -46,6 +46,7 @@ _RUN_FUNCTIONS: dict[str, str] = {
     "http-request": "levante.platform.runners.http:run_http_request",
     "noop": "levante.platform.runners.noop:run_noop",
     "remote-shell-cmd": "levante.platform.runners.remote:run_remote_cmd",
+    "remote-shell-script": "levante.platform.runners.remote:run_remote_script",
     "mistral-v2": "levante.platform.runners.workflow:run_workflow",
     "action-chain": "levante.platform.runners.action_chain:run_chain",
 }

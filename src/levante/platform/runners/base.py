@@ -30,6 +30,10 @@ class RunRequest:
     env_extra: dict[str, str] = field(default_factory=dict)
     # The pack's registered config (python actions' ``self.config``); None: not looked up.
     pack_config: dict[str, Any] | None = None
+    # Pack environments ([packs]): where virtualenvs live, and whether a pack's top-level
+    # lib/ goes on its Python actions' path.
+    virtualenvs_dir: Path | None = None
+    common_libs: bool = False
 
 
 @dataclass(frozen=True)

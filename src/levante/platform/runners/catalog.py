@@ -180,6 +180,24 @@ REMOTE_SHELL_CMD = RunnerType(
     },
 )
 
+REMOTE_SHELL_SCRIPT = RunnerType(
+    name="remote-shell-script",
+    description="Copies the action's script to one or several hosts over SSH and runs it "
+                "there; parameters become its arguments (secret ones its environment, "
+                "ST2_ACTION_SECRET_<NAME>).",
+    enabled=True,
+    runner_module="remote_script_runner",
+    aliases=("run-remote-script",),
+    output_schema={"type": "object", "description": "One shell result per host."},
+    runner_parameters={
+        **{k: v for k, v in REMOTE_SHELL_CMD.runner_parameters.items() if k != "cmd"},
+        "dir": {"type": "string", "default": "/tmp",
+                "description": "Folder on the host the script is copied into (and "
+                               "removed from after the run)."},
+        "kwarg_op": _KWARG_OP,
+    },
+)
+
 WORKFLOW = RunnerType(
     name="mistral-v2",
     description="Runs a Mistral v2 workflow on the Levante engine.",
@@ -222,6 +240,7 @@ RUNNER_TYPES: tuple[RunnerType, ...] = (
     HTTP_REQUEST,
     NOOP,
     REMOTE_SHELL_CMD,
+    REMOTE_SHELL_SCRIPT,
     WORKFLOW,
     ACTION_CHAIN,
 )

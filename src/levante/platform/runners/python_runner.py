@@ -13,6 +13,7 @@ from typing import Any
 import yaml
 
 import levante
+from levante.platform.pack_env import needs_virtualenv, virtualenv_python
 from levante.platform.runners.base import OutputCallback, RunOutcome, RunRequest
 from levante.platform.runners.local import base_env
 from levante.platform.runners.process import run_process, strip_shell_chars
@@ -42,10 +43,39 @@ def pack_config(pack_path: Path | str | None) -> dict[str, Any]:
     return config
 
 
-def _pythonpath(script: Path) -> str:
-    levante_root = str(Path(levante.__file__).resolve().parent.parent)
-    parts = [levante_root, str(script.parent), os.environ.get("PYTHONPATH", "")]
+SHIM_DIR = Path(__file__).resolve().parent / "st2shim"
+WRAPPER = Path(__file__).resolve().parent / "python_wrapper.py"
+
+
+def _pythonpath(request: RunRequest, script: Path, in_virtualenv: bool) -> str:
+    """The shim first, then the pack's ``actions/lib`` (and, with common libs, its
+    ``lib/``), the script's folder; Levante itself (and the platform's own PYTHONPATH)
+    only outside a pack environment."""
+    parts = [str(SHIM_DIR)]
+    if request.pack_path:
+        pack = Path(request.pack_path)
+        parts.append(str(pack / "actions" / "lib"))
+        if request.common_libs:
+            parts.append(str(pack / "lib"))
+    parts.append(str(script.parent))
+    if not in_virtualenv:
+        parts.append(str(Path(levante.__file__).resolve().parent.parent))
+        parts.append(os.environ.get("PYTHONPATH", ""))
     return os.pathsep.join(p for p in parts if p)
+
+
+def _interpreter(request: RunRequest) -> tuple[str | None, str]:
+    """The Python to run the action with (None: its pack environment is missing), and why
+    not."""
+    if not request.pack_path or not needs_virtualenv(request.pack_path):
+        return sys.executable, ""
+    if request.virtualenvs_dir is None:
+        return sys.executable, ""
+    python = virtualenv_python(request.virtualenvs_dir, request.action.pack)
+    if python is None:
+        return None, (f"The virtual environment of pack {request.action.pack!r} is missing: "
+                      f"run `levante pack setup-virtualenv {request.action.pack}`")
+    return str(python), ""
 
 
 async def run_python_script(request: RunRequest, on_output: OutputCallback) -> RunOutcome:
@@ -64,14 +94,17 @@ async def run_python_script(request: RunRequest, on_output: OutputCallback) -> R
         "log_level": request.parameters.get("log_level", "DEBUG"),
     }, default=str).encode()
     env = base_env(request, request.parameters.get("env") or {})
-    env["PYTHONPATH"] = _pythonpath(script)
+    python, missing = _interpreter(request)
+    if python is None:
+        return RunOutcome("failed", {"result": None, "stdout": "", "stderr": missing,
+                                     "exit_code": 1, "error": missing})
+    env["PYTHONPATH"] = _pythonpath(request, script, python != sys.executable)
     env["PYTHONUNBUFFERED"] = "1"
     env["PYTHONDONTWRITEBYTECODE"] = "1"
     folder = tempfile.mkdtemp(prefix="levante-py-")
     try:
         result_file = os.path.join(folder, "result.json")
-        argv = [sys.executable, "-m", "levante.platform.runners.python_wrapper",
-                str(script), result_file]
+        argv = [python, "-P", str(WRAPPER), str(script), result_file]
         try:
             proc = await run_process(argv, on_output=on_output, timeout=request.timeout,
                                      cwd=str(script.parent), env=env, stdin_data=payload)

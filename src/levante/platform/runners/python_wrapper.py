@@ -1,13 +1,18 @@
-"""Entry point of a ``python-script`` action's process (run with the platform's Python).
+"""Entry point of a ``python-script`` action's process.
 
-Usage: ``python -m levante.platform.runners.python_wrapper <module file> <result file>``; the
-parameters and the pack config arrive as JSON on stdin (never on the command line, where
-``ps`` would show secrets). The result goes as JSON to a dedicated file in a private folder,
-so the action's own prints on stdout cannot be mistaken for it.
+Usage: ``python -P <this file> <module file> <result file>``, with the ``st2shim`` folder
+first on ``PYTHONPATH``: the file runs as a script with the interpreter of the pack's
+virtual environment (where Levante is not installed), so it needs only the standard library
+and the shim's ``st2common.runners.base_action``. The parameters and the pack config
+(``{"parameters": {...}, "config": {...}, "log_level": ...}``; ``config`` defaults to ``{}``)
+arrive as JSON on stdin (never on the command line, where ``ps`` would show secrets). The
+result goes as JSON to a dedicated file in a private folder, so the action's own prints on
+stdout cannot be mistaken for it.
 """
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
 import inspect
 import json
@@ -15,32 +20,23 @@ import logging
 import os
 import sys
 import traceback
-import types
 from typing import Any
-
-from levante.platform.runners.python_action import Action
 
 LEVELS = {"AUDIT": logging.DEBUG, "CRITICAL": logging.CRITICAL, "ERROR": logging.ERROR,
           "WARNING": logging.WARNING, "INFO": logging.INFO, "DEBUG": logging.DEBUG}
 
 
-def _install_st2_shim() -> None:
-    """Let StackStorm packs' ``from st2common.runners.base_action import Action`` work."""
-    if "st2common" in sys.modules:
-        return
-    names = ["st2common", "st2common.runners", "st2common.runners.base_action"]
-    for name in names:
-        module = types.ModuleType(name)
-        module.__path__ = []
-        sys.modules[name] = module
-    sys.modules["st2common.runners.base_action"].Action = Action  # type: ignore[attr-defined]
-    sys.modules["st2common"].runners = sys.modules["st2common.runners"]  # type: ignore[attr-defined]
-    sys.modules["st2common.runners"].base_action = (  # type: ignore[attr-defined]
-        sys.modules["st2common.runners.base_action"]
-    )
+def _is_action_class(obj: Any, module_name: str) -> bool:
+    """A class of the module derived from the action base class (the shim's, whichever
+    import path the pack used for it)."""
+    if not inspect.isclass(obj) or obj.__module__ != module_name:
+        return False
+    if obj.__dict__.get("_levante_action_base"):
+        return False
+    return any(base.__dict__.get("_levante_action_base") for base in obj.__mro__[1:])
 
 
-def _load_action_class(path: str) -> type[Action]:
+def _load_action_class(path: str) -> type[Any]:
     folder = os.path.dirname(os.path.abspath(path))
     for extra in (os.path.join(folder, "lib"), folder):
         if extra not in sys.path:
@@ -51,11 +47,7 @@ def _load_action_class(path: str) -> type[Action]:
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module
     spec.loader.exec_module(module)
-    found = [
-        obj for obj in vars(module).values()
-        if inspect.isclass(obj) and issubclass(obj, Action) and obj is not Action
-        and obj.__module__ == module.__name__
-    ]
+    found = [obj for obj in vars(module).values() if _is_action_class(obj, module.__name__)]
     if not found:
         raise RuntimeError(f"no Action subclass found in {path}")
     if len(found) > 1:
@@ -73,7 +65,7 @@ def main(argv: list[str]) -> int:
         stream=sys.stderr, level=LEVELS.get(str(payload.get("log_level")), logging.DEBUG),
         format="%(asctime)s %(levelname)s %(name)s %(message)s",
     )
-    _install_st2_shim()
+    importlib.import_module("st2common.runners.base_action")  # the shim: fail early
     try:
         action = _load_action_class(path)(config=config)
         value = action.run(**params)

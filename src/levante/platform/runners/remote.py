@@ -1,4 +1,6 @@
-"""The ``remote-shell-cmd`` runner: a command over SSH on one or several hosts.
+"""The ``remote-shell-cmd`` and ``remote-shell-script`` runners: a command, or the action's
+script (copied to each host over SFTP into ``dir``, run with its parameters as arguments,
+then removed), over SSH on one or several hosts.
 
 The result is keyed by host, each entry in the local shell shape, as StackStorm gives it;
 the execution succeeds only when the command succeeded on every host. Hosts run one after
@@ -11,9 +13,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import posixpath
 import re
 import shlex
+import uuid
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from levante.platform.runners.base import OutputCallback, RunOutcome, RunRequest
@@ -140,8 +145,15 @@ async def _pump(reader: Any, name: str, sink: list[str], prefix: str,
         on_output(name, prefix + text)
 
 
+async def _upload(conn: Any, local: str, remote: str) -> None:
+    async with conn.start_sftp_client() as sftp:
+        await sftp.put(local, remote)
+        await sftp.chmod(remote, 0o700)
+
+
 async def _run_on_host(host: Host, params: dict[str, Any], on_output: OutputCallback,
-                       prefix: str, out: list[str], err: list[str]) -> int | None:
+                       prefix: str, out: list[str], err: list[str],
+                       script: tuple[str, str] | None = None) -> int | None:
     options: dict[str, Any] = {"known_hosts": None, "agent_path": None}
     if params.get("username"):
         options["username"] = str(params["username"])
@@ -158,27 +170,35 @@ async def _run_on_host(host: Host, params: dict[str, Any], on_output: OutputCall
         options["tunnel"] = tunnel
     try:
         async with asyncssh.connect(host.address, host.port, **options) as conn:
-            proc = await conn.create_process(remote_command(params))
-            if params.get("sudo") is True and params.get("sudo_password"):
-                proc.stdin.write(str(params["sudo_password"]) + "\n")
-            proc.stdin.write_eof()
-            await asyncio.gather(
-                _pump(proc.stdout, "stdout", out, prefix, on_output),
-                _pump(proc.stderr, "stderr", err, prefix, on_output),
-            )
-            completed = await proc.wait()
-            return completed.exit_status
+            if script is not None:
+                await _upload(conn, *script)
+            try:
+                proc = await conn.create_process(remote_command(params))
+                if params.get("sudo") is True and params.get("sudo_password"):
+                    proc.stdin.write(str(params["sudo_password"]) + "\n")
+                proc.stdin.write_eof()
+                await asyncio.gather(
+                    _pump(proc.stdout, "stdout", out, prefix, on_output),
+                    _pump(proc.stderr, "stderr", err, prefix, on_output),
+                )
+                completed = await proc.wait()
+                return completed.exit_status
+            finally:
+                if script is not None:
+                    with contextlib.suppress(Exception):
+                        await asyncio.wait_for(
+                            conn.run(f"rm -f {shlex.quote(script[1])}", check=False), 10)
     finally:
         if tunnel is not None:
             tunnel.close()
 
 
 async def _host_result(host: Host, params: dict[str, Any], on_output: OutputCallback,
-                       prefix: str) -> dict[str, Any]:
+                       prefix: str, script: tuple[str, str] | None = None) -> dict[str, Any]:
     out: list[str] = []
     err: list[str] = []
     try:
-        code = await _run_on_host(host, params, on_output, prefix, out, err)
+        code = await _run_on_host(host, params, on_output, prefix, out, err, script)
     except (OSError, asyncssh.Error, ValueError) as exc:
         reason = exc.reason if isinstance(exc, asyncssh.Error) else str(exc)
         message = f"SSH to {host.address}:{host.port} failed: {reason}"
@@ -194,6 +214,41 @@ async def run_remote_cmd(request: RunRequest, on_output: OutputCallback) -> RunO
     problem = env_error(params.get("env"))
     if problem:
         return RunOutcome("failed", {"error": problem})
+    return await _run_everywhere(request, params, on_output)
+
+
+async def run_remote_script(request: RunRequest, on_output: OutputCallback) -> RunOutcome:
+    """Copy the action's script to every host (into ``dir``), run it there with the
+    parameters as arguments (positional ones by ``position``, the others as
+    ``<kwarg_op>name=value``; secret ones as ``ST2_ACTION_SECRET_<NAME>`` in its
+    environment), then remove it; result by host."""
+    from levante.platform.runners.catalog import REMOTE_SHELL_SCRIPT
+    from levante.platform.runners.local import script_argv, script_secret_env
+
+    script = Path(request.action.entry_point) if request.action.entry_point else None
+    if script is None or not script.is_file():
+        return RunOutcome("failed", {
+            "error": f"Script of action {request.action.ref} does not exist"})
+    params = dict(request.parameters)
+    problem = env_error(params.get("env"))
+    if problem:
+        return RunOutcome("failed", {"error": problem})
+    runner_params = REMOTE_SHELL_SCRIPT.runner_parameters
+    try:
+        secret_env = script_secret_env(request, runner_params)
+    except ValueError as exc:
+        return RunOutcome("failed", {"error": f"Action {request.action.ref}: {exc}"})
+    remote = posixpath.join(str(params.get("dir") or "/tmp"),
+                            f"{request.action.name}-{uuid.uuid4().hex[:12]}{script.suffix}")
+    params["env"] = {**(params.get("env") or {}), **secret_env}
+    params["cmd"] = " ".join(shlex.quote(word) for word in
+                             [remote, *script_argv(request, runner_params)])
+    return await _run_everywhere(request, params, on_output, (str(script), remote))
+
+
+async def _run_everywhere(request: RunRequest, params: dict[str, Any],
+                          on_output: OutputCallback,
+                          script: tuple[str, str] | None = None) -> RunOutcome:
     try:
         hosts = parse_hosts(str(params.get("hosts") or ""), params.get("port"))
     except ValueError as exc:
@@ -203,7 +258,7 @@ async def run_remote_cmd(request: RunRequest, on_output: OutputCallback) -> RunO
 
     async def one(host: Host) -> None:
         shown = f"[{host.key}] " if prefix else ""
-        results[host.key] = await _host_result(host, params, on_output, shown)
+        results[host.key] = await _host_result(host, params, on_output, shown, script)
 
     async def every_host() -> None:
         if params.get("parallel") is True:

@@ -85,6 +85,11 @@ BAD_CASES = [
      "'entry_point' is required for runner_type 'python-script'"),
     ("wrongpack.yaml", "name: wp\npack: other\nrunner_type: noop\n", "'pack' is 'other'"),
     ("enabled.yaml", "name: en\nenabled: maybe\nrunner_type: noop\n", "'enabled' must be"),
+    ("notifykind.yaml", "name: nk\nrunner_type: noop\nnotify:\n  on-end: {message: x}\n",
+     "'notify' has an unknown key 'on-end'"),
+    ("notifyroutes.yaml",
+     "name: nr\nrunner_type: noop\nnotify:\n  on-success: {routes: slack}\n",
+     "'notify.on-success.routes' must be a list"),
 ]
 
 

@@ -1,6 +1,6 @@
 """Pack configs: each pack's config schema and its validated config values.
 
-Revision ID: 0016
+Revision ID: 0007
 Revises: 0006
 Create Date: 2026-12-05
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0016"
+revision = "0007"
 down_revision = "0006"
 branch_labels = None
 depends_on = None
