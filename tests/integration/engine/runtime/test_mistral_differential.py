@@ -27,6 +27,7 @@ import httpx
 import pytest
 from sqlalchemy import Engine
 
+from levante.db import manage
 from levante.engine import runtime
 from levante.engine.store import definitions
 
@@ -52,6 +53,17 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def module_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """SQLite only: these tests compare the engine's semantics with Mistral's, which do not
+    depend on the database (the rules themselves are pinned on both databases by
+    test_workbooks_outputs.py, which runs without the reference)."""
+    path: Path = tmp_path_factory.mktemp("engine") / "levante.sqlite"
+    url = f"sqlite:///{path}"
+    manage.upgrade(url, "head")
+    yield url
 
 
 @pytest.fixture(scope="module")
