@@ -428,7 +428,8 @@ def add_st2_context(body: dict[str, Any], request: RunRequest, found: Settings,
                     context: Mapping[str, Any]) -> None:
     """``env.__actions['st2.action'].st2_context`` as StackStorm 2.10's mistral-v2 runner
     set it: where the API is, the endpoint of action executions, the parent (this
-    execution's id and context), the action's notify settings and the tasks not to notify.
+    execution's id and context), the action's ``notify`` block and the tasks not to notify
+    (``skip_notify_tasks``, the key that runner sent, and ``skip_notify`` as well).
     """
     api_url = f"{found.api_url}/v1"
     parent: dict[str, Any] = {"execution_id": request.execution_id}
@@ -438,7 +439,8 @@ def add_st2_context(body: dict[str, Any], request: RunRequest, found: Settings,
         "api_url": api_url,
         "endpoint": f"{api_url}/actionexecutions",
         "parent": parent,
-        "notify": {},
+        "notify": dict(getattr(request.action, "notify", None) or {}),
+        "skip_notify": list(skip) if isinstance(skip, list) else [],
         "skip_notify_tasks": list(skip) if isinstance(skip, list) else [],
     }
     env = body["params"]["env"]

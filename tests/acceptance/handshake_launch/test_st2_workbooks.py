@@ -29,6 +29,8 @@ entry_point: workflows/mywb.yaml
 parameters:
   who: {type: string, default: World}
   workflow: {type: string, default: mypack.mywb.main, immutable: true}
+notify:
+  on-complete: {message: "mywb ended", routes: [ops]}
 """,
     "mypack/actions/workflows/mywb.yaml": """---
 version: '2.0'
@@ -159,7 +161,10 @@ def test_a_pack_action_workbook_runs_with_its_full_names(system: System) -> None
     assert parent["execution_id"] == execution["id"]
     assert parent["pack"] == "mypack" and parent["user"] == detail["context"]["user"]
     assert "mistral" not in parent  # a root workflow: no parent workflow's ids
-    assert st2_context["notify"] == {} and st2_context["skip_notify_tasks"] == []
+    # the action's notify block, as StackStorm's runner passed it; no task skipped
+    assert st2_context["notify"] == {"on-complete": {"message": "mywb ended",
+                                                     "routes": ["ops"]}}
+    assert st2_context["skip_notify_tasks"] == st2_context["skip_notify"] == []
 
 
 def test_the_engine_holds_the_workbook_members_by_full_name(system: System) -> None:
