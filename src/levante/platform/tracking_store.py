@@ -171,24 +171,31 @@ def add_entry(conn: Connection, execution_id: str, workflow_execution_id: str,
     return True
 
 
+def set_reason(conn: Connection, execution_id: str, reason: str, only_if: str) -> None:
+    """Give an entry of reason `only_if` another reason, as if made now."""
+    conn.execute(update(tr).where(tr.c.execution_id == execution_id, tr.c.reason == only_if)
+                 .values(reason=reason, created_at=now(), errors=0, last_error=None))
+
+
 LAUNCH_REASON = "launch"  # the runner died while it launched the workflow
 
 
-def track_instead_of_abandon(engine: Engine, execution_id: str, status: str, claimed_by: str,
-                             workflow_execution_id: str) -> bool:
-    """A workflow execution whose runner died during the launch: the workflow may have
-    started (its engine id was recorded first). Release the claim and track it instead
-    of ending it; True when done (the claim was still the dead runner's)."""
+def launch_again(engine: Engine, execution_id: str, status: str, claimed_by: str) -> bool:
+    """A workflow execution whose runner died during the launch: put it back in the queue
+    (``requested``, no claim), for another runner to launch again. A launch is idempotent
+    (the engine's id is derived from the platform's: a start that already reached the
+    engine is answered with that workflow), so this neither loses nor doubles the workflow.
+    True when done (the claim was still the dead runner's)."""
+    where = (ex.c.id == execution_id, ex.c.status == status, ex.c.claimed_by == claimed_by)
     with writing(engine) as conn:
-        released = conn.execute(
-            update(ex).where(ex.c.id == execution_id, ex.c.status == status,
-                             ex.c.claimed_by == claimed_by)
-            .values(claimed_by=None, lease_until=None)
-        ).rowcount
-        if not released:
+        found = conn.execute(select(ex.c.log).where(*where)).first()
+        if found is None:
             return False
-        add_entry(conn, execution_id, workflow_execution_id, LAUNCH_REASON)
-    return True
+        log = [*(found.log or []), {"timestamp": now().isoformat(), "status": "requested"}]
+        return bool(conn.execute(
+            update(ex).where(*where)
+            .values(status="requested", claimed_by=None, lease_until=None, log=log)
+        ).rowcount)
 
 
 def unlaunched(engine: Engine, execution_ids: Sequence[str], grace: float) -> list[str]:

@@ -428,7 +428,10 @@ def track_launched(db: Engine, execution_id: str, workflow_execution_id: str,
     with ts.writing(db) as conn:
         conn.execute(update(ex).where(ex.c.id == execution_id)
                      .values(claimed_by=None, lease_until=None))
-        ts.add_entry(conn, execution_id, workflow_execution_id, reason)
+        if not ts.add_entry(conn, execution_id, workflow_execution_id, reason):
+            # The silence safety net may have tracked it first (a launch that waits sends
+            # no events): the launch's reason decides what an unknown workflow means.
+            ts.set_reason(conn, execution_id, reason, only_if="silence")
 
 
 async def _start(client: EngineClient, definition: Definition, body: Mapping[str, Any],
