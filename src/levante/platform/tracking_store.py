@@ -24,6 +24,8 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from levante.db.connect import writing
 from levante.handshake_models import tracked_executions as tr
@@ -58,7 +60,10 @@ _CAS_EXECUTION = update(ex).where(ex.c.id == bindparam("b_id"),
                                   ex.c.status == bindparam("b_old"))
 _LINK_BY_WORKFLOW = select(wl).where(wl.c.workflow_execution_id == bindparam("b_wf"))
 _LINK_OF = select(wl).where(wl.c.execution_id == bindparam("b_id"))
-_INSERT_LINK = insert(wl)
+_INSERT_LINK_SQLITE = sqlite_insert(wl).on_conflict_do_nothing(
+    index_elements=[wl.c.execution_id]).returning(wl.c.execution_id)
+_INSERT_LINK_PG = pg_insert(wl).on_conflict_do_nothing(
+    index_elements=[wl.c.execution_id]).returning(wl.c.execution_id)
 _TOUCH_LINK = update(wl).where(wl.c.execution_id == bindparam("b_id"))
 _ENTRY_EXISTS = select(tr.c.execution_id).where(tr.c.execution_id == bindparam("b_id"))
 _DELETE_ENTRY = delete(tr).where(tr.c.execution_id == bindparam("b_id"))
@@ -143,10 +148,13 @@ def link_of(conn: Connection, execution_id: str) -> Row | None:
 
 
 def insert_link(conn: Connection, execution_id: str, workflow_execution_id: str) -> Row:
+    """The link of an execution, made now unless another transaction (an event and the
+    results tracker, at once) made it first: then that one, never a duplicate key."""
     row = {"execution_id": execution_id, "workflow_execution_id": workflow_execution_id,
            "last_seq": None, "last_event_at": None, "created_at": now()}
-    conn.execute(_INSERT_LINK, row)
-    return row
+    statement = _INSERT_LINK_PG if conn.dialect.name == "postgresql" else _INSERT_LINK_SQLITE
+    inserted = conn.execute(statement, row).first() is not None
+    return row if inserted else (link_of(conn, execution_id) or row)
 
 
 def touch_link(conn: Connection, execution_id: str, seq: int | None) -> None:

@@ -305,3 +305,20 @@ def test_a_launch_that_never_reached_the_engine_ends_abandoned_after_a_grace(
     assert row["end_timestamp"] is not None
     assert ex_id not in _entries(db)
     db.dispose()
+
+
+def test_a_link_made_twice_at_once_is_one_link(migrated_url: str) -> None:
+    """An event and the results tracker may both link an execution at once (the chaos
+    run met it: a duplicate key answered 500): the second finds the first's link."""
+    db = make_engine(migrated_url)
+    ex_id = platform_execution(db, "wf-linked")
+    with db.begin() as conn:
+        first = ts.insert_link(conn, ex_id, "wf-linked")
+    with db.begin() as conn:
+        second = ts.insert_link(conn, ex_id, "wf-linked")
+    assert second["execution_id"] == first["execution_id"] == ex_id
+    assert second["workflow_execution_id"] == "wf-linked"
+    with db.connect() as conn:
+        assert len(conn.execute(select(workflow_links)
+                                .where(workflow_links.c.execution_id == ex_id)).all()) == 1
+    db.dispose()
