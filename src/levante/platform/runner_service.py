@@ -632,6 +632,14 @@ class RunnerService:
                     {"end_timestamp": store.now(), "lease_until": None,
                      "result": {**partial, "error": "Execution canceled by user."}},
                 )
+            elif self.shutting_down and _is_launch(row):
+                # A launch is idempotent: another runner (or this one, once started again)
+                # launches it again, whether or not the start reached the engine. (Not
+                # when its claim is released already: handed over, it ends on the engine.)
+                if ts.launch_again(self.engine, execution_id, "running", self.process_id):
+                    log.warning("[%s] the runner stops during the launch of its workflow: "
+                                "it is launched again", execution_id)
+                    store.notify(self.engine, "requested", execution_id)
             elif self.shutting_down:
                 store.transition(
                     self.engine, execution_id, executions.ACTIVE, "abandoned",
