@@ -139,9 +139,13 @@ def start_workflow(
         return _start(*args, inline=True)
     except DefinitionError:
         raise
-    except Exception:
+    except Exception as exc:
         # A bug in a first step must not lose the request: queue the start instead, the
         # worker retries it and fails the execution with a clear state_info at worst.
+        from levante.db import faults
+
+        if faults.refuses_writes(exc):  # the queued start is refused too: 503, retried
+            raise
         log.exception("starting workflow %s at once failed; queued", workflow_identifier)
         return _start(*args, inline=False)
 

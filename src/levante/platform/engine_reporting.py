@@ -423,9 +423,14 @@ class EngineReporter:
         outcome = await self.send(client, report)
         try:
             await asyncio.to_thread(record, self.db, [outcome])
-        except Exception:  # the lease runs out and a claim sends it again: at least once
-            log.exception("[%s] could not record how report %s went",
-                          report["execution_id"], report["id"])
+        except Exception as exc:  # the lease runs out and a claim sends it again: at least once
+            if faults.refuses_writes(exc):  # expected while the database refuses writes
+                log.warning("[%s] could not record how report %s went (%s); it is sent "
+                            "again once its lease runs out", report["execution_id"],
+                            report["id"], type(exc).__name__)
+            else:
+                log.exception("[%s] could not record how report %s went",
+                              report["execution_id"], report["id"])
         if self._wake is not None and (outcome.state == PENDING or self._behind):
             self._wake.set()  # a retry to time, or a report waiting behind it may go now
 

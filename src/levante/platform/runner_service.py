@@ -111,15 +111,11 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
-def _launched_workflow(row: dict[str, Any]) -> str | None:
-    """The engine's id of the workflow a claimed workflow execution was launching (it is
-    recorded before the start request), else None."""
+def _is_launch(row: dict[str, Any]) -> bool:
+    """Whether a claimed execution is a workflow action (its runner launches it)."""
     action = row.get("action")
     runner = action.get("runner_type") if isinstance(action, dict) else None
-    if runner not in engine_reporting.WORKFLOW_RUNNERS:
-        return None
-    found = engine_reporting.mistral_of(row.get("context")).get("execution_id")
-    return str(found) if found else None
+    return runner in engine_reporting.WORKFLOW_RUNNERS
 
 
 def _is_chain(row: dict[str, Any]) -> bool:
@@ -167,11 +163,14 @@ def abandon_dead_claims(engine: Engine, own_process: str | None = None) -> list[
             log.warning("[%s] %s during the chain: taken again, it goes on from its "
                         "children", row["id"], reason)
             continue
-        wf_id = _launched_workflow(row)
-        if wf_id and ts.track_instead_of_abandon(engine, row["id"], row["status"],
-                                                 row["claimed_by"], wf_id):
-            log.warning("[%s] %s during the launch of workflow execution %s: tracking it "
-                        "on the engine instead of abandoning it", row["id"], reason, wf_id)
+        # A workflow execution held by a runner only while it launches: launching is
+        # idempotent, so the launch is done again rather than the execution abandoned
+        # (whether or not the start reached the engine).
+        if _is_launch(row) and row["status"] == "running" and ts.launch_again(
+                engine, row["id"], row["status"], row["claimed_by"]):
+            log.warning("[%s] %s during the launch of its workflow: launching it again",
+                        row["id"], reason)
+            store.notify(engine, "requested", row["id"])
             continue
         changed = store.transition(
             engine, row["id"], [row["status"]], "abandoned",
@@ -708,6 +707,14 @@ class RunnerService:
             elif self.shutting_down and _is_chain(row) and \
                     _chain_again(self.engine, execution_id):
                 pass  # taken again later, from its children
+            elif self.shutting_down and _is_launch(row):
+                # A launch is idempotent: another runner (or this one, once started again)
+                # launches it again, whether or not the start reached the engine. (Not
+                # when its claim is released already: handed over, it ends on the engine.)
+                if ts.launch_again(self.engine, execution_id, "running", self.process_id):
+                    log.warning("[%s] the runner stops during the launch of its workflow: "
+                                "it is launched again", execution_id)
+                    store.notify(self.engine, "requested", execution_id)
             elif self.shutting_down:
                 store.transition(
                     self.engine, execution_id, executions.ACTIVE, "abandoned",

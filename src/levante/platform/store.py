@@ -13,6 +13,7 @@ many executions are written by one UPDATE).
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import secrets
@@ -50,6 +51,8 @@ from levante.platform import engine_reporting
 from levante.platform.models import actions, execution_output, executions, pack_configs, packs
 
 Row = dict[str, Any]
+
+log = logging.getLogger("levante.platform.store")
 
 
 def now() -> datetime:
@@ -344,7 +347,14 @@ def insert_execution(engine: Engine, row: Row, wake: bool = True) -> None:
     with one_statement(engine) as conn:
         conn.execute(_INSERT_EXECUTION, row)
         if wake:
-            _pg_notify(engine, conn, "requested", row["id"])
+            # The execution is stored (committed): a failed wake-up (the session ended,
+            # the database turned read-only) must not fail the request, or a client that
+            # tries again would start a second execution. Runners poll as well.
+            try:
+                _pg_notify(engine, conn, "requested", row["id"])
+            except Exception as exc:
+                log.warning("[%s] stored, but runners could not be woken (%s): they find "
+                            "it at their next poll", row["id"], type(exc).__name__)
 
 
 def get_execution(engine: Engine, execution_id: str) -> Row | None:

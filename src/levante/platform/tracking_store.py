@@ -24,6 +24,8 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from levante.db.connect import writing
 from levante.handshake_models import tracked_executions as tr
@@ -58,7 +60,10 @@ _CAS_EXECUTION = update(ex).where(ex.c.id == bindparam("b_id"),
                                   ex.c.status == bindparam("b_old"))
 _LINK_BY_WORKFLOW = select(wl).where(wl.c.workflow_execution_id == bindparam("b_wf"))
 _LINK_OF = select(wl).where(wl.c.execution_id == bindparam("b_id"))
-_INSERT_LINK = insert(wl)
+_INSERT_LINK_SQLITE = sqlite_insert(wl).on_conflict_do_nothing(
+    index_elements=[wl.c.execution_id]).returning(wl.c.execution_id)
+_INSERT_LINK_PG = pg_insert(wl).on_conflict_do_nothing(
+    index_elements=[wl.c.execution_id]).returning(wl.c.execution_id)
 _TOUCH_LINK = update(wl).where(wl.c.execution_id == bindparam("b_id"))
 _ENTRY_EXISTS = select(tr.c.execution_id).where(tr.c.execution_id == bindparam("b_id"))
 _DELETE_ENTRY = delete(tr).where(tr.c.execution_id == bindparam("b_id"))
@@ -143,10 +148,13 @@ def link_of(conn: Connection, execution_id: str) -> Row | None:
 
 
 def insert_link(conn: Connection, execution_id: str, workflow_execution_id: str) -> Row:
+    """The link of an execution, made now unless another transaction (an event and the
+    results tracker, at once) made it first: then that one, never a duplicate key."""
     row = {"execution_id": execution_id, "workflow_execution_id": workflow_execution_id,
            "last_seq": None, "last_event_at": None, "created_at": now()}
-    conn.execute(_INSERT_LINK, row)
-    return row
+    statement = _INSERT_LINK_PG if conn.dialect.name == "postgresql" else _INSERT_LINK_SQLITE
+    inserted = conn.execute(statement, row).first() is not None
+    return row if inserted else (link_of(conn, execution_id) or row)
 
 
 def touch_link(conn: Connection, execution_id: str, seq: int | None) -> None:
@@ -171,24 +179,31 @@ def add_entry(conn: Connection, execution_id: str, workflow_execution_id: str,
     return True
 
 
+def set_reason(conn: Connection, execution_id: str, reason: str, only_if: str) -> None:
+    """Give an entry of reason `only_if` another reason, as if made now."""
+    conn.execute(update(tr).where(tr.c.execution_id == execution_id, tr.c.reason == only_if)
+                 .values(reason=reason, created_at=now(), errors=0, last_error=None))
+
+
 LAUNCH_REASON = "launch"  # the runner died while it launched the workflow
 
 
-def track_instead_of_abandon(engine: Engine, execution_id: str, status: str, claimed_by: str,
-                             workflow_execution_id: str) -> bool:
-    """A workflow execution whose runner died during the launch: the workflow may have
-    started (its engine id was recorded first). Release the claim and track it instead
-    of ending it; True when done (the claim was still the dead runner's)."""
+def launch_again(engine: Engine, execution_id: str, status: str, claimed_by: str) -> bool:
+    """A workflow execution whose runner died during the launch: put it back in the queue
+    (``requested``, no claim), for another runner to launch again. A launch is idempotent
+    (the engine's id is derived from the platform's: a start that already reached the
+    engine is answered with that workflow), so this neither loses nor doubles the workflow.
+    True when done (the claim was still the dead runner's)."""
+    where = (ex.c.id == execution_id, ex.c.status == status, ex.c.claimed_by == claimed_by)
     with writing(engine) as conn:
-        released = conn.execute(
-            update(ex).where(ex.c.id == execution_id, ex.c.status == status,
-                             ex.c.claimed_by == claimed_by)
-            .values(claimed_by=None, lease_until=None)
-        ).rowcount
-        if not released:
+        found = conn.execute(select(ex.c.log).where(*where)).first()
+        if found is None:
             return False
-        add_entry(conn, execution_id, workflow_execution_id, LAUNCH_REASON)
-    return True
+        log = [*(found.log or []), {"timestamp": now().isoformat(), "status": "requested"}]
+        return bool(conn.execute(
+            update(ex).where(*where)
+            .values(status="requested", claimed_by=None, lease_until=None, log=log)
+        ).rowcount)
 
 
 def unlaunched(engine: Engine, execution_ids: Sequence[str], grace: float) -> list[str]:

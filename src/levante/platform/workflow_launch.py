@@ -38,6 +38,7 @@ import yaml
 from sqlalchemy import Engine, select, update
 
 from levante.config import Config
+from levante.db import faults
 from levante.http_client import loop_client
 from levante.identity.keys import service_key
 from levante.platform import tracking_store as ts
@@ -455,7 +456,10 @@ def track_launched(db: Engine, execution_id: str, workflow_execution_id: str,
     with ts.writing(db) as conn:
         conn.execute(update(ex).where(ex.c.id == execution_id)
                      .values(claimed_by=None, lease_until=None))
-        ts.add_entry(conn, execution_id, workflow_execution_id, reason)
+        if not ts.add_entry(conn, execution_id, workflow_execution_id, reason):
+            # The silence safety net may have tracked it first (a launch that waits sends
+            # no events): the launch's reason decides what an unknown workflow means.
+            ts.set_reason(conn, execution_id, reason, only_if="silence")
 
 
 async def _start(client: EngineClient, definition: Definition, body: Mapping[str, Any],
@@ -531,19 +535,30 @@ async def launch(request: RunRequest) -> RunOutcome:
         wanted = request.parameters.get("workflow")
         definition = read_definition(request.action.entry_point,
                                      wanted if isinstance(wanted, str) else None)
-        credential = await asyncio.to_thread(engine_credential, found.config, found.db)
+        # The launch's own writes wait out a database that refuses writes for a while
+        # (a launch that fails on one would end `failed` while, for the release after
+        # the start, its workflow runs on the engine).
+        limit, tag = faults.retry_timeout(found.config), f"[{request.execution_id}] "
+        credential = await faults.retry_writes_async(
+            lambda: engine_credential(found.config, found.db), limit,
+            "the engine credential", log, tag)
         body = start_body(request, definition, found, credential)
-        user, context = await asyncio.to_thread(record_engine_id, found.db,
-                                                request.execution_id, body["id"],
-                                                definition.workflow_name)
+        user, context = await faults.retry_writes_async(
+            lambda: record_engine_id(found.db, request.execution_id, body["id"],
+                                     definition.workflow_name),
+            limit, "the engine id", log, tag)
         add_st2_context(body, request, found, context)
-        headers = await asyncio.to_thread(engine_headers, found.config, found.db, user)
+        headers = await faults.retry_writes_async(
+            lambda: engine_headers(found.config, found.db, user), limit,
+            "the engine key", log, tag)
         client = EngineClient(found.engine_url, _http(), headers, found.request_timeout)
         try:
             started = await _start(client, definition, body, found, request.execution_id)
         except EngineUnavailable as exc:
             return await _after_retries(client, exc, found, request, body["id"])
-        await asyncio.to_thread(release_claim, found.db, request.execution_id)
+        await faults.retry_writes_async(
+            lambda: release_claim(found.db, request.execution_id), limit,
+            "the hand-over to the engine", log, tag)
     except LaunchError as exc:
         log.warning("[%s] workflow %s not started: %s", request.execution_id,
                     request.action.ref, exc)

@@ -41,7 +41,7 @@ def _check(report: Report) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(110)
+@pytest.mark.timeout(180)
 def test_chaos_short_sqlite(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     # Killing `levante up` kills every role at once. `levante up` makes its writes one at a
     # time: with a busy timeout of 1 s, an 8 s lock refuses several of them, not just one.
@@ -50,7 +50,7 @@ def test_chaos_short_sqlite(capsys: pytest.CaptureFixture[str], tmp_path: Path) 
 
 @pytest.mark.slow
 @pytest.mark.postgres
-@pytest.mark.timeout(110)
+@pytest.mark.timeout(180)
 def test_chaos_short_postgres(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     server = postgres_server_url()
     if not server:

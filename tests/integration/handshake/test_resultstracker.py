@@ -28,6 +28,7 @@ from levante.platform.resultstracker import (
     add_tracking,
 )
 from levante.platform.runner_service import abandon_dead_claims
+from levante.platform.workflow_launch import track_launched
 from tests.conftest import free_port
 from tests.integration.handshake.support import (
     Background,
@@ -252,30 +253,18 @@ def _launching(db: Engine, wf_id: str) -> str:
     return ex_id
 
 
-def test_a_runner_dying_during_a_launch_hands_the_execution_to_the_tracker(
-    migrated_url: str, tmp_path: Path, stub: tuple[StubEngine, ServedApp]
+def test_a_runner_dying_during_a_launch_puts_the_execution_back_in_the_queue(
+    migrated_url: str,
 ) -> None:
-    """The workflow may have started: the execution is not abandoned but tracked, and
-    ends as the engine says."""
-    engine, served = stub
+    """Launching is idempotent (the engine's id is derived from the platform's): the
+    execution is not abandoned nor left to a workflow that may never have started, but
+    launched again by another runner."""
     db = make_engine(migrated_url)
-    ex_id = _launching(db, "wf-started")
+    ex_id = _launching(db, "wf-relaunched")
     assert abandon_dead_claims(db) == []
     row = platform_row(db, ex_id)
-    assert row["status"] == "running" and row["claimed_by"] is None
-    assert _entries(db)[ex_id]["reason"] == ts.LAUNCH_REASON
-    engine.states["wf-started"] = {"state": "SUCCESS", "output": json.dumps({"ok": 1})}
-    tracker = ResultsTracker(config_for(tmp_path, migrated_url), db, engine_url=served.url)
-
-    async def once() -> None:
-        import httpx
-
-        async with httpx.AsyncClient(base_url=served.url) as client:
-            tracker.client = client
-            await tracker.poll_once()
-
-    asyncio.run(once())
-    assert platform_row(db, ex_id)["status"] == "succeeded"
+    assert row["status"] == "requested" and row["claimed_by"] is None
+    assert row["log"][-1]["status"] == "requested"
     assert ex_id not in _entries(db)
     db.dispose()
 
@@ -286,7 +275,13 @@ def test_a_launch_that_never_reached_the_engine_ends_abandoned_after_a_grace(
     _engine, served = stub
     db = make_engine(migrated_url)
     ex_id = _launching(db, "wf-never")
-    assert abandon_dead_claims(db) == []
+    # Tracked first by the silence safety net (a waiting launch sends no events), then
+    # handed over by a launch that gave up while its start request may have reached the
+    # engine: the launch's reason counts.
+    with ts.writing(db) as conn:
+        ts.add_entry(conn, ex_id, "wf-never", "silence")
+    track_launched(db, ex_id, "wf-never", ts.LAUNCH_REASON)
+    assert _entries(db)[ex_id]["reason"] == ts.LAUNCH_REASON
     tracker = ResultsTracker(config_for(tmp_path, migrated_url), db, engine_url=served.url)
 
     async def once() -> None:
@@ -309,4 +304,21 @@ def test_a_launch_that_never_reached_the_engine_ends_abandoned_after_a_grace(
     assert "launch of workflow execution wf-never was interrupted" in row["result"]["error"]
     assert row["end_timestamp"] is not None
     assert ex_id not in _entries(db)
+    db.dispose()
+
+
+def test_a_link_made_twice_at_once_is_one_link(migrated_url: str) -> None:
+    """An event and the results tracker may both link an execution at once (the chaos
+    run met it: a duplicate key answered 500): the second finds the first's link."""
+    db = make_engine(migrated_url)
+    ex_id = platform_execution(db, "wf-linked")
+    with db.begin() as conn:
+        first = ts.insert_link(conn, ex_id, "wf-linked")
+    with db.begin() as conn:
+        second = ts.insert_link(conn, ex_id, "wf-linked")
+    assert second["execution_id"] == first["execution_id"] == ex_id
+    assert second["workflow_execution_id"] == "wf-linked"
+    with db.connect() as conn:
+        assert len(conn.execute(select(workflow_links)
+                                .where(workflow_links.c.execution_id == ex_id)).all()) == 1
     db.dispose()

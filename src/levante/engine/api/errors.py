@@ -15,6 +15,7 @@ from sqlalchemy.exc import (
     OperationalError,
     StatementError,
 )
+from starlette.requests import ClientDisconnect
 
 from levante.db import faults
 from levante.engine.api.response import JSONResponse
@@ -70,6 +71,9 @@ def error_response(exc: BaseException) -> JSONResponse:
         return unavailable()
     if isinstance(exc, ApiError):
         return fault(exc.status, exc.message)
+    if isinstance(exc, ClientDisconnect):  # the client gave up (a timeout): nobody reads this
+        log.info("the client went away before its request was read")
+        return fault(400, "The client went away before its request was read")
     if isinstance(exc, NotFound):
         return fault(404, str(exc))
     if isinstance(exc, DuplicateError):

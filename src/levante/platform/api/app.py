@@ -165,12 +165,16 @@ class Guard:
             try:
                 user, message = self._authenticate(scope)
             except Exception as exc:
-                if faults.refuses_writes(exc):
-                    await _send(send, 503, {"faultstring": faults.MESSAGE},
-                                {"retry-after": str(faults.RETRY_AFTER_SECONDS)})
-                    return
-                log.exception("authentication failed")
-                user, message = None, "Authentication is unavailable; try again."
+                # The key could not be checked (a database session just ended, ...):
+                # the request may be fine, so 503 (retried by clients and services),
+                # never 401 (which says the key is wrong).
+                refused = faults.refuses_writes(exc)
+                if not refused:
+                    log.exception("authentication failed")
+                await _send(send, 503, {"faultstring": faults.MESSAGE if refused else
+                                        "Authentication is unavailable; try again."},
+                            {"retry-after": str(faults.RETRY_AFTER_SECONDS)})
+                return
             if user is None:
                 await _send(send, 401, {"faultstring": message})
                 return
