@@ -2,8 +2,8 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-# Two workers: most tests wait on servers and subprocesses, so this halves the wall time.
-PYTEST_ARGS ?= -n 2
+# Four workers on two cores: most tests wait on servers and subprocesses they start.
+PYTEST_ARGS ?= -n 4
 
 .PHONY: run test lint typecheck pytest sample clients bench clean
 
