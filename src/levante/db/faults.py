@@ -105,6 +105,28 @@ class Deadline:
         return delay
 
 
+def _refused_attempt(exc: Exception, deadline: Deadline, limit: float, what: str,
+                     log: logging.Logger, tag: str) -> float:
+    """The wait before the next attempt after ``exc``; raises ``exc`` again when it is not
+    a refusal of writes or when the time is up (both retry loops share this)."""
+    if not refuses_writes(exc):
+        raise exc
+    delay = deadline.next_delay()
+    if delay is None:
+        log.error("%scould not record %s: the database refused writes for %.0f s",
+                  tag, what, limit)
+        raise exc
+    if deadline.attempts == 1:
+        log.warning("%sthe database refuses writes (%s); %s is kept and recorded "
+                    "once it accepts them again", tag, _short(exc), what)
+    return delay
+
+
+def _recorded(deadline: Deadline, what: str, log: logging.Logger, tag: str) -> None:
+    if deadline.attempts:
+        log.info("%s%s recorded after %d refused attempt(s)", tag, what, deadline.attempts)
+
+
 def retry_writes(
     func: Callable[[], T], limit: float, what: str, log: logging.Logger,
     tag: str = "",
@@ -116,20 +138,9 @@ def retry_writes(
         try:
             result = func()
         except Exception as exc:
-            if not refuses_writes(exc):
-                raise
-            delay = deadline.next_delay()
-            if delay is None:
-                log.error("%scould not record %s: the database refused writes for %.0f s",
-                          tag, what, limit)
-                raise
-            if deadline.attempts == 1:
-                log.warning("%sthe database refuses writes (%s); %s is kept and recorded "
-                            "once it accepts them again", tag, _short(exc), what)
-            time.sleep(delay)
+            time.sleep(_refused_attempt(exc, deadline, limit, what, log, tag))
             continue
-        if deadline.attempts:
-            log.info("%s%s recorded after %d refused attempt(s)", tag, what, deadline.attempts)
+        _recorded(deadline, what, log, tag)
         return result
 
 
@@ -144,20 +155,9 @@ async def retry_writes_async(
         try:
             result = await asyncio.to_thread(func) if in_thread else func()
         except Exception as exc:
-            if not refuses_writes(exc):
-                raise
-            delay = deadline.next_delay()
-            if delay is None:
-                log.error("%scould not record %s: the database refused writes for %.0f s",
-                          tag, what, limit)
-                raise
-            if deadline.attempts == 1:
-                log.warning("%sthe database refuses writes (%s); %s is kept and recorded "
-                            "once it accepts them again", tag, _short(exc), what)
-            await asyncio.sleep(delay)
+            await asyncio.sleep(_refused_attempt(exc, deadline, limit, what, log, tag))
             continue
-        if deadline.attempts:
-            log.info("%s%s recorded after %d refused attempt(s)", tag, what, deadline.attempts)
+        _recorded(deadline, what, log, tag)
         return result
 
 

@@ -18,6 +18,7 @@ from typing import Any
 import yaml
 
 from levante.platform.jinja_render import is_template
+from levante.platform.json_types import is_of_type
 
 MASK = "********"
 SCHEMA_FILE = "config.schema.yaml"
@@ -101,21 +102,7 @@ def load_values(file: Path) -> dict[str, Any] | None:
 
 
 def _type_ok(value: Any, ptype: str) -> bool:
-    if ptype == "null":
-        return value is None
-    if ptype == "string":
-        return isinstance(value, str)
-    if ptype == "boolean":
-        return isinstance(value, bool)
-    if ptype == "integer":
-        return isinstance(value, int) and not isinstance(value, bool)
-    if ptype == "number":
-        return isinstance(value, int | float) and not isinstance(value, bool)
-    if ptype == "array":
-        return isinstance(value, list)
-    if ptype == "object":
-        return isinstance(value, dict)
-    return True
+    return is_of_type(value, ptype, unknown=True)
 
 
 def _problem(path: str, value: Any, spec: dict[str, Any], fill: bool,

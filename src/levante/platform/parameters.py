@@ -16,6 +16,7 @@ from datetime import date, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
+from levante.platform.json_types import is_of_type
 from levante.platform.packs import ActionMeta
 from levante.platform.param_render import RenderProblem, render_parameters
 
@@ -265,21 +266,7 @@ def _json_container(value: str, types: list[str]) -> Any:
 
 
 def _matches(value: Any, ptype: str) -> bool:
-    if ptype == "null":
-        return value is None
-    if ptype == "string":
-        return isinstance(value, str)
-    if ptype == "boolean":
-        return isinstance(value, bool)
-    if ptype == "integer":
-        return isinstance(value, int) and not isinstance(value, bool)
-    if ptype == "number":
-        return isinstance(value, int | float) and not isinstance(value, bool)
-    if ptype == "array":
-        return isinstance(value, list)
-    if ptype == "object":
-        return isinstance(value, dict)
-    return False
+    return is_of_type(value, ptype)
 
 
 def _too_far(path: str, value: Any, spec: dict[str, Any], word: str, limit: Any) -> str:

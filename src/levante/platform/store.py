@@ -18,7 +18,6 @@ import os
 import re
 import secrets
 import socket
-import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -47,6 +46,9 @@ from sqlalchemy.dialects.postgresql import JSONB
 from levante.db.connect import writing
 from levante.db.metadata import processes
 from levante.identity import store as identity_store
+from levante.identity.keys import aware as aware
+from levante.identity.keys import new_id as new_id
+from levante.identity.keys import now as now
 from levante.platform import engine_reporting
 from levante.platform.models import actions, execution_output, executions, pack_configs, packs
 
@@ -55,20 +57,6 @@ Row = dict[str, Any]
 log = logging.getLogger("levante.platform.store")
 
 
-def now() -> datetime:
-    return datetime.now(UTC)
-
-
-def aware(value: datetime | None) -> datetime | None:
-    """SQLite hands back naive datetimes: they are UTC."""
-    if value is None:
-        return None
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
-
-
-def new_id() -> str:
-    """24 hex digits: milliseconds since the epoch, then randomness (sorts by creation)."""
-    return f"{int(time.time() * 1000):012x}{secrets.token_hex(6)}"
 
 
 def _rows(result: Iterable[Any]) -> list[Row]:
