@@ -2,8 +2,9 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-# Four workers on two cores: most tests wait on servers and subprocesses they start.
-PYTEST_ARGS ?= -n 4
+# Four workers on two cores (most tests wait on the servers and subprocesses they start),
+# and work stealing, so that the long process-level tests do not all end up last.
+PYTEST_ARGS ?= -n 4 --dist worksteal
 
 .PHONY: run test lint typecheck pytest sample clients bench clean
 
