@@ -21,12 +21,14 @@ import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine
 
+from levante.db.times import aware as aware
+from levante.db.times import now as now
 from levante.identity import store
 
 CACHE_SECONDS = 2.0
@@ -48,17 +50,6 @@ class Identity:
     user: str
     service: bool = False
     key_hash: str = ""
-
-
-def now() -> datetime:
-    return datetime.now(UTC)
-
-
-def aware(value: datetime | None) -> datetime | None:
-    """SQLite hands back naive datetimes: they are UTC."""
-    if value is None:
-        return None
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def new_id() -> str:

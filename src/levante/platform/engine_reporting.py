@@ -37,6 +37,8 @@ from levante import jsontext
 from levante.config import Config
 from levante.db import faults
 from levante.db.connect import after_commit, writing
+from levante.db.times import aware as aware
+from levante.db.times import now as now
 from levante.platform import tree_status
 from levante.platform.engine_auth import engine_headers
 from levante.platform.models import executions as ex
@@ -76,16 +78,6 @@ BATCH = 50
 ERROR_SNIPPET = 300
 
 Row = dict[str, Any]
-
-
-def now() -> datetime:
-    return datetime.now(UTC)
-
-
-def aware(value: datetime | None) -> datetime | None:
-    if value is None:
-        return None
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 # --- wake-ups of reporters in this process --------------------------------------------------

@@ -45,10 +45,10 @@ from sqlalchemy.dialects.postgresql import JSONB
 
 from levante.db.connect import writing
 from levante.db.metadata import processes
+from levante.db.times import aware as aware
+from levante.db.times import now as now
 from levante.identity import store as identity_store
-from levante.identity.keys import aware as aware
 from levante.identity.keys import new_id as new_id
-from levante.identity.keys import now as now
 from levante.platform import engine_reporting
 from levante.platform.models import actions, execution_output, executions, pack_configs, packs
 

@@ -9,7 +9,7 @@ SQLite the transaction begins IMMEDIATE, which serialises writers.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
@@ -28,6 +28,8 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from levante.db.connect import writing
+from levante.db.times import aware as aware
+from levante.db.times import now as now
 from levante.handshake_models import tracked_executions as tr
 from levante.handshake_models import workflow_links as wl
 from levante.platform.models import executions as ex
@@ -35,16 +37,6 @@ from levante.platform.models import executions as ex
 Row = dict[str, Any]
 WATCHED_STATUSES = ("requested", "scheduled", "running", "pausing", "paused", "resuming",
                     "canceling", "pending", "delayed")
-
-
-def now() -> datetime:
-    return datetime.now(UTC)
-
-
-def aware(value: datetime | None) -> datetime | None:
-    if value is None:
-        return None
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 # --- executions (the platform's table, read and changed by events) ------------------------

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
@@ -34,6 +34,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import aliased
 
+from levante.db.times import aware as aware
+from levante.db.times import now as now
 from levante.engine.models import engine_events as ev
 from levante.engine.models import task_executions as te
 from levante.engine.models import workflow_executions as we
@@ -46,17 +48,6 @@ FANOUT_LOCK_KEY = 0x4C45564E  # pg advisory lock: one fan-out at a time
 SUBSCRIBER_KINDS = ("levante", "webhook")
 
 Row = dict[str, Any]
-
-
-def now() -> datetime:
-    return datetime.now(UTC)
-
-
-def aware(value: datetime | None) -> datetime | None:
-    """SQLite hands back naive datetimes: they are UTC."""
-    if value is None:
-        return None
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def _is_pg(conn: Connection) -> bool:
