@@ -15,6 +15,9 @@ from typing import Any
 MAX_DEPTH = 100
 """Deepest nesting of arrays and objects accepted in a request (the body itself is level 1)."""
 
+MAX_BODY = 4 * 1024 * 1024
+"""Largest request body a client may send to either API, in bytes (answered 413)."""
+
 _BAD_TEXT = re.compile("[\x00\ud800-\udfff]")
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 

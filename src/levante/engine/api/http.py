@@ -20,7 +20,7 @@ from levante.engine.api.response import JSONResponse
 from levante.engine.store.queries import MAX_LIMIT, Listing, ListRequest
 
 T = TypeVar("T")
-MAX_BODY = 4 * 1024 * 1024
+MAX_BODY = jsontext.MAX_BODY
 LIST_PARAMS = frozenset({"marker", "limit", "sort_keys", "sort_dirs", "fields"})
 
 

@@ -93,8 +93,10 @@ def unavailable() -> Response:
 
 
 async def read_json(request: Request, required: bool = True) -> Any:
-    """The request's JSON body; 400 for malformed JSON."""
+    """The request's JSON body; 400 for malformed JSON, 413 past ``jsontext.MAX_BODY``."""
     raw = await request.body()
+    if len(raw) > jsontext.MAX_BODY:
+        raise ApiError(413, f"The request body is larger than {jsontext.MAX_BODY} bytes.")
     if not raw.strip():
         if required:
             raise ApiError(400, "The request body is empty: a JSON object is expected.")

@@ -9,6 +9,7 @@ from pathlib import Path
 import httpx
 
 from levante.handshake_secret import signing_secret
+from levante.jsontext import MAX_BODY
 from levante.platform import executions as ex
 from levante.platform.api.app import create_app
 from levante.platform.pack_registry import register_packs
@@ -216,3 +217,13 @@ def test_cancel_of_a_deep_tree_of_workflow_executions(platform_db: Db, tmp_path:
             assert listed.status_code == 200 and listed.json() == []
     finally:
         api.stop()
+
+
+def test_a_body_past_the_size_limit_gets_a_413(served: Served) -> None:
+    """As on the engine: a client body larger than jsontext.MAX_BODY is refused unread."""
+    big = '{"action": "core.noop", "parameters": {"x": "' + "a" * MAX_BODY + '"}}'
+    with served.client() as client:
+        answer = client.post("/executions", content=big, headers=JSON)
+        assert answer.status_code == 413, answer.text
+        assert f"larger than {MAX_BODY} bytes" in answer.json()["faultstring"]
+        assert client.post("/executions", json={"action": "core.noop"}).status_code == 201
