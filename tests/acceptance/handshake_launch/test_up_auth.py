@@ -100,6 +100,18 @@ class Up:
                 assert time.monotonic() < deadline, found
                 time.sleep(0.1)
 
+    def workflow_id(self, execution_id: str, timeout: float = 30) -> str:
+        """The engine's id of a workflow execution, once its launch has recorded it
+        (`running` comes with the runner's claim, a moment before)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            found = self.wait(execution_id, frozenset({"running"}))
+            wf_id = ((found.get("context") or {}).get("mistral") or {}).get("execution_id")
+            if wf_id:
+                return str(wf_id)
+            assert time.monotonic() < deadline, found
+            time.sleep(0.05)
+
     def executions(self) -> list[dict[str, Any]]:
         with self.platform(self.admin_key) as client:
             found: list[dict[str, Any]] = client.get("/executions",
@@ -182,8 +194,7 @@ def test_cancel_goes_through_to_the_engine(up: Up) -> None:
     carol = up.key_for("carol")
     with up.platform(carol) as client:
         started = client.post("/executions", json={"action": "upauth.slow"}).json()
-        running = up.wait(started["id"], frozenset({"running"}))
-        wf_id = running["context"]["mistral"]["execution_id"]
+        wf_id = up.workflow_id(started["id"])
         deadline = time.monotonic() + 30
         while not [e for e in up.executions() if e.get("parent") == started["id"]]:
             assert time.monotonic() < deadline
