@@ -572,14 +572,19 @@ class RunnerService:
 
     def _action_token(self, row: dict[str, Any]) -> tuple[str, str]:
         """A token of the execution's user for the action (``ST2_ACTION_AUTH_TOKEN``),
-        living as long as the action may run; revoked when the run ends."""
-        made = keys.create_token(self.engine, str(row.get("user") or "admin"),
-                                 self._token_ttl(row))
+        living as long as the action may run; revoked when the run ends. A database that
+        refuses writes is waited out, as for every other write of a run."""
+        made = faults.retry_writes(
+            lambda: keys.create_token(self.engine, str(row.get("user") or "admin"),
+                                      self._token_ttl(row)),
+            self.write_retry, "the action's token", log, f"[{row['id']}] ")
         return str(made["id"]), str(made["token"])
 
     def _revoke_token(self, execution_id: str, token_id: str) -> None:
         try:
-            keys.delete_token(self.engine, token_id)
+            faults.retry_writes(lambda: keys.delete_token(self.engine, token_id),
+                                self.write_retry, "the revocation of the action's token",
+                                log, f"[{execution_id}] ")
         except Exception:
             # It still expires by itself after its TTL.
             log.exception("[%s] could not revoke the action's token", execution_id)
