@@ -49,7 +49,7 @@ _TASK = re.compile(
 def _json(text: str, workflow: str, task: str | None, field: str, line: int) -> Any:
     try:
         return json.loads(text)
-    except ValueError as exc:
+    except json.JSONDecodeError as exc:
         raise ValidationError(f"not JSON: {exc.msg}", workflow, task, field, line) from None
 
 
