@@ -36,7 +36,8 @@ workflow_executions = Table(
     Column("workflow_name", String(255), nullable=False),
     Column("workflow_namespace", String(255), nullable=False),
     Column("workflow_id", String(36), nullable=True),
-    # The parsed WorkflowSpec (to_dict) frozen at start: later edits do not change a run.
+    # The workflow graph (`languages.graph`, to_dict) frozen at start: later edits do not
+    # change a run.
     Column("spec", JSON, nullable=False),
     Column("state", String(20), nullable=False),
     Column("state_info", Text, nullable=True),

@@ -16,7 +16,7 @@ from levante.engine.context import (
     has_expression,
 )
 from levante.engine.exceptions import InputError, NotFound
-from levante.engine.lang.spec import TaskSpec, WorkflowSpec
+from levante.engine.languages.graph import TaskNode, WorkflowGraph
 from levante.engine.step_base import (
     StepBase,
     WfEx,
@@ -60,7 +60,7 @@ class ActionRunning(StepBase):
         return result
 
     def _launch_action(
-        self, wf: WfEx, task: dict[str, Any], spec: TaskSpec, index: int,
+        self, wf: WfEx, task: dict[str, Any], spec: TaskNode, index: int,
         data: dict[str, Any], ctx: TaskContext,
     ) -> None:
         action_name = self._action_name(task, spec, data, ctx)
@@ -114,7 +114,7 @@ class ActionRunning(StepBase):
 
     @staticmethod
     def _action_name(
-        task: Mapping[str, Any], spec: TaskSpec, data: dict[str, Any], ctx: TaskContext
+        task: Mapping[str, Any], spec: TaskNode, data: dict[str, Any], ctx: TaskContext
     ) -> str:
         """The action a task runs: `action: <% expr %>` is evaluated per item, as Mistral
         evaluates a dynamic action name each time it builds the action."""
@@ -157,7 +157,7 @@ class ActionRunning(StepBase):
         return evaluate(output, value, ctx)
 
     def _launch_subworkflow(
-        self, wf: WfEx, task: dict[str, Any], spec: TaskSpec, index: int,
+        self, wf: WfEx, task: dict[str, Any], spec: TaskNode, index: int,
         data: dict[str, Any], ctx: TaskContext,
     ) -> None:
         name = evaluate(spec.workflow, data, ctx)
@@ -195,7 +195,7 @@ class ActionRunning(StepBase):
 
     def _subworkflow_definition(
         self, wf: WfEx, name: str, computed: bool
-    ) -> tuple[dict[str, Any], WorkflowSpec]:
+    ) -> tuple[dict[str, Any], WorkflowGraph]:
         """The workflow a task names. Inside a workbook a name is first looked up as
         `<workbook>.<name>`, then as given (Mistral's rule); the parser has already done
         so for names written out, so only a name computed by an expression is looked up
