@@ -1,15 +1,19 @@
-"""Scale benchmark: how listing costs grow with the size of the history.
+"""Scale benchmark: how costs grow with the size of the history, of the work and of waits.
 
-Seeds N executions on the platform (and N workflow executions on the engine) straight into
-a fresh database, starts `levante serve api` and `levante serve engine` as processes and
-times, through HTTP, the listings an operator asks for: `st2 execution list` (top level,
-newest first, 50 rows, the attributes the CLI asks for, and the count the CLI prints), the
-same with the action, status, user and time filters, a page deep in the history, and the
-engine's `GET /v2/executions?state=SUCCESS`.
+Each part starts real processes (`levante serve api`, `levante serve engine`) on a fresh
+database and measures through HTTP:
+  listing   `st2 execution list` (top level, newest first, 50 rows, the CLI's attributes
+            and count) with each filter and deep in the history, and `mistral
+            execution-list`, with 1,000 / 10,000 / 100,000 executions seeded on each service
+  items     with-items over 500 / 5,000 / 50,000 std.echo: time and the engine's peak memory
+  chains    chains of 100 / 1,000 / 5,000 std.noop
+  waiting   1 / 1,000 / 5,000 workflows whose task sleeps 5 s: how late the last one ends,
+            and the engine's CPU during the wait
+  burst     1,000 three-task workflows from 10 threads with 1 and 2 engine processes
 
-    .venv/bin/python bench/scale_bench.py [--sizes 1000,10000,100000] [--database URL]
+    .venv/bin/python bench/scale_bench.py [--parts listing,items,...] [--database URL]
 
-With `--database postgresql://...` a database of its own is created on that server and
+With `--database postgresql://...` each part gets a database of its own on that server,
 dropped at the end.
 """
 
@@ -182,19 +186,131 @@ def measure(url: str, tmp: str, samples: int) -> dict[str, float]:
             child.wait(10)
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--sizes", default="1000,10000,100000",
-                        help="history sizes to measure, comma-separated")
-    parser.add_argument("--database", default="",
-                        help="a PostgreSQL server URL (default: SQLite in a temp dir)")
-    parser.add_argument("--samples", type=int, default=20)
-    args = parser.parse_args()
-    sizes = sorted(int(s) for s in args.sizes.split(","))
-    kind = "PostgreSQL" if args.database else "SQLite"
-    print(f"listing latency (median of {args.samples} GETs through HTTP, ms) on {kind}")
-    with tempfile.TemporaryDirectory() as tmp, database(args.database, tmp) as url:
+def _engine_bench() -> Any:
+    """The engine benchmark's process and workload helpers (a sibling script)."""
+    if str(HERE) not in sys.path:
+        sys.path.insert(0, str(HERE))
+    import engine_bench
+
+    return engine_bench
+
+
+def _status_kb(pid: int, field: str) -> int:
+    """A field of /proc/<pid>/status in kB (VmHWM: the peak resident memory)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    return 0
+
+
+def _cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@contextmanager
+def engines(server: str, count: int = 1) -> Iterator[tuple[list[Any], str]]:
+    """`count` engine processes on a fresh database; yields them and the database URL."""
+    eb = _engine_bench()
+    with tempfile.TemporaryDirectory() as tmp, database(server, tmp) as url:
+        subprocess.run([str(BIN / "levante-db-manage"), "upgrade", "--database", url],
+                       check=True, capture_output=True)
+        eb.HEADERS["X-Auth-Token"] = eb._api_key(url)
+        started = [eb.Engine(url, Path(tmp), i) for i in range(count)]
+        try:
+            yield started, url
+        finally:
+            for engine in started:
+                engine.stop()
+
+
+def _define(base: str, text_: str) -> None:
+    eb = _engine_bench()
+    with httpx.Client(base_url=base, headers=eb.HEADERS, timeout=60) as client:
+        answer = client.post("/workflows", content=text_,
+                             headers={"Content-Type": "text/plain"})
+        if answer.status_code not in (200, 201):
+            raise SystemExit(f"cannot define: {answer.status_code} {answer.text[:300]}")
+
+
+def part_items(server: str, sizes: list[int]) -> None:
+    eb = _engine_bench()
+    print("\n| with-items over std.echo | time | engine peak memory |\n| --- | --- | --- |")
+    for size in sizes:
+        with engines(server) as (started, _url):
+            engine = started[0]
+            _define(engine.base, f"version: '2.0'\nitems{size}:\n  tasks:\n    t:\n"
+                                 f"      with-items: i in <% range({size}) %>\n"
+                                 f"      action: std.echo output=<% $.i %>\n")
+            elapsed = eb.bench_once(engine.base, f"items{size}", runs=1)
+            peak = _status_kb(engine.proc.pid, "VmHWM") / 1024
+            print(f"| {size:,} items | {elapsed:.2f} s | {peak:.0f} MB |", flush=True)
+
+
+def part_chains(server: str, sizes: list[int]) -> None:
+    eb = _engine_bench()
+    print("\n| chain of std.noop | time |\n| --- | --- |")
+    for size in sizes:
+        with engines(server) as (started, _url):
+            _define(started[0].base, eb._chain(f"chain{size}", size))
+            elapsed = eb.bench_once(started[0].base, f"chain{size}", runs=1)
+            print(f"| {size:,} tasks | {elapsed:.2f} s |", flush=True)
+
+
+SLEEPER = """version: '2.0'
+sleeper:
+  tasks:
+    nap:
+      action: std.sleep seconds=5
+"""
+
+
+def _count(client: httpx.Client, state: str) -> int:
+    answer = client.get("/executions", params={"state": state, "limit": 1000,
+                                               "fields": "id"})
+    answer.raise_for_status()
+    return len(answer.json()["executions"])
+
+
+def part_waiting(server: str, sizes: list[int]) -> None:
+    eb = _engine_bench()
+    print("\n| workflows sleeping 5 s at once | last one ends after the wait | "
+          "engine CPU while they wait |\n| --- | --- | --- |")
+    for size in sizes:
+        with engines(server) as (started, _url):
+            engine = started[0]
+            _define(engine.base, SLEEPER)
+            with httpx.Client(base_url=engine.base, headers=eb.HEADERS, timeout=60) as client:
+                for _ in range(size):
+                    client.post("/executions", json={"workflow_name": "sleeper"})
+                last_started = time.perf_counter()
+                cpu_before = _cpu_seconds(engine.proc.pid)
+                while _count(client, "RUNNING"):
+                    time.sleep(0.02)
+                ended = time.perf_counter()
+                cpu = _cpu_seconds(engine.proc.pid) - cpu_before
+                failed = _count(client, "ERROR")
+            late = ended - last_started - 5.0
+            share = cpu / (ended - last_started) * 100
+            note = f" ({failed} failed)" if failed else ""
+            print(f"| {size:,} | {late * 1000:+.0f} ms{note} | {share:.1f} % of a core |",
+                  flush=True)
+
+
+def part_burst(server: str) -> None:
+    eb = _engine_bench()
+    print("\n| 1,000 workflows of 3 std.noop from 10 threads | workflows/s |\n| --- | --- |")
+    for count in (1, 2):
+        with engines(server, count) as (started, _url):
+            _define(started[0].base, eb._chain("chain3", 3))
+            rate = eb.bench_throughput([e.base for e in started], 1000, 10)
+            print(f"| {count} engine process(es) | {rate:.0f} |", flush=True)
+
+
+def part_listing(server: str, sizes: list[int], samples: int) -> None:
+    kind = "PostgreSQL" if server else "SQLite"
+    print(f"listing latency (median of {samples} GETs through HTTP, ms) on {kind}")
+    with tempfile.TemporaryDirectory() as tmp, database(server, tmp) as url:
         env = {**os.environ, "LEVANTE_DATABASE_CONNECTION": url}
         subprocess.run([str(BIN / "levante-db-manage"), "upgrade", "head"], env=env,
                        check=True, capture_output=True)
@@ -206,12 +322,51 @@ def main() -> int:
             seeded = size
             print(f"  seeded {size:,} executions on each service in "
                   f"{time.perf_counter() - started:.1f} s", flush=True)
-            for name, value in measure(url, tmp, args.samples).items():
+            for name, value in measure(url, tmp, samples).items():
                 table.setdefault(name, {})[size] = value
         print(f"\n| listing | {' | '.join(f'{s:,}' for s in sizes)} |")
         print(f"| --- |{' --- |' * len(sizes)}")
         for name, row in table.items():
             print(f"| {name} | {' | '.join(f'{row[s]:.1f}' for s in sizes)} |")
+
+
+PARTS = ("listing", "items", "chains", "waiting", "burst")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--parts", default=",".join(PARTS),
+                        help=f"comma-separated, among {', '.join(PARTS)}")
+    parser.add_argument("--sizes", default="1000,10000,100000",
+                        help="history sizes of the listing part")
+    parser.add_argument("--items", default="500,5000,50000")
+    parser.add_argument("--chains", default="100,1000,5000")
+    parser.add_argument("--waiting", default="1,1000,5000")
+    parser.add_argument("--database", default="",
+                        help="a PostgreSQL server URL (default: SQLite in a temp dir)")
+    parser.add_argument("--samples", type=int, default=20)
+    args = parser.parse_args()
+    parts = [p.strip() for p in args.parts.split(",") if p.strip()]
+    unknown = sorted(set(parts) - set(PARTS))
+    if unknown:
+        parser.error(f"unknown part(s) {', '.join(unknown)}; choose among {', '.join(PARTS)}")
+
+    def ints(raw: str) -> list[int]:
+        return sorted(int(v) for v in raw.split(","))
+
+    print(f"# database: {'PostgreSQL' if args.database else 'SQLite'}; "
+          f"{os.cpu_count()} CPU(s); load {os.getloadavg()[0]:.1f}")
+    if "listing" in parts:
+        part_listing(args.database, ints(args.sizes), args.samples)
+    if "items" in parts:
+        part_items(args.database, ints(args.items))
+    if "chains" in parts:
+        part_chains(args.database, ints(args.chains))
+    if "waiting" in parts:
+        part_waiting(args.database, ints(args.waiting))
+    if "burst" in parts:
+        part_burst(args.database)
     return 0
 
 

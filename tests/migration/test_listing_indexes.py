@@ -1,4 +1,4 @@
-"""The indexes of migration 0012 serve the listings: no sort of every match, no table scan.
+"""The indexes of migration 0010 serve the listings: no sort of every match, no table scan.
 
 Each listing query the stores really send is captured and explained on the migrated
 database (SQLite and PostgreSQL): its plan must read an index in the listing's order.

@@ -57,7 +57,7 @@ workflow_executions = Table(
     Column("updated_at", DateTime(timezone=True), nullable=True),
     Index("ix_workflow_executions_root_execution_id", "root_execution_id"),
     Index("ix_workflow_executions_task_execution_id", "task_execution_id"),
-    # Listings filter on state and page newest or oldest first by created_at, id (0012).
+    # Listings filter on state and page newest or oldest first by created_at, id (0010).
     Index("ix_workflow_executions_state_created_at_id", "state", "created_at", "id"),
     Index("ix_workflow_executions_created_at_id", "created_at", "id"),
 )

@@ -92,7 +92,7 @@ executions = Table(
     Column("lease_until", DateTime(timezone=True), nullable=True),
     # Each listing filter leads an index in the listing's order (newest first, the id
     # breaking ties) that also holds the parent, which `st2 execution list` always filters
-    # on: a page and its count are read from the index alone (0012).
+    # on: a page and its count are read from the index alone (0010).
     Index("ix_executions_start_timestamp_id", "start_timestamp", "id"),
     Index("ix_executions_status_start_timestamp_id", "status", "start_timestamp", "id",
           "parent"),

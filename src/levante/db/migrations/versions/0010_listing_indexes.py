@@ -5,8 +5,8 @@ start_timestamp then id; the engine's listings filter on state and order by crea
 then id. An index per filter ending in that order lets the database walk a page straight
 from the index instead of sorting every match (330 ms at 100,000 executions before).
 
-Revision ID: 0012
-Revises: 0008
+Revision ID: 0010
+Revises: 0009
 Create Date: 2026-12-05
 """
 
@@ -14,8 +14,8 @@ from __future__ import annotations
 
 from alembic import op
 
-revision = "0012"
-down_revision = "0008"
+revision = "0010"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 
