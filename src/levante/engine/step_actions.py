@@ -105,6 +105,12 @@ class ActionRunning(StepBase):
                 value = self._adhoc_output(adhoc.output, value, ctx)
             self.item_done(wf, task, index, state, value, info)
             return
+        wait = action.waits_for(validated) if not action.is_async else 0.0
+        if wait > 0:
+            # Only waiting: a timer in the database answers it when the wait is over.
+            self.add_job(wf, "step", {"event": "action_wait", "action_id": action_id,
+                                      "value": action.run_inline(validated)}, wait)
+            return
         from levante.engine import platform_actions
 
         queued = platform_actions.job_input(action, validated, wf.row, task)
@@ -212,6 +218,13 @@ class ActionRunning(StepBase):
                 except (NotFound, DefinitionNotFound):
                     pass
         return workflow_definition(self.conn, name, namespace)
+
+    def on_action_wait(self, payload: Mapping[str, Any]) -> None:
+        """The wait of a waiting-only action (std.sleep, std.echo delay=) is over."""
+        action = store.get_action(self.conn, str(payload["action_id"]))
+        if action is None or action["state"] != states.RUNNING:
+            return  # canceled, timed out or failed meanwhile
+        self.action_result(action, states.SUCCESS, payload.get("value"), None)
 
     def action_result(
         self, action: dict[str, Any], state: str, value: Any, info: str | None
