@@ -18,16 +18,14 @@ from __future__ import annotations
 from levante.engine.step_actions import ActionRunning
 from levante.engine.step_base import (
     INTERRUPTED,
-    SETTINGS,
-    SPECS,
     TASK_EVENTS,
     WORKFLOW_EVENTS,
-    Settings,
+    DefinitionCache,
+    SpecCache,
     StaleDefinition,
     StampCheck,
+    StepShared,
     WfEx,
-    forget_definition,
-    workflow_definition,
 )
 from levante.engine.step_commands import Commands
 from levante.engine.step_launch import Launching
@@ -36,17 +34,15 @@ from levante.engine.step_transitions import Transitions
 
 __all__ = [
     "INTERRUPTED",
-    "SETTINGS",
-    "SPECS",
     "TASK_EVENTS",
     "WORKFLOW_EVENTS",
-    "Settings",
+    "DefinitionCache",
+    "SpecCache",
     "StaleDefinition",
     "StampCheck",
     "Step",
+    "StepShared",
     "WfEx",
-    "forget_definition",
-    "workflow_definition",
 ]
 
 

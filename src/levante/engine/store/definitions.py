@@ -32,6 +32,8 @@ from levante.engine.definitions_models import (
     workbooks,
     workflow_definitions,
 )
+from levante.engine.models import workflow_executions
+from levante.engine.platform_actions import is_platform_ref
 
 SCOPES = ("private", "public")
 _UUID_RE = re.compile(
@@ -394,7 +396,6 @@ def check_references(
     text or stored, looked up as the runtime will (namespace, then the default one).
     """
     from levante.engine.lang import check_references as check
-    from levante.engine.platform_actions import is_platform_ref
 
     system = _system_action_names()
     local = set(local_actions)
@@ -1128,8 +1129,6 @@ def claim_cron_firing(
 
 def set_execution_description(conn: Connection, execution_id: str, description: str) -> None:
     """Change a workflow execution's description (PUT /v2/executions/<id>)."""
-    from levante.engine.models import workflow_executions
-
     result = conn.execute(
         update(workflow_executions)
         .where(workflow_executions.c.id == execution_id)
