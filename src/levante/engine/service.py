@@ -13,11 +13,11 @@ from sqlalchemy import Engine
 from levante.config import Config
 from levante.db import faults
 from levante.engine.api.app import create_app
-from levante.engine.cron import CronService
+from levante.engine.core.cron import CronService
+from levante.engine.core.runtime import EngineRuntime
+from levante.engine.core.worker import EngineWorker
 from levante.engine.delivery import delivery_services
-from levante.engine.runtime import EngineRuntime
 from levante.engine.settings import EngineSettings
-from levante.engine.worker import EngineWorker
 from levante.service import HttpService, Service
 
 log = logging.getLogger("levante.engine.service")

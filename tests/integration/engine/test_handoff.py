@@ -16,8 +16,8 @@ from sqlalchemy import Engine, select
 
 from levante.db.connect import make_engine
 from levante.engine import handoff, states
+from levante.engine.core.runtime import EngineRuntime
 from levante.engine.models import action_executions, engine_jobs
-from levante.engine.runtime import EngineRuntime
 from tests.integration.engine.runtime.harness import (
     ThreadWorker,
     define,

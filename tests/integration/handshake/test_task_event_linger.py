@@ -22,8 +22,8 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from levante.db.connect import make_engine
+from levante.engine.core.runtime import EngineRuntime
 from levante.engine.delivery import DeliveryService
-from levante.engine.runtime import EngineRuntime
 from levante.handshake_models import event_deliveries
 from tests.conftest import free_port
 from tests.integration.engine.runtime.harness import ThreadWorker, define, wait_done

@@ -47,9 +47,9 @@ class Loopback:
 
     def start_engine(self) -> None:
         from levante.engine.api.app import create_app
-        from levante.engine.runtime import EngineRuntime
+        from levante.engine.core.runtime import EngineRuntime
+        from levante.engine.core.worker import EngineWorker
         from levante.engine.settings import EngineSettings
-        from levante.engine.worker import EngineWorker
 
         runtime = EngineRuntime(self.db, EngineSettings.from_config(self.config))
         self.parts["engine-api"] = ServedApp(create_app(runtime),

@@ -23,7 +23,7 @@ from levante.engine.api.auth import EngineAuth
 from levante.engine.api.errors import error_response, fault
 from levante.engine.api.http import Db
 from levante.engine.api.openapi import openapi_document
-from levante.engine.runtime import EngineRuntime
+from levante.engine.core.runtime import EngineRuntime
 
 Handler = Callable[[Request], Awaitable[Response]]
 

@@ -1,7 +1,7 @@
 """Handlers of what the engine runs: workflow executions, tasks and action executions.
 
 Reads go through `levante.engine.store.queries`; changes are the methods of the app's
-`EngineRuntime` (`levante.engine.runtime`), which own their transactions.
+`EngineRuntime` (`levante.engine.core.runtime`), which own their transactions.
 """
 
 from __future__ import annotations

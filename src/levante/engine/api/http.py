@@ -18,7 +18,7 @@ from levante import jsontext
 from levante.db.connect import writing
 from levante.engine.api.errors import ApiError
 from levante.engine.api.response import JSONResponse
-from levante.engine.runtime import EngineRuntime
+from levante.engine.core.runtime import EngineRuntime
 from levante.engine.store.queries import MAX_LIMIT, Listing, ListRequest
 
 T = TypeVar("T")

@@ -23,7 +23,7 @@ from sqlalchemy import Engine
 from levante.config import load_config
 from levante.db.connect import make_engine
 from levante.engine.api.app import create_app
-from levante.engine.runtime import EngineRuntime
+from levante.engine.core.runtime import EngineRuntime
 from levante.identity.keys import create_api_key
 from tests.conftest import free_port
 

@@ -17,8 +17,8 @@ from sqlalchemy import Engine, select, update
 
 from levante.config import load_config
 from levante.engine.api.app import ROUTES, create_app
+from levante.engine.core.runtime import EngineRuntime
 from levante.engine.models import workflow_executions
-from levante.engine.runtime import EngineRuntime
 from levante.engine.settings import EngineSettings
 from levante.identity import keys
 from levante.identity.tables import tokens

@@ -11,13 +11,13 @@ import pytest
 from sqlalchemy import Engine, func, select
 
 from levante.db.connect import make_engine
-from levante.engine import cron
-from levante.engine.runtime import EngineRuntime
+from levante.engine.core import cron
+from levante.engine.core.runtime import EngineRuntime
 from levante.engine.store import definitions as store
 
 pytestmark = pytest.mark.skipif(
-    importlib.util.find_spec("levante.engine.runtime") is None,
-    reason="levante.engine.runtime is not built yet",
+    importlib.util.find_spec("levante.engine.core.runtime") is None,
+    reason="levante.engine.core.runtime is not built yet",
 )
 
 WORKFLOW = "version: '2.0'\ntick:\n  tasks:\n    a:\n      action: std.noop\n"

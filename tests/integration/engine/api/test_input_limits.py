@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from levante.db.connect import make_engine
-from levante.engine.runtime import EngineRuntime
+from levante.engine.core.runtime import EngineRuntime
 from levante.identity.keys import create_api_key
 from tests.integration.engine.api.conftest import Api, has_engine_role, serve_role
 

@@ -315,9 +315,9 @@ stuck:
 
 
 def test_an_internal_error_never_shows_sql(api: Api) -> None:
-    from levante.engine import scheduler
-    from levante.engine.runtime import writer
-    from levante.engine.step import StepShared
+    from levante.engine.core import scheduler
+    from levante.engine.core.runtime import writer
+    from levante.engine.core.step import StepShared
 
     created = api.client.post("/workflows", content=WAITING, headers=TEXT)
     assert created.status_code == 201, created.text

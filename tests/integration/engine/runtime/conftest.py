@@ -12,7 +12,7 @@ from sqlalchemy import Engine
 
 from levante.db import manage
 from levante.db.connect import make_engine
-from levante.engine.runtime import EngineRuntime
+from levante.engine.core.runtime import EngineRuntime
 from levante.engine.settings import EngineSettings
 from tests.conftest import create_postgres_database, drop_postgres_database, postgres_server_url
 

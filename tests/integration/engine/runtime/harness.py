@@ -10,11 +10,12 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from levante.engine import runtime, states
-from levante.engine.runtime import EngineRuntime
+from levante.engine import states
+from levante.engine.core import runtime
+from levante.engine.core.runtime import EngineRuntime
+from levante.engine.core.worker import EngineWorker
 from levante.engine.store import definitions
 from levante.engine.store import executions as store
-from levante.engine.worker import EngineWorker
 
 
 class ThreadWorker:

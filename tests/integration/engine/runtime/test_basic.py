@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from sqlalchemy import Engine
 
-from levante.engine.runtime import EngineRuntime
+from levante.engine.core.runtime import EngineRuntime
 
 from .harness import ThreadWorker, define, run, task_states, tasks
 
@@ -40,7 +40,7 @@ def test_new_executions_follow_definition_changes(
 ) -> None:
     import pytest
 
-    from levante.engine import runtime
+    from levante.engine.core import runtime
     from levante.engine.store import definitions
 
     text = "version: '2.0'\nwf:\n  output: {v: %s}\n  tasks:\n    t: {action: std.noop}\n"

@@ -7,9 +7,9 @@ import pytest
 from sqlalchemy import Engine, func, select
 from sqlalchemy.exc import IntegrityError
 
-from levante.engine import runtime
+from levante.engine.core import runtime
+from levante.engine.core.runtime import EngineRuntime
 from levante.engine.models import action_executions
-from levante.engine.runtime import EngineRuntime
 from levante.engine.store import definitions
 from levante.engine.store import executions as store
 

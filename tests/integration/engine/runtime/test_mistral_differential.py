@@ -28,8 +28,8 @@ import pytest
 from sqlalchemy import Engine
 
 from levante.db import manage
-from levante.engine import runtime
-from levante.engine.runtime import EngineRuntime
+from levante.engine.core import runtime
+from levante.engine.core.runtime import EngineRuntime
 from levante.engine.store import definitions
 
 from .harness import ThreadWorker, define, run, tasks

@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from levante.engine.runtime import EngineRuntime
+from levante.engine.core.runtime import EngineRuntime
 from levante.engine.store import executions as store
 
 from .harness import ThreadWorker, define, tasks, wait_done

@@ -1,11 +1,11 @@
-"""Mistral semantics, driven through `levante.engine.runtime` and a worker."""
+"""Mistral semantics, driven through `levante.engine.core.runtime` and a worker."""
 
 from __future__ import annotations
 
 from sqlalchemy import Engine
 
-from levante.engine import runtime
-from levante.engine.runtime import EngineRuntime
+from levante.engine.core import runtime
+from levante.engine.core.runtime import EngineRuntime
 from levante.engine.store import executions as store
 
 from .harness import ThreadWorker, define, run, task_states, tasks, wait_done

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from sqlalchemy import Engine
 
-from levante.engine.runtime import EngineRuntime
+from levante.engine.core.runtime import EngineRuntime
 
 from .harness import ThreadWorker, define, run, tasks
 

@@ -6,8 +6,8 @@ import time
 
 from sqlalchemy import Engine
 
-from levante.engine import runtime
-from levante.engine.runtime import EngineRuntime
+from levante.engine.core import runtime
+from levante.engine.core.runtime import EngineRuntime
 from levante.engine.store import executions as store
 
 from .harness import ThreadWorker, define, run, task_states, tasks, wait_done

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from sqlalchemy import Connection, Engine, select
 
-from levante.engine import runtime
+from levante.engine.core import runtime
+from levante.engine.core.runtime import EngineRuntime
 from levante.engine.definitions_models import workflow_definitions
-from levante.engine.runtime import EngineRuntime
 from levante.engine.store import definitions
 
 from .harness import ThreadWorker, define, run, tasks

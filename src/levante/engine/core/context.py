@@ -13,7 +13,7 @@ from levante.engine.settings import EngineSettings
 
 
 class WfEx(Protocol):
-    """What expressions read of a loaded workflow execution (`step_base.WfEx`)."""
+    """What expressions read of a loaded workflow execution (`step.base.WfEx`)."""
 
     row: dict[str, Any]
     spec: Any
@@ -22,7 +22,7 @@ class WfEx(Protocol):
 
 
 class StepBase(Protocol):
-    """What expressions need of the step they run in (`step_base.StepBase`)."""
+    """What expressions need of the step they run in (`step.base.StepBase`)."""
 
     settings: EngineSettings
 

@@ -25,17 +25,18 @@ from sqlalchemy import Connection, Engine
 
 from levante.db import faults
 from levante.db.connect import writing
-from levante.engine import machine, states
+from levante.engine import states
 from levante.engine.actions.base import ActionContext, ActionError, UnknownAction
-from levante.engine.context import ExpressionFailure, evaluate
-from levante.engine.exceptions import (
+from levante.engine.core import machine
+from levante.engine.core.context import ExpressionFailure, evaluate
+from levante.engine.core.exceptions import (
     InputError,
     InvalidStateTransition,
     NotAllowed,
     NotFound,
 )
+from levante.engine.core.step import StaleDefinition, Step, StepShared
 from levante.engine.settings import EngineSettings
-from levante.engine.step import StaleDefinition, Step, StepShared
 from levante.engine.store import definitions
 from levante.engine.store import executions as store
 

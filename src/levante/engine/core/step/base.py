@@ -1,9 +1,9 @@
 """What every part of a step shares: the loaded executions, bookkeeping, and `flush`.
 
-`StepBase` holds the state of one step (see `levante.engine.step`) and the operations every
+`StepBase` holds the state of one step (see `levante.engine.core.step`) and the operations every
 part uses: loading executions, recording state changes, events and jobs, creating rows,
-and writing them all in `flush()`. The parts (`step_launch`, `step_actions`, `step_results`,
-`step_transitions`, `step_commands`) are mixins over it; `Step` combines them. Also here:
+and writing them all in `flush()`. The parts (`launch`, `actions`, `results`, `transitions`,
+`commands`, modules of this package) are mixins over it; `Step` combines them. Also here:
 `StepShared`, what every step of one engine runtime shares (its settings, the caches of
 parsed specs and definitions, the wake-up of its workers), and `WfEx`.
 """
@@ -24,13 +24,13 @@ from sqlalchemy import Connection
 
 from levante.engine import handoff, platform_actions, states, wakeup
 from levante.engine.actions.base import StdAction
-from levante.engine.claims import ClaimedAction
-from levante.engine.context import (
+from levante.engine.core.claims import ClaimedAction
+from levante.engine.core.context import (
     ExpressionFailure,
     TaskContext,
     data_view,
 )
-from levante.engine.exceptions import NotFound
+from levante.engine.core.exceptions import NotFound
 from levante.engine.lang.spec import TaskSpec, WorkflowSpec
 from levante.engine.settings import EngineSettings
 from levante.engine.store import definitions

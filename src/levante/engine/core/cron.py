@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 
 from levante.db.connect import writing
-from levante.engine.runtime import EngineRuntime
+from levante.engine.core.runtime import EngineRuntime
 from levante.engine.store import definitions as store
 from levante.engine.store import queries
 

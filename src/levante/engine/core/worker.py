@@ -23,10 +23,10 @@ from levante.db import faults
 from levante.db.connect import writing
 from levante.engine import handoff, states
 from levante.engine.actions.base import ActionContext, ActionError
-from levante.engine.claims import ClaimedAction
+from levante.engine.core.claims import ClaimedAction
+from levante.engine.core.runtime import EngineRuntime
+from levante.engine.core.scheduler import claim_actions, finish_action, process_step_batch
 from levante.engine.platform_actions import WAITING, get_action
-from levante.engine.runtime import EngineRuntime
-from levante.engine.scheduler import claim_actions, finish_action, process_step_batch
 from levante.engine.store import executions as store
 
 log = logging.getLogger("levante.engine.worker")

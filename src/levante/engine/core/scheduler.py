@@ -22,8 +22,8 @@ from sqlalchemy import Engine
 from levante.db import faults
 from levante.db.connect import writing as writer
 from levante.engine import handoff, platform_actions, states
-from levante.engine.claims import ClaimedAction
-from levante.engine.step import INTERRUPTED, Step, StepShared
+from levante.engine.core.claims import ClaimedAction
+from levante.engine.core.step import INTERRUPTED, Step, StepShared
 from levante.engine.store import executions as store
 
 log = logging.getLogger("levante.engine.scheduler")

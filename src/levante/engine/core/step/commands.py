@@ -6,8 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 from levante.engine import states
-from levante.engine.exceptions import InvalidStateTransition
-from levante.engine.step_base import (
+from levante.engine.core.exceptions import InvalidStateTransition
+from levante.engine.core.step.base import (
     StepBase,
     WfEx,
 )

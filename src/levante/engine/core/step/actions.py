@@ -7,22 +7,23 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from levante.engine import machine, platform_actions, states
+from levante.engine import platform_actions, states
 from levante.engine.actions import get_action
 from levante.engine.actions.base import ActionError, StdAction, UnknownAction
-from levante.engine.context import (
+from levante.engine.core import machine
+from levante.engine.core.context import (
     ExpressionFailure,
     TaskContext,
     evaluate,
     has_expression,
 )
-from levante.engine.exceptions import InputError, NotFound
-from levante.engine.lang.spec import TaskSpec, WorkflowSpec
-from levante.engine.step_base import (
+from levante.engine.core.exceptions import InputError, NotFound
+from levante.engine.core.step.base import (
     StepBase,
     WfEx,
     nesting_of,
 )
+from levante.engine.lang.spec import TaskSpec, WorkflowSpec
 from levante.engine.store import definitions
 from levante.engine.store import executions as store
 from levante.engine.store.definitions import NotFound as DefinitionNotFound
