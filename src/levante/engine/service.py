@@ -1,5 +1,8 @@
 """The services of the `engine` role (the REST API, the workers, the cron triggers) and
-of the `notifier` role (the outbox delivery worker)."""
+of the `notifier` role (the outbox delivery worker).
+
+Each role builds its settings from the configuration once (`EngineSettings.from_config`)
+and one `EngineRuntime` that its API, workers and cron service share."""
 
 from __future__ import annotations
 
@@ -9,48 +12,37 @@ from sqlalchemy import Engine
 
 from levante.config import Config
 from levante.db import faults
-from levante.engine import expressions
 from levante.engine.api.app import create_app
-from levante.engine.cron import CronService
+from levante.engine.core.cron import CronService
+from levante.engine.core.runtime import EngineRuntime
+from levante.engine.core.worker import EngineWorker
 from levante.engine.delivery import delivery_services
 from levante.engine.retention import retention_service
-from levante.engine.step import SETTINGS
-from levante.engine.worker import EngineWorker
+from levante.engine.settings import EngineSettings
 from levante.retention import Policy
 from levante.service import HttpService, Service
 
 log = logging.getLogger("levante.engine.service")
 
 
-def configure_runtime(config: Config) -> None:
-    """Process-wide runtime settings from the configuration."""
-    SETTINGS.config = config
-    SETTINGS.callback_base = config.public_url("engine")
-    # Events are written when an execution asks for them (params.notify) or when the
-    # notifier sends every event to configured webhooks.
-    SETTINGS.events_always = bool(config.get_list("notifier", "webhooks"))
-    expressions.set_default_timeout(config.get_float("engine", "expression_timeout"))
-    SETTINGS.max_attempts = config.get_int("engine", "max_step_attempts")
-
-
 def engine_services(config: Config, engine: Engine) -> list[Service]:
-    configure_runtime(config)
+    runtime = EngineRuntime(engine, EngineSettings.from_config(config))
+    poll_interval = config.get_float("engine", "poll_interval")
     return [
         HttpService(
-            "engine-api", create_app(config, engine),
+            "engine-api", create_app(runtime),
             config.get_str("engine", "host"), config.get_int("engine", "port"),
         ),
         EngineWorker(
-            engine,
+            runtime,
             workers=config.get_int("engine", "workers"),
-            poll_interval=config.get_float("engine", "poll_interval"),
+            poll_interval=poll_interval,
             write_retry=faults.retry_timeout(config),
         ),
-        CronService(config, engine),
+        CronService(runtime, min(1.0, poll_interval)),
         retention_service(engine, Policy.from_config(config)),
     ]
 
 
 def notifier_services(config: Config, engine: Engine) -> list[Service]:
-    configure_runtime(config)
     return list(delivery_services(config, engine))

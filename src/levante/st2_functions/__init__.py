@@ -16,10 +16,10 @@ from collections.abc import Callable
 from typing import Any
 
 from levante.st2_functions import data, jsonpath, misc, regex, time, version
-from levante.st2_functions.bounds import LimitExceeded, RegexTimeout, set_time_budget
+from levante.st2_functions.bounds import LimitExceeded, RegexTimeout, time_budget
 
 __all__ = ["JINJA_FILTERS", "YAQL_FUNCTIONS", "LimitExceeded", "RegexTimeout",
-           "set_time_budget"]
+           "time_budget"]
 
 JINJA_FILTERS: dict[str, Callable[..., Any]] = {
     "from_json_string": data.from_json_string,

@@ -4,14 +4,16 @@ The functions run inside expressions whose time the engine bounds with a watchdo
 the platform's rendered Jinja. Work done in one call into C cannot be interrupted (a
 regular expression backtracking, `json.dumps` of a list that holds the same big list many
 times), so such work is bounded before it starts: regular expressions run on the `regex`
-engine with a timeout (the time left to the running expression, as the service that
-registers these functions tells through `set_time_budget`), and the values a function
-would walk through are counted first.
+engine with a timeout (the time left to the running expression, as the code that runs
+the expression tells through `time_budget`), and the values a function would walk
+through are counted first.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from functools import lru_cache
 from typing import Any
 
@@ -37,14 +39,20 @@ def _default_budget() -> float:
     return DEFAULT_TIMEOUT
 
 
-_time_budget: Callable[[], float] = _default_budget
+# What gives the seconds a regular expression may still take, in the running context.
+_TIME_BUDGET: ContextVar[Callable[[], float]] = ContextVar(
+    "st2_functions_time_budget", default=_default_budget)
 
 
-def set_time_budget(budget: Callable[[], float]) -> None:
-    """`budget()` gives the seconds a regular expression may still take (e.g. the time
-    left to the expression that runs in this thread)."""
-    global _time_budget
-    _time_budget = budget
+@contextmanager
+def time_budget(budget: Callable[[], float]) -> Iterator[None]:
+    """Within the block, `budget()` gives the seconds a regular expression may still take
+    (e.g. the time left to the expression that runs); outside, DEFAULT_TIMEOUT."""
+    token = _TIME_BUDGET.set(budget)
+    try:
+        yield
+    finally:
+        _TIME_BUDGET.reset(token)
 
 
 _SCALARS = frozenset({str, int, float, bool, type(None)})
@@ -120,7 +128,7 @@ def compile_pattern(pattern: str, flags: int = 0) -> Any:
 def bounded(call: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     """`call(*args, timeout=..., ...)` of a compiled pattern, bounded in time."""
     try:
-        return call(*args, timeout=max(0.001, _time_budget()), concurrent=True, **kwargs)
+        return call(*args, timeout=max(0.001, _TIME_BUDGET.get()()), concurrent=True, **kwargs)
     except TimeoutError:
         raise RegexTimeout("the regular expression ran out of time (the time bound of "
                            "the expression)") from None

@@ -40,7 +40,7 @@ def has_engine_service() -> bool:
 
 def has_runtime() -> bool:
     try:
-        return importlib.util.find_spec("levante.engine.runtime") is not None
+        return importlib.util.find_spec("levante.engine.core.runtime") is not None
     except ModuleNotFoundError:
         return False
 

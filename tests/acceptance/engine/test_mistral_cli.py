@@ -36,7 +36,7 @@ cli_wait:
 
 needs_runtime = pytest.mark.skipif(
     not (has_runtime() and has_engine_service()),
-    reason="levante.engine.runtime or levante.engine.service is not built yet",
+    reason="levante.engine.core.runtime or levante.engine.service is not built yet",
 )
 
 

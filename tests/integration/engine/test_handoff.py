@@ -15,7 +15,8 @@ import pytest
 from sqlalchemy import Engine, select
 
 from levante.db.connect import make_engine
-from levante.engine import handoff, runtime, states
+from levante.engine import handoff, states
+from levante.engine.core.runtime import EngineRuntime
 from levante.engine.models import action_executions, engine_jobs
 from tests.integration.engine.runtime.harness import (
     ThreadWorker,
@@ -51,6 +52,11 @@ def db(migrated_url: str) -> Iterator[Engine]:
 
 
 @pytest.fixture
+def rt(db: Engine) -> EngineRuntime:
+    return EngineRuntime(db)
+
+
+@pytest.fixture
 def ns() -> str:
     return f"t{uuid.uuid4().hex[:10]}"
 
@@ -75,9 +81,9 @@ class Gate:
         self.open_.set()
 
 
-def _started_worker(db: Engine, **kwargs: Any) -> ThreadWorker:
-    worker = ThreadWorker(db, poll_interval=0.2, **kwargs).start()
-    wait_for(lambda: handoff.claimer_for(db) is not None, 5.0)
+def _started_worker(rt: EngineRuntime, **kwargs: Any) -> ThreadWorker:
+    worker = ThreadWorker(rt, poll_interval=0.2, **kwargs).start()
+    wait_for(lambda: handoff.claimer_for(rt.db) is not None, 5.0)
     return worker
 
 
@@ -97,8 +103,8 @@ def _actions(db: Engine, ex_id: str) -> list[dict[str, Any]]:
             .order_by(action_executions.c.created_at))]
 
 
-def _start(db: Engine, ns: str, name: str) -> str:
-    return str(runtime.start_workflow(db, workflow_identifier=name, namespace=ns)["id"])
+def _start(rt: EngineRuntime, ns: str, name: str) -> str:
+    return str(rt.start_workflow(workflow_identifier=name, namespace=ns)["id"])
 
 
 def _aware(value: datetime) -> datetime:
@@ -106,14 +112,14 @@ def _aware(value: datetime) -> datetime:
 
 
 def test_a_started_action_is_written_leased_to_the_running_worker(
-    db: Engine, ns: str
+    db: Engine, rt: EngineRuntime, ns: str
 ) -> None:
     define(db, ns, SLEEPY)
-    worker = _started_worker(db)
+    worker = _started_worker(rt)
     try:
         gate = Gate(worker)  # the worker can neither claim nor run anything meanwhile
         try:
-            ex_id = _start(db, ns, "sleepy")
+            ex_id = _start(rt, ns, "sleepy")
             # Committed by the step that started the task: leased to the worker already,
             # not by a claim (which would count an attempt).
             [job] = _action_jobs(db, ex_id)
@@ -144,18 +150,18 @@ def test_a_started_action_is_written_leased_to_the_running_worker(
 
 
 def test_with_no_worker_the_job_is_free_and_a_later_worker_claims_it(
-    db: Engine, ns: str
+    db: Engine, rt: EngineRuntime, ns: str
 ) -> None:
     define(db, ns, SLEEPY)
     assert handoff.claimer_for(db) is None
-    ex_id = _start(db, ns, "sleepy")
+    ex_id = _start(rt, ns, "sleepy")
     [job] = _action_jobs(db, ex_id)
     assert (job["claimed_by"], job["lease_until"], job["attempts"]) == (None, None, 0)
     [action] = _actions(db, ex_id)
     assert action["state"] == states.RUNNING
     assert not action["runtime_context"].get("started")
     assert "process_id" not in action["runtime_context"]
-    worker = _started_worker(db)
+    worker = _started_worker(rt)
     try:
         ex = wait_done(db, ex_id, 15.0)
         assert ex["state"] == states.SUCCESS, ex["state_info"]
@@ -167,14 +173,14 @@ def test_with_no_worker_the_job_is_free_and_a_later_worker_claims_it(
         worker.stop()
 
 
-def test_a_worker_without_room_is_not_handed_more(db: Engine, ns: str) -> None:
+def test_a_worker_without_room_is_not_handed_more(db: Engine, rt: EngineRuntime, ns: str) -> None:
     define(db, ns, SLEEPY)
-    worker = _started_worker(db, workers=1)
+    worker = _started_worker(rt, workers=1)
     try:
         gate = Gate(worker)
         try:
-            first = _start(db, ns, "sleepy")  # handed over: the one worker is now taken
-            second = _start(db, ns, "sleepy")
+            first = _start(rt, ns, "sleepy")  # handed over: the one worker is now taken
+            second = _start(rt, ns, "sleepy")
             [job1] = _action_jobs(db, first)
             [job2] = _action_jobs(db, second)
             assert job1["claimed_by"] == worker.worker.process_id
@@ -193,14 +199,14 @@ def test_a_worker_without_room_is_not_handed_more(db: Engine, ns: str) -> None:
 
 
 def test_a_step_hands_over_no_more_actions_than_the_worker_has_room_for(
-    db: Engine, ns: str
+    db: Engine, rt: EngineRuntime, ns: str
 ) -> None:
     define(db, ns, FAN)
-    worker = _started_worker(db, workers=2)
+    worker = _started_worker(rt, workers=2)
     try:
         gate = Gate(worker)
         try:
-            ex_id = _start(db, ns, "fan")
+            ex_id = _start(rt, ns, "fan")
             jobs = _action_jobs(db, ex_id)
             assert len(jobs) == 5
             leased = [j for j in jobs if j["claimed_by"] is not None]

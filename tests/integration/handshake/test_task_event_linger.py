@@ -22,7 +22,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from levante.db.connect import make_engine
-from levante.engine import runtime
+from levante.engine.core.runtime import EngineRuntime
 from levante.engine.delivery import DeliveryService
 from levante.handshake_models import event_deliveries
 from tests.conftest import free_port
@@ -208,10 +208,11 @@ def test_a_real_workflow_longer_than_the_linger(site: Site) -> None:
     define(db, ns, SLOW)
     linger = 0.2
     site.notifier(linger=linger)
-    worker = ThreadWorker(db, poll_interval=0.2).start()
+    rt = EngineRuntime(db)
+    worker = ThreadWorker(rt, poll_interval=0.2).start()
     site.parts.append(worker)
-    ex = runtime.start_workflow(db, workflow_identifier="slow", namespace=ns,
-                                params={"notify": [{"type": "levante", "url": hook}]})
+    ex = rt.start_workflow(workflow_identifier="slow", namespace=ns,
+                           params={"notify": [{"type": "levante", "url": hook}]})
     done = wait_done(db, ex["id"], 20.0)
     assert done["state"] == "SUCCESS", done["state_info"]
     wait_for(lambda: any("WORKFLOW_SUCCEEDED" in n for n in site.recorder.names("/levante")),

@@ -13,7 +13,6 @@ from sqlalchemy import Engine
 
 from levante.config import Config
 from levante.db.connect import make_engine
-from levante.engine.step import SETTINGS
 from levante.platform import workflow_launch
 from levante.platform.pack_registry import register_packs
 from levante.platform.service import ensure_api_key
@@ -48,14 +47,15 @@ class Loopback:
 
     def start_engine(self) -> None:
         from levante.engine.api.app import create_app
-        from levante.engine.service import configure_runtime
-        from levante.engine.worker import EngineWorker
+        from levante.engine.core.runtime import EngineRuntime
+        from levante.engine.core.worker import EngineWorker
+        from levante.engine.settings import EngineSettings
 
-        configure_runtime(self.config)
-        self.parts["engine-api"] = ServedApp(create_app(self.config, self.db),
+        runtime = EngineRuntime(self.db, EngineSettings.from_config(self.config))
+        self.parts["engine-api"] = ServedApp(create_app(runtime),
                                              self.config.get_int("engine", "port")).start()
         self.parts["engine-worker"] = Background(
-            EngineWorker(self.db, workers=4, poll_interval=0.1)).start()
+            EngineWorker(runtime, workers=4, poll_interval=0.1)).start()
 
     def stop_engine(self) -> None:
         for name in ("engine-api", "engine-worker"):
@@ -96,7 +96,6 @@ def loopback(migrated_url: str, tmp_path: Path) -> Iterator[Loopback]:
     db = make_engine(migrated_url)
     register_packs(db, [])
     key, _ = ensure_api_key(config, db)
-    saved = (SETTINGS.config, SETTINGS.callback_base)
     workflow_launch.configure(config, db)
     found = Loopback(config, db, key)
     try:
@@ -104,6 +103,5 @@ def loopback(migrated_url: str, tmp_path: Path) -> Iterator[Loopback]:
     finally:
         found.stop_all()
         db.dispose()
-        # Process-wide settings back as they were, for the tests that follow.
-        SETTINGS.config, SETTINGS.callback_base = saved
+        # The platform's process-wide launch settings back as they were (levante.platform).
         workflow_launch._settings = None

@@ -94,7 +94,7 @@ class Ssh(StdAction):
         yield None
 
     def _load_key(self, input: Mapping[str, Any]) -> Any:
-        from levante.ssh_support import asyncssh
+        from levante.ssh_support import asyncssh  # (late: asyncssh is slow to import)
 
         passphrase = input.get("password") or None
         try:
@@ -130,7 +130,7 @@ class Ssh(StdAction):
             ) from None
 
     async def _exec(self, input: Mapping[str, Any], host: str, key: Any, tunnel: Any) -> str:
-        from levante.ssh_support import asyncssh
+        from levante.ssh_support import asyncssh  # (late: asyncssh is slow to import)
 
         cmd = input["cmd"]
         where = f"{input['username']}@{host}:{input['port']}"
@@ -211,7 +211,7 @@ class SshProxied(Ssh):
 
     @contextlib.asynccontextmanager
     async def _gateway(self, input: Mapping[str, Any], key: Any) -> AsyncIterator[Any]:
-        from levante.ssh_support import asyncssh
+        from levante.ssh_support import asyncssh  # (late: asyncssh is slow to import)
 
         gateway = input["gateway_host"]
         username = input.get("gateway_username") or input["username"]

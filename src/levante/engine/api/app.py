@@ -1,4 +1,4 @@
-"""The engine's REST API, Mistral v2 compatible: `create_app(config, db_engine)`.
+"""The engine's REST API, Mistral v2 compatible: `create_app(runtime)`.
 
 Every handler is wrapped so that any exception becomes a Mistral fault body with the
 right status; unknown paths and methods answer in the same shape.
@@ -9,7 +9,6 @@ from __future__ import annotations
 import functools
 from collections.abc import Awaitable, Callable
 
-from sqlalchemy import Engine
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
@@ -17,7 +16,6 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from levante.config import Config
 from levante.engine.api import definitions as defs
 from levante.engine.api import executions as exs
 from levante.engine.api import keystone
@@ -25,6 +23,7 @@ from levante.engine.api.auth import EngineAuth
 from levante.engine.api.errors import error_response, fault
 from levante.engine.api.http import Db
 from levante.engine.api.openapi import openapi_document
+from levante.engine.core.runtime import EngineRuntime
 
 Handler = Callable[[Request], Awaitable[Response]]
 
@@ -152,12 +151,15 @@ async def _server_error(request: Request, exc: Exception) -> Response:
     return error_response(exc)
 
 
-def create_app(config: Config | None, db_engine: Engine, auth: bool | None = None) -> Starlette:
-    """The Mistral v2 API over `db_engine` (config is kept for handlers that need it).
+def create_app(runtime: EngineRuntime, auth: bool | None = None) -> Starlette:
+    """The Mistral v2 API over `runtime` (its database, its settings; the configuration in
+    them is kept for handlers that need it).
 
     Requests are authenticated when `auth` is true; by default as ``[engine] auth`` says
     (on unless turned off), and off for an app made without a configuration (tests of
     the API alone)."""
+    config = runtime.settings.config
+    db_engine = runtime.db
     if auth is None:
         auth = config.get_bool("engine", "auth") if config is not None else False
     app = Starlette(
@@ -165,7 +167,7 @@ def create_app(config: Config | None, db_engine: Engine, auth: bool | None = Non
         middleware=[Middleware(EngineAuth, db=db_engine, enabled=auth)],
         exception_handlers={HTTPException: _http_error, Exception: _server_error},
     )
-    app.state.db = Db(db_engine)
+    app.state.db = Db(runtime)
     app.state.config = config
     app.router.redirect_slashes = False
     return app

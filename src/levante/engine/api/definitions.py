@@ -10,6 +10,7 @@ from sqlalchemy import Connection
 from starlette.requests import Request
 from starlette.responses import Response
 
+from levante.engine.actions import list_actions as registered_actions
 from levante.engine.api import encode
 from levante.engine.api.errors import ApiError
 from levante.engine.api.http import (
@@ -171,11 +172,7 @@ async def delete_workbook(request: Request) -> Response:
 # --- actions (standard ones from the registry, ad-hoc ones from the database) ----------------
 
 def _std_actions() -> list[Any]:
-    try:
-        from levante.engine.actions import list_actions
-    except ImportError:
-        return []
-    return list(list_actions())
+    return list(registered_actions())
 
 
 def _std_action(name: str) -> Any:

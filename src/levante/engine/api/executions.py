@@ -1,12 +1,11 @@
 """Handlers of what the engine runs: workflow executions, tasks and action executions.
 
-Reads go through `levante.engine.store.queries`; changes are the runtime's plain functions
-(`levante.engine.runtime`), which own their transactions.
+Reads go through `levante.engine.store.queries`; changes are the methods of the app's
+`EngineRuntime` (`levante.engine.core.runtime`), which own their transactions.
 """
 
 from __future__ import annotations
 
-import importlib
 import json
 from typing import Any
 
@@ -34,15 +33,6 @@ from levante.engine.store import queries
 WORKFLOW_STATES = ("IDLE", "WAITING", "RUNNING", "DELAYED", "PAUSED", "SUCCESS", "ERROR",
                    "CANCELLED", "SKIPPED")
 IGNORED = ("all_projects", "project_id_filter", "include_output", "nulls")
-
-
-def _runtime() -> Any:
-    try:
-        return importlib.import_module("levante.engine.runtime")
-    except ImportError as exc:
-        if exc.name and exc.name.startswith("levante.engine.runtime"):
-            raise ApiError(503, "The engine runtime is not available in this build") from None
-        raise
 
 
 def _path(request: Request, name: str = "id") -> str:
@@ -145,9 +135,7 @@ async def create_execution(request: Request) -> Response:
     namespace = str_field(data, "workflow_namespace") or str(params.get("namespace") or "")
     description = str_field(data, "description") or ""
     result = await db.call(
-        _runtime().start_workflow,
-        db.engine,
-        workflow_identifier=workflow,
+        db.runtime.start_workflow, workflow_identifier=workflow,
         namespace=namespace,
         input=wf_input or {},
         params=params,
@@ -183,7 +171,7 @@ async def update_execution(request: Request) -> Response:
     if state is not None or env is not None:
         if state is None:
             raise ApiError(400, "Changing 'params.env' needs a 'state' (e.g. RUNNING)")
-        await db.call(_runtime().set_workflow_state, db.engine, ident, state, state_info, env)
+        await db.call(db.runtime.set_workflow_state, ident, state, state_info, env)
     row = await db.read(_require, queries.executions_listing(), ident, "Workflow execution")
     return JSONResponse(encode.execution(row))
 
@@ -192,12 +180,8 @@ async def delete_execution(request: Request) -> Response:
     db = db_of(request)
     ident = _path(request)
     await db.read(_require, queries.executions_listing(), ident, "Workflow execution")
-    runtime = _runtime()
     force = query_bool(request, "force")
-    try:
-        await db.call(runtime.delete_execution, db.engine, ident, force=force)
-    except TypeError:
-        await db.call(runtime.delete_execution, db.engine, ident)
+    await db.call(db.runtime.delete_execution, ident, force=force)
     return Response(status_code=204)
 
 
@@ -358,15 +342,14 @@ async def update_task(request: Request) -> Response:
     ident = _path(request)
     state = _state(data)
     await db.read(_require, queries.tasks_listing(), ident, "Task execution")
-    runtime = _runtime()
     if state == "SKIPPED":
-        await db.call(runtime.skip_task, db.engine, ident)
+        await db.call(db.runtime.skip_task, ident)
     elif state == "RUNNING":
         reset = data.get("reset", True)
         if not isinstance(reset, bool):
             raise ApiError(400, "Field 'reset' must be true or false")
         env = json_field(data, "env")
-        await db.call(runtime.rerun_task, db.engine, ident, reset, env)
+        await db.call(db.runtime.rerun_task, ident, reset, env)
     else:
         raise ApiError(400, "Only 'RUNNING' (re-run) or 'SKIPPED' may be set on a task")
     row = await db.read(_require, queries.tasks_listing(), ident, "Task execution")
@@ -439,7 +422,7 @@ async def run_action(request: Request) -> Response:
     if str_field(data, "workflow_namespace"):
         params = {**params, "namespace": data["workflow_namespace"]}
     description = str_field(data, "description") or ""
-    result = await db.call(_runtime().run_action, db.engine, name, action_input, params,
+    result = await db.call(db.runtime.run_action, name, action_input, params,
                            description)
     if isinstance(result, dict) and "output" in result and "state" in result:
         row = result
@@ -475,7 +458,7 @@ async def update_action_execution(request: Request) -> Response:
     if state not in ("SUCCESS", "ERROR", "CANCELLED", "PAUSED", "RUNNING"):
         raise ApiError(400, f"An action execution cannot be set to {state}")
     # (an unknown id is refused by the runtime itself: NotFound, 404)
-    await db.call(_runtime().complete_action_execution, db.engine, ident, state, output)
+    await db.call(db.runtime.complete_action_execution, ident, state, output)
     row = await db.read(_require, queries.action_executions_listing(), ident,
                         "Action execution")
     return JSONResponse(encode.action_execution(row))

@@ -15,8 +15,10 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
 from levante import jsontext
+from levante.db.connect import writing
 from levante.engine.api.errors import ApiError
 from levante.engine.api.response import JSONResponse
+from levante.engine.core.runtime import EngineRuntime
 from levante.engine.store.queries import MAX_LIMIT, Listing, ListRequest
 
 T = TypeVar("T")
@@ -25,10 +27,12 @@ LIST_PARAMS = frozenset({"marker", "limit", "sort_keys", "sort_dirs", "fields"})
 
 
 class Db:
-    """Runs store functions in a worker thread, in a read or a write transaction."""
+    """Runs store functions in a worker thread, in a read or a write transaction, and the
+    operations of the app's engine runtime (`call`)."""
 
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
+    def __init__(self, runtime: EngineRuntime) -> None:
+        self.runtime = runtime
+        self.engine: Engine = runtime.db
 
     def _read(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         with self.engine.connect() as conn:
@@ -37,9 +41,7 @@ class Db:
     def _write(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """A write transaction by the runtime's `writer`: on SQLite the API's writes queue on
         the same in-process lock as the engine's steps instead of busy-waiting in SQLite."""
-        from levante.engine.runtime import writer
-
-        with writer(self.engine) as conn:
+        with writing(self.engine) as conn:
             return fn(conn, *args, **kwargs)
 
     async def read(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:

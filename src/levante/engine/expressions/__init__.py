@@ -2,10 +2,11 @@
 
 Public API: `evaluate`, `evaluate_guard`, `has_expression`, `is_expression`,
 `check_syntax`, `ExpressionContext` (what the runtime provides), `ExpressionError`,
-`ExpressionSyntaxError`, `ContextUnavailable`, `set_default_timeout`.
+`ExpressionSyntaxError`, `ContextUnavailable`. Each evaluation is bounded by the
+`timeout` its caller gives (the engine's ``[engine] expression_timeout``), else by
+`limits.DEFAULT_TIMEOUT`.
 """
 
-from levante.engine.expressions import limits
 from levante.engine.expressions.context import DataContext, ExpressionContext
 from levante.engine.expressions.errors import (
     ContextUnavailable,
@@ -20,15 +21,6 @@ from levante.engine.expressions.evaluator import (
     is_expression,
 )
 
-
-def set_default_timeout(seconds: float) -> None:
-    """Time bound for expressions evaluated without an explicit `timeout` (config:
-    `[engine] expression_timeout`)."""
-    if seconds <= 0:
-        raise ValueError("expression timeout must be positive")
-    limits.DEFAULT_TIMEOUT = float(seconds)
-
-
 __all__ = [
     "ContextUnavailable",
     "DataContext",
@@ -40,5 +32,4 @@ __all__ = [
     "evaluate_guard",
     "has_expression",
     "is_expression",
-    "set_default_timeout",
 ]

@@ -11,6 +11,7 @@ import re
 from functools import lru_cache
 from typing import Any
 
+from levante import st2_functions
 from levante.engine.expressions import jinja_lang, limits, yaql_lang
 from levante.engine.expressions.context import (
     DataContext,
@@ -44,7 +45,9 @@ def _run_bounded(expression: str, timeout: float, func: Any, *args: Any) -> Any:
     token = limits.watchdog.start(timeout)
     try:
         try:
-            return func(*args)
+            # (StackStorm's functions bound their regular expressions by the time left)
+            with st2_functions.time_budget(limits.remaining):
+                return func(*args)
         finally:
             limits.watchdog.stop(token)
     except limits.ExpressionTimeout:

@@ -239,7 +239,6 @@ ENV.globals["json_pp"] = ENV.filters["json_pp"]
 ENV.filters["join"] = _join
 ENV.filters["sum"] = _sum
 ENV.filters["regex_findall"] = _regex_findall
-st2_functions.set_time_budget(limits.remaining)
 for _name, _f in st2_functions.JINJA_FILTERS.items():
     ENV.filters[_name] = _f
     ENV.globals[_name] = _f

@@ -183,7 +183,6 @@ for _name, _func in (
     ("yaml_dump", _yaml_dump),
 ):
     ROOT.register_function(_func, name=_name)
-st2_functions.set_time_budget(limits.remaining)
 for _name, _func in st2_functions.YAQL_FUNCTIONS.items():
     ROOT.register_function(_st2_function(_func), name=_name)
 

@@ -43,6 +43,8 @@ from levante.engine.languages.base import (
     WorkflowLanguage,
 )
 from levante.engine.languages.graph import AdHocAction, WorkflowGraph
+from levante.engine.models import workflow_executions
+from levante.engine.platform_actions import is_platform_ref
 
 SCOPES = ("private", "public")
 _UUID_RE = re.compile(
@@ -312,7 +314,6 @@ def check_references(
     the platform, not the engine, knows those). A sub-workflow exists if it is in the same
     text or stored, looked up as the runtime will (namespace, then the default one).
     """
-    from levante.engine.platform_actions import is_platform_ref
 
     system = _system_action_names()
     local = set(local_actions)
@@ -1021,8 +1022,6 @@ def claim_cron_firing(
 
 def set_execution_description(conn: Connection, execution_id: str, description: str) -> None:
     """Change a workflow execution's description (PUT /v2/executions/<id>)."""
-    from levante.engine.models import workflow_executions
-
     result = conn.execute(
         update(workflow_executions)
         .where(workflow_executions.c.id == execution_id)

@@ -34,6 +34,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import aliased
 
+from levante.db import connect
 from levante.db.times import aware as aware
 from levante.db.times import now as now
 from levante.engine.models import engine_events as ev
@@ -64,9 +65,7 @@ def writing(engine: Engine) -> Iterator[Connection]:
     milliseconds per commit): what the notifier writes (fan-out, leases, outcomes) is
     redone from the durable outbox event if a crash of the server loses it, which at worst
     sends an event again; at least once holds, and the receiver is idempotent."""
-    from levante.engine.runtime import writer  # (the runtime imports the step machinery)
-
-    with writer(engine) as conn:
+    with connect.writing(engine) as conn:
         if _is_pg(conn):
             conn.exec_driver_sql("SET LOCAL synchronous_commit = off")
         yield conn

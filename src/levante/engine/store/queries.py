@@ -43,6 +43,7 @@ from levante.engine.definitions_models import (
     workbooks,
     workflow_definitions,
 )
+from levante.engine.models import action_executions, task_executions, workflow_executions
 from levante.engine.store.definitions import row_dict
 
 OPERATORS = ("eq", "neq", "in", "nin", "gt", "gte", "lt", "lte", "has")
@@ -281,8 +282,7 @@ def cron_triggers_listing() -> Listing:
 
 @cache
 def executions_listing() -> Listing:
-    from levante.engine.models import workflow_executions as t
-
+    t = workflow_executions
     wanted = ("id", "name", "description", "workflow_name", "workflow_namespace",
               "workflow_id", "state", "state_info", "tags", "params", "input", "output",
               "task_execution_id", "root_execution_id", "project_id", "created_at",
@@ -298,8 +298,7 @@ def executions_listing() -> Listing:
 
 @cache
 def tasks_listing() -> Listing:
-    from levante.engine.models import task_executions as t
-
+    t = task_executions
     wanted = ("id", "name", "type", "workflow_name", "workflow_namespace", "workflow_id",
               "workflow_execution_id", "root_execution_id", "state", "state_info", "tags",
               "published", "result", "runtime_context", "processed", "started_at",
@@ -309,9 +308,8 @@ def tasks_listing() -> Listing:
 
 @cache
 def action_executions_listing() -> Listing:
-    from levante.engine.models import action_executions as a
-    from levante.engine.models import task_executions as t
-
+    a = action_executions
+    t = task_executions
     wanted = ("id", "name", "description", "workflow_name", "workflow_namespace",
               "task_execution_id", "workflow_execution_id", "root_execution_id", "state",
               "state_info", "tags", "accepted", "input", "output", "runtime_context",

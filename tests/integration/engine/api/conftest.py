@@ -23,6 +23,7 @@ from sqlalchemy import Engine
 from levante.config import load_config
 from levante.db.connect import make_engine
 from levante.engine.api.app import create_app
+from levante.engine.core.runtime import EngineRuntime
 from levante.identity.keys import create_api_key
 from tests.conftest import free_port
 
@@ -99,7 +100,7 @@ def serve_role(engine: Engine, url: str,
 def serve(engine: Engine) -> Iterator[str]:
     """The API alone, served by uvicorn in a thread."""
     port = free_port()
-    config = uvicorn.Config(create_app(None, engine), host="127.0.0.1", port=port,
+    config = uvicorn.Config(create_app(EngineRuntime(engine)), host="127.0.0.1", port=port,
                             log_level="warning", lifespan="off")
     server = _Server(config)
     thread = threading.Thread(target=server.run, daemon=True)

@@ -17,7 +17,9 @@ from sqlalchemy import Engine, select, update
 
 from levante.config import load_config
 from levante.engine.api.app import ROUTES, create_app
+from levante.engine.core.runtime import EngineRuntime
 from levante.engine.models import workflow_executions
+from levante.engine.settings import EngineSettings
 from levante.identity import keys
 from levante.identity.tables import tokens
 from tests.conftest import free_port
@@ -140,7 +142,8 @@ def test_auth_off_by_option(migrated_url: str, api: Api, tmp_path: Path) -> None
         ("database", "connection"): migrated_url, ("engine", "auth"): False,
         ("core", "data_dir"): str(tmp_path),
     })
-    served = ServedApp(create_app(config, api.engine), free_port()).start()
+    runtime = EngineRuntime(api.engine, EngineSettings.from_config(config))
+    served = ServedApp(create_app(runtime), free_port()).start()
     try:
         response = httpx.get(f"{served.url}/v2/workflows", timeout=30)
         assert response.status_code == 200, response.text

@@ -11,12 +11,13 @@ import pytest
 from sqlalchemy import Engine, func, select
 
 from levante.db.connect import make_engine
-from levante.engine import cron
+from levante.engine.core import cron
+from levante.engine.core.runtime import EngineRuntime
 from levante.engine.store import definitions as store
 
 pytestmark = pytest.mark.skipif(
-    importlib.util.find_spec("levante.engine.runtime") is None,
-    reason="levante.engine.runtime is not built yet",
+    importlib.util.find_spec("levante.engine.core.runtime") is None,
+    reason="levante.engine.core.runtime is not built yet",
 )
 
 WORKFLOW = "version: '2.0'\ntick:\n  tasks:\n    a:\n      action: std.noop\n"
@@ -45,11 +46,11 @@ def test_each_firing_starts_once(db: Engine) -> None:
                                             pattern="* * * * *", count=2, now=t0)
     first_due = trigger["next_execution_time"]
     assert first_due == t0 + timedelta(minutes=1)
-    assert cron.fire_due(db, now=t0) == 0
+    assert cron.fire_due(EngineRuntime(db), now=t0) == 0
 
     claimed: list[int] = []
     racers = [threading.Thread(target=lambda: claimed.append(
-        cron.fire_due(db, now=first_due + timedelta(seconds=1)))) for _ in range(3)]
+        cron.fire_due(EngineRuntime(db), now=first_due + timedelta(seconds=1)))) for _ in range(3)]
     for racer in racers:
         racer.start()
     for racer in racers:
@@ -61,7 +62,7 @@ def test_each_firing_starts_once(db: Engine) -> None:
     assert after["remaining_executions"] == 1
     assert after["next_execution_time"] == first_due + timedelta(minutes=1)
 
-    assert cron.fire_due(db, now=first_due + timedelta(minutes=1, seconds=1)) == 1
+    assert cron.fire_due(EngineRuntime(db), now=first_due + timedelta(minutes=1, seconds=1)) == 1
     assert _executions(db) == 2
     with db.connect() as conn, pytest.raises(store.NotFound):
         store.get_cron_trigger(conn, "every-minute")
@@ -75,9 +76,9 @@ def test_a_firing_started_before_a_crash_is_not_started_again(db: Engine) -> Non
                                             first_time=t0 + timedelta(minutes=5), now=t0)
     due = trigger["next_execution_time"]
     # The process started the workflow, then died before moving the trigger on.
-    cron._start(db, trigger, cron.firing_execution_id(trigger["id"], due))
+    cron._start(EngineRuntime(db), trigger, cron.firing_execution_id(trigger["id"], due))
     assert _executions(db) == 1
-    assert cron.fire_due(db, now=due + timedelta(seconds=2)) == 1
+    assert cron.fire_due(EngineRuntime(db), now=due + timedelta(seconds=2)) == 1
     assert _executions(db) == 1
     with db.connect() as conn:
         assert store.due_cron_trigger_ids(conn, due + timedelta(days=1)) == []

@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from levante.db.connect import make_engine
-from levante.engine.step import SETTINGS
+from levante.engine.core.runtime import EngineRuntime
 from levante.identity.keys import create_api_key
 from tests.integration.engine.api.conftest import Api, has_engine_role, serve_role
 
@@ -48,7 +48,6 @@ def limited(migrated_url: str) -> Iterator[Api]:
     """The engine role with `[engine] max_nesting_depth = 5`."""
     engine = make_engine(migrated_url)
     key, _row = create_api_key(engine, "limits-tester")
-    saved = SETTINGS.config
     try:
         for url in serve_role(engine, migrated_url, {("engine", "max_nesting_depth"): 5}):
             with httpx.Client(base_url=url + "/v2", timeout=30,
@@ -57,7 +56,6 @@ def limited(migrated_url: str) -> Iterator[Api]:
                 assert created.status_code == 201, created.text
                 yield Api(url, client, engine, key)
     finally:
-        SETTINGS.config = saved
         engine.dispose()
 
 
@@ -130,10 +128,8 @@ def test_bad_text_is_refused_naming_the_field(limited: Api) -> None:
 def test_bad_text_stored_before_does_not_break_listings(limited: Api) -> None:
     """Values stored without these checks (by an earlier version, or made by a workflow)
     are still answered: a lone surrogate as its escape, a NUL as \\u0000."""
-    from levante.engine import runtime
-
-    row = runtime.start_workflow(limited.engine, workflow_identifier="echo",
-                                 input={"value": "lone \ud800 and a\x00b"})
+    row = EngineRuntime(limited.engine).start_workflow(workflow_identifier="echo",
+                                                      input={"value": "lone \ud800 and a\x00b"})
     done = _wait(limited, row["id"], {"SUCCESS"})
     assert json.loads(done["input"]) == {"value": "lone \ud800 and a\x00b"}
     _listings_answer(limited)
@@ -246,14 +242,12 @@ def unlimited(migrated_url: str) -> Iterator[Api]:
     """The engine role with a nesting limit high enough for a tree 1,500 levels deep."""
     engine = make_engine(migrated_url)
     key, _row = create_api_key(engine, "limits-tester")
-    saved = SETTINGS.config
     try:
         for url in serve_role(engine, migrated_url, {("engine", "max_nesting_depth"): 5000}):
             with httpx.Client(base_url=url + "/v2", timeout=120,
                               headers={"X-Auth-Token": key}) as client:
                 yield Api(url, client, engine, key)
     finally:
-        SETTINGS.config = saved
         engine.dispose()
 
 

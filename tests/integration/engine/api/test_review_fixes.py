@@ -315,8 +315,9 @@ stuck:
 
 
 def test_an_internal_error_never_shows_sql(api: Api) -> None:
-    from levante.engine import scheduler
-    from levante.engine.runtime import writer
+    from levante.engine.core import scheduler
+    from levante.engine.core.runtime import writer
+    from levante.engine.core.step import StepShared
 
     created = api.client.post("/workflows", content=WAITING, headers=TEXT)
     assert created.status_code == 201, created.text
@@ -325,9 +326,10 @@ def test_an_internal_error_never_shows_sql(api: Api) -> None:
     error = RuntimeError("(sqlite3.IntegrityError) NOT NULL constraint failed "
                          "[SQL: INSERT INTO task_executions (id) VALUES (?)] "
                          "[parameters: ('secret',)]")
-    job = {"id": -1, "execution_id": ex_id, "attempts": scheduler.SETTINGS.max_attempts - 1}
+    shared = StepShared()
+    job = {"id": -1, "execution_id": ex_id, "attempts": shared.settings.max_attempts - 1}
     with writer(api.engine) as conn:
-        scheduler._job_failed(conn, job, error)
+        scheduler._job_failed(conn, shared, job, error)
     ex = _wait(api, ex_id, {"ERROR"})
     info = str(ex["state_info"])
     assert "Internal error" in info and "engine log" in info, info

@@ -12,6 +12,8 @@ from sqlalchemy import Engine
 
 from levante.db import manage
 from levante.db.connect import make_engine
+from levante.engine.core.runtime import EngineRuntime
+from levante.engine.settings import EngineSettings
 from tests.conftest import create_postgres_database, drop_postgres_database, postgres_server_url
 
 from .harness import ThreadWorker
@@ -47,8 +49,14 @@ def db(module_url: str) -> Iterator[Engine]:
 
 
 @pytest.fixture(scope="module")
-def worker(db: Engine) -> Iterator[ThreadWorker]:
-    w = ThreadWorker(db, poll_interval=0.2).start()
+def rt(db: Engine) -> EngineRuntime:
+    """The engine runtime of the module's tests, with the default settings."""
+    return EngineRuntime(db, EngineSettings())
+
+
+@pytest.fixture(scope="module")
+def worker(rt: EngineRuntime) -> Iterator[ThreadWorker]:
+    w = ThreadWorker(rt, poll_interval=0.2).start()
     yield w
     w.stop()
 

@@ -10,17 +10,20 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from levante.engine import runtime, states
+from levante.engine import states
+from levante.engine.core import runtime
+from levante.engine.core.runtime import EngineRuntime
+from levante.engine.core.worker import EngineWorker
 from levante.engine.store import definitions
 from levante.engine.store import executions as store
-from levante.engine.worker import EngineWorker
 
 
 class ThreadWorker:
-    """An EngineWorker on its own event loop in a background thread."""
+    """An EngineWorker of `runtime` on its own event loop in a background thread."""
 
-    def __init__(self, db: Engine, **kwargs: Any) -> None:
-        self.worker = EngineWorker(db, **kwargs)
+    def __init__(self, runtime: EngineRuntime, **kwargs: Any) -> None:
+        self.runtime = runtime
+        self.worker = EngineWorker(runtime, **kwargs)
         self._stopping: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread = threading.Thread(target=self._main, daemon=True)
@@ -65,11 +68,11 @@ def wait_done(db: Engine, ex_id: str, timeout: float = 10.0,
         time.sleep(0.01)
 
 
-def run(db: Engine, ns: str, name: str, input: Mapping[str, Any] | None = None,
+def run(rt: EngineRuntime, ns: str, name: str, input: Mapping[str, Any] | None = None,
         params: Mapping[str, Any] | None = None, timeout: float = 10.0) -> dict[str, Any]:
-    ex = runtime.start_workflow(db, workflow_identifier=name, namespace=ns, input=input,
-                                params=params)
-    return wait_done(db, ex["id"], timeout)
+    ex = rt.start_workflow(workflow_identifier=name, namespace=ns, input=input,
+                           params=params)
+    return wait_done(rt.db, ex["id"], timeout)
 
 
 def tasks(db: Engine, ex_id: str) -> dict[str, dict[str, Any]]:

@@ -2,6 +2,8 @@ from __future__ import annotations
 
 from sqlalchemy import Engine
 
+from levante.engine.core.runtime import EngineRuntime
+
 from .harness import ThreadWorker, define, run, task_states, tasks
 
 CHAIN = """
@@ -24,9 +26,9 @@ chain:
 """
 
 
-def test_sequential_chain(db: Engine, worker: ThreadWorker, ns: str) -> None:
+def test_sequential_chain(db: Engine, rt: EngineRuntime, worker: ThreadWorker, ns: str) -> None:
     define(db, ns, CHAIN)
-    ex = run(db, ns, "chain", {"name": "Ann"})
+    ex = run(rt, ns, "chain", {"name": "Ann"})
     assert ex["state"] == "SUCCESS", ex["state_info"]
     assert ex["output"] == {"greeting": "Hello Ann"}
     assert task_states(db, ex["id"]) == {"t1": "SUCCESS", "t2": "SUCCESS", "t3": "SUCCESS"}
@@ -34,23 +36,23 @@ def test_sequential_chain(db: Engine, worker: ThreadWorker, ns: str) -> None:
 
 
 def test_new_executions_follow_definition_changes(
-    db: Engine, worker: ThreadWorker, ns: str
+    db: Engine, rt: EngineRuntime, worker: ThreadWorker, ns: str
 ) -> None:
     import pytest
 
-    from levante.engine import runtime
+    from levante.engine.core import runtime
     from levante.engine.store import definitions
 
     text = "version: '2.0'\nwf:\n  output: {v: %s}\n  tasks:\n    t: {action: std.noop}\n"
     define(db, ns, text % 1)
-    assert run(db, ns, "wf")["output"] == {"v": 1}
+    assert run(rt, ns, "wf")["output"] == {"v": 1}
     with runtime.writer(db) as conn:
         definitions.update_workflows(conn, text % 2, namespace=ns)
-    assert run(db, ns, "wf")["output"] == {"v": 2}
+    assert run(rt, ns, "wf")["output"] == {"v": 2}
     with runtime.writer(db) as conn:
         definitions.update_workflows(conn, text % 3, namespace=ns)
-    assert run(db, ns, "wf")["output"] == {"v": 3}
+    assert run(rt, ns, "wf")["output"] == {"v": 3}
     with runtime.writer(db) as conn:
         definitions.delete_workflow(conn, "wf", namespace=ns)
     with pytest.raises(runtime.NotFound):
-        runtime.start_workflow(db, workflow_identifier="wf", namespace=ns)
+        rt.start_workflow(workflow_identifier="wf", namespace=ns)

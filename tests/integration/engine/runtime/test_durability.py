@@ -12,7 +12,7 @@ from sqlalchemy import Engine
 
 from levante.db import manage
 from levante.db.connect import make_engine
-from levante.engine import runtime
+from levante.engine.core.runtime import EngineRuntime
 from levante.engine.store import executions as store
 from tests.conftest import create_postgres_database, drop_postgres_database, postgres_server_url
 
@@ -96,14 +96,15 @@ def _task_counts(db: Engine, ex_id: str) -> Counter[str]:
 
 @pytest.mark.slow
 def test_killed_engine_resumes_every_workflow(db: Engine, url: str, tmp_path: Path) -> None:
+    rt = EngineRuntime(db)
     define(db, "", WORKFLOWS)
     engine = EngineProcess(url, tmp_path).start()
     try:
         ids = [
-            runtime.start_workflow(db, workflow_identifier="durable", input={"n": 6})["id"]
+            rt.start_workflow(workflow_identifier="durable", input={"n": 6})["id"]
             for _ in range(6)
         ]
-        unsafe = runtime.start_workflow(db, workflow_identifier="unsafe")["id"]
+        unsafe = rt.start_workflow(workflow_identifier="unsafe")["id"]
         deadline = time.monotonic() + 10
         while not _started(db, unsafe):  # kill only once the unsafe action has begun
             assert time.monotonic() < deadline, "the engine never started the action"
@@ -164,11 +165,12 @@ shared:
 def test_two_engine_processes_share_work(postgres_url: str, tmp_path: Path) -> None:
     manage.upgrade(postgres_url, "head")
     db = make_engine(postgres_url)
+    rt = EngineRuntime(db)
     define(db, "", SHARED)
     engines = [EngineProcess(postgres_url, tmp_path, f"engine{i}").start() for i in (1, 2)]
     try:
         ids = [
-            runtime.start_workflow(db, workflow_identifier="shared", input={"n": 8})["id"]
+            rt.start_workflow(workflow_identifier="shared", input={"n": 8})["id"]
             for _ in range(20)
         ]
         for ex_id in ids:

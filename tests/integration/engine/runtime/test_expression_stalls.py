@@ -20,7 +20,7 @@ from sqlalchemy import Engine
 
 from levante.db import manage
 from levante.db.connect import make_engine
-from levante.engine import runtime
+from levante.engine.core.runtime import EngineRuntime
 from levante.engine.store import executions as store
 from levante.identity.keys import create_api_key
 from tests.conftest import create_postgres_database, drop_postgres_database, postgres_server_url
@@ -179,10 +179,11 @@ def test_a_report_that_stops_the_engine_is_set_aside(
     processes it, and the engine killed, twice; the third time it is set aside: the task
     fails with the reason, without running the expression again, and the workflow goes on
     by its on-error."""
+    rt = EngineRuntime(db)
     define(db, "", SLOW_REPORT)
     engine = _engine(url, tmp_path, expression_timeout=120, max_step_attempts=2).start()
     try:
-        ex_id = runtime.start_workflow(db, workflow_identifier="poisoned")["id"]
+        ex_id = rt.start_workflow(workflow_identifier="poisoned")["id"]
         deadline = time.monotonic() + 20
         while True:
             with db.connect() as conn:
@@ -263,10 +264,11 @@ def test_a_step_that_stops_the_engine_is_set_aside(
 ) -> None:
     """The timer of a wait-before runs a long expression; the engine is killed in it twice;
     the third time the step is set aside and the workflow fails with the reason."""
+    rt = EngineRuntime(db)
     define(db, "", SLOW_STEP)
     engine = _engine(url, tmp_path, expression_timeout=120, max_step_attempts=2).start()
     try:
-        ex_id = runtime.start_workflow(db, workflow_identifier="stuck_step")["id"]
+        ex_id = rt.start_workflow(workflow_identifier="stuck_step")["id"]
         for attempt in (1, 2):
             deadline = time.monotonic() + 30
             while _step_attempts(db, ex_id) < attempt:
@@ -286,7 +288,7 @@ def test_a_step_that_stops_the_engine_is_set_aside(
         # The engine goes on with other work.
         define(db, "", "version: '2.0'\nfine:\n  tasks:\n    a:\n      action: std.noop\n"
                        "      wait-before: 1\n")
-        fine = runtime.start_workflow(db, workflow_identifier="fine")["id"]
+        fine = rt.start_workflow(workflow_identifier="fine")["id"]
         assert wait_done(db, fine, timeout=30)["state"] == "SUCCESS"
     finally:
         engine.stop()
@@ -317,10 +319,11 @@ def _runs(db: Engine, ex_id: str) -> int:
 def test_a_safe_rerun_action_whose_engine_stops_is_not_run_for_ever(
     db: Engine, url: str, tmp_path: Path,
 ) -> None:
+    rt = EngineRuntime(db)
     define(db, "", RERUN)
     engine = _engine(url, tmp_path, max_step_attempts=2).start()
     try:
-        ex_id = runtime.start_workflow(db, workflow_identifier="rerun")["id"]
+        ex_id = rt.start_workflow(workflow_identifier="rerun")["id"]
         for run in (1, 2):
             deadline = time.monotonic() + 30
             while _runs(db, ex_id) < run:

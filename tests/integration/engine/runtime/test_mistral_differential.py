@@ -28,7 +28,8 @@ import pytest
 from sqlalchemy import Engine
 
 from levante.db import manage
-from levante.engine import runtime
+from levante.engine.core import runtime
+from levante.engine.core.runtime import EngineRuntime
 from levante.engine.store import definitions
 
 from .harness import ThreadWorker, define, run, tasks
@@ -134,11 +135,13 @@ def _on_mistral(client: httpx.Client, name: str, wf_input: dict[str, Any]) -> di
                       for t in found}}
 
 
-def _on_levante(db: Engine, ns: str, name: str, wf_input: dict[str, Any]) -> dict[str, Any]:
-    ex = run(db, ns, name, wf_input)
+def _on_levante(
+    rt: EngineRuntime, ns: str, name: str, wf_input: dict[str, Any],
+) -> dict[str, Any]:
+    ex = run(rt, ns, name, wf_input)
     return {"state": ex["state"], "state_info": ex["state_info"], "output": ex["output"],
             "tasks": {n: (t["state"], t["published"] or {})
-                      for n, t in tasks(db, ex["id"]).items()}}
+                      for n, t in tasks(rt.db, ex["id"]).items()}}
 
 
 def _comparable(result: dict[str, Any], message: bool = True) -> dict[str, Any]:
@@ -166,7 +169,7 @@ def test_outputs_as_mistral(db: Engine, worker: ThreadWorker, ns: str, mistral: 
     define(db, ns, text)
     _register(mistral, "/workflows", text)
     theirs = _on_mistral(mistral, name, {"a": "A"})
-    ours = _on_levante(db, ns, name, {"a": "A"})
+    ours = _on_levante(worker.runtime, ns, name, {"a": "A"})
     # Known difference: Mistral 23 words a publish it cannot evaluate "Failed to handle
     # action completion [...]" with a Python traceback; Levante names the failed task, as
     # for any failure. The output's shape (the message and the context) is the same.
@@ -182,6 +185,6 @@ def test_pack_action_workbook_as_mistral(db: Engine, worker: ThreadWorker, ns: s
     names = {w["name"] for w in mistral.get("/workflows").json()["workflows"]}
     assert {"mypack.mywb.main", "mypack.mywb.sub"} <= names
     theirs = _on_mistral(mistral, "mypack.mywb.main", {"name": "sub"})
-    ours = _on_levante(db, ns, "mypack.mywb.main", {"name": "sub"})
+    ours = _on_levante(worker.runtime, ns, "mypack.mywb.main", {"name": "sub"})
     assert _comparable(ours) == _comparable(theirs)
     assert ours["output"] == {"s": "short", "f": "full", "d": "dynamic"}

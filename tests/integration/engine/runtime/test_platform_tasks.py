@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from levante.engine import runtime
+from levante.engine.core.runtime import EngineRuntime
 from levante.engine.store import executions as store
 
 from .harness import ThreadWorker, define, tasks, wait_done
@@ -34,7 +34,7 @@ class _Platform(BaseHTTPRequestHandler):
         pass
 
 
-def test_platform_action_task(db: Engine, worker: ThreadWorker, ns: str) -> None:
+def test_platform_action_task(db: Engine, rt: EngineRuntime, worker: ThreadWorker, ns: str) -> None:
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Platform)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
@@ -48,8 +48,7 @@ wf:
 """)
         url = f"http://127.0.0.1:{server.server_address[1]}"
         _Platform.bodies.clear()
-        ex = runtime.start_workflow(
-            db, workflow_identifier="wf", namespace=ns,
+        ex = rt.start_workflow(workflow_identifier="wf", namespace=ns,
             params={"env": {"levante": {"api_url": url, "credential": "k",
                                         "execution_id": "parent-1"}}},
         )
@@ -67,7 +66,7 @@ wf:
         assert body["action"] == "core.local"
         assert body["parameters"] == {"cmd": "uptime"}
         assert body["context"]["mistral"]["action_execution_id"] == action["id"]
-        runtime.complete_action_execution(db, action["id"], "SUCCESS",
+        rt.complete_action_execution(action["id"], "SUCCESS",
                                           {"result": {"stdout": "up 1 day"}})
         done = wait_done(db, ex["id"])
         assert done["state"] == "SUCCESS", done["state_info"]
@@ -76,7 +75,9 @@ wf:
         server.shutdown()
 
 
-def test_unknown_action_fails_task_clearly(db: Engine, worker: ThreadWorker, ns: str) -> None:
+def test_unknown_action_fails_task_clearly(
+    db: Engine, rt: EngineRuntime, worker: ThreadWorker, ns: str,
+) -> None:
     define(db, ns, """
 version: '2.0'
 wf:
@@ -86,7 +87,7 @@ wf:
 """)
     # (a literal unknown name is refused when the workflow is defined; a name given by an
     # expression is only known when the task runs)
-    ex = runtime.start_workflow(db, workflow_identifier="wf", namespace=ns)
+    ex = rt.start_workflow(workflow_identifier="wf", namespace=ns)
     done = wait_done(db, ex["id"])
     assert done["state"] == "ERROR"
     assert "std.no_such_thing" in tasks(db, ex["id"])["t"]["state_info"]

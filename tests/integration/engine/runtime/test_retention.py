@@ -8,7 +8,8 @@ from sqlalchemy import Engine, func, select, update
 
 from levante.db.metadata import all_metadata
 from levante.db.times import now
-from levante.engine import runtime, states
+from levante.engine import states
+from levante.engine.core.runtime import EngineRuntime
 from levante.engine.retention import purge_engine
 from levante.retention import Policy
 
@@ -57,12 +58,12 @@ def _rows(db: Engine, table: str, roots: list[str]) -> int:
 
 
 def test_finished_trees_go_whole_and_nothing_live_or_undelivered(
-        db: Engine, worker: ThreadWorker, ns: str) -> None:
+        db: Engine, rt: EngineRuntime, worker: ThreadWorker, ns: str) -> None:
     define(db, ns, FLOWS)
-    done = run(db, ns, "parent")["id"]
-    failed = run(db, ns, "broken")["id"]
-    undelivered = run(db, ns, "parent")["id"]
-    waiting = runtime.start_workflow(db, workflow_identifier="waiting", namespace=ns)["id"]
+    done = run(rt, ns, "parent")["id"]
+    failed = run(rt, ns, "broken")["id"]
+    undelivered = run(rt, ns, "parent")["id"]
+    waiting = rt.start_workflow(workflow_identifier="waiting", namespace=ns)["id"]
     wait_done(db, waiting, want=frozenset({states.RUNNING}))
     roots = [done, failed, undelivered, waiting]
     assert _rows(db, "workflow_executions", [done]) == 2  # parent and its sub-workflow

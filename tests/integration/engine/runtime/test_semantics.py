@@ -1,16 +1,19 @@
-"""Mistral semantics, driven through `levante.engine.runtime` and a worker."""
+"""Mistral semantics, driven through `levante.engine.core.runtime` and a worker."""
 
 from __future__ import annotations
 
 from sqlalchemy import Engine
 
-from levante.engine import runtime
+from levante.engine.core import runtime
+from levante.engine.core.runtime import EngineRuntime
 from levante.engine.store import executions as store
 
 from .harness import ThreadWorker, define, run, task_states, tasks, wait_done
 
 
-def test_on_error_branch_handles_failure(db: Engine, worker: ThreadWorker, ns: str) -> None:
+def test_on_error_branch_handles_failure(
+    db: Engine, rt: EngineRuntime, worker: ThreadWorker, ns: str,
+) -> None:
     define(db, ns, """
 version: '2.0'
 wf:
@@ -28,13 +31,15 @@ wf:
       publish:
         handled: <% task().result %>
 """)
-    ex = run(db, ns, "wf")
+    ex = run(rt, ns, "wf")
     assert ex["state"] == "SUCCESS", ex["state_info"]
     assert task_states(db, ex["id"]) == {"bad": "ERROR", "handle": "SUCCESS"}
     assert ex["output"]["handled"] == "boom"
 
 
-def test_unhandled_error_fails_workflow(db: Engine, worker: ThreadWorker, ns: str) -> None:
+def test_unhandled_error_fails_workflow(
+    db: Engine, rt: EngineRuntime, worker: ThreadWorker, ns: str,
+) -> None:
     define(db, ns, """
 version: '2.0'
 wf:
@@ -44,14 +49,14 @@ wf:
     a:
       action: std.fail
 """)
-    ex = run(db, ns, "wf")
+    ex = run(rt, ns, "wf")
     assert ex["state"] == "ERROR"
     assert "Failure caused by error in tasks: a" in ex["state_info"]
     assert ex["output"]["extra"] == 1
     assert "a [task_ex_id=" in ex["output"]["result"]
 
 
-def test_join_all_and_guards(db: Engine, worker: ThreadWorker, ns: str) -> None:
+def test_join_all_and_guards(db: Engine, rt: EngineRuntime, worker: ThreadWorker, ns: str) -> None:
     define(db, ns, """
 version: '2.0'
 wf:
@@ -78,7 +83,7 @@ wf:
     never:
       action: std.noop
 """)
-    ex = run(db, ns, "wf", {"n": 1})
+    ex = run(rt, ns, "wf", {"n": 1})
     assert ex["state"] == "SUCCESS", ex["state_info"]
     assert task_states(db, ex["id"]) == {
         "start": "SUCCESS", "left": "SUCCESS", "right": "SUCCESS", "joined": "SUCCESS"
@@ -86,7 +91,9 @@ wf:
     assert ex["output"]["sum"] == 3
 
 
-def test_join_that_cannot_be_satisfied_fails(db: Engine, worker: ThreadWorker, ns: str) -> None:
+def test_join_that_cannot_be_satisfied_fails(
+    db: Engine, rt: EngineRuntime, worker: ThreadWorker, ns: str,
+) -> None:
     define(db, ns, """
 version: '2.0'
 wf:
@@ -104,14 +111,14 @@ wf:
       join: all
       action: std.noop
 """)
-    ex = run(db, ns, "wf")
+    ex = run(rt, ns, "wf")
     assert ex["state"] == "ERROR"
     states = task_states(db, ex["id"])
     assert states["j"] == "ERROR"
     assert "Join" in tasks(db, ex["id"])["j"]["state_info"]
 
 
-def test_join_one(db: Engine, worker: ThreadWorker, ns: str) -> None:
+def test_join_one(db: Engine, rt: EngineRuntime, worker: ThreadWorker, ns: str) -> None:
     define(db, ns, """
 version: '2.0'
 wf:
@@ -126,13 +133,15 @@ wf:
       join: one
       action: std.noop
 """)
-    ex = run(db, ns, "wf")
+    ex = run(rt, ns, "wf")
     assert task_states(db, ex["id"])["j"] == "SUCCESS"
     with db.connect() as conn:
         assert [t["name"] for t in store.tasks_of(conn, ex["id"])].count("j") == 1
 
 
-def test_with_items_inline_and_concurrency(db: Engine, worker: ThreadWorker, ns: str) -> None:
+def test_with_items_inline_and_concurrency(
+    db: Engine, rt: EngineRuntime, worker: ThreadWorker, ns: str,
+) -> None:
     define(db, ns, """
 version: '2.0'
 wf:
@@ -154,7 +163,7 @@ wf:
       action: std.echo output=<% $.i * 10 %> delay=0.05
       publish: {slow: <% task().result %>}
 """)
-    ex = run(db, ns, "wf")
+    ex = run(rt, ns, "wf")
     assert ex["state"] == "SUCCESS", ex["state_info"]
     assert ex["output"] == {"all": ["a1", "b2", "c3"], "slow": [10, 20, 30]}
     with db.connect() as conn:
@@ -162,7 +171,9 @@ wf:
     assert len(actions) == 3
 
 
-def test_with_items_empty_list(db: Engine, worker: ThreadWorker, ns: str) -> None:
+def test_with_items_empty_list(
+    db: Engine, rt: EngineRuntime, worker: ThreadWorker, ns: str,
+) -> None:
     define(db, ns, """
 version: '2.0'
 wf:
@@ -171,12 +182,12 @@ wf:
       with-items: x in <% [] %>
       action: std.echo output=<% $.x %>
 """)
-    ex = run(db, ns, "wf")
+    ex = run(rt, ns, "wf")
     assert ex["state"] == "SUCCESS"
     assert tasks(db, ex["id"])["t"]["result"] == []
 
 
-def test_retry_then_fail(db: Engine, worker: ThreadWorker, ns: str) -> None:
+def test_retry_then_fail(db: Engine, rt: EngineRuntime, worker: ThreadWorker, ns: str) -> None:
     define(db, ns, """
 version: '2.0'
 wf:
@@ -187,7 +198,7 @@ wf:
         count: 2
         delay: <% 0.05 %>
 """)
-    ex = run(db, ns, "wf")
+    ex = run(rt, ns, "wf")
     assert ex["state"] == "ERROR"
     t = tasks(db, ex["id"])["t"]
     with db.connect() as conn:
@@ -195,7 +206,7 @@ wf:
     assert t["runtime_context"]["retry_no"] == 2
 
 
-def test_retry_break_on(db: Engine, worker: ThreadWorker, ns: str) -> None:
+def test_retry_break_on(db: Engine, rt: EngineRuntime, worker: ThreadWorker, ns: str) -> None:
     define(db, ns, """
 version: '2.0'
 wf:
@@ -207,13 +218,15 @@ wf:
         delay: 0
         break-on: <% true %>
 """)
-    ex = run(db, ns, "wf")
+    ex = run(rt, ns, "wf")
     t = tasks(db, ex["id"])["t"]
     with db.connect() as conn:
         assert len(store.actions_of_task(conn, t["id"])) == 1
 
 
-def test_wait_before_and_after(db: Engine, worker: ThreadWorker, ns: str) -> None:
+def test_wait_before_and_after(
+    db: Engine, rt: EngineRuntime, worker: ThreadWorker, ns: str,
+) -> None:
     define(db, ns, """
 version: '2.0'
 wf:
@@ -223,13 +236,13 @@ wf:
       wait-before: <% 0.1 %>
       wait-after: <% 0.1 %>
 """)
-    ex = run(db, ns, "wf")
+    ex = run(rt, ns, "wf")
     assert ex["state"] == "SUCCESS"
     t = tasks(db, ex["id"])["t"]
     assert (t["finished_at"] - t["created_at"]).total_seconds() >= 0.2
 
 
-def test_timeout_fails_task(db: Engine, worker: ThreadWorker, ns: str) -> None:
+def test_timeout_fails_task(db: Engine, rt: EngineRuntime, worker: ThreadWorker, ns: str) -> None:
     define(db, ns, """
 version: '2.0'
 wf:
@@ -241,14 +254,16 @@ wf:
     after:
       action: std.noop
 """)
-    ex = run(db, ns, "wf", timeout=4)
+    ex = run(rt, ns, "wf", timeout=4)
     assert ex["state"] == "SUCCESS"
     t = tasks(db, ex["id"])["t"]
     assert t["state"] == "ERROR"
     assert "timed out" in t["state_info"]
 
 
-def test_expression_error_names_expression(db: Engine, worker: ThreadWorker, ns: str) -> None:
+def test_expression_error_names_expression(
+    db: Engine, rt: EngineRuntime, worker: ThreadWorker, ns: str,
+) -> None:
     define(db, ns, """
 version: '2.0'
 wf:
@@ -256,13 +271,13 @@ wf:
     t:
       action: std.echo output=<% $.missing.deeper %>
 """)
-    ex = run(db, ns, "wf")
+    ex = run(rt, ns, "wf")
     assert ex["state"] == "ERROR"
     info = tasks(db, ex["id"])["t"]["state_info"]
     assert "$.missing.deeper" in info
 
 
-def test_engine_commands(db: Engine, worker: ThreadWorker, ns: str) -> None:
+def test_engine_commands(db: Engine, rt: EngineRuntime, worker: ThreadWorker, ns: str) -> None:
     define(db, ns, """
 version: '2.0'
 failing:
@@ -278,14 +293,16 @@ succeeding:
       on-error:
         - succeed
 """)
-    ex = run(db, ns, "failing")
+    ex = run(rt, ns, "failing")
     assert ex["state"] == "ERROR"
     assert ex["state_info"] == "stopped here"
-    ex = run(db, ns, "succeeding")
+    ex = run(rt, ns, "succeeding")
     assert ex["state"] == "SUCCESS"
 
 
-def test_fail_on_and_keep_result(db: Engine, worker: ThreadWorker, ns: str) -> None:
+def test_fail_on_and_keep_result(
+    db: Engine, rt: EngineRuntime, worker: ThreadWorker, ns: str,
+) -> None:
     define(db, ns, """
 version: '2.0'
 wf:
@@ -299,7 +316,7 @@ wf:
       action: std.echo output=3
       fail-on: <% task().result < 4 %>
 """)
-    ex = run(db, ns, "wf")
+    ex = run(rt, ns, "wf")
     assert ex["state"] == "ERROR"
     ts = tasks(db, ex["id"])
     assert ts["t"]["result"] is None
@@ -307,7 +324,7 @@ wf:
     assert ts["u"]["state"] == "ERROR"
 
 
-def test_global_publish(db: Engine, worker: ThreadWorker, ns: str) -> None:
+def test_global_publish(db: Engine, rt: EngineRuntime, worker: ThreadWorker, ns: str) -> None:
     define(db, ns, """
 version: '2.0'
 wf:
@@ -324,12 +341,12 @@ wf:
     b:
       action: std.noop
 """)
-    ex = run(db, ns, "wf")
+    ex = run(rt, ns, "wf")
     assert ex["state"] == "SUCCESS", ex["state_info"]
     assert ex["output"] == {"g": 7}
 
 
-def test_sub_workflow_output(db: Engine, worker: ThreadWorker, ns: str) -> None:
+def test_sub_workflow_output(db: Engine, rt: EngineRuntime, worker: ThreadWorker, ns: str) -> None:
     define(db, ns, """
 version: '2.0'
 child:
@@ -346,7 +363,7 @@ parent:
       input: {x: 21}
       publish: {answer: <% task().result.doubled %>}
 """)
-    ex = run(db, ns, "parent")
+    ex = run(rt, ns, "parent")
     assert ex["state"] == "SUCCESS", ex["state_info"]
     assert ex["output"]["answer"] == 42
     t = tasks(db, ex["id"])["call"]
@@ -357,7 +374,9 @@ parent:
     assert child["root_execution_id"] == ex["id"]
 
 
-def test_sub_workflow_failure_fails_parent_task(db: Engine, worker: ThreadWorker, ns: str) -> None:
+def test_sub_workflow_failure_fails_parent_task(
+    db: Engine, rt: EngineRuntime, worker: ThreadWorker, ns: str,
+) -> None:
     define(db, ns, """
 version: '2.0'
 child:
@@ -369,12 +388,12 @@ parent:
     call:
       workflow: child
 """)
-    ex = run(db, ns, "parent")
+    ex = run(rt, ns, "parent")
     assert ex["state"] == "ERROR"
     assert task_states(db, ex["id"]) == {"call": "ERROR"}
 
 
-def test_reverse_workflow(db: Engine, worker: ThreadWorker, ns: str) -> None:
+def test_reverse_workflow(db: Engine, rt: EngineRuntime, worker: ThreadWorker, ns: str) -> None:
     define(db, ns, """
 version: '2.0'
 rev:
@@ -393,13 +412,15 @@ rev:
     unrelated:
       action: std.noop
 """)
-    ex = run(db, ns, "rev", params={"task_name": "c"})
+    ex = run(rt, ns, "rev", params={"task_name": "c"})
     assert ex["state"] == "SUCCESS", ex["state_info"]
     assert task_states(db, ex["id"]) == {"a": "SUCCESS", "b": "SUCCESS", "c": "SUCCESS"}
     assert ex["output"]["c"] == "ab"
 
 
-def test_pause_resume_and_cancel(db: Engine, worker: ThreadWorker, ns: str) -> None:
+def test_pause_resume_and_cancel(
+    db: Engine, rt: EngineRuntime, worker: ThreadWorker, ns: str,
+) -> None:
     define(db, ns, """
 version: '2.0'
 wf:
@@ -412,25 +433,25 @@ wf:
 """)
     import time
 
-    ex = runtime.start_workflow(db, workflow_identifier="wf", namespace=ns)
-    paused = runtime.set_workflow_state(db, ex["id"], "PAUSED")
+    ex = rt.start_workflow(workflow_identifier="wf", namespace=ns)
+    paused = rt.set_workflow_state(ex["id"], "PAUSED")
     assert paused["state"] == "PAUSED"
-    runtime.set_workflow_state(db, ex["id"], "RUNNING")
+    rt.set_workflow_state(ex["id"], "RUNNING")
     wait_done(db, ex["id"], want=frozenset({"RUNNING"}))
     while "a" not in task_states(db, ex["id"]):
         time.sleep(0.01)
-    runtime.set_workflow_state(db, ex["id"], "PAUSED")
+    rt.set_workflow_state(ex["id"], "PAUSED")
     time.sleep(0.6)
     assert task_states(db, ex["id"]) == {"a": "SUCCESS"}
-    resumed = runtime.set_workflow_state(db, ex["id"], "RUNNING")
+    resumed = rt.set_workflow_state(ex["id"], "RUNNING")
     assert resumed["state"] in ("RUNNING", "SUCCESS")
     done = wait_done(db, ex["id"])
     assert done["state"] == "SUCCESS"
     assert task_states(db, ex["id"]) == {"a": "SUCCESS", "b": "SUCCESS"}
 
-    ex2 = runtime.start_workflow(db, workflow_identifier="wf", namespace=ns)
+    ex2 = rt.start_workflow(workflow_identifier="wf", namespace=ns)
     wait_done(db, ex2["id"], want=frozenset({"RUNNING"}))
-    cancelled = runtime.set_workflow_state(db, ex2["id"], "CANCELLED", "enough")
+    cancelled = rt.set_workflow_state(ex2["id"], "CANCELLED", "enough")
     assert cancelled["state"] == "CANCELLED"
     assert cancelled["output"] == {"result": "enough"}
     assert tasks(db, ex2["id"])["a"]["state_info"] == "enough"
@@ -439,7 +460,7 @@ wf:
     assert "b" not in task_states(db, ex2["id"])
 
 
-def test_pause_before(db: Engine, worker: ThreadWorker, ns: str) -> None:
+def test_pause_before(db: Engine, rt: EngineRuntime, worker: ThreadWorker, ns: str) -> None:
     define(db, ns, """
 version: '2.0'
 wf:
@@ -451,15 +472,17 @@ wf:
       action: std.noop
       pause-before: true
 """)
-    ex = runtime.start_workflow(db, workflow_identifier="wf", namespace=ns)
+    ex = rt.start_workflow(workflow_identifier="wf", namespace=ns)
     row = wait_done(db, ex["id"], want=frozenset({"PAUSED", "SUCCESS"}))
     assert row["state"] == "PAUSED"
     assert task_states(db, ex["id"])["b"] == "IDLE"
-    runtime.set_workflow_state(db, ex["id"], "RUNNING")
+    rt.set_workflow_state(ex["id"], "RUNNING")
     assert wait_done(db, ex["id"])["state"] == "SUCCESS"
 
 
-def test_async_action_completed_by_put(db: Engine, worker: ThreadWorker, ns: str) -> None:
+def test_async_action_completed_by_put(
+    db: Engine, rt: EngineRuntime, worker: ThreadWorker, ns: str,
+) -> None:
     define(db, ns, """
 version: '2.0'
 wf:
@@ -468,7 +491,7 @@ wf:
       action: std.async_noop
       publish: {got: <% task().result %>}
 """)
-    ex = runtime.start_workflow(db, workflow_identifier="wf", namespace=ns)
+    ex = rt.start_workflow(workflow_identifier="wf", namespace=ns)
     import time
 
     deadline = time.monotonic() + 5
@@ -483,13 +506,13 @@ wf:
                 break
         time.sleep(0.02)
     assert action is not None
-    runtime.complete_action_execution(db, action["id"], "SUCCESS", {"result": "later"})
+    rt.complete_action_execution(action["id"], "SUCCESS", {"result": "later"})
     done = wait_done(db, ex["id"])
     assert done["state"] == "SUCCESS"
     assert done["output"]["got"] == "later"
 
 
-def test_rerun_and_skip(db: Engine, worker: ThreadWorker, ns: str) -> None:
+def test_rerun_and_skip(db: Engine, rt: EngineRuntime, worker: ThreadWorker, ns: str) -> None:
     define(db, ns, """
 version: '2.0'
 wf:
@@ -502,23 +525,25 @@ wf:
     b:
       action: std.noop
 """)
-    ex = run(db, ns, "wf", {"ok": 1})
+    ex = run(rt, ns, "wf", {"ok": 1})
     assert ex["state"] == "ERROR"
     a = tasks(db, ex["id"])["a"]
-    runtime.rerun_task(db, a["id"], reset=True, env={"value": 3})
+    rt.rerun_task(a["id"], reset=True, env={"value": 3})
     done = wait_done(db, ex["id"])
     assert done["state"] == "SUCCESS", done["state_info"]
     assert task_states(db, ex["id"]) == {"a": "SUCCESS", "b": "SUCCESS"}
 
-    ex = run(db, ns, "wf", {"ok": 1})
+    ex = run(rt, ns, "wf", {"ok": 1})
     a = tasks(db, ex["id"])["a"]
-    runtime.skip_task(db, a["id"])
+    rt.skip_task(a["id"])
     done = wait_done(db, ex["id"])
     assert done["state"] == "SUCCESS"
     assert task_states(db, ex["id"]) == {"a": "SKIPPED", "b": "SUCCESS"}
 
 
-def test_idempotent_start_and_bad_input(db: Engine, worker: ThreadWorker, ns: str) -> None:
+def test_idempotent_start_and_bad_input(
+    db: Engine, rt: EngineRuntime, worker: ThreadWorker, ns: str,
+) -> None:
     import pytest
 
     define(db, ns, """
@@ -529,32 +554,34 @@ wf:
     a:
       action: std.noop
 """)
-    first = runtime.start_workflow(db, workflow_identifier="wf", namespace=ns, input={"x": 1},
+    first = rt.start_workflow(workflow_identifier="wf", namespace=ns, input={"x": 1},
                                    execution_id="11111111-2222-3333-4444-555555555555")
-    again = runtime.start_workflow(db, workflow_identifier="wf", namespace=ns, input={"x": 1},
+    again = rt.start_workflow(workflow_identifier="wf", namespace=ns, input={"x": 1},
                                    execution_id="11111111-2222-3333-4444-555555555555")
     assert first["id"] == again["id"]
     with pytest.raises(runtime.InputError, match="missing required parameter"):
-        runtime.start_workflow(db, workflow_identifier="wf", namespace=ns, input={})
+        rt.start_workflow(workflow_identifier="wf", namespace=ns, input={})
     with pytest.raises(runtime.NotFound):
-        runtime.start_workflow(db, workflow_identifier="nope")
+        rt.start_workflow(workflow_identifier="nope")
 
 
-def test_run_action_alone(db: Engine) -> None:
-    result = runtime.run_action(db, "std.echo", {"output": "hi"})
+def test_run_action_alone(db: Engine, rt: EngineRuntime) -> None:
+    result = rt.run_action("std.echo", {"output": "hi"})
     assert result["state"] == "SUCCESS"
     assert result["output"] == {"result": "hi"}
     with db.connect() as conn:
         assert store.get_action(conn, result["id"])["output"] == {"result": "hi"}
-    failed = runtime.run_action(db, "std.fail", {})
+    failed = rt.run_action("std.fail", {})
     assert failed["state"] == "ERROR"
     import pytest
 
     with pytest.raises(runtime.InputError):
-        runtime.run_action(db, "std.echo", {"nope": 1})
+        rt.run_action("std.echo", {"nope": 1})
 
 
-def test_outbox_events_written_when_notify(db: Engine, worker: ThreadWorker, ns: str) -> None:
+def test_outbox_events_written_when_notify(
+    db: Engine, rt: EngineRuntime, worker: ThreadWorker, ns: str,
+) -> None:
     define(db, ns, """
 version: '2.0'
 wf:
@@ -562,18 +589,18 @@ wf:
     a:
       action: std.noop
 """)
-    ex = run(db, ns, "wf", params={"notify": [{"type": "webhook", "url": "http://x"}]})
+    ex = run(rt, ns, "wf", params={"notify": [{"type": "webhook", "url": "http://x"}]})
     with db.connect() as conn:
         events = [e["event"] for e in store.events_of(conn, ex["id"])]
     assert events == ["WORKFLOW_LAUNCHED", "TASK_LAUNCHED", "TASK_SUCCEEDED",
                       "WORKFLOW_SUCCEEDED"]
-    ex = run(db, ns, "wf")
+    ex = run(rt, ns, "wf")
     with db.connect() as conn:
         assert store.events_of(conn, ex["id"]) == []
 
 
 def test_on_complete_does_not_handle_error_but_noop_does(
-    db: Engine, worker: ThreadWorker, ns: str
+    db: Engine, rt: EngineRuntime, worker: ThreadWorker, ns: str
 ) -> None:
     define(db, ns, """
 version: '2.0'
@@ -590,14 +617,16 @@ ignores:
       action: std.fail
       on-error: noop
 """)
-    ex = run(db, ns, "completes")
+    ex = run(rt, ns, "completes")
     assert ex["state"] == "ERROR"
     assert task_states(db, ex["id"]) == {"a": "ERROR", "b": "SUCCESS"}
-    ex = run(db, ns, "ignores")
+    ex = run(rt, ns, "ignores")
     assert ex["state"] == "SUCCESS"
 
 
-def test_pause_command_then_resume(db: Engine, worker: ThreadWorker, ns: str) -> None:
+def test_pause_command_then_resume(
+    db: Engine, rt: EngineRuntime, worker: ThreadWorker, ns: str,
+) -> None:
     define(db, ns, """
 version: '2.0'
 wf:
@@ -610,17 +639,17 @@ wf:
     b:
       action: std.noop
 """)
-    ex = runtime.start_workflow(db, workflow_identifier="wf", namespace=ns)
+    ex = rt.start_workflow(workflow_identifier="wf", namespace=ns)
     ex = wait_done(db, ex["id"], want=frozenset({"PAUSED", "SUCCESS"}))
     assert ex["state"] == "PAUSED"
     assert ex["state_info"] == "check please"
     assert task_states(db, ex["id"]) == {"a": "SUCCESS"}
-    runtime.set_workflow_state(db, ex["id"], "RUNNING")
+    rt.set_workflow_state(ex["id"], "RUNNING")
     assert wait_done(db, ex["id"])["state"] == "SUCCESS"
     assert task_states(db, ex["id"]) == {"a": "SUCCESS", "b": "SUCCESS"}
 
 
-def test_many_instant_retries(db: Engine, worker: ThreadWorker, ns: str) -> None:
+def test_many_instant_retries(db: Engine, rt: EngineRuntime, worker: ThreadWorker, ns: str) -> None:
     define(db, ns, """
 version: '2.0'
 wf:
@@ -631,13 +660,13 @@ wf:
         count: 300
         delay: 0
 """)
-    ex = run(db, ns, "wf")
+    ex = run(rt, ns, "wf")
     assert ex["state"] == "ERROR"
     t = tasks(db, ex["id"])["t"]
     assert t["runtime_context"]["retry_no"] == 300
 
 
-def test_retry_continue_on(db: Engine, worker: ThreadWorker, ns: str) -> None:
+def test_retry_continue_on(db: Engine, rt: EngineRuntime, worker: ThreadWorker, ns: str) -> None:
     define(db, ns, """
 version: '2.0'
 wf:
@@ -649,28 +678,30 @@ wf:
         delay: 0
         continue-on: <% true %>
 """)
-    ex = run(db, ns, "wf")
+    ex = run(rt, ns, "wf")
     assert ex["state"] == "SUCCESS"
     with db.connect() as conn:
         t = tasks(db, ex["id"])["t"]
         assert len(store.actions_of_task(conn, t["id"])) == 4
 
 
-def test_run_action_async_and_in_background(db: Engine, worker: ThreadWorker) -> None:
+def test_run_action_async_and_in_background(
+    db: Engine, rt: EngineRuntime, worker: ThreadWorker,
+) -> None:
     import time
 
-    pending = runtime.run_action(db, "std.async_noop", {})
+    pending = rt.run_action("std.async_noop", {})
     assert pending["state"] == "RUNNING"
-    done = runtime.complete_action_execution(db, pending["id"], "SUCCESS", {"result": 7})
+    done = rt.complete_action_execution(pending["id"], "SUCCESS", {"result": 7})
     assert done["state"] == "SUCCESS"
     with db.connect() as conn:
         assert store.get_action(conn, pending["id"])["output"] == {"result": 7}
     import pytest
 
     with pytest.raises(runtime.InvalidStateTransition, match="has already ended"):
-        runtime.complete_action_execution(db, pending["id"], "SUCCESS", {"result": 8})
+        rt.complete_action_execution(pending["id"], "SUCCESS", {"result": 8})
 
-    queued = runtime.run_action(db, "std.echo", {"output": "bg", "delay": 0.05},
+    queued = rt.run_action("std.echo", {"output": "bg", "delay": 0.05},
                                 {"run_sync": False})
     assert queued["state"] == "RUNNING"
     deadline = time.monotonic() + 5
@@ -684,7 +715,7 @@ def test_run_action_async_and_in_background(db: Engine, worker: ThreadWorker) ->
     assert row["output"] == {"result": "bg"}
 
 
-def test_loop_with_a_counter(db: Engine, worker: ThreadWorker, ns: str) -> None:
+def test_loop_with_a_counter(db: Engine, rt: EngineRuntime, worker: ThreadWorker, ns: str) -> None:
     define(db, ns, """
 version: '2.0'
 wf:
@@ -703,7 +734,7 @@ wf:
     done:
       action: std.noop
 """)
-    ex = run(db, ns, "wf")
+    ex = run(rt, ns, "wf")
     assert ex["state"] == "SUCCESS", ex["state_info"]
     assert ex["output"] == {"i": 3}
     with db.connect() as conn:
@@ -711,7 +742,7 @@ wf:
     assert names == ["init", "inc", "inc", "inc", "done"]
 
 
-def test_delete_execution(db: Engine, worker: ThreadWorker, ns: str) -> None:
+def test_delete_execution(db: Engine, rt: EngineRuntime, worker: ThreadWorker, ns: str) -> None:
     import pytest
 
     define(db, ns, """
@@ -720,12 +751,12 @@ wf:
   tasks:
     t: {action: std.async_noop}
 """)
-    ex = runtime.start_workflow(db, workflow_identifier="wf", namespace=ns)
+    ex = rt.start_workflow(workflow_identifier="wf", namespace=ns)
     with pytest.raises(runtime.InvalidStateTransition, match="Only completed executions"):
-        runtime.delete_execution(db, ex["id"])
-    runtime.delete_execution(db, ex["id"], force=True)
+        rt.delete_execution(ex["id"])
+    rt.delete_execution(ex["id"], force=True)
     with db.connect() as conn:
         assert store.get_workflow(conn, ex["id"]) is None
         assert store.tasks_of(conn, ex["id"]) == []
     with pytest.raises(runtime.NotFound):
-        runtime.delete_execution(db, ex["id"])
+        rt.delete_execution(ex["id"])

@@ -5,10 +5,14 @@ from __future__ import annotations
 
 from sqlalchemy import Engine
 
+from levante.engine.core.runtime import EngineRuntime
+
 from .harness import ThreadWorker, define, run, tasks
 
 
-def test_retry_skips_errors_in_task_input(db: Engine, worker: ThreadWorker, ns: str) -> None:
+def test_retry_skips_errors_in_task_input(
+    db: Engine, rt: EngineRuntime, worker: ThreadWorker, ns: str,
+) -> None:
     define(db, ns, """
 version: '2.0'
 wf:
@@ -31,7 +35,7 @@ wf:
       action: std.fail
       retry: count=2 delay=0
 """)
-    ex = run(db, ns, "wf")
+    ex = run(rt, ns, "wf")
     assert ex["state"] == "ERROR"
     found = tasks(db, ex["id"])
     for name in ("bad_input", "bad_items", "bad_wait", "unknown"):
@@ -46,7 +50,7 @@ wf:
 
 
 def test_input_default_expression_in_subworkflow(
-    db: Engine, worker: ThreadWorker, ns: str
+    db: Engine, rt: EngineRuntime, worker: ThreadWorker, ns: str
 ) -> None:
     define(db, ns, """
 version: '2.0'
@@ -79,10 +83,10 @@ broken_parent:
       workflow: broken_child
       retry: count=2 delay=0
 """)
-    ex = run(db, ns, "parent", params={"env": {"region": "eu"}})
+    ex = run(rt, ns, "parent", params={"env": {"region": "eu"}})
     assert ex["state"] == "SUCCESS", ex["state_info"]
     assert ex["output"]["got"] == {"twice": 8, "region": "eu"}
-    bad = run(db, ns, "broken_parent")
+    bad = run(rt, ns, "broken_parent")
     assert bad["state"] == "ERROR"
     info = tasks(db, bad["id"])["call"]["state_info"]
     assert "default of input 'v'" in info and "$.nothing.here" in info

@@ -6,7 +6,8 @@ import time
 
 from sqlalchemy import Engine
 
-from levante.engine import runtime
+from levante.engine.core import runtime
+from levante.engine.core.runtime import EngineRuntime
 from levante.engine.store import executions as store
 
 from .harness import ThreadWorker, define, run, task_states, tasks, wait_done
@@ -46,42 +47,48 @@ def _child(db: Engine, parent_id: str) -> dict:
     raise AssertionError("no child workflow")
 
 
-def test_pause_parent_pauses_child_and_resume(db: Engine, worker: ThreadWorker, ns: str) -> None:
+def test_pause_parent_pauses_child_and_resume(
+    db: Engine, rt: EngineRuntime, worker: ThreadWorker, ns: str,
+) -> None:
     define(db, ns, FAMILY)
-    ex = runtime.start_workflow(db, workflow_identifier="parent", namespace=ns)
+    ex = rt.start_workflow(workflow_identifier="parent", namespace=ns)
     child = _child(db, ex["id"])
-    runtime.set_workflow_state(db, ex["id"], "PAUSED")
+    rt.set_workflow_state(ex["id"], "PAUSED")
     with db.connect() as conn:
         assert store.get_workflow(conn, child["id"])["state"] == "PAUSED"
     assert task_states(db, ex["id"])["call"] == "PAUSED"
     time.sleep(0.6)
     with db.connect() as conn:
         assert store.get_workflow(conn, child["id"])["state"] == "PAUSED"
-    runtime.set_workflow_state(db, ex["id"], "RUNNING")
+    rt.set_workflow_state(ex["id"], "RUNNING")
     done = wait_done(db, ex["id"])
     assert done["state"] == "SUCCESS", done["state_info"]
     assert task_states(db, ex["id"]) == {"call": "SUCCESS", "after": "SUCCESS"}
     assert tasks(db, ex["id"])["call"]["result"] == {"done": 0.4}
 
 
-def test_pausing_child_pauses_parent(db: Engine, worker: ThreadWorker, ns: str) -> None:
+def test_pausing_child_pauses_parent(
+    db: Engine, rt: EngineRuntime, worker: ThreadWorker, ns: str,
+) -> None:
     define(db, ns, FAMILY)
-    ex = runtime.start_workflow(db, workflow_identifier="parent", namespace=ns)
+    ex = rt.start_workflow(workflow_identifier="parent", namespace=ns)
     child = _child(db, ex["id"])
-    runtime.set_workflow_state(db, child["id"], "PAUSED")
+    rt.set_workflow_state(child["id"], "PAUSED")
     with db.connect() as conn:
         assert store.get_workflow(conn, ex["id"])["state"] == "PAUSED"
-    runtime.set_workflow_state(db, child["id"], "RUNNING")
+    rt.set_workflow_state(child["id"], "RUNNING")
     with db.connect() as conn:
         assert store.get_workflow(conn, ex["id"])["state"] == "RUNNING"
     assert wait_done(db, ex["id"])["state"] == "SUCCESS"
 
 
-def test_cancel_parent_cancels_child(db: Engine, worker: ThreadWorker, ns: str) -> None:
+def test_cancel_parent_cancels_child(
+    db: Engine, rt: EngineRuntime, worker: ThreadWorker, ns: str,
+) -> None:
     define(db, ns, FAMILY)
-    ex = runtime.start_workflow(db, workflow_identifier="parent", namespace=ns)
+    ex = rt.start_workflow(workflow_identifier="parent", namespace=ns)
     child = _child(db, ex["id"])
-    runtime.set_workflow_state(db, ex["id"], "CANCELLED")
+    rt.set_workflow_state(ex["id"], "CANCELLED")
     with db.connect() as conn:
         assert store.get_workflow(conn, child["id"])["state"] == "CANCELLED"
         assert store.get_workflow(conn, ex["id"])["state"] == "CANCELLED"
@@ -89,11 +96,13 @@ def test_cancel_parent_cancels_child(db: Engine, worker: ThreadWorker, ns: str) 
     assert "after" not in task_states(db, ex["id"])
 
 
-def test_cancel_child_cancels_parent(db: Engine, worker: ThreadWorker, ns: str) -> None:
+def test_cancel_child_cancels_parent(
+    db: Engine, rt: EngineRuntime, worker: ThreadWorker, ns: str,
+) -> None:
     define(db, ns, FAMILY)
-    ex = runtime.start_workflow(db, workflow_identifier="parent", namespace=ns)
+    ex = rt.start_workflow(workflow_identifier="parent", namespace=ns)
     child = _child(db, ex["id"])
-    runtime.set_workflow_state(db, child["id"], "CANCELLED", "Cancelled by user.")
+    rt.set_workflow_state(child["id"], "CANCELLED", "Cancelled by user.")
     parent = wait_done(db, ex["id"])
     assert parent["state"] == "CANCELLED"
     assert parent["state_info"] == "Cancelled tasks: call"
@@ -101,11 +110,13 @@ def test_cancel_child_cancels_parent(db: Engine, worker: ThreadWorker, ns: str) 
     assert tasks(db, ex["id"])["call"]["state_info"] == "Cancelled by user."
 
 
-def test_fail_parent_fails_child(db: Engine, worker: ThreadWorker, ns: str) -> None:
+def test_fail_parent_fails_child(
+    db: Engine, rt: EngineRuntime, worker: ThreadWorker, ns: str,
+) -> None:
     define(db, ns, FAMILY)
-    ex = runtime.start_workflow(db, workflow_identifier="parent", namespace=ns)
+    ex = rt.start_workflow(workflow_identifier="parent", namespace=ns)
     child = _child(db, ex["id"])
-    failed = runtime.set_workflow_state(db, ex["id"], "ERROR", "stop it")
+    failed = rt.set_workflow_state(ex["id"], "ERROR", "stop it")
     assert failed["state"] == "ERROR"
     assert failed["state_info"] == "stop it"
     with db.connect() as conn:
@@ -113,7 +124,7 @@ def test_fail_parent_fails_child(db: Engine, worker: ThreadWorker, ns: str) -> N
 
 
 def test_with_items_sub_workflows_and_expression_workflow_name(
-    db: Engine, worker: ThreadWorker, ns: str
+    db: Engine, rt: EngineRuntime, worker: ThreadWorker, ns: str
 ) -> None:
     define(db, ns, """
 version: '2.0'
@@ -133,12 +144,14 @@ fan:
       input: {x: <% $.x %>}
       publish: {all: <% task().result.select($.sq) %>}
 """)
-    ex = run(db, ns, "fan")
+    ex = run(rt, ns, "fan")
     assert ex["state"] == "SUCCESS", ex["state_info"]
     assert ex["output"] == {"all": [1, 4, 9]}
 
 
-def test_functions_in_expressions(db: Engine, worker: ThreadWorker, ns: str) -> None:
+def test_functions_in_expressions(
+    db: Engine, rt: EngineRuntime, worker: ThreadWorker, ns: str,
+) -> None:
     define(db, ns, """
 version: '2.0'
 wf:
@@ -158,12 +171,14 @@ wf:
     second:
       action: std.noop
 """)
-    ex = run(db, ns, "wf", {"x": 4}, params={"env": {"greeting": "hello"}})
+    ex = run(rt, ns, "wf", {"x": 4}, params={"env": {"greeting": "hello"}})
     assert ex["state"] == "SUCCESS", ex["state_info"]
     assert ex["output"] == {"env": "hello", "ex": 4, "name": "first", "count": 2, "jinja": 5}
 
 
-def test_rerun_with_items_keeps_successes(db: Engine, worker: ThreadWorker, ns: str) -> None:
+def test_rerun_with_items_keeps_successes(
+    db: Engine, rt: EngineRuntime, worker: ThreadWorker, ns: str,
+) -> None:
     define(db, ns, """
 version: '2.0'
 wf:
@@ -174,14 +189,14 @@ wf:
       action: std.echo output=<% 6 / ($.i - env().bad) %>
       publish: {r: <% task().result %>}
 """)
-    ex = run(db, ns, "wf", params={"env": {"bad": 2}})
+    ex = run(rt, ns, "wf", params={"env": {"bad": 2}})
     assert ex["state"] == "ERROR"
     each = tasks(db, ex["id"])["each"]
     assert each["state"] == "ERROR"
     with db.connect() as conn:
         first = store.actions_of_task(conn, each["id"])
     assert len(first) == 2  # the failing item (a bad expression) made no action
-    runtime.rerun_task(db, each["id"], reset=False, env={"bad": 0})
+    rt.rerun_task(each["id"], reset=False, env={"bad": 0})
     done = wait_done(db, ex["id"])
     assert done["state"] == "SUCCESS", done["state_info"]
     assert done["output"] == {"r": [-6, 3, 6]}  # items 0 and 2 kept from the first run
@@ -189,7 +204,7 @@ wf:
         assert len(store.actions_of_task(conn, each["id"])) == 3
 
 
-def test_ad_hoc_action(db: Engine, worker: ThreadWorker, ns: str) -> None:
+def test_ad_hoc_action(db: Engine, rt: EngineRuntime, worker: ThreadWorker, ns: str) -> None:
     from levante.engine.store import definitions
 
     with runtime.writer(db) as conn:
@@ -210,13 +225,13 @@ wf:
       action: greet_{ns} name=Bob
       publish: {{said: <% task().result %>}}
 """)
-    ex = run(db, ns, "wf")
+    ex = run(rt, ns, "wf")
     assert ex["state"] == "SUCCESS", ex["state_info"]
     assert ex["output"]["said"] == "Hello, Bob!"
 
 
 def test_rerun_task_of_sub_workflow_reruns_parent(
-    db: Engine, worker: ThreadWorker, ns: str
+    db: Engine, rt: EngineRuntime, worker: ThreadWorker, ns: str
 ) -> None:
     define(db, ns, """
 version: '2.0'
@@ -233,12 +248,12 @@ top:
       workflow: kid
       publish: {got: <% task().result.v %>}
 """)
-    ex = run(db, ns, "top", params={"env": {"div": 0}})
+    ex = run(rt, ns, "top", params={"env": {"div": 0}})
     assert ex["state"] == "ERROR"
     child = _child(db, ex["id"])
     assert child["state"] == "ERROR"
     kid_task = tasks(db, child["id"])["t"]
-    runtime.rerun_task(db, kid_task["id"], env={"div": 5})
+    rt.rerun_task(kid_task["id"], env={"div": 5})
     done = wait_done(db, ex["id"])
     assert done["state"] == "SUCCESS", done["state_info"]
     assert done["output"] == {"got": 2}

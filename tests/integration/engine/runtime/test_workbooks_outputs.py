@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from sqlalchemy import Connection, Engine, select
 
-from levante.engine import runtime
+from levante.engine.core import runtime
+from levante.engine.core.runtime import EngineRuntime
 from levante.engine.definitions_models import workflow_definitions
 from levante.engine.store import definitions
 
@@ -55,19 +56,19 @@ def _workbook(db: Engine, ns: str, text: str) -> None:
 
 
 def test_pack_action_workbook_names_and_references(
-    db: Engine, worker: ThreadWorker, ns: str
+    db: Engine, rt: EngineRuntime, worker: ThreadWorker, ns: str
 ) -> None:
     _workbook(db, ns, WORKBOOK)
     with db.connect() as conn:
         names = _members(conn, ns)
     assert names == ["mypack.mywb.main", "mypack.mywb.sub"]
-    done = run(db, ns, "mypack.mywb.main", {"name": "sub"})
+    done = run(rt, ns, "mypack.mywb.main", {"name": "sub"})
     assert done["state"] == "SUCCESS", done["state_info"]
     assert done["workflow_name"] == "mypack.mywb.main"
     assert done["output"] == {"s": "short", "f": "full", "d": "dynamic"}
 
 
-def test_workbook_update_keeps_the_full_names(db: Engine, worker: ThreadWorker,
+def test_workbook_update_keeps_the_full_names(db: Engine, rt: EngineRuntime, worker: ThreadWorker,
                                               ns: str) -> None:
     _workbook(db, ns, WORKBOOK)
     with runtime.writer(db) as conn:
@@ -76,7 +77,7 @@ def test_workbook_update_keeps_the_full_names(db: Engine, worker: ThreadWorker,
     with db.connect() as conn:
         names = _members(conn, ns)
     assert names == ["mypack.mywb.main", "mypack.mywb.sub"]
-    assert run(db, ns, "mypack.mywb.main", {"name": "sub"})["output"] == {
+    assert run(rt, ns, "mypack.mywb.main", {"name": "sub"})["output"] == {
         "s": "x", "f": "x", "d": "x"}
 
 
@@ -133,21 +134,21 @@ fails_publishing_result:
 
 
 def test_output_without_output_section_is_the_published_values(
-    db: Engine, worker: ThreadWorker, ns: str
+    db: Engine, rt: EngineRuntime, worker: ThreadWorker, ns: str
 ) -> None:
     define(db, ns, NO_OUTPUT)
-    done = run(db, ns, "no_output", {"a": "A"})
+    done = run(rt, ns, "no_output", {"a": "A"})
     assert done["state"] == "SUCCESS"
     # Mistral: neither the input nor `vars`, only what the tasks published
     assert done["output"] == {"x": "A", "y": {"n": 1}, "z": "A-z"}
-    assert run(db, ns, "plain_ok_no_publish", {"a": "A"})["output"] == {}
+    assert run(rt, ns, "plain_ok_no_publish", {"a": "A"})["output"] == {}
 
 
 def test_output_on_error_is_the_message_and_the_context(
-    db: Engine, worker: ThreadWorker, ns: str
+    db: Engine, rt: EngineRuntime, worker: ThreadWorker, ns: str
 ) -> None:
     define(db, ns, NO_OUTPUT)
-    failed = run(db, ns, "fails_no_output", {"a": "A"})
+    failed = run(rt, ns, "fails_no_output", {"a": "A"})
     assert failed["state"] == "ERROR"
     # `output` does not apply on error; without `output-on-error`, the published values
     assert set(failed["output"]) == {"result", "x"}
@@ -155,7 +156,7 @@ def test_output_on_error_is_the_message_and_the_context(
     assert failed["output"]["result"] == failed["state_info"]
     assert failed["state_info"].startswith("Failure caused by error in tasks: t2\n")
 
-    on_error = run(db, ns, "fails_on_error_output", {"a": "A"})
+    on_error = run(rt, ns, "fails_on_error_output", {"a": "A"})
     assert on_error["state"] == "ERROR"
     assert set(on_error["output"]) == {"result", "got", "also"}
     assert on_error["output"]["got"] == "A" and on_error["output"]["also"] == "static"
@@ -165,9 +166,9 @@ def test_output_on_error_is_the_message_and_the_context(
 
 
 def test_a_published_result_wins_over_the_message_on_error(
-    db: Engine, worker: ThreadWorker, ns: str
+    db: Engine, rt: EngineRuntime, worker: ThreadWorker, ns: str
 ) -> None:
     define(db, ns, NO_OUTPUT)
-    failed = run(db, ns, "fails_publishing_result", {"a": "A"})
+    failed = run(rt, ns, "fails_publishing_result", {"a": "A"})
     assert failed["state"] == "ERROR"
     assert failed["output"] == {"result": "mine", "keep": "A"}  # Mistral 23's merge

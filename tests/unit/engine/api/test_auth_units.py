@@ -26,7 +26,7 @@ def test_service_keys_are_marked_in_their_metadata() -> None:
 
 def test_the_engine_does_not_import_the_platform() -> None:
     code = ("import sys, levante.engine.service, levante.engine.api.app, "
-            "levante.engine.worker, levante.engine.platform_actions, levante.identity.keys; "
+            "levante.engine.core.worker, levante.engine.platform_actions, levante.identity.keys; "
             "print([m for m in sys.modules if m.startswith('levante.platform')])")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           timeout=60, check=True)

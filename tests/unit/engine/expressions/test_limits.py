@@ -10,14 +10,15 @@ from typing import Any
 
 import pytest
 
+from levante.config import ConfigError, load_config
 from levante.engine.expressions import (
     ExpressionError,
     evaluate,
     evaluator,
     limits,
-    set_default_timeout,
     yaql_lang,
 )
+from levante.engine.settings import EngineSettings
 
 
 @pytest.mark.parametrize(
@@ -80,16 +81,14 @@ def test_size_and_access_bounds(expression: str, words: str) -> None:
 
 
 def test_default_timeout_is_configurable() -> None:
-    old = limits.DEFAULT_TIMEOUT
-    try:
-        set_default_timeout(0.15)
-        with pytest.raises(ExpressionError) as info:
-            evaluate("<% range(0, 100000000).sum() %>", {})
-        assert "0.15 s" in str(info.value)
-    finally:
-        set_default_timeout(old)
-    with pytest.raises(ValueError):
-        set_default_timeout(0)
+    config = load_config(environ={}).with_overrides({("engine", "expression_timeout"): 0.15})
+    timeout = EngineSettings.from_config(config).expression_timeout
+    with pytest.raises(ExpressionError) as info:
+        evaluate("<% range(0, 100000000).sum() %>", {}, timeout=timeout)
+    assert "0.15 s" in str(info.value)
+    with pytest.raises((ValueError, ConfigError)):
+        EngineSettings.from_config(
+            load_config(environ={}).with_overrides({("engine", "expression_timeout"): 0}))
 
 
 def test_yaql_does_not_mutate_data() -> None:

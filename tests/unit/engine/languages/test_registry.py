@@ -7,7 +7,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from levante.engine import machine, states
+from levante.engine import states
+from levante.engine.core import machine
 from levante.engine.languages import registry
 from levante.engine.languages.base import DEFAULT_LANGUAGE, WorkflowLanguage
 from levante.engine.languages.errors import ValidationError

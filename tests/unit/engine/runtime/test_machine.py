@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from levante.engine import machine, states
+from levante.engine import states
+from levante.engine.core import machine
+from levante.engine.core.machine import TaskView
 from levante.engine.languages.mistral_v2.parser import parse_workflows
 from levante.engine.languages.mistral_v2.spec import WorkflowSpec
-from levante.engine.machine import TaskView
 
 
 def spec(text: str) -> WorkflowSpec:

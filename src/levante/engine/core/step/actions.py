@@ -7,23 +7,24 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from levante.engine import machine, states
+from levante.engine import platform_actions, states
+from levante.engine.actions import get_action
 from levante.engine.actions.base import ActionError, StdAction, UnknownAction
-from levante.engine.context import (
+from levante.engine.core import machine
+from levante.engine.core.context import (
     ExpressionFailure,
     TaskContext,
     evaluate,
     has_expression,
 )
-from levante.engine.exceptions import InputError, NotFound
-from levante.engine.languages.graph import TaskNode, WorkflowGraph
-from levante.engine.step_base import (
+from levante.engine.core.exceptions import InputError, NotFound
+from levante.engine.core.step.base import (
     StepBase,
     WfEx,
-    max_nesting_depth,
     nesting_of,
-    workflow_definition,
 )
+from levante.engine.languages.graph import TaskNode, WorkflowGraph
+from levante.engine.store import definitions
 from levante.engine.store import executions as store
 from levante.engine.store.definitions import NotFound as DefinitionNotFound
 
@@ -37,18 +38,12 @@ class ActionRunning(StepBase):
         found = self._actions.get(key)
         if found is not None:
             return found
-        from levante.engine.actions import get_action
-
         try:
             result: tuple[StdAction, Any] = (get_action(name), None)
         except UnknownAction:
-            from levante.engine.store import definitions
-
             adhoc = definitions.get_adhoc_action(self.conn, name, namespace)
             if adhoc is None:
                 # a platform action (`core.local`): runs as a child execution there
-                from levante.engine import platform_actions
-
                 found_platform = platform_actions.lookup(name)
                 if found_platform is None:
                     raise
@@ -111,8 +106,6 @@ class ActionRunning(StepBase):
             self.add_job(wf, "step", {"event": "action_wait", "action_id": action_id,
                                       "value": action.run_inline(validated)}, wait)
             return
-        from levante.engine import platform_actions
-
         queued = platform_actions.job_input(action, validated, wf.row, task)
         self.add_job(wf, "action", {"action_id": action_id, "input": queued,
                                     "action": action.name, "task_id": task["id"],
@@ -170,7 +163,7 @@ class ActionRunning(StepBase):
         if not isinstance(name, str) or not name:
             raise ExpressionFailure(f"workflow of task {task['name']!r} must be a name")
         nesting = nesting_of(wf.row) + 1
-        limit = max_nesting_depth()
+        limit = self.settings.max_nesting_depth
         if nesting > limit:
             raise InputError(
                 f"Workflow {name!r} cannot start: it would be nested {nesting} workflows "
@@ -208,16 +201,17 @@ class ActionRunning(StepBase):
         here."""
         namespace = wf.row["workflow_namespace"]
         if computed:
-            own, _ = workflow_definition(
+            own, _ = self.shared.definitions.workflow_definition(
                 self.conn, wf.row.get("workflow_id") or wf.row["workflow_name"], namespace
             )
             book = own.get("workbook_name")
             if book and not name.startswith(f"{book}."):
                 try:
-                    return workflow_definition(self.conn, f"{book}.{name}", namespace)
+                    return self.shared.definitions.workflow_definition(
+                        self.conn, f"{book}.{name}", namespace)
                 except (NotFound, DefinitionNotFound):
                     pass
-        return workflow_definition(self.conn, name, namespace)
+        return self.shared.definitions.workflow_definition(self.conn, name, namespace)
 
     def on_action_wait(self, payload: Mapping[str, Any]) -> None:
         """The wait of a waiting-only action (std.sleep, std.echo delay=) is over."""

@@ -7,46 +7,42 @@ is written by `flush()` (rows, follow-up jobs, outbox events) in the caller's tr
 only after commit does anything act on it. Decisions themselves live in `machine`.
 
 `Step` is assembled from parts, one concern each, over `StepBase` (state, bookkeeping,
-flush): `step_launch` (starting tasks, with-items), `step_actions` (running actions and
-sub-workflows), `step_results` (retry and the other policies, publish, timers),
-`step_transitions` (on-* clauses, joins, finishing workflows), `step_commands` (pause,
+flush, in `base`): `launch` (starting tasks, with-items), `actions` (running actions and
+sub-workflows), `results` (retry and the other policies, publish, timers),
+`transitions` (on-* clauses, joins, finishing workflows), `commands` (pause,
 resume, cancel, re-run...).
 """
 
 from __future__ import annotations
 
-from levante.engine.step_actions import ActionRunning
-from levante.engine.step_base import (
+from levante.engine.core.step.actions import ActionRunning
+from levante.engine.core.step.base import (
     INTERRUPTED,
-    SETTINGS,
-    SPECS,
     TASK_EVENTS,
     WORKFLOW_EVENTS,
-    Settings,
+    DefinitionCache,
+    SpecCache,
     StaleDefinition,
     StampCheck,
+    StepShared,
     WfEx,
-    forget_definition,
-    workflow_definition,
 )
-from levante.engine.step_commands import Commands
-from levante.engine.step_launch import Launching
-from levante.engine.step_results import Completion
-from levante.engine.step_transitions import Transitions
+from levante.engine.core.step.commands import Commands
+from levante.engine.core.step.launch import Launching
+from levante.engine.core.step.results import Completion
+from levante.engine.core.step.transitions import Transitions
 
 __all__ = [
     "INTERRUPTED",
-    "SETTINGS",
-    "SPECS",
     "TASK_EVENTS",
     "WORKFLOW_EVENTS",
-    "Settings",
+    "DefinitionCache",
+    "SpecCache",
     "StaleDefinition",
     "StampCheck",
     "Step",
+    "StepShared",
     "WfEx",
-    "forget_definition",
-    "workflow_definition",
 ]
 
 

@@ -6,21 +6,22 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from levante.engine import machine, states
-from levante.engine.context import (
+from levante.engine import states
+from levante.engine.core import machine
+from levante.engine.core.context import (
     ExpressionFailure,
     TaskContext,
     evaluate,
     evaluate_guard,
 )
-from levante.engine.exceptions import NotFound
-from levante.engine.languages.graph import TaskNode
-from levante.engine.step_base import (
+from levante.engine.core.exceptions import NotFound
+from levante.engine.core.step.base import (
     StepBase,
     WfEx,
     _number,
     _short,
 )
+from levante.engine.languages.graph import TaskNode
 from levante.engine.store import executions as store
 
 

@@ -12,17 +12,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib
 import logging
 import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
 
-from levante.config import Config
 from levante.db.connect import writing
+from levante.engine.core.runtime import EngineRuntime
 from levante.engine.store import definitions as store
 from levante.engine.store import queries
 
@@ -37,14 +35,12 @@ def firing_execution_id(trigger_id: str, due: datetime) -> str:
     return str(uuid.uuid5(_FIRING_NAMESPACE, f"{trigger_id}/{stamp.isoformat()}"))
 
 
-def _start(engine: Engine, trigger: dict[str, Any], execution_id: str) -> None:
-    runtime = importlib.import_module("levante.engine.runtime")
-    with engine.connect() as conn:
+def _start(runtime: EngineRuntime, trigger: dict[str, Any], execution_id: str) -> None:
+    with runtime.db.connect() as conn:
         if queries.get_row(conn, queries.executions_listing(), execution_id) is not None:
             return
     try:
         runtime.start_workflow(
-            engine,
             workflow_identifier=trigger["workflow_id"],
             namespace=trigger.get("workflow_namespace") or "",
             input=dict(trigger.get("workflow_input") or {}),
@@ -57,8 +53,9 @@ def _start(engine: Engine, trigger: dict[str, Any], execution_id: str) -> None:
         return
 
 
-def fire_due(engine: Engine, now: datetime | None = None) -> int:
+def fire_due(runtime: EngineRuntime, now: datetime | None = None) -> int:
     """Start every due firing once; returns how many firings this call claimed."""
+    engine = runtime.db
     now = now or store.utcnow()
     with engine.connect() as conn:
         due_ids = store.due_cron_trigger_ids(conn, now)
@@ -72,7 +69,7 @@ def fire_due(engine: Engine, now: datetime | None = None) -> int:
         if due > now:
             continue
         try:
-            _start(engine, trigger, firing_execution_id(trigger_id, due))
+            _start(runtime, trigger, firing_execution_id(trigger_id, due))
         except Exception as exc:
             log.warning("cron trigger %s could not start workflow %s: %s",
                         trigger["name"], trigger["workflow_name"], exc)
@@ -87,20 +84,14 @@ class CronService:
 
     name = "engine-cron"
 
-    def __init__(
-        self, config: Config | None, engine: Engine, interval: float | None = None
-    ) -> None:
-        self.engine = engine
-        if interval is None:
-            interval = 1.0
-            if config is not None:
-                interval = min(1.0, config.get_float("engine", "poll_interval"))
+    def __init__(self, runtime: EngineRuntime, interval: float = 1.0) -> None:
+        self.runtime = runtime
         self.interval = interval
 
     async def run(self, stopping: asyncio.Event) -> None:
         while not stopping.is_set():
             try:
-                await asyncio.to_thread(fire_due, self.engine)
+                await asyncio.to_thread(fire_due, self.runtime)
             except Exception:
                 log.exception("cron pass failed; trying again")
             with contextlib.suppress(TimeoutError):

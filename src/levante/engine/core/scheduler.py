@@ -14,16 +14,16 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine
 
 from levante.db import faults
+from levante.db.connect import writing as writer
 from levante.engine import handoff, platform_actions, states
-from levante.engine.runtime import writer
-from levante.engine.step import INTERRUPTED, SETTINGS, Step
+from levante.engine.core.claims import ClaimedAction
+from levante.engine.core.step import INTERRUPTED, Step, StepShared
 from levante.engine.store import executions as store
 
 log = logging.getLogger("levante.engine.scheduler")
@@ -34,27 +34,9 @@ RUNS_SET_ASIDE = (
 )
 
 
-@dataclass
-class ClaimedAction:
-    """An action job leased to this process, ready to run."""
-
-    job_id: int
-    action: dict[str, Any]
-    input: dict[str, Any]
-    # The std action to run (the base of an ad-hoc action).
-    action_name: str
-    task_name: str | None = None
-
-    @classmethod
-    def from_job(cls, job_id: int, action: dict[str, Any],
-                 payload: Mapping[str, Any]) -> ClaimedAction:
-        """The claim of an action job, from the job's payload and the action's row."""
-        return cls(job_id, action, dict(payload.get("input") or {}),
-                   str(payload.get("action") or action["name"]), payload.get("task_name"))
-
-
-def process_step_batch(db: Engine, limit: int = 20, owner: str | None = None,
-                       lease: float = 15.0) -> tuple[int, datetime | None]:
+def process_step_batch(db: Engine, shared: StepShared, limit: int = 20,
+                       owner: str | None = None, lease: float = 15.0,
+                       ) -> tuple[int, datetime | None]:
     """Take and handle up to `limit` due step jobs in one transaction.
 
     With an `owner` (the worker's process id), the jobs are first leased to it with one
@@ -67,7 +49,7 @@ def process_step_batch(db: Engine, limit: int = 20, owner: str | None = None,
         if not store.has_due(conn, "step", store.utcnow()):
             return 0, store.next_due(conn)
     if owner is None:
-        return _handle_steps(db, limit, None)
+        return _handle_steps(db, shared, limit, None)
     with writer(db) as conn:
         now = store.utcnow()
         taken = store.take_step_jobs(conn, now, limit)
@@ -77,14 +59,15 @@ def process_step_batch(db: Engine, limit: int = 20, owner: str | None = None,
             return 0, store.next_due(conn)
     roots = sorted({str(job["root_execution_id"]) for job in taken})
     try:
-        return _handle_steps(db, limit, (owner, ids, roots))
+        return _handle_steps(db, shared, limit, (owner, ids, roots))
     except BaseException:
         with contextlib.suppress(Exception), writer(db) as conn:
             store.release_step_jobs(conn, ids, owner)
         raise
 
 
-def _handle_steps(db: Engine, limit: int, leased: tuple[str, list[int], list[str]] | None,
+def _handle_steps(db: Engine, shared: StepShared, limit: int,
+                  leased: tuple[str, list[int], list[str]] | None,
                   ) -> tuple[int, datetime | None]:
     handled = 0
     done: list[Step] = []
@@ -100,9 +83,9 @@ def _handle_steps(db: Engine, limit: int, leased: tuple[str, list[int], list[str
         for job in jobs:
             try:
                 with conn.begin_nested():
-                    step = Step(conn)
+                    step = Step(conn, shared)
                     store.delete_job(conn, job["id"])
-                    if leased is not None and int(job["attempts"]) > SETTINGS.max_attempts:
+                    if leased is not None and int(job["attempts"]) > shared.settings.max_attempts:
                         _set_step_aside(step, job)
                     else:
                         handle_step_job(step, job)
@@ -112,7 +95,7 @@ def _handle_steps(db: Engine, limit: int, leased: tuple[str, list[int], list[str
                 if faults.refuses_writes(exc):
                     raise  # not the job's fault: the whole batch is taken up again later
                 log.exception("[%s] step job %s failed", job["execution_id"], job["id"])
-                _job_failed(conn, job, exc, counted=leased is not None)
+                _job_failed(conn, shared, job, exc, counted=leased is not None)
             handled += 1
         nxt = store.next_due(conn) if not jobs else None
     for step in done:
@@ -132,23 +115,24 @@ def _set_step_aside(step: Step, job: dict[str, Any]) -> None:
     attempts = int(job["attempts"])
     reason = STEP_SET_ASIDE.format(n=attempts - 1)
     log.error("[%s] step job %s: %s", job["execution_id"], job["id"], reason)
-    if attempts > SETTINGS.max_attempts + 1:
+    if attempts > step.settings.max_attempts + 1:
         return
     wf = step.load(job["execution_id"])
     if wf is not None and not states.is_completed(wf.state):
         step.fail(wf, reason)
 
 
-def _job_failed(conn: Any, job: dict[str, Any], exc: Exception, counted: bool = False) -> None:
+def _job_failed(conn: Any, shared: StepShared, job: dict[str, Any], exc: Exception,
+                counted: bool = False) -> None:
     attempts = int(job.get("attempts") or 0) + (0 if counted else 1)
-    if attempts < SETTINGS.max_attempts:
+    if attempts < shared.settings.max_attempts:
         store.postpone_job(conn, job["id"], store.utcnow() + timedelta(seconds=attempts),
                            count=not counted)
         return
     store.delete_job(conn, job["id"])
     try:
         with conn.begin_nested():
-            step = Step(conn)
+            step = Step(conn, shared)
             wf = step.load(job["execution_id"])
             if wf is not None and not states.is_completed(wf.state):
                 # The exception (maybe SQL text) is in the log, never in state_info.
@@ -194,7 +178,7 @@ def _creates_child(payload: Mapping[str, Any]) -> bool:
 
 
 def claim_actions(
-    db: Engine, owner: str, limit: int, lease: float
+    db: Engine, shared: StepShared, owner: str, limit: int, lease: float
 ) -> list[ClaimedAction]:
     """Lease due action jobs and mark their actions started (one transaction)."""
     claimed: list[ClaimedAction] = []
@@ -215,14 +199,14 @@ def claim_actions(
             if rc.get("started") and not rc.get("safe_rerun") and \
                     not _creates_child(payload):
                 given_up = INTERRUPTED
-            elif rc.get("started") and int(rc.get("runs") or 0) >= SETTINGS.max_attempts:
+            elif rc.get("started") and int(rc.get("runs") or 0) >= shared.settings.max_attempts:
                 given_up = RUNS_SET_ASIDE.format(n=int(rc.get("runs") or 0))
             if given_up is not None:
                 store.delete_job(conn, job["id"])
                 with conn.begin_nested():
                     if action.get("root_execution_id") and action.get("task_execution_id"):
                         store.lock_root(conn, action["root_execution_id"])
-                    step = Step(conn)
+                    step = Step(conn, shared)
                     step.action_result(action, states.ERROR, None, given_up)
                     step.flush()
                 done.append(step)
@@ -249,7 +233,8 @@ def _mask_stored_input(conn: Any, action_id: str, names: list[str]) -> None:
 
 
 def finish_action(
-    db: Engine, claimed: ClaimedAction, state: str | None, value: Any, info: str | None
+    db: Engine, shared: StepShared, claimed: ClaimedAction, state: str | None, value: Any,
+    info: str | None,
 ) -> None:
     """Record an action's outcome and advance its workflow (one transaction).
 
@@ -267,7 +252,7 @@ def finish_action(
         if state is not None:
             current = store.get_action(conn, action["id"])
             if current is not None and current["state"] == states.RUNNING:
-                step = Step(conn)
+                step = Step(conn, shared)
                 step.action_result(current, state, value, info)
                 step.flush()
     if step is not None:

@@ -20,15 +20,13 @@ from typing import Any
 from sqlalchemy import Engine
 
 from levante.db import faults
-from levante.engine import handoff, runtime, states
+from levante.db.connect import writing
+from levante.engine import handoff, states
 from levante.engine.actions.base import ActionContext, ActionError
-from levante.engine.scheduler import (
-    ClaimedAction,
-    claim_actions,
-    finish_action,
-    process_step_batch,
-)
-from levante.engine.step import SETTINGS
+from levante.engine.core.claims import ClaimedAction
+from levante.engine.core.runtime import EngineRuntime
+from levante.engine.core.scheduler import claim_actions, finish_action, process_step_batch
+from levante.engine.platform_actions import WAITING, get_action
 from levante.engine.store import executions as store
 
 log = logging.getLogger("levante.engine.worker")
@@ -50,14 +48,15 @@ class EngineWorker:
     """Runs the engine's queued work until stopped."""
 
     def __init__(
-        self, db: Engine, workers: int = 4, poll_interval: float = 1.0,
+        self, runtime: EngineRuntime, workers: int = 4, poll_interval: float = 1.0,
         lease: float = 15.0, heartbeat: float = 2.0, step_batch: int = 20,
         name: str = "engine-worker", write_retry: float = 900.0,
     ) -> None:
         self.name = name
         # Seconds an action's outcome that the database refused is kept and written again.
         self.write_retry = write_retry
-        self.db = db
+        self.runtime = runtime
+        self.db: Engine = runtime.db
         self.workers = max(1, workers)
         self.poll_interval = poll_interval
         self.lease = lease
@@ -140,7 +139,7 @@ class EngineWorker:
         self._step_event = asyncio.Event()
         self._action_event = asyncio.Event()
         await asyncio.to_thread(self._register)
-        runtime.add_wake_listener(self.wake)
+        self.runtime.add_wake_listener(self.wake)
         handoff.register(self.db, self._claimer)
         loops = [
             asyncio.create_task(self._step_loop(stopping), name="engine-steps"),
@@ -153,7 +152,7 @@ class EngineWorker:
             await stopping.wait()
         finally:
             handoff.unregister(self.db, self._claimer)
-            runtime.remove_wake_listener(self.wake)
+            self.runtime.remove_wake_listener(self.wake)
             for task in loops:
                 task.cancel()
             await asyncio.gather(*loops, return_exceptions=True)
@@ -169,12 +168,12 @@ class EngineWorker:
                 await asyncio.to_thread(self._unregister)
 
     def _register(self) -> None:
-        with runtime.writer(self.db) as conn:
+        with writing(self.db) as conn:
             store.register_process(conn, self.process_id, ROLE, os.getpid())
         self._reap()
 
     def _unregister(self) -> None:
-        with runtime.writer(self.db) as conn:
+        with writing(self.db) as conn:
             store.release_jobs_of(conn, [self.process_id])
             store.unregister_process(conn, self.process_id)
 
@@ -195,12 +194,12 @@ class EngineWorker:
             ):
                 dead.append(p["id"])
         if dead:
-            with runtime.writer(self.db) as conn:
+            with writing(self.db) as conn:
                 freed = store.release_jobs_of(conn, dead)
                 for pid in dead:
                     store.unregister_process(conn, pid)
             log.info("freed %d job(s) of %d stopped engine process(es)", freed, len(dead))
-            runtime.wake()
+            self.runtime.wake()
 
     async def _heartbeat_loop(self, stopping: asyncio.Event) -> None:
         while not stopping.is_set():
@@ -227,7 +226,7 @@ class EngineWorker:
     def _beat(self, running: list[str]) -> list[str]:
         """Beat, extend leases, free dead processes' jobs; return the ids of actions this
         process runs that were ended meanwhile (timed out, cancelled)."""
-        with runtime.writer(self.db) as conn:
+        with writing(self.db) as conn:
             store.heartbeat(conn, self.process_id)
             store.extend_leases(conn, self.process_id,
                                 store.utcnow() + timedelta(seconds=self.lease))
@@ -247,7 +246,8 @@ class EngineWorker:
             self._step_event.clear()
             try:
                 handled, nxt = await asyncio.to_thread(
-                    process_step_batch, self.db, self.step_batch, self.process_id,
+                    process_step_batch, self.db, self.runtime.shared, self.step_batch,
+                    self.process_id,
                     self.lease,
                 )
             except Exception as exc:
@@ -274,7 +274,8 @@ class EngineWorker:
             if free > 0:
                 try:
                     claimed = await asyncio.to_thread(
-                        claim_actions, self.db, self.process_id, free, self.lease
+                        claim_actions, self.db, self.runtime.shared, self.process_id, free,
+                        self.lease,
                     )
                 except Exception as exc:
                     if faults.refuses_writes(exc):
@@ -292,8 +293,6 @@ class EngineWorker:
             self._action_event.set()
 
     async def _run_action(self, claimed: ClaimedAction) -> None:
-        from levante.engine.platform_actions import WAITING, get_action
-
         action_row = claimed.action
         action_id = str(action_row["id"])
         WAITING.set(lambda waiting: self._set_waiting(action_id, waiting))
@@ -307,8 +306,8 @@ class EngineWorker:
                 task_execution_id=action_row.get("task_execution_id"),
                 action_execution_id=action_row["id"],
                 task_name=claimed.task_name,
-                callback_url=_callback(action_row["id"]),
-                config=SETTINGS.config,
+                callback_url=self._callback(action_row["id"]),
+                config=self.runtime.settings.config,
                 workflow_name=action_row.get("workflow_name"),
                 db=self.db,
             )
@@ -333,7 +332,8 @@ class EngineWorker:
         try:
             # Kept while the database refuses writes, and recorded once it accepts them.
             await faults.retry_writes_async(
-                lambda: finish_action(self.db, claimed, state, value, info),
+                lambda: finish_action(self.db, self.runtime.shared, claimed, state, value,
+                                      info),
                 self.write_retry, f"the result of action {action_row['id']}", log,
                 f"[{action_row.get('workflow_execution_id')}] ")
         except Exception:
@@ -359,8 +359,8 @@ class EngineWorker:
                 await self._wait(stopping, 1.0)
 
 
-def _callback(action_id: str) -> str | None:
-    base = SETTINGS.callback_base
-    if not base:
-        return None
-    return f"{base.rstrip('/')}/v2/action_executions/{action_id}"
+    def _callback(self, action_id: str) -> str | None:
+        base = self.runtime.settings.callback_base
+        if not base:
+            return None
+        return f"{base.rstrip('/')}/v2/action_executions/{action_id}"

@@ -5,14 +5,31 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from levante.engine import states
 from levante.engine.languages.graph import TaskNode
 from levante.engine.platform_actions import mask_params
+from levante.engine.settings import EngineSettings
 
-if TYPE_CHECKING:
-    from levante.engine.step_base import StepBase, WfEx
+
+class WfEx(Protocol):
+    """What expressions read of a loaded workflow execution (`step.base.WfEx`)."""
+
+    row: dict[str, Any]
+    spec: Any
+    tasks: list[dict[str, Any]]
+    by_name: dict[str, list[dict[str, Any]]]
+
+
+class StepBase(Protocol):
+    """What expressions need of the step they run in (`step.base.StepBase`)."""
+
+    settings: EngineSettings
+
+    def load(self, wf_id: str) -> Any: ...
+
+    def children_of(self, task: Mapping[str, Any]) -> list[Any]: ...
 
 try:  # the expression language lives in its own package (written in parallel)
     from levante.engine import expressions as _expressions
@@ -24,12 +41,20 @@ class ExpressionFailure(Exception):
     """An expression failed; the message names the expression and the error."""
 
 
-def evaluate(value: Any, data: Mapping[str, Any], ctx: Any) -> Any:
-    """Evaluate every expression inside `value` (strings, lists, dicts)."""
+def _timeout(ctx: Any, timeout: float | None) -> float | None:
+    if timeout is None and isinstance(ctx, TaskContext):
+        return ctx.timeout
+    return timeout
+
+
+def evaluate(value: Any, data: Mapping[str, Any], ctx: Any,
+             timeout: float | None = None) -> Any:
+    """Evaluate every expression inside `value` (strings, lists, dicts), each bounded by
+    `timeout` seconds (by default the step's `expression_timeout`)."""
     if _expressions is None:
         return value
     try:
-        return _expressions.evaluate(value, data, ctx)
+        return _expressions.evaluate(value, data, ctx, _timeout(ctx, timeout))
     except _expressions.ExpressionError as exc:
         raise ExpressionFailure(str(exc)) from exc
 
@@ -43,11 +68,12 @@ def has_expression(value: Any) -> bool:
     return _expressions is not None and bool(_expressions.has_expression(value))
 
 
-def evaluate_guard(value: Any, data: Mapping[str, Any], ctx: Any) -> bool:
+def evaluate_guard(value: Any, data: Mapping[str, Any], ctx: Any,
+                   timeout: float | None = None) -> bool:
     if _expressions is None:
         return bool(value)
     try:
-        return bool(_expressions.evaluate_guard(value, data, ctx))
+        return bool(_expressions.evaluate_guard(value, data, ctx, _timeout(ctx, timeout)))
     except _expressions.ExpressionError as exc:
         raise ExpressionFailure(str(exc)) from exc
 
@@ -84,6 +110,11 @@ class TaskContext:
         self._wf = wf
         self._task = task
         self._current_result = current_result
+
+    @property
+    def timeout(self) -> float:
+        """Seconds one expression may run (``[engine] expression_timeout``)."""
+        return self._step.settings.expression_timeout
 
     def env(self) -> dict[str, Any]:
         """The workflow's env, the platform's credential masked: expressions (and so

@@ -6,20 +6,21 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from levante.engine import machine, states
-from levante.engine.context import (
+from levante.engine import states
+from levante.engine.core import machine
+from levante.engine.core.context import (
     ExpressionFailure,
     TaskContext,
     data_view,
     evaluate,
     evaluate_guard,
 )
-from levante.engine.languages.graph import Target
-from levante.engine.step_base import (
+from levante.engine.core.step.base import (
     StepBase,
     WfEx,
     _strip_hidden,
 )
+from levante.engine.languages.graph import Target
 
 
 class Transitions(StepBase):

@@ -1,10 +1,11 @@
 """What every part of a step shares: the loaded executions, bookkeeping, and `flush`.
 
-`StepBase` holds the state of one step (see `levante.engine.step`) and the operations every
+`StepBase` holds the state of one step (see `levante.engine.core.step`) and the operations every
 part uses: loading executions, recording state changes, events and jobs, creating rows,
-and writing them all in `flush()`. The parts (`step_launch`, `step_actions`, `step_results`,
-`step_transitions`, `step_commands`) are mixins over it; `Step` combines them. Module-level
-helpers here: runtime settings, the caches of parsed specs and definitions, `WfEx`.
+and writing them all in `flush()`. The parts (`launch`, `actions`, `results`, `transitions`,
+`commands`, modules of this package) are mixins over it; `Step` combines them. Also here:
+`StepShared`, what every step of one engine runtime shares (its settings, the caches of
+parsed specs and definitions, the wake-up of its workers), and `WfEx`.
 """
 
 from __future__ import annotations
@@ -21,16 +22,20 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from levante.engine import handoff, platform_actions, states
+from levante.engine import handoff, platform_actions, states, wakeup
 from levante.engine.actions.base import StdAction
-from levante.engine.context import (
+from levante.engine.core.claims import ClaimedAction
+from levante.engine.core.context import (
     ExpressionFailure,
     TaskContext,
     data_view,
 )
-from levante.engine.exceptions import NotFound
+from levante.engine.core.exceptions import NotFound
 from levante.engine.languages.graph import TaskNode, WorkflowGraph
+from levante.engine.settings import EngineSettings
+from levante.engine.store import definitions
 from levante.engine.store import executions as store
+from levante.engine.store.outbox import lingers
 
 log = logging.getLogger("levante.engine.step")
 
@@ -54,34 +59,6 @@ INTERRUPTED = (
 )
 
 
-@dataclass
-class Settings:
-    """Process-wide runtime settings (set by the engine service)."""
-
-    events_always: bool = False
-    # start_workflow starts the first tasks in its own transaction (see runtime).
-    inline_start: bool = True
-    callback_base: str | None = None
-    config: Any = None
-    wake: Callable[[], None] = lambda: None
-    # Attempts at one piece of work (a report of an action's end, a claimed action run
-    # again, a step job) that fail or stop the process, before it is set aside.
-    max_attempts: int = 3
-
-
-SETTINGS = Settings()
-
-DEFAULT_MAX_NESTING_DEPTH = 100
-
-
-def max_nesting_depth() -> int:
-    """``[engine] max_nesting_depth``: workflows nested at most (the root is level 1)."""
-    config = SETTINGS.config
-    if config is None:
-        return DEFAULT_MAX_NESTING_DEPTH
-    return int(config.get_int("engine", "max_nesting_depth"))
-
-
 def nesting_of(row: Mapping[str, Any]) -> int:
     """The level of a workflow execution in its tree of workflows (the root is 1)."""
     runtime = row.get("runtime_context")
@@ -89,7 +66,7 @@ def nesting_of(row: Mapping[str, Any]) -> int:
     return level if isinstance(level, int) and level > 0 else 1
 
 
-class _SpecCache:
+class SpecCache:
     """Graphs of executions (immutable once started), by execution id.
 
     An execution stores its graph in the engine's own JSON (`languages.graph`), whatever
@@ -119,10 +96,6 @@ class _SpecCache:
             self._data[ex_id] = spec
 
 
-SPECS = _SpecCache()
-
-_definitions: dict[tuple[str, str], tuple[tuple[Any, ...], dict[str, Any], WorkflowGraph]] = {}
-_definitions_lock = threading.Lock()
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
 
 
@@ -140,45 +113,69 @@ class StaleDefinition(Exception):
     """A definition changed under a step that used its cached copy: run the step again."""
 
 
-def forget_definition(key: tuple[str, str]) -> None:
-    with _definitions_lock:
-        _definitions.pop(key, None)
+class DefinitionCache:
+    """Parsed workflow definitions by (identifier, namespace), each with the stamp (id,
+    checksum, update time) it was read at."""
 
+    def __init__(self, size: int = 1000) -> None:
+        self._data: dict[tuple[str, str], tuple[tuple[Any, ...], dict[str, Any],
+                                                WorkflowGraph]] = {}
+        self._lock = threading.Lock()
+        self._size = size
 
-def workflow_definition(
-    conn: Connection, identifier: str, namespace: str,
-    deferred: list[StampCheck] | None = None,
-) -> tuple[dict[str, Any], WorkflowGraph]:
-    """(definition row, parsed spec) of a workflow by id or name; NotFound.
+    def forget(self, key: tuple[str, str]) -> None:
+        with self._lock:
+            self._data.pop(key, None)
 
-    Kept in a small cache checked against the definition's id, checksum and update time
-    on every call (one indexed read), so a start does not re-read and re-parse it. With
-    `deferred` (PostgreSQL), a cached definition is used at once and the check is added
-    there, to run in the same round trip as the step's writes (see `Step.flush`).
-    """
-    from levante.engine.store import definitions
+    def workflow_definition(
+        self, conn: Connection, identifier: str, namespace: str,
+        deferred: list[StampCheck] | None = None,
+    ) -> tuple[dict[str, Any], WorkflowGraph]:
+        """(definition row, parsed spec) of a workflow by id or name; NotFound.
 
-    key = (identifier, namespace or "")
-    by_id = bool(_UUID.match(identifier))
-    if deferred is not None and store.is_postgres(conn):
-        with _definitions_lock:
-            cached = _definitions.get(key)
-        if cached is not None:
-            reads = store.stamp_reads("postgresql", identifier, namespace, by_id)
-            deferred.append(StampCheck(key, cached[0], reads))
+        Kept in this cache checked against the definition's id, checksum and update time
+        on every call (one indexed read), so a start does not re-read and re-parse it.
+        With `deferred` (PostgreSQL), a cached definition is used at once and the check is
+        added there, to run in the same round trip as the step's writes (see `Step.flush`).
+        """
+        key = (identifier, namespace or "")
+        by_id = bool(_UUID.match(identifier))
+        if deferred is not None and store.is_postgres(conn):
+            with self._lock:
+                cached = self._data.get(key)
+            if cached is not None:
+                reads = store.stamp_reads("postgresql", identifier, namespace, by_id)
+                deferred.append(StampCheck(key, cached[0], reads))
+                return cached[1], cached[2]
+        stamp = store.definition_stamp(conn, identifier, namespace, by_id)
+        with self._lock:
+            cached = self._data.get(key)
+        if stamp is not None and cached is not None and cached[0] == stamp:
             return cached[1], cached[2]
-    stamp = store.definition_stamp(conn, identifier, namespace, by_id)
-    with _definitions_lock:
-        cached = _definitions.get(key)
-    if stamp is not None and cached is not None and cached[0] == stamp:
-        return cached[1], cached[2]
-    definition, spec = definitions.get_workflow_spec(conn, identifier, namespace)
-    if stamp is not None:
-        with _definitions_lock:
-            if len(_definitions) > 1000:
-                _definitions.clear()
-            _definitions[key] = (stamp, definition, spec)
-    return definition, spec
+        definition, spec = definitions.get_workflow_spec(conn, identifier, namespace)
+        if stamp is not None:
+            with self._lock:
+                if len(self._data) > self._size:
+                    self._data.clear()
+                self._data[key] = (stamp, definition, spec)
+        return definition, spec
+
+
+def _nothing() -> None:
+    pass
+
+
+class StepShared:
+    """What the steps of one engine runtime share: its settings, the caches of parsed
+    specs and definitions, and the wake-up of its workers (called after a commit that
+    made work due at once)."""
+
+    def __init__(self, settings: EngineSettings | None = None,
+                 wake: Callable[[], None] = _nothing) -> None:
+        self.settings = settings or EngineSettings()
+        self.specs = SpecCache()
+        self.definitions = DefinitionCache()
+        self.wake = wake
 
 
 @dataclass
@@ -229,9 +226,10 @@ def _short(value: Any, limit: int = 4000) -> str:
 class StepBase:
     """The state of one step and the bookkeeping all its parts share."""
 
-    def __init__(self, conn: Connection, settings: Settings | None = None) -> None:
+    def __init__(self, conn: Connection, shared: StepShared) -> None:
         self.conn = conn
-        self.settings = settings or SETTINGS
+        self.shared = shared
+        self.settings = shared.settings
         self.now = store.utcnow()
         self._seq = 0
         self.wfs: dict[str, WfEx] = {}
@@ -266,7 +264,7 @@ class StepBase:
         row = store.get_workflow(self.conn, wf_id)
         if row is None:
             return None
-        wf = WfEx(row, SPECS.get(wf_id, row["spec"]))
+        wf = WfEx(row, self.shared.specs.get(wf_id, row["spec"]))
         for t in store.tasks_of(self.conn, wf_id):
             wf.add(t)
             self.task_wf[t["id"]] = wf
@@ -462,7 +460,7 @@ class StepBase:
             stamp = store.first_stamp(found[pos:pos + len(check.reads)])
             pos += len(check.reads)
             if stamp != check.stamp:
-                forget_definition(check.key)
+                self.shared.definitions.forget(check.key)
                 raise StaleDefinition(f"workflow definition {check.key[0]!r} changed")
         store.enqueue(conn, self.jobs)
         if self.events:
@@ -472,8 +470,6 @@ class StepBase:
             for offset, event in enumerate(self.events):
                 event["created_at"] = written + timedelta(microseconds=offset)
             store.insert_events(conn, self.events)
-            from levante.engine import wakeup
-
             wakeup.notify_in_transaction(conn)
 
     def after_commit(self) -> None:
@@ -483,8 +479,6 @@ class StepBase:
         for line in self.logs:
             log.info(*line)
         if self.handed and self._claimer is not None:
-            from levante.engine.scheduler import ClaimedAction
-
             self._claimer.take([
                 ClaimedAction.from_job(
                     job["id"], dict(self.new_actions[job["payload"]["action_id"]]),
@@ -492,11 +486,8 @@ class StepBase:
                 for job in self.handed
             ])
         if any(j["run_at"] <= self.now and not j.get("claimed_by") for j in self.jobs):
-            SETTINGS.wake()
+            self.shared.wake()
         if self.events:
-            from levante.engine import wakeup
-            from levante.engine.store.outbox import lingers
-
             wakeup.events_committed(urgent=not all(lingers(e["event"]) for e in self.events))
 
     def cascade(self, fn: Callable[..., None], *args: Any) -> None:
@@ -543,7 +534,7 @@ class StepBase:
             "created_at": self._stamp(), "updated_at": None,
         }
         wf = WfEx(row, spec)
-        SPECS.put(ex_id, spec)
+        self.shared.specs.put(ex_id, spec)
         self.wfs[ex_id] = wf
         self.new_wfs[ex_id] = row
         if parent is not None:

@@ -7,21 +7,22 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from levante.engine import machine, states
+from levante.engine import states
 from levante.engine.actions.base import ActionError, UnknownAction
-from levante.engine.context import (
+from levante.engine.core import machine
+from levante.engine.core.context import (
     ExpressionFailure,
     evaluate,
     evaluate_guard,
     has_expression,
 )
-from levante.engine.exceptions import InputError, NotFound
-from levante.engine.languages.graph import WorkflowGraph
-from levante.engine.step_base import (
+from levante.engine.core.exceptions import InputError, NotFound
+from levante.engine.core.step.base import (
     StepBase,
     WfEx,
     _number,
 )
+from levante.engine.languages.graph import WorkflowGraph
 
 
 class Launching(StepBase):

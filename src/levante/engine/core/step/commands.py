@@ -6,7 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 from levante.engine import states
-from levante.engine.step_base import (
+from levante.engine.core.exceptions import InvalidStateTransition
+from levante.engine.core.step.base import (
     StepBase,
     WfEx,
 )
@@ -138,8 +139,6 @@ class Commands(StepBase):
     def rerun(self, wf: WfEx, task: dict[str, Any], reset: bool) -> None:
         rc = task["runtime_context"]
         if task["state"] != states.ERROR:
-            from levante.engine.exceptions import InvalidStateTransition
-
             raise InvalidStateTransition(
                 f"Task execution {task['id']} is in state {task['state']}; only a task in "
                 "ERROR can be re-run"
@@ -172,8 +171,6 @@ class Commands(StepBase):
 
     def skip(self, wf: WfEx, task: dict[str, Any]) -> None:
         if task["state"] != states.ERROR:
-            from levante.engine.exceptions import InvalidStateTransition
-
             raise InvalidStateTransition(
                 f"Task execution {task['id']} is in state {task['state']}; only a task in "
                 "ERROR can be skipped"
