@@ -1,9 +1,11 @@
 """Engine benchmarks, measured from a client over HTTP against `levante serve engine`.
 
-    .venv/bin/python bench/engine_bench.py [--database URL] [--processes N] [--quick]
+    .venv/bin/python -m bench.engine_bench [--database URL] [--processes N] [--quick]
 
-Without --database, a fresh embedded SQLite database in a temporary folder is used. For
-PostgreSQL pass an empty database URL (it is upgraded to head). Prints one line per figure:
+The engines are started by the test harness (tests/harness.py): run it from the
+repository's root. Without --database, a fresh embedded SQLite database in a temporary
+folder is used. For PostgreSQL pass an empty database URL (it is upgraded to head).
+Prints one line per figure:
   chain3      3 std.noop tasks in a chain, create -> SUCCESS, median (target <= 10 ms)
   throughput  1000 executions of chain3 from 10 client threads (target >= 300 per second)
   items500    with-items over 500 std.echo, create -> SUCCESS (target <= 1 s)
@@ -14,11 +16,8 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
-import socket
 import statistics
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -26,16 +25,9 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from tests.harness import System, free_port, levante_bin, write_ini
 
-BIN = Path(sys.executable).parent
 FINAL = {"SUCCESS", "ERROR", "CANCELLED"}
-
-
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
 
 HEADERS: dict[str, str] = {}
 
@@ -70,34 +62,27 @@ items500:
 """
 
 
-class Engine:
-    def __init__(self, url: str, folder: Path, index: int, workers: int = 4) -> None:
-        self.port = _port()
-        conf = folder / f"engine{index}.conf"
-        conf.write_text(
-            f"[database]\nconnection = {url}\n[engine]\nport = {self.port}\n"
-            f"workers = {workers}\npoll_interval = 1.0\n[log]\nlevel = WARNING\n"
-        )
-        self.log = (folder / f"engine{index}.log").open("wb")
-        self.proc = subprocess.Popen(
-            [str(BIN / "levante"), "serve", "engine", "--config-file", str(conf)],
-            stdout=self.log, stderr=subprocess.STDOUT,
-        )
-        self.base = f"http://127.0.0.1:{self.port}/v2"
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                httpx.get(f"{self.base}/workflows?limit=1", timeout=1)
-                break
-            except httpx.HTTPError:
-                if time.monotonic() > deadline or self.proc.poll() is not None:
-                    raise SystemExit("engine did not start") from None
-                time.sleep(0.1)
-
-    def stop(self) -> None:
-        self.proc.send_signal(signal.SIGTERM)
-        self.proc.wait(15)
-        self.log.close()
+def start_engines(url: str, folder: Path, count: int,
+                  workers: int = 4) -> tuple[System, list[str]]:
+    """`count` processes of `levante serve engine` on `url`; the system and their bases."""
+    system = System(folder, {}, 0, 0)
+    bases = []
+    for index in range(count):
+        name = "engine" if index == 0 else f"engine-{index + 1}"
+        port = free_port()
+        system.confs[name] = write_ini(folder / f"engine{index}.conf", {
+            "database": {"connection": url},
+            "engine": {"port": port, "workers": workers, "poll_interval": 1.0},
+            "log": {"level": "WARNING"}})
+        system.start(name)
+        bases.append(f"http://127.0.0.1:{port}/v2")
+    try:
+        for base in bases:
+            system.wait_up(f"{base}/workflows?limit=1", 20)
+    except AssertionError as error:
+        system.stop_all()
+        raise SystemExit(f"engine did not start: {error}") from None
+    return system, bases
 
 
 def _run(client: httpx.Client, name: str, poll: float = 0.0005) -> tuple[float, str]:
@@ -180,12 +165,12 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     folder = Path(tempfile.mkdtemp(prefix="levante-bench-"))
     url = args.database or f"sqlite:///{folder / 'levante.sqlite'}"
-    subprocess.run([str(BIN / "levante-db-manage"), "upgrade", "--database", url],
+    subprocess.run([levante_bin("levante-db-manage"), "upgrade", "--database", url],
                    check=True, capture_output=True)
     HEADERS["X-Auth-Token"] = _api_key(url)  # the engine API is authenticated
-    engines = [Engine(url, folder, i) for i in range(args.processes)]
+    engines, bases = start_engines(url, folder, args.processes)
     try:
-        base = engines[0].base
+        base = bases[0]
         with httpx.Client(base_url=base, headers=HEADERS) as client:
             for text in (_chain("chain3", 3), _chain("chain100", 100), ITEMS):
                 r = client.post("/workflows", content=text,
@@ -198,7 +183,7 @@ def main(argv: list[str] | None = None) -> None:
         results["chain3"] = bench_chain3(base, 20 if args.quick else 100)
         print(f"chain3      {results['chain3']:8.2f} ms median   ({label})", flush=True)
         total = 300 if args.quick else 1000
-        results["throughput"] = bench_throughput([e.base for e in engines], total, 10)
+        results["throughput"] = bench_throughput(bases, total, 10)
         print(f"throughput  {results['throughput']:8.1f} /s         ({total} executions, "
               f"10 threads, {label})", flush=True)
         results["items500"] = bench_once(base, "items500")
@@ -206,8 +191,7 @@ def main(argv: list[str] | None = None) -> None:
         results["chain100"] = bench_once(base, "chain100")
         print(f"chain100    {results['chain100']:8.3f} s          ({label})", flush=True)
     finally:
-        for e in engines:
-            e.stop()
+        engines.stop_all()
     if os.environ.get("LEVANTE_BENCH_KEEP") != "1":
         import shutil
 

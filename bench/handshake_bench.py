@@ -12,8 +12,10 @@
    Then a few executions end on the stub and the time until the platform shows it is
    measured (target: within query_interval + 0.5 s).
 
-    .venv/bin/python bench/handshake_bench.py [--database URL] [--samples 200]
+    .venv/bin/python -m bench.handshake_bench [--database URL] [--samples 200]
         [--tracked 10000] [--seconds 20] [--only latency|tracker]
+
+The children are started by the test harness (tests/harness.py): run it from the root.
 
 LEVANTE_BENCH_LOG_LEVEL=INFO shows the child's log (the notifier's lines, with times).
 """
@@ -25,7 +27,6 @@ import asyncio
 import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -33,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from tests.harness import System, free_port
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -51,14 +53,6 @@ bench_chain:
     two:
       action: std.noop
 """
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _config(database_url: str, data_dir: str, engine_port: int, api_port: int) -> Any:
@@ -91,17 +85,6 @@ def serve_all(database_url: str, data_dir: str, engine_port: int, api_port: int)
                 *api_services(config, engine)]
     cpu.pin_process(config.get_str("core", "cpu_affinity"))  # as `levante up` does
     asyncio.run(run_services(services))
-
-
-def _wait_http(url: str, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            httpx.get(url, timeout=1.0)
-            return
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    raise SystemExit(f"{url} did not come up")
 
 
 def _pct(values: list[float], q: float) -> float:
@@ -140,12 +123,14 @@ def latency(database_url: str | None, samples: int) -> None:
 
     tmp = tempfile.mkdtemp(prefix="levante-hs-bench-")
     url = database_url or f"sqlite:///{tmp}/levante.sqlite"
-    engine_port, api_port = _free_port(), _free_port()
-    child = subprocess.Popen([sys.executable, __file__, "--serve", url, tmp, str(engine_port),
-                              str(api_port)], cwd=ROOT)
+    engine_port, api_port = free_port(), free_port()
+    child = System(Path(tmp), {}, engine_port, api_port, cwd=ROOT, commands={"all": [
+        sys.executable, "-m", "bench.handshake_bench", "--serve", url, tmp, str(engine_port),
+        str(api_port)]})
+    child.start("all")
     try:
-        _wait_http(f"http://127.0.0.1:{engine_port}/v2")
-        _wait_http(f"http://127.0.0.1:{api_port}/v1/openapi.json")
+        child.wait_up(f"{child.engine}/v2", 90)
+        child.wait_up(f"{child.api}/v1/openapi.json", 90)
         db = make_engine(url)
         from levante.identity.keys import create_api_key
 
@@ -198,8 +183,7 @@ def latency(database_url: str | None, samples: int) -> None:
               f"{statistics.median(picked):.2f} ms, p99 {_pct(picked, 0.99):.2f} ms "
               "(the rest: the engine's step before its commit, and the wake-up)")
     finally:
-        child.terminate()
-        child.wait(10)
+        child.stop_all()
 
 
 # --- part 2: the tracker ---------------------------------------------------------------------
@@ -248,10 +232,12 @@ def tracker(database_url: str | None, tracked: int, seconds: float) -> None:
     url = database_url or f"sqlite:///{tmp}/levante.sqlite"
     manage.upgrade(url, "head")
     db = make_engine(url)
-    port = _free_port()
-    stub = subprocess.Popen([sys.executable, __file__, "--stub", str(port)], cwd=ROOT)
+    port = free_port()
+    stub = System(Path(tmp), {}, port, 0, cwd=ROOT, commands={"stub": [
+        sys.executable, "-m", "bench.handshake_bench", "--stub", str(port)]})
+    stub.start("stub")
     try:
-        _wait_http(f"http://127.0.0.1:{port}/v2/tasks")
+        stub.wait_up(f"{stub.engine}/v2/tasks", 90)
         ids = [platform_execution(db, f"wf-{i:05d}") for i in range(tracked)]
         stamp = platform_store.now()
         with db.begin() as conn:
@@ -298,8 +284,7 @@ def tracker(database_url: str | None, tracked: int, seconds: float) -> None:
         print(f"tracker, an end noticed after: "
               f"{', '.join(f'{v:.2f} s' for v in noticed)} (target <= 5.5 s)")
     finally:
-        stub.terminate()
-        stub.wait(10)
+        stub.stop_all()
         db.dispose()
 
 

@@ -5,7 +5,9 @@ this script is the client. Prints the median latency of `core.noop` and of
 `core.local cmd=true` (POST, then GET until succeeded), and the throughput of executions
 requested from 10 client threads.
 
-    .venv/bin/python bench/platform_bench.py [--database URL] [--count 1000] [--samples 200]
+    .venv/bin/python -m bench.platform_bench [--database URL] [--count 1000] [--samples 200]
+
+The child is started by the test harness (tests/harness.py): run it from the root.
 """
 
 from __future__ import annotations
@@ -14,7 +16,6 @@ import argparse
 import asyncio
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -23,8 +24,10 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from tests.harness import System, free_port
 
 HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
 DONE = {"succeeded", "failed", "timeout", "abandoned", "canceled"}
 
 
@@ -49,14 +52,6 @@ def serve(database_url: str, data_dir: str, port: int, workers: int) -> None:
     services = [*api_services(config, engine), *runner_services(config, engine)]
     cpu.pin_process(config.get_str("core", "cpu_affinity"))  # as `levante up` does
     asyncio.run(run_services(services))
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _wait_done(client: httpx.Client, execution_id: str) -> str:
@@ -140,26 +135,19 @@ def main() -> int:
         return 0
     with tempfile.TemporaryDirectory() as tmp:
         url = args.database or f"sqlite:///{tmp}/levante.sqlite"
-        port = _free_port()
-        child = subprocess.Popen(
-            [sys.executable, __file__, "--workers", str(args.workers),
-             "--serve", url, tmp, str(port)],
-            env={**os.environ, "LEVANTE_LOG_LEVEL": "WARNING"},
-        )
+        port = free_port()
+        serve_cmd = [sys.executable, "-m", "bench.platform_bench", "--workers",
+                     str(args.workers), "--serve", url, tmp, str(port)]
+        system = System(Path(tmp), {}, 0, port, commands={"platform": serve_cmd},
+                        env={"LEVANTE_LOG_LEVEL": "WARNING"}, cwd=ROOT)
+        child = system.start("platform")
         base = f"http://127.0.0.1:{port}/v1"
         try:
-            deadline = time.monotonic() + 60
             key_file = Path(tmp) / "api_key"
-            while True:
-                try:
-                    if key_file.exists():
-                        httpx.get(f"http://127.0.0.1:{port}/", timeout=1)
-                        break
-                except httpx.HTTPError:
-                    pass
-                if time.monotonic() > deadline or child.poll() is not None:
-                    raise SystemExit("the platform did not start")
-                time.sleep(0.05)
+            try:
+                system.wait_up(f"{system.api}/", 60)  # (the key is written before)
+            except AssertionError as error:
+                raise SystemExit(f"the platform did not start: {error}") from None
             key = key_file.read_text().strip()
             kind = "PostgreSQL" if url.startswith("postgres") else "SQLite"
             with httpx.Client(base_url=base, headers={"St2-Api-Key": key}) as client:
@@ -186,8 +174,7 @@ def main() -> int:
             load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
             print(f"load average during the run: {load:.1f} on {os.cpu_count()} CPU(s)")
         finally:
-            child.terminate()
-            child.wait(10)
+            system.stop_all()
     return 0
 
 

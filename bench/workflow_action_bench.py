@@ -12,17 +12,16 @@ What the client saw is printed too: it adds up to one poll interval, and each po
 the server a request (polling every millisecond slows the very thing it measures).
 Target (issue 5): median at most 30 ms.
 
-    .venv/bin/python bench/workflow_action_bench.py [--database URL] [--samples 50] [--poll S]
+    .venv/bin/python -m bench.workflow_action_bench [--database URL] [--samples 50] [--poll S]
+
+`levante up` is started by the test harness (tests/harness.py): run it from the root.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 import signal
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -30,6 +29,7 @@ from datetime import datetime
 from pathlib import Path
 
 import httpx
+from tests.harness import System, free_port, levante_bin
 
 PACK = {
     "pack.yaml": "ref: benchwf\nname: benchwf\ndescription: bench\nversion: 1.0.0\n"
@@ -53,12 +53,6 @@ benchwf.three_noops:
 DONE = frozenset({"succeeded", "failed", "timeout", "abandoned", "canceled"})
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _pct(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
@@ -77,31 +71,24 @@ def main() -> int:
             path = root / "packs" / "benchwf" / name
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(text, encoding="utf-8")
-        api_port, engine_port = _free_port(), _free_port()
+        api_port, engine_port = free_port(), free_port()
         conf = root / "levante.conf"
         database = f"[database]\nconnection = {args.database}\n" if args.database else ""
         conf.write_text(f"[content]\npacks_paths = {root / 'packs'}\n[log]\nlevel = WARNING\n"
                         f"{database}", encoding="utf-8")
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("LEVANTE_", "ST2_"))}
-        levante = str(Path(sys.executable).parent / "levante")
-        proc = subprocess.Popen(
-            [levante, "up", "--no-example", "--config-file", str(conf), "--data-dir",
-             str(root / "data"), "--api-port", str(api_port), "--engine-port",
-             str(engine_port)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+        up = [levante_bin("levante"), "up", "--no-example", "--config-file", str(conf),
+              "--data-dir", str(root / "data"), "--api-port", str(api_port),
+              "--engine-port", str(engine_port)]
+        system = System(root, {"up": conf}, engine_port, api_port, commands={"up": up},
+                        clean_env=True)
+        system.start("up")
         try:
             base = f"http://127.0.0.1:{api_port}/v1"
-            deadline = time.monotonic() + 60
-            while True:
-                try:
-                    httpx.get(f"{base}/openapi.json", timeout=1)
-                    httpx.get(f"http://127.0.0.1:{engine_port}/v2", timeout=1)
-                    break
-                except httpx.HTTPError:
-                    if time.monotonic() > deadline or proc.poll() is not None:
-                        print("levante up did not start")
-                        return 1
-                    time.sleep(0.1)
+            try:
+                system.wait_ready()
+            except AssertionError as error:
+                print(f"levante up did not start: {error}")
+                return 1
             key = (root / "data" / "api_key").read_text(encoding="utf-8").strip()
             timings: list[float] = []
             seen: list[float] = []
@@ -126,11 +113,7 @@ def main() -> int:
                         timings.append((ended.timestamp() - sent) * 1000)
                         seen.append(observed)
         finally:
-            proc.send_signal(signal.SIGINT)
-            try:
-                proc.wait(30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+            system.stop("up", signal.SIGINT)
     print(f"workflow action, 3 core.noop tasks as child executions, request to succeeded "
           f"({args.database or 'sqlite'}, {args.samples} runs): "
           f"median {statistics.median(timings):.1f} ms, p99 {_pct(timings, 0.99):.1f} ms "

@@ -128,13 +128,15 @@ SECTIONS: tuple[Section, ...] = (
         "Where Levante keeps its files, and how a service process uses the CPUs.",
         ("data_dir", "str", "~/.local/share/levante",
          "Data folder: the embedded SQLite database, the first API key, logs of `levante up`."),
-        ("cpu_affinity", "str", "auto",
-         "CPU that the threads of a `levante up` or `levante serve` process stay on: "
-         "`auto` (one CPU picked by process id, on Linux with two CPUs or more), `off`, "
-         "or a CPU number. One Python process runs one thread at a time; keeping its "
-         "threads on one CPU spares their hand-overs a trip between CPUs (on the workflow "
-         "benchmark, 22 ms instead of 24 to 31 ms). Action processes it starts may use "
-         "every CPU."),
+        ("cpu_affinity", "str", "off",
+         "Whether the threads of a `levante up` or `levante serve` process stay on one CPU: "
+         "`off` (the default: the system places them, and moves them away from busy "
+         "neighbours), `auto` (the least busy CPU that no other Levante process of this "
+         "user keeps to; none when all are kept), or a CPU number (refused if another "
+         "Levante process keeps to it). Two Levante processes never keep to one CPU. "
+         "Pinning spares the hand-overs between a process's threads a trip between CPUs, "
+         "but on a shared host a pinned process cannot escape a busy CPU. Action "
+         "processes it starts may use every CPU."),
     ),
     _section(
         "database",

@@ -1,10 +1,9 @@
 """A running engine for the real `mistral` CLI (python-mistralclient in its own venv).
 
-The engine is `levante serve engine` in a subprocess once `levante.engine.service`
-exists, authenticated (`[engine] auth`, the default); the CLI authenticates as users do,
-through the engine's Keystone v3 endpoint: `mistral --os-mistral-url <engine>/v2
---os-auth-url <engine>/identity/v3 --os-auth-token <API key> ...`. Before the engine
-service existed, the API alone (uvicorn in a thread) served the definition-side commands.
+The engine is `levante serve engine` in a subprocess (tests/harness.py), authenticated
+(`[engine] auth`, the default); the CLI authenticates as users do, through the engine's
+Keystone v3 endpoint: `mistral --os-mistral-url <engine>/v2 --os-auth-url
+<engine>/identity/v3 --os-auth-token <API key> ...`.
 """
 
 from __future__ import annotations
@@ -13,19 +12,16 @@ import importlib.util
 import json
 import os
 import subprocess
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
-from levante.db import manage
 from levante.db.connect import make_engine
 from levante.identity.keys import create_api_key
-from tests.conftest import free_port, levante_bin
+from tests.harness import Sections, System, merged, start_system
 
 ROOT = Path(__file__).resolve().parents[3]
 MISTRAL = ROOT / ".venv-clients" / "mistral" / "bin" / "mistral"
@@ -79,18 +75,23 @@ class Mistral:
         return json.loads(self.run(*args, "-f", "json").stdout)
 
 
-def _wait_http(url: str, proc: subprocess.Popen[bytes] | None, log: Path) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if proc is not None and proc.poll() is not None:
-            raise RuntimeError(f"the engine exited early:\n{log.read_text()}")
+def start_engine(tmp: Path, kind: str, user: str,
+                 options: Sections | None = None) -> System:
+    """`levante serve engine` alone (the notifier off) on a new `kind` database, through
+    the harness; `System.key` is an API key of `user` (the engine API is authenticated,
+    and the CLI authenticates through its Keystone v3 endpoint)."""
+    found = start_system(tmp, kind, ("engine",), register_packs=False, options=merged(
+        {"engine": {"host": "127.0.0.1"}, "notifier": {"enabled": "false"}}, options))
+    try:
+        db = make_engine(found.engine_db)
         try:
-            if httpx.get(url, timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.05)
-    raise RuntimeError(f"the engine did not answer on {url}:\n{log.read_text()}")
+            found.key, _row = create_api_key(db, user)
+        finally:
+            db.dispose()
+    except BaseException:
+        found.close()
+        raise
+    return found
 
 
 @pytest.fixture(scope="module")
@@ -99,44 +100,8 @@ def mistral(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mistral]:
         pytest.skip(f"python-mistralclient is not installed in {MISTRAL.parent.parent} "
                     "(run `make clients`)")
     tmp = tmp_path_factory.mktemp("engine")
-    url = f"sqlite:///{tmp / 'levante.sqlite'}"
-    manage.upgrade(url, "head")
-    db = make_engine(url)
+    engine = start_engine(tmp, "sqlite", "cli-user")
     try:
-        key, _row = create_api_key(db, "cli-user")
+        yield Mistral(engine.engine + "/v2", tmp, engine.key)
     finally:
-        db.dispose()
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    log = tmp / "engine.log"
-    if has_engine_service():
-        config = tmp / "levante.conf"
-        config.write_text(
-            f"[core]\ndata_dir = {tmp}\n[database]\nconnection = {url}\n"
-            f"[engine]\nhost = 127.0.0.1\nport = {port}\npoll_interval = 0.2\n"
-            f"[notifier]\nenabled = false\n"
-        )
-        with open(log, "wb") as out:
-            proc = subprocess.Popen(
-                [levante_bin("levante"), "serve", "engine", "--config-file", str(config)],
-                stdout=out, stderr=subprocess.STDOUT,
-            )
-        try:
-            _wait_http(base + "/v2", proc, log)
-            yield Mistral(base + "/v2", tmp, key)
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-        return
-    from tests.integration.engine.api.conftest import serve
-
-    engine = make_engine(url)
-    try:
-        for served in serve(engine):
-            yield Mistral(served + "/v2", tmp)
-    finally:
-        engine.dispose()
+        engine.close()

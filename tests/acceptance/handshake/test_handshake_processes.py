@@ -1,6 +1,6 @@
 """The handshake with the engine and the platform as separate processes on separate
-databases: `levante serve engine` + `levante serve notifier` on one, `levante serve api` +
-`levante serve resultstracker` on the other, talking only over HTTP.
+databases (tests/harness.py): `levante serve engine` + `levante serve notifier` on one,
+`levante serve api` + `levante serve resultstracker` on the other, talking only over HTTP.
 
 The platform execution that a workflow action would create is written by the test (the
 workflow runner is not wired yet); the test then starts the workflow on the engine with
@@ -10,30 +10,21 @@ the platform's `params.env.levante` and `params.notify`, as the runner will.
 from __future__ import annotations
 
 import json
-import os
-import signal
 import subprocess
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 from sqlalchemy import update
 
-from levante.db import manage
 from levante.db.connect import make_engine
 from levante.platform.models import executions
 from levante.webhooks import generate_secret, signed_headers
-from tests.conftest import (
-    create_postgres_database,
-    drop_postgres_database,
-    free_port,
-    levante_bin,
-    postgres_server_url,
-)
+from tests.conftest import levante_bin, postgres_server_url
+from tests.harness import System
 from tests.integration.handshake.support import platform_execution, platform_row, wait_for
 
 WORKFLOW = """---
@@ -65,50 +56,8 @@ hs_sleepy:
 """
 
 
-@dataclass
-class System:
-    tmp: Path
-    engine_url: str
-    platform_url: str
-    engine_conf: Path
-    platform_conf: Path
-    engine_port: int
-    api_port: int
-    secret: str
-    procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
-
-    def start(self, role: str) -> None:
-        conf = self.engine_conf if role in ("engine", "notifier") else self.platform_conf
-        log = open(self.tmp / f"{role}.out", "ab")  # noqa: SIM115 (kept by the process)
-        self.procs[role] = subprocess.Popen(
-            [levante_bin("levante"), "serve", role, "--config-file", str(conf)],
-            stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"},
-        )
-
-    def kill(self, role: str) -> None:
-        proc = self.procs.pop(role)
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(10)
-
-    def stop_all(self) -> None:
-        for proc in self.procs.values():
-            proc.terminate()
-        for proc in self.procs.values():
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-        self.procs.clear()
-
-    def wait_up(self, url: str) -> None:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                httpx.get(url, timeout=1.0)
-                return
-            except httpx.HTTPError:
-                time.sleep(0.1)
-        raise AssertionError(f"{url} did not come up; see {self.tmp}")
+class Handshake(System):
+    """The system, plus starting a workflow on the engine as the workflow runner does."""
 
     @property
     def callback(self) -> str:
@@ -128,96 +77,57 @@ class System:
         return str(answer.json()["id"])
 
 
-def _write_conf(path: Path, url: str, data: Path, engine_port: int, api_port: int,
-                secret: str, log: Path) -> None:
-    path.write_text(f"""
-[core]
-data_dir = {data}
-[database]
-connection = {url}
-[engine]
-port = {engine_port}
-poll_interval = 0.2
-# Two databases: the platform's keys are not in the engine's identity tables, so the engine
-# runs without authentication here (see docs/configuration.md, [engine] auth).
-auth = false
-[api]
-port = {api_port}
-[auth]
-enabled = true
-[notifier]
-signing_secret = {secret}
-initial_backoff = 0.1
-max_backoff = 0.5
-poll_interval = 0.1
-[resultstracker]
-query_interval = 0.5
-empty_q_sleep_time = 0.2
-silence_timeout = 30
-[log]
-file = {log}
-""", encoding="utf-8")
+OPTIONS: dict[str, dict[str, Any]] = {
+    # Two databases: the platform's keys are not in the engine's identity tables, so the
+    # engine runs without authentication here (see docs/configuration.md, [engine] auth).
+    "engine": {"auth": "false"},
+    "auth": {"enabled": "true"},
+    "resultstracker": {"silence_timeout": 30},
+}
 
 
 @pytest.fixture(scope="module", params=["sqlite", pytest.param("postgres",
                                                                 marks=pytest.mark.postgres)])
 def system(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-           ) -> Iterator[System]:
+           ) -> Iterator[Handshake]:
+    if request.param == "postgres" and not postgres_server_url():
+        pytest.skip("PostgreSQL tests need LEVANTE_TEST_POSTGRES_URL")
     tmp = tmp_path_factory.mktemp(f"handshake-{request.param}")
-    if request.param == "sqlite":
-        urls = [f"sqlite:///{tmp / 'engine.sqlite'}", f"sqlite:///{tmp / 'platform.sqlite'}"]
-    else:
-        if not postgres_server_url():
-            pytest.skip("PostgreSQL tests need LEVANTE_TEST_POSTGRES_URL")
-        urls = [create_postgres_database(), create_postgres_database()]
-    for url in urls:
-        manage.upgrade(url, "head")
-    engine_port, api_port = free_port(), free_port()
-    secret = generate_secret()
-    engine_conf, platform_conf = tmp / "engine.conf", tmp / "platform.conf"
-    _write_conf(engine_conf, urls[0], tmp / "edata", engine_port, api_port, secret,
-                tmp / "engine.log")
-    _write_conf(platform_conf, urls[1], tmp / "pdata", engine_port, api_port, secret,
-                tmp / "platform.log")
-    found = System(tmp, urls[0], urls[1], engine_conf, platform_conf, engine_port, api_port,
-                   secret)
-    for role in ("engine", "notifier", "api", "resultstracker"):
-        found.start(role)
+    found = Handshake.create(
+        tmp, request.param, ("engine", "notifier", "api", "resultstracker"), split=True,
+        options=OPTIONS, register_packs=False,
+        engine_options={"log": {"file": tmp / "engine.log"}},
+        platform_options={"log": {"file": tmp / "platform.log"}})
     try:
-        found.wait_up(f"http://127.0.0.1:{engine_port}/v2")
-        found.wait_up(f"http://127.0.0.1:{api_port}/v1/openapi.json")
-        answer = httpx.post(f"http://127.0.0.1:{engine_port}/v2/workflows", content=WORKFLOW,
+        answer = httpx.post(f"{found.engine}/v2/workflows", content=WORKFLOW,
                             headers={"content-type": "text/plain"}, timeout=30)
         assert answer.status_code == 201, answer.text
         yield found
     finally:
-        found.stop_all()
-        if request.param == "postgres":
-            for url in urls:
-                drop_postgres_database(url)
+        found.close()
 
 
-def _status(system: System, ex_id: str) -> str:
-    db = make_engine(system.platform_url)
+def _status(system: Handshake, ex_id: str) -> str:
+    db = make_engine(system.platform_db)
     try:
         return str(platform_row(db, ex_id)["status"])
     finally:
         db.dispose()
 
 
-def _new_execution(system: System) -> str:
-    db = make_engine(system.platform_url)
+def _new_execution(system: Handshake) -> str:
+    db = make_engine(system.platform_db)
     try:
         return platform_execution(db, None)
     finally:
         db.dispose()
 
 
-def test_a_workflow_end_to_end_with_the_log_lines(system: System) -> None:
+def test_a_workflow_end_to_end_with_the_log_lines(system: Handshake) -> None:
     ex_id = _new_execution(system)
     wf_id = system.launch(ex_id)
     wait_for(lambda: _status(system, ex_id) == "succeeded", 30.0, 0.05)
-    db = make_engine(system.platform_url)
+    db = make_engine(system.platform_db)
     row = platform_row(db, ex_id)
     db.dispose()
     assert row["result"]["answer"] == 42
@@ -241,7 +151,7 @@ def test_a_workflow_end_to_end_with_the_log_lines(system: System) -> None:
                              "will be published to levante.") for line in lines)
 
 
-def test_platform_killed_while_workflows_finish(system: System) -> None:
+def test_platform_killed_while_workflows_finish(system: Handshake) -> None:
     system.kill("api")
     ids = [_new_execution(system) for _ in range(3)]
     for ex_id in ids:
@@ -253,9 +163,9 @@ def test_platform_killed_while_workflows_finish(system: System) -> None:
     wait_for(lambda: all(_status(system, ex_id) == "succeeded" for ex_id in ids), 30.0, 0.1)
 
 
-def test_the_tracker_alone_with_levante_track_result(system: System) -> None:
+def test_the_tracker_alone_with_levante_track_result(system: Handshake) -> None:
     system.kill("notifier")  # the notifier is off: only the tracker can end it
-    db = make_engine(system.platform_url)
+    db = make_engine(system.platform_db)
     try:
         ex_id = platform_execution(db, None)
         wf_id = system.launch(ex_id)
@@ -265,12 +175,12 @@ def test_the_tracker_alone_with_levante_track_result(system: System) -> None:
     finally:
         db.dispose()
     added = subprocess.run([levante_bin("levante-track-result"), ex_id, "--config-file",
-                            str(system.platform_conf)], capture_output=True, text=True,
+                            str(system.confs["api"])], capture_output=True, text=True,
                            timeout=60)
     assert added.returncode == 0, added.stderr
     assert "Tracking execution" in added.stdout
     wait_for(lambda: _status(system, ex_id) == "succeeded", 30.0, 0.05)
-    db = make_engine(system.platform_url)
+    db = make_engine(system.platform_db)
     row = platform_row(db, ex_id)
     db.dispose()
     assert row["result"]["answer"] == 42
@@ -278,8 +188,8 @@ def test_the_tracker_alone_with_levante_track_result(system: System) -> None:
     system.start("notifier")  # its late events change nothing
 
 
-def test_the_silence_safety_net(system: System) -> None:
-    db = make_engine(system.platform_url)
+def test_the_silence_safety_net(system: Handshake) -> None:
+    db = make_engine(system.platform_db)
     try:
         wf_id = system.launch(None, notify=False)
         ex_id = platform_execution(db, wf_id)
@@ -295,11 +205,11 @@ def test_the_silence_safety_net(system: System) -> None:
     assert f"[{ex_id}] no event for 30 s: the results tracker follows it now" in log
 
 
-def test_duplicate_late_and_badly_signed_events(system: System) -> None:
+def test_duplicate_late_and_badly_signed_events(system: Handshake) -> None:
     ex_id = _new_execution(system)
     wf_id = system.launch(ex_id)
     wait_for(lambda: _status(system, ex_id) == "succeeded", 30.0, 0.05)
-    db = make_engine(system.platform_url)
+    db = make_engine(system.platform_db)
     before = platform_row(db, ex_id)
 
     def post(body: dict[str, object], secret: str) -> httpx.Response:
@@ -325,7 +235,7 @@ def test_duplicate_late_and_badly_signed_events(system: System) -> None:
     assert "bad signature" in (system.tmp / "platform.log").read_text()
 
 
-def test_notifier_killed_and_restarted(system: System) -> None:
+def test_notifier_killed_and_restarted(system: Handshake) -> None:
     system.kill("notifier")
     ex_id = _new_execution(system)
     wf_id = system.launch(ex_id)
@@ -342,7 +252,7 @@ def test_notifier_killed_and_restarted(system: System) -> None:
     wait_for(lambda: _status(system, ex_id) == "succeeded", 30.0, 0.05)
 
 
-def test_engine_killed_and_restarted_mid_workflow(system: System) -> None:
+def test_engine_killed_and_restarted_mid_workflow(system: Handshake) -> None:
     ex_id = _new_execution(system)
     system.launch(ex_id, workflow="hs_sleepy")
     time.sleep(0.5)  # the nap task is running
@@ -350,7 +260,7 @@ def test_engine_killed_and_restarted_mid_workflow(system: System) -> None:
     system.start("engine")
     system.wait_up(f"http://127.0.0.1:{system.engine_port}/v2")
     wait_for(lambda: _status(system, ex_id) == "succeeded", 60.0, 0.1)
-    db = make_engine(system.platform_url)
+    db = make_engine(system.platform_db)
     row = platform_row(db, ex_id)
     db.dispose()
     assert row["result"]["slept"] is True

@@ -11,8 +11,9 @@ from typing import Any
 
 import pytest
 
-from tests.acceptance.handshake_launch.conftest import System, running_system
+from tests.acceptance.handshake_launch.conftest import running_system
 from tests.acceptance.handshake_launch.test_st2_workflow import ST2, _st2
+from tests.harness import System
 
 pytestmark = pytest.mark.skipif(
     not ST2.exists(), reason="st2client is not installed: run `make clients`"

@@ -20,7 +20,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.acceptance.handshake_launch.conftest import DONE, System, running_system
+from tests.acceptance.handshake_launch.conftest import running_system
+from tests.harness import DONE, System
 
 REQUEST_TIMEOUT = 1.5
 OUTAGE = {

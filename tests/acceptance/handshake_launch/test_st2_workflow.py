@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.acceptance.handshake_launch.conftest import System
+from tests.harness import System
 
 ROOT = Path(__file__).resolve().parents[3]
 ST2 = ROOT / ".venv-clients" / "st2" / "bin" / "st2"

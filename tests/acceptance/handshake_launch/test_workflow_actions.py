@@ -12,7 +12,7 @@ import pytest
 
 from levante.db.connect import make_engine
 from levante.platform import engine_reporting
-from tests.acceptance.handshake_launch.conftest import System
+from tests.harness import System
 
 ACTIVE = frozenset({"running"})
 

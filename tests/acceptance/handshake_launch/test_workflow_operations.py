@@ -18,7 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.acceptance.handshake_launch.conftest import System, running_system
+from tests.acceptance.handshake_launch.conftest import running_system
+from tests.harness import System
 
 ROOT = Path(__file__).resolve().parents[3]
 ST2 = ROOT / ".venv-clients" / "st2" / "bin" / "st2"

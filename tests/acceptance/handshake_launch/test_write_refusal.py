@@ -26,7 +26,7 @@ from levante.engine.models import engine_events
 from levante.engine.platform_actions import MASKED
 from levante.handshake_models import event_deliveries
 from levante.platform.report_models import engine_reports
-from tests.acceptance.handshake_launch.conftest import DONE, System
+from tests.harness import DONE, System
 from tests.refusal import need_refusal, refused
 
 # 20 s in the issue; the same mechanism, shorter (LEVANTE_TEST_REFUSAL_SECONDS=20: as there)

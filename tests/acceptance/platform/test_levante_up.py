@@ -27,6 +27,8 @@ def test_up_writes_a_key_the_cli_finds(tmp_path: Path) -> None:
     api_port, engine_port = free_port(), free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("LEVANTE_", "ST2_"))}
     env["LEVANTE_CORE_DATA_DIR"] = str(data_dir)
+    # Pinning asked for (the default is off); its CPU locks in a folder of this test's own.
+    env.update(LEVANTE_CORE_CPU_AFFINITY="auto", TMPDIR=str(tmp_path))
     log = tmp_path / "up.log"
     with log.open("wb") as out:
         up = subprocess.Popen(

@@ -16,13 +16,8 @@ from typing import Any
 import httpx
 import pytest
 
-from levante.config import load_config
-from levante.db.connect import make_engine
-from levante.platform.pack_registry import register_packs
-from levante.platform.service import ensure_api_key
-from tests.acceptance.platform.conftest import Platform, wait_up
+from tests.acceptance.platform.conftest import Platform, start_platform
 from tests.acceptance.platform.test_st2_cli import ST2, st2
-from tests.conftest import free_port
 
 pytestmark = pytest.mark.skipif(
     not ST2.exists(), reason="st2client is not installed: run `make clients`"
@@ -103,35 +98,12 @@ def wheels(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _start(tmp_path: Path, database_url: str, wheels: Path) -> Platform:
-    from levante.db import manage
-
-    manage.upgrade(database_url, "head")
-    port = free_port()
-    config_dir, data_dir, packs = tmp_path / "etc", tmp_path / "data", tmp_path / "packs"
-    for folder in (config_dir, data_dir, packs):
-        folder.mkdir()
-    (config_dir / "levante.conf").write_text(
-        f"[core]\ndata_dir = {data_dir}\n"
-        f"[database]\nconnection = {database_url}\n"
-        f"[api]\nport = {port}\n"
-        f"[content]\npacks_paths = {packs}\n"
-        "[runner]\npoll_interval = 0.05\n"
-        f"[packs]\nenable_common_libs = true\n"
-        f"pip_options = --no-index, --find-links={wheels}\n",
-        encoding="utf-8",
-    )
-    config = load_config(config_dir=str(config_dir), environ={})
-    engine = make_engine(database_url)
-    try:
-        register_packs(engine, [])
-        key, _ = ensure_api_key(config, engine)
-    finally:
-        engine.dispose()
-    platform = Platform(config_dir, data_dir, f"http://127.0.0.1:{port}", key, database_url)
-    api = platform.start("api")
-    platform.start("runner")
-    wait_up(platform.url, api)
-    return platform
+    packs = tmp_path / "packs"
+    packs.mkdir()
+    return start_platform(tmp_path, database_url, packs_root=packs, options={
+        "runner": {"workers": 8},  # (the default)
+        "packs": {"enable_common_libs": "true",
+                  "pip_options": f"--no-index, --find-links={wheels}"}})
 
 
 @pytest.fixture
@@ -140,8 +112,7 @@ def env_platform(tmp_path: Path, database_url: str, wheels: Path) -> Iterator[Pl
     try:
         yield running
     finally:
-        for role in list(running.processes):
-            running.stop(role)
+        running.close()
 
 
 def _run_json(platform: Platform, home: Path, *args: str, ok: bool = True) -> dict[str, Any]:
@@ -247,5 +218,4 @@ def test_core_uuid_and_pack_from_git(sqlite_url: str, tmp_path: Path, wheels: Pa
         again = platform.levante("pack", "install", str(repo))
         assert again.returncode == 2 and "--force" in again.stderr
     finally:
-        for role in list(platform.processes):
-            platform.stop(role)
+        platform.close()

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.acceptance.platform.conftest import ROOT, Platform
+from tests.harness import clean_environ
 
 ST2 = ROOT / ".venv-clients" / "st2" / "bin" / "st2"
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
@@ -49,7 +50,7 @@ def hello_url() -> Iterator[str]:
 
 
 def st2(platform: Platform, home: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = platform.env(ST2_API_KEY=platform.key, HOME=str(home))
+    env = clean_environ(ST2_API_KEY=platform.key, HOME=str(home))
     done = subprocess.run(
         [str(ST2), "--api-url", f"{platform.url}/v1", *args],
         capture_output=True, text=True, env=env, timeout=120,

@@ -100,8 +100,7 @@ def platform(tmp_path: Path, database_url: str) -> Iterator[Platform]:
     try:
         yield running
     finally:
-        for role in list(running.processes):
-            running.stop(role)
+        running.close()
 
 
 def test_rendered_parameters_and_pack_configs(platform: Platform, tmp_path: Path) -> None:

@@ -1,4 +1,5 @@
-"""A real engine (`levante serve engine` in a subprocess) per database kind, and a tiny
+"""A real engine (`levante serve engine` in a subprocess, tests/harness.py) per database
+kind, and a tiny
 loopback HTTP server for the `std.http` cases.
 
 One engine serves every case of a database kind: cases keep apart by workflow names that
@@ -8,7 +9,6 @@ start with their case id.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import threading
 import time
@@ -19,21 +19,12 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-import httpx
 import pytest
 
-from levante.db import manage
-from levante.db.connect import make_engine
-from levante.identity.keys import create_api_key
-from tests.conftest import (
-    create_postgres_database,
-    drop_postgres_database,
-    free_port,
-    levante_bin,
-    postgres_server_url,
-)
+from tests.acceptance.engine.conftest import start_engine
+from tests.conftest import postgres_server_url
+from tests.harness import System
 
-START_SECONDS = 40.0
 # std.http may not reach this network (TEST-NET-1, never routed): the std_http_denied case.
 DENIED_NETWORK = "192.0.2.0/24"
 
@@ -42,11 +33,24 @@ DENIED_NETWORK = "192.0.2.0/24"
 class EngineServer:
     """One running engine: its base URL (`.../v2`), database kind and log file."""
 
-    base: str
+    system: System
     kind: str
-    log: Path
-    proc: subprocess.Popen[bytes]
-    key: str = ""  # an API key of the engine's database (the API is authenticated)
+
+    @property
+    def base(self) -> str:
+        return f"{self.system.engine}/v2"
+
+    @property
+    def key(self) -> str:  # an API key of the engine's database (the API is authenticated)
+        return self.system.key
+
+    @property
+    def log(self) -> Path:
+        return self.system.log_path("engine")
+
+    @property
+    def proc(self) -> subprocess.Popen[bytes]:
+        return self.system.procs["engine"]
 
     @property
     def headers(self) -> dict[str, str]:
@@ -59,66 +63,6 @@ class EngineServer:
             return ""
 
 
-def _wait_ready(server: EngineServer) -> None:
-    deadline = time.monotonic() + START_SECONDS
-    while time.monotonic() < deadline:
-        if server.proc.poll() is not None:
-            raise RuntimeError(f"the engine exited early:\n{server.log_tail()}")
-        try:
-            if httpx.get(server.base, timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.05)
-    raise RuntimeError(f"the engine did not answer on {server.base}:\n{server.log_tail()}")
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is not None:
-        return
-    proc.terminate()
-    try:
-        proc.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-
-
-def _start_engine(url: str, tmp: Path, kind: str) -> EngineServer:
-    manage.upgrade(url, "head")
-    db = make_engine(url)
-    try:
-        key, _row = create_api_key(db, "conformance")
-    finally:
-        db.dispose()
-    port = free_port()
-    env = {
-        **os.environ,
-        "LEVANTE_DATABASE_CONNECTION": url,
-        "LEVANTE_ENGINE_HOST": "127.0.0.1",
-        "LEVANTE_ENGINE_PORT": str(port),
-        "LEVANTE_ENGINE_POLL_INTERVAL": "0.2",
-        "LEVANTE_ENGINE_EXPRESSION_TIMEOUT": "1.0",
-        "LEVANTE_ENGINE_HTTP_DENIED_NETWORKS": DENIED_NETWORK,
-        "LEVANTE_NOTIFIER_ENABLED": "false",
-        "LEVANTE_CORE_DATA_DIR": str(tmp),
-    }
-    env.pop("LEVANTE_CONFIG_FILE", None)
-    log = tmp / "engine.log"
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(
-            [levante_bin("levante"), "serve", "engine"],
-            stdout=out, stderr=subprocess.STDOUT, env=env, cwd=tmp,
-        )
-    server = EngineServer(f"http://127.0.0.1:{port}/v2", kind, log, proc, key)
-    try:
-        _wait_ready(server)
-    except BaseException:
-        _stop(proc)
-        raise
-    return server
-
-
 @pytest.fixture(
     scope="module",
     params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)],
@@ -128,23 +72,15 @@ def engine_server(
 ) -> Iterator[EngineServer]:
     """A running engine on a fresh database of each kind, stopped at the end."""
     kind = str(request.param)
+    if kind == "postgres" and not postgres_server_url():
+        pytest.skip("PostgreSQL tests need LEVANTE_TEST_POSTGRES_URL")
     tmp = tmp_path_factory.mktemp(f"engine-{kind}")
-    if kind == "sqlite":
-        url, drop = f"sqlite:///{tmp / 'levante.sqlite'}", None
-    else:
-        if not postgres_server_url():
-            pytest.skip("PostgreSQL tests need LEVANTE_TEST_POSTGRES_URL")
-        url = create_postgres_database()
-        drop = url
+    system = start_engine(tmp, kind, "conformance", {"engine": {
+        "expression_timeout": 1.0, "http_denied_networks": DENIED_NETWORK}})
     try:
-        server = _start_engine(url, tmp, kind)
-        try:
-            yield server
-        finally:
-            _stop(server.proc)
+        yield EngineServer(system, kind)
     finally:
-        if drop is not None:
-            drop_postgres_database(drop)
+        system.close()
 
 
 # --- the loopback HTTP server of the std.http cases ------------------------------------------
