@@ -11,7 +11,7 @@ database and measures through HTTP:
             and the engine's CPU during the wait
   burst     1,000 three-task workflows from 10 threads with 1 and 2 engine processes
 
-    .venv/bin/python bench/scale_bench.py [--parts listing,items,...] [--database URL]
+    .venv/bin/python -m bench.scale_bench [--parts listing,items,...] [--database URL]
 
 With `--database postgresql://...` each part gets a database of its own on that server,
 dropped at the end.
@@ -30,6 +30,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -187,10 +188,8 @@ def measure(url: str, tmp: str, samples: int) -> dict[str, float]:
 
 
 def _engine_bench() -> Any:
-    """The engine benchmark's process and workload helpers (a sibling script)."""
-    if str(HERE) not in sys.path:
-        sys.path.insert(0, str(HERE))
-    import engine_bench
+    """The engine benchmark's process and workload helpers."""
+    from bench import engine_bench
 
     return engine_bench
 
@@ -208,20 +207,27 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+@dataclass
+class Engines:
+    """Engine processes of one part: their API bases and process ids."""
+
+    bases: list[str]
+    pids: list[int]
+
+
 @contextmanager
-def engines(server: str, count: int = 1) -> Iterator[tuple[list[Any], str]]:
-    """`count` engine processes on a fresh database; yields them and the database URL."""
+def engines(server: str, count: int = 1) -> Iterator[Engines]:
+    """`count` engine processes on a fresh database."""
     eb = _engine_bench()
     with tempfile.TemporaryDirectory() as tmp, database(server, tmp) as url:
         subprocess.run([str(BIN / "levante-db-manage"), "upgrade", "--database", url],
                        check=True, capture_output=True)
         eb.HEADERS["X-Auth-Token"] = eb._api_key(url)
-        started = [eb.Engine(url, Path(tmp), i) for i in range(count)]
+        system, bases = eb.start_engines(url, Path(tmp), count)
         try:
-            yield started, url
+            yield Engines(bases, [proc.pid for proc in system.procs.values()])
         finally:
-            for engine in started:
-                engine.stop()
+            system.stop_all()
 
 
 def _define(base: str, text_: str) -> None:
@@ -237,13 +243,12 @@ def part_items(server: str, sizes: list[int]) -> None:
     eb = _engine_bench()
     print("\n| with-items over std.echo | time | engine peak memory |\n| --- | --- | --- |")
     for size in sizes:
-        with engines(server) as (started, _url):
-            engine = started[0]
-            _define(engine.base, f"version: '2.0'\nitems{size}:\n  tasks:\n    t:\n"
+        with engines(server) as started:
+            _define(started.bases[0], f"version: '2.0'\nitems{size}:\n  tasks:\n    t:\n"
                                  f"      with-items: i in <% range({size}) %>\n"
                                  f"      action: std.echo output=<% $.i %>\n")
-            elapsed = eb.bench_once(engine.base, f"items{size}", runs=1)
-            peak = _status_kb(engine.proc.pid, "VmHWM") / 1024
+            elapsed = eb.bench_once(started.bases[0], f"items{size}", runs=1)
+            peak = _status_kb(started.pids[0], "VmHWM") / 1024
             print(f"| {size:,} items | {elapsed:.2f} s | {peak:.0f} MB |", flush=True)
 
 
@@ -251,9 +256,9 @@ def part_chains(server: str, sizes: list[int]) -> None:
     eb = _engine_bench()
     print("\n| chain of std.noop | time |\n| --- | --- |")
     for size in sizes:
-        with engines(server) as (started, _url):
-            _define(started[0].base, eb._chain(f"chain{size}", size))
-            elapsed = eb.bench_once(started[0].base, f"chain{size}", runs=1)
+        with engines(server) as started:
+            _define(started.bases[0], eb._chain(f"chain{size}", size))
+            elapsed = eb.bench_once(started.bases[0], f"chain{size}", runs=1)
             print(f"| {size:,} tasks | {elapsed:.2f} s |", flush=True)
 
 
@@ -277,18 +282,18 @@ def part_waiting(server: str, sizes: list[int]) -> None:
     print("\n| workflows sleeping 5 s at once | last one ends after the wait | "
           "engine CPU while they wait |\n| --- | --- | --- |")
     for size in sizes:
-        with engines(server) as (started, _url):
-            engine = started[0]
-            _define(engine.base, SLEEPER)
-            with httpx.Client(base_url=engine.base, headers=eb.HEADERS, timeout=60) as client:
+        with engines(server) as started:
+            _define(started.bases[0], SLEEPER)
+            with httpx.Client(base_url=started.bases[0], headers=eb.HEADERS,
+                              timeout=60) as client:
                 for _ in range(size):
                     client.post("/executions", json={"workflow_name": "sleeper"})
                 last_started = time.perf_counter()
-                cpu_before = _cpu_seconds(engine.proc.pid)
+                cpu_before = _cpu_seconds(started.pids[0])
                 while _count(client, "RUNNING"):
                     time.sleep(0.02)
                 ended = time.perf_counter()
-                cpu = _cpu_seconds(engine.proc.pid) - cpu_before
+                cpu = _cpu_seconds(started.pids[0]) - cpu_before
                 failed = _count(client, "ERROR")
             late = ended - last_started - 5.0
             share = cpu / (ended - last_started) * 100
@@ -301,9 +306,9 @@ def part_burst(server: str) -> None:
     eb = _engine_bench()
     print("\n| 1,000 workflows of 3 std.noop from 10 threads | workflows/s |\n| --- | --- |")
     for count in (1, 2):
-        with engines(server, count) as (started, _url):
-            _define(started[0].base, eb._chain("chain3", 3))
-            rate = eb.bench_throughput([e.base for e in started], 1000, 10)
+        with engines(server, count) as started:
+            _define(started.bases[0], eb._chain("chain3", 3))
+            rate = eb.bench_throughput(started.bases, 1000, 10)
             print(f"| {count} engine process(es) | {rate:.0f} |", flush=True)
 
 
