@@ -260,5 +260,6 @@ def create_app(config: Config, db_engine: Engine) -> ASGIApp:
         },
     )
     app.router.redirect_slashes = False
+    datastore_api.configure(config, db_engine)
     app.state.platform = platform
     return Guard(app, platform)

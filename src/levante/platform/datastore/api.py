@@ -8,9 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
+from sqlalchemy import Engine
 from starlette.requests import Request
 from starlette.responses import Response
 
+from levante.config import Config
 from levante.identity.keys import API_KEY_HEADER, identity_for_api_key
 from levante.platform.api.common import (
     ApiError,
@@ -23,7 +25,7 @@ from levante.platform.api.common import (
     read_object,
     user_of,
 )
-from levante.platform.datastore import pairs
+from levante.platform.datastore import pairs, render
 from levante.platform.datastore.pairs import Caller, Datastore, DatastoreError
 
 Endpoint = Callable[[Request], Awaitable[Response]]
@@ -108,3 +110,8 @@ ROUTES: tuple[tuple[str, Endpoint, list[str]], ...] = (
     ("/v1/keys/{name}", put_key, ["PUT"]),
     ("/v1/keys/{name}", delete_key, ["DELETE"]),
 )
+
+
+def configure(config: Config, db: Engine) -> None:
+    """The platform app of ``db``: its rendering of parameters finds the crypto key."""
+    render.configure(db, pairs.key_path_of(config))
