@@ -44,6 +44,7 @@ class Where:
     api_url: str
     credential: str | None
     user: str | None
+    execution_id: str | None = None  # the platform's execution that launched the workflow
 
 
 def where_of(row: Mapping[str, Any], config: Any, db: Any) -> Where:
@@ -66,8 +67,23 @@ def where_of(row: Mapping[str, Any], config: Any, db: Any) -> Where:
         from levante.identity.keys import service_key
 
         credential = service_key(db, config.data_dir, "engine", ENGINE_KEY_FILE)
+    execution_id = levante.get("execution_id")
     return Where(str(api_url).rstrip("/"), str(credential) if credential else None,
-                 user if isinstance(user, str) and user else None)
+                 user if isinstance(user, str) and user else None,
+                 str(execution_id) if execution_id else None)
+
+
+def _user_of_execution(where: Where, headers: dict[str, str]) -> str | None:
+    """The user of the platform execution that launched the workflow (when the engine
+    did not record one: an engine without authentication)."""
+    try:
+        response = _http().get(f"{where.api_url}/v1/executions/{where.execution_id}",
+                               headers=headers, params={"include_attributes": "context"})
+        context = response.json().get("context") if response.status_code == 200 else None
+    except (httpx.HTTPError, ValueError, AttributeError):
+        return None
+    user = context.get("user") if isinstance(context, Mapping) else None
+    return user if isinstance(user, str) and user else None
 
 
 def _http() -> httpx.Client:
@@ -95,8 +111,11 @@ def read_key(where: Where, key: Any, decrypt: bool = False) -> str:
     if not name:
         raise TypeError(f"st2kv: {key!r} names no key")
     headers = {API_KEY_HEADER: where.credential} if where.credential else {}
-    if where.user:
-        headers[ASSERTED_USER_HEADER] = where.user
+    user = where.user
+    if user is None and scope == "user" and where.execution_id:
+        user = _user_of_execution(where, headers)
+    if user:
+        headers[ASSERTED_USER_HEADER] = user
     try:
         response = _http().get(
             f"{where.api_url}/v1/keys/{quote(name, safe='')}", headers=headers,

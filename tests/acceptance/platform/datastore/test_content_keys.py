@@ -119,7 +119,7 @@ def kv_system(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathF
 
 def test_workflow_reads_keys_through_the_platform(kv_system: System) -> None:
     done = kv_system.wait(kv_system.run("kvpack.wf")["id"], timeout=60)
-    assert done["status"] == "succeeded", done
+    assert done["status"] == "succeeded", done["result"]
     output = done["result"]
     assert output["plain"] == output["jinja"] == "blue"
     assert output["secret_ok"] is True and output["hidden"] is True
@@ -135,7 +135,7 @@ def test_missing_key_fails_naming_it(kv_system: System) -> None:
 
 def test_parameters_and_chain_read_keys(kv_system: System) -> None:
     done = kv_system.wait(kv_system.run("kvpack.echo")["id"], timeout=60)
-    assert done["status"] == "succeeded", done
+    assert done["status"] == "succeeded", done["result"]
     assert done["result"]["stdout"].strip() == "blue-own-blue"
     chain = kv_system.wait(kv_system.run("kvpack.chain")["id"], timeout=60)
     assert chain["status"] == "succeeded", chain
@@ -149,7 +149,7 @@ def test_parameters_and_chain_read_keys(kv_system: System) -> None:
 
 def test_python_action_uses_the_action_service(kv_system: System) -> None:
     done = kv_system.wait(kv_system.run("kvpack.py")["id"], timeout=60)
-    assert done["status"] == "succeeded", done
+    assert done["status"] == "succeeded", done["result"]
     result = done["result"]["result"]
     assert result == {
         "counter": "1", "hidden": "h1dden", "hidden_raw_differs": True, "colour": "blue",
