@@ -68,8 +68,8 @@ def timed(func: Callable[[], Any], samples: int) -> list[float]:
 
 def _line(what: str, values: list[float]) -> str:
     ordered = sorted(values)
-    return (f"{what}: median {statistics.median(values) * 1000:.2f} ms "
-            f"(p90 {ordered[int(len(ordered) * 0.9)] * 1000:.2f} ms, {len(values)} samples)")
+    return (f"{what}: median {statistics.median(values) * 1000:.3f} ms "
+            f"(p90 {ordered[int(len(ordered) * 0.9)] * 1000:.3f} ms, {len(values)} samples)")
 
 
 class _Context:
