@@ -24,6 +24,7 @@ def _json(done: object) -> object:
     return json.loads(done.stdout)  # type: ignore[attr-defined]
 
 
+@pytest.mark.timeout(600)  # some thirty runs of the st2 CLI, each a Python start
 def test_st2_key_commands(platform: Platform, tmp_path: Path) -> None:
     home = tmp_path / "home"
     home.mkdir()
