@@ -296,6 +296,17 @@ SECTIONS: tuple[Section, ...] = (
          "config.schema.yaml when the pack is registered; empty: <data_dir>/configs."),
     ),
     _section(
+        "datastore",
+        "The datastore (/v1/keys, st2kv): keys and values, secrets encrypted at rest.",
+        ("crypto_key_path", "str", "",
+         "File of the symmetric key (AES-256-GCM) secret values are encrypted with; "
+         "`levante up` creates it when missing, `levante key generate-crypto-key` creates "
+         "one for a deployment. Empty: <data_dir>/datastore_crypto_key."),
+        ("admin_users", "list", ["admin"],
+         "Users who may decrypt system-scoped secrets and read or write other users' keys "
+         "(besides Levante's own service keys; everyone when [auth] enabled is false)."),
+    ),
+    _section(
         "packs",
         "Pack environments: a virtual environment per pack with a requirements.txt.",
         ("virtualenvs_path", "str", "",

@@ -27,6 +27,7 @@ COMMANDS: dict[str, tuple[str, tuple[str, ...]]] = {
                   ("levante.cli.platform_cmds", "levante.cli.trace")),
     "pack": ("Register and list packs.", ("levante.cli.platform_cmds",)),
     "apikey": ("Create, list and delete API keys.", ("levante.cli.platform_cmds",)),
+    "key": ("Datastore keys: list, get, set, delete, load.", ("levante.platform.datastore.cli",)),
     "config": ("Show the effective configuration or write the sample file.",
                ("levante.cli.config_cmd",)),
 }

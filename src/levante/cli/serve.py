@@ -34,7 +34,8 @@ log = logging.getLogger("levante.cli")
 
 # Called by `levante up` after the upgrade, before serving: "module:function";
 # function(config, engine) -> lines to print (e.g. where the first API key was written).
-UP_HOOKS: tuple[str, ...] = ("levante.platform.service:prepare_up",)
+UP_HOOKS: tuple[str, ...] = ("levante.platform.service:prepare_up",
+                             "levante.platform.datastore.cli:prepare_up")
 
 
 def _services_for(roles: list[str], config: Config) -> tuple[Any, list[Service]]:

@@ -20,6 +20,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
 
 from levante.platform import store
+from levante.platform.datastore import render as kv_render
 from levante.platform.pack_configs import validated
 from levante.platform.packs import ActionMeta
 from levante.platform.parameters import MASK, ParameterError, mask_secrets, merge_schema
@@ -251,6 +252,7 @@ def validate(
     action_row: dict[str, Any], params: Any, allow_sudo: bool = True,
     action_context: dict[str, Any] | None = None,
     config: Callable[[], dict[str, Any]] | None = None,
+    datastore: Callable[[], dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """The parameters the execution will run with, or ParameterError naming the bad one.
 
@@ -261,7 +263,7 @@ def validate(
     except UnknownRunner as exc:
         raise ParameterError("runner_type", str(exc)) from None
     values = _validate(action_meta(action_row), runner.runner_parameters, params or {},
-                       action_context, config)
+                       action_context, config, datastore)
     timeout = values.get("timeout")
     if isinstance(timeout, int | float) and not isinstance(timeout, bool) and timeout <= 0:
         raise ParameterError("timeout", f"Parameter 'timeout' must be a positive number of "
@@ -330,7 +332,8 @@ def create_execution(
     if parent:
         ctx.setdefault("parent", {"execution_id": parent})
     values = validate(action_row, params, allow_sudo, ctx,
-                      lambda: pack_config(db, action_row["pack"]))
+                      lambda: pack_config(db, action_row["pack"]),
+                      lambda: kv_render.names(db, str(ctx.get("user") or user)))
     stamp = store.now()
     timeout = timeout_of(values, float(default_timeout)) or default_timeout
     row = {

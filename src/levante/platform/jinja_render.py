@@ -17,6 +17,7 @@ from typing import Any
 from jinja2 import StrictUndefined, TemplateError, Undefined
 from jinja2.sandbox import SandboxedEnvironment
 
+from levante.platform.datastore.render import decrypt_kv
 from levante.st2_functions import JINJA_FILTERS
 
 _ONE_EXPRESSION = re.compile(r"^\s*\{\{((?:(?!\}\}|\{\{).)*)\}\}\s*$", re.S)
@@ -31,6 +32,7 @@ def environment() -> SandboxedEnvironment:
     """The platform's Jinja environment (made once)."""
     env = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
     env.filters.update(JINJA_FILTERS)
+    env.filters["decrypt_kv"] = decrypt_kv
     return env
 
 

@@ -4,8 +4,8 @@ Every value an execution starts with (given by the caller, or a default of the a
 its runner) may be a template: ``"{{ greeting }} {{ name }}"`` refers to other parameters,
 ``{{ config_context.key }}`` to the pack's config and ``{{ action_context.user }}`` to the
 execution's context (``user``, ``pack``, ``parent``...). Values are rendered in the order of
-their references; a cycle is refused naming its parameters. ``st2kv`` (the datastore) is
-refused: Levante has no datastore yet.
+their references; a cycle is refused naming its parameters. ``{{ st2kv.system.x }}`` and
+``{{ st2kv.user.x }}`` read the datastore (see :mod:`levante.platform.datastore.render`).
 """
 
 from __future__ import annotations
@@ -96,6 +96,7 @@ def render_parameters(
     config: Callable[[], Mapping[str, Any]],
     text_only: set[str] | None = None,
     secrets: set[str] | None = None,
+    datastore: Callable[[], Mapping[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """``values`` (name to given or default value) with their templates rendered, each
     passed through ``conform(name, value)`` (checking and casting) once rendered, in the
@@ -103,14 +104,15 @@ def render_parameters(
 
     ``config`` is called (once) only when a template uses ``config_context``;
     ``text_only``: parameters typed string, rendered as text (never as a native value);
-    ``secrets``: parameters whose text never appears in an error.
+    ``secrets``: parameters whose text never appears in an error; ``datastore``: the
+    names of the datastore (``st2kv``), called only when a template uses them.
     """
     secrets = secrets or set()
     deps: dict[str, set[str]] = {}
     for name, value in values.items():
         used = references(name, value, name in secrets)
         for word in DATASTORE:
-            if word in used and word not in declared:
+            if word in used and word not in declared and datastore is None:
                 raise RenderProblem(name, f"Parameter '{name}': the datastore is not "
                                           f"supported by Levante ({{{{ {word}... }}}})")
         missing = sorted(u for u in used if u in declared and u not in values)
@@ -125,6 +127,8 @@ def render_parameters(
     context: dict[str, Any] = {ACTION: dict(action_context)}
     if any(CONFIG in references(n, v, n in secrets) for n, v in values.items()):
         context[CONFIG] = dict(config())
+    if datastore is not None:
+        context.update({k: v for k, v in datastore().items() if k not in declared})
     result: dict[str, Any] = {}
     for name in _order(deps):
         value = values[name]

@@ -376,6 +376,7 @@ def validate_parameters(
     action: ActionMeta, runner_params: dict[str, dict[str, Any]], given: dict[str, Any],
     action_context: Mapping[str, Any] | None = None,
     config: Callable[[], Mapping[str, Any]] | None = None,
+    datastore: Callable[[], Mapping[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """The parameters an execution runs with, or :class:`ParameterError` naming the bad one.
 
@@ -445,7 +446,7 @@ def validate_parameters(
     try:
         result.update(render_parameters(
             pending, set(schema), conform, action_context or {},
-            config or dict, text_only, secret_names(schema)))
+            config or dict, text_only, secret_names(schema), datastore))
     except RenderProblem as exc:
         raise ParameterError(exc.parameter, exc.message) from None
     return result

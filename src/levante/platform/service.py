@@ -20,10 +20,13 @@ def api_services(config: Config, engine: Engine) -> list[Service]:
 
 def runner_services(config: Config, engine: Engine) -> list[Service]:
     from levante.platform import workflow_launch
+    from levante.platform.datastore import render as datastore_render
+    from levante.platform.datastore.pairs import key_path_of
     from levante.platform.engine_reporting import EngineReporter
     from levante.platform.runner_service import RunnerService
 
     workflow_launch.configure(config, engine)
+    datastore_render.configure(engine, key_path_of(config))
     return [RunnerService(config, engine), EngineReporter(config, engine)]
 
 

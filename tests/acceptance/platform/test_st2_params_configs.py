@@ -137,7 +137,7 @@ def test_rendered_parameters_and_pack_configs(platform: Platform, tmp_path: Path
     mine = platform.levante("run", "paramsdemo.cycle")
     assert mine.returncode != 0 and "'first', 'second'" in mine.stdout + mine.stderr
     kv = st2(platform, home, "run", "paramsdemo.kv")
-    assert kv.returncode != 0 and "datastore is not supported" in kv.stdout + kv.stderr
+    assert kv.returncode != 0 and "does not exist in the datastore" in kv.stdout + kv.stderr
     with platform.client() as client:
         bad = client.post("/executions", json={"action": "paramsdemo.greet",
                                                 "parameters": {"name": "{{ nope }}"}})

@@ -19,7 +19,6 @@ pytestmark = pytest.mark.skipif(
 @pytest.mark.parametrize(
     ("command", "what"),
     [
-        (["key", "list"], "The datastore (keys)"),
         (["rule", "list"], "Rules"),
         (["inquiry", "list"], "Inquiries"),
         (["trigger", "list"], "Trigger types"),

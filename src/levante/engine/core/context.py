@@ -110,6 +110,24 @@ class TaskContext:
         self._wf = wf
         self._task = task
         self._current_result = current_result
+        self._keys: dict[tuple[str, bool], str] = {}  # st2kv reads of this evaluation
+
+    def st2kv(self, key: Any, decrypt: bool = False, default: Any = None) -> Any:
+        """A key of the platform's datastore (over HTTP; see engine.datastore_client)."""
+        from levante.engine import datastore_client as kv
+
+        cached = self._keys.get((str(key), decrypt))
+        if cached is not None:
+            return cached
+        where = kv.where_of(self._wf.row, self._step.settings.config, self._step.conn.engine)
+        try:
+            value = kv.read_key(where, key, decrypt)
+        except kv.KeyNotFound:
+            if default is not None:
+                return default
+            raise
+        self._keys[(str(key), decrypt)] = value
+        return value
 
     @property
     def timeout(self) -> float:

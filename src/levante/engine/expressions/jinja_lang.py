@@ -32,6 +32,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
 
 from levante import st2_functions
 from levante.engine.expressions import context as fn
+from levante.engine.expressions import datastore as kv_functions
 from levante.engine.expressions import limits, regexes
 from levante.engine.expressions.context import ExpressionContext
 
@@ -265,6 +266,7 @@ def variables(data: Any, ctx: ExpressionContext) -> dict[str, Any]:
         "task": partial(_task, ctx),
         "tasks": partial(_tasks, ctx),
         "global": ctx.global_var,
+        "st2kv": partial(kv_functions.st2kv, ctx),
     }
 
 

@@ -24,6 +24,7 @@ from yaql.standard_library import strings as std_strings
 
 from levante import st2_functions
 from levante.engine.expressions import context as fn
+from levante.engine.expressions import datastore as kv_functions
 from levante.engine.expressions import limits, yaql_regex
 from levante.engine.expressions.context import ExpressionContext
 from levante.engine.expressions.yaql_fast import Fallback, compile_fast, reads_data_only
@@ -71,6 +72,10 @@ def _tasks(context: Any, workflow_execution_id: Any = None, recursive: Any = Fal
 
 def _global(context: Any, var_name: Any) -> Any:
     return _ctx(context).global_var(var_name)
+
+
+def _st2kv(context: Any, key: Any, decrypt: Any = False, default: Any = None) -> Any:
+    return kv_functions.st2kv(_ctx(context), fn.to_plain(key), decrypt, fn.to_plain(default))
 
 
 def _uuid(context: Any = None) -> str:
@@ -180,7 +185,7 @@ for _name, _func in (
     ("env", _env), ("execution", _execution), ("task", _task), ("tasks", _tasks),
     ("global", _global), ("uuid", _uuid), ("json_parse", _json_parse),
     ("json_dump", _json_dump), ("json_pp", _json_pp), ("yaml_parse", _yaml_parse),
-    ("yaml_dump", _yaml_dump),
+    ("yaml_dump", _yaml_dump), ("st2kv", _st2kv),
 ):
     ROOT.register_function(_func, name=_name)
 for _name, _func in st2_functions.YAQL_FUNCTIONS.items():

@@ -35,6 +35,7 @@ from levante.platform.api import (
     unsupported,
 )
 from levante.platform.api.common import ApiError, Platform, dumps, fault, unavailable
+from levante.platform.datastore import api as datastore_api
 from levante.platform.executions import Conflict, NotFound, Refused
 from levante.platform.pack_registry import UnknownPack
 from levante.platform.parameters import ParameterError
@@ -92,6 +93,7 @@ def _routes() -> list[Route]:
         ("/v1/apikeys/{id}", keys.update_key, ["PUT"]),
         ("/v1/apikeys/{id}", keys.delete_key, ["DELETE"]),
         ("/auth/v1/tokens", keys.create_token, ["POST"]),
+        *datastore_api.ROUTES,
         ("/v1/openapi.json", openapi.document, ["GET"]),
         ("/", openapi.index, ["GET"]),
     ]
@@ -258,5 +260,6 @@ def create_app(config: Config, db_engine: Engine) -> ASGIApp:
         },
     )
     app.router.redirect_slashes = False
+    datastore_api.configure(config, db_engine)
     app.state.platform = platform
     return Guard(app, platform)

@@ -17,7 +17,6 @@ from levante.platform.api.common import fault
 
 # (path prefix under the API root, what it is, as the message names it)
 UNSUPPORTED: tuple[tuple[str, str], ...] = (
-    ("/v1/keys", "The datastore (keys)"),
     ("/v1/rules", "Rules"),
     ("/v1/ruletypes", "Rule types"),
     ("/v1/ruleenforcements", "Rule enforcements"),

@@ -31,6 +31,7 @@ from typing import Any
 import yaml
 from sqlalchemy import Engine
 
+from levante.platform.datastore import render as kv_render
 from levante.platform.jinja_render import RenderError, render_value
 from levante.platform.runners.base import OutputCallback, RunOutcome, RunRequest
 
@@ -150,12 +151,12 @@ class _Walk:
     """One pass over the chain: the context Jinja sees and the tasks run so far."""
 
     def __init__(self, chain: Chain, parameters: dict[str, Any],
-                 action_context: dict[str, Any]) -> None:
+                 action_context: dict[str, Any], names: dict[str, Any]) -> None:
         self.chain = chain
         self.results: dict[str, Any] = {}
         self.published: dict[str, Any] = {}
         self.tasks: list[dict[str, Any]] = []
-        self.base: dict[str, Any] = {**parameters, "action_context": action_context}
+        self.base: dict[str, Any] = {**names, **parameters, "action_context": action_context}
         self.vars: dict[str, Any] = {}
         rendered_vars: dict[str, Any] = {}
         for key, value in chain.vars.items():
@@ -209,7 +210,7 @@ async def run_chain(request: RunRequest, on_output: OutputCallback) -> RunOutcom
                       "pack": own_context.get("pack"), **{
                           k: v for k, v in own_context.items() if k in ("parent", "api_user")}}
     try:
-        walk = _Walk(chain, params, action_context)
+        walk = _Walk(chain, params, action_context, kv_render.names(db, user))
     except RenderError as exc:
         return RunOutcome("failed", _result(
             None, display, f"Failed initializing ``vars`` in chain. {exc}"))

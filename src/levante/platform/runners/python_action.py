@@ -11,7 +11,7 @@ from __future__ import annotations
 from levante.platform.runners.st2shim.st2common.runners.base_action import (
     Action,
     ActionService,
-    DatastoreNotSupported,
+    DatastoreError,
 )
 
-__all__ = ["Action", "ActionService", "DatastoreNotSupported"]
+__all__ = ["Action", "ActionService", "DatastoreError"]

@@ -131,7 +131,7 @@ def test_rendered_parameters_through_the_api(served: Served, tmp_path: Path) -> 
         assert "refers to parameter 'b', which has no value" in refused({"a": "{{ b }}"})
         assert refused({"a": "{{ b "}).startswith("Parameter 'a': cannot render")
         assert "undefined" in refused({"a": "{{ nothing.here }}"})
-        assert "datastore is not supported" in refused({"b": "{{ st2kv.system.k }}"})
+        assert 'Key "k" does not exist in the datastore' in refused({"b": "{{ st2kv.system.k }}"})
         for given in ("pa{{ss", "{{ " + SECRET + " }}", "{{ pa | nofilter }}"):
             message = _fault(client.post("/executions", json={
                 "action": "render.all", "parameters": {"password": given}}))
