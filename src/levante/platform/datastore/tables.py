@@ -1,4 +1,4 @@
-"""The datastore's table (migration 0009 creates it): one row per key.
+"""The datastore's table (migration 0011 creates it): one row per key.
 
 A key is named within its scope (``system``, or ``user`` with the owning user in
 ``owner``; the empty string for the system). ``value`` holds the ciphertext of a secret.
