@@ -21,10 +21,12 @@ def api_services(config: Config, engine: Engine) -> list[Service]:
 def runner_services(config: Config, engine: Engine) -> list[Service]:
     from levante.platform import workflow_launch
     from levante.platform.engine_reporting import EngineReporter
+    from levante.platform.inquiries.service import InquirySweeper
     from levante.platform.runner_service import RunnerService
 
     workflow_launch.configure(config, engine)
-    return [RunnerService(config, engine), EngineReporter(config, engine)]
+    return [RunnerService(config, engine), EngineReporter(config, engine),
+            InquirySweeper(config, engine)]
 
 
 def resultstracker_services(config: Config, engine: Engine) -> list[Service]:

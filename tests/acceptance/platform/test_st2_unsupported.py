@@ -21,7 +21,6 @@ pytestmark = pytest.mark.skipif(
     [
         (["key", "list"], "The datastore (keys)"),
         (["rule", "list"], "Rules"),
-        (["inquiry", "list"], "Inquiries"),
         (["trigger", "list"], "Trigger types"),
         (["rule-enforcement", "list"], "Rule enforcements"),
         (["sensor", "list"], "Sensors"),

@@ -36,6 +36,7 @@ from levante.platform.api import (
 )
 from levante.platform.api.common import ApiError, Platform, dumps, fault, unavailable
 from levante.platform.executions import Conflict, NotFound, Refused
+from levante.platform.inquiries import api as inquiries
 from levante.platform.pack_registry import UnknownPack
 from levante.platform.parameters import ParameterError
 
@@ -92,6 +93,7 @@ def _routes() -> list[Route]:
         ("/v1/apikeys/{id}", keys.update_key, ["PUT"]),
         ("/v1/apikeys/{id}", keys.delete_key, ["DELETE"]),
         ("/auth/v1/tokens", keys.create_token, ["POST"]),
+        *inquiries.ROUTES,
         ("/v1/openapi.json", openapi.document, ["GET"]),
         ("/", openapi.index, ["GET"]),
     ]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from levante.platform.inquiries.runner import INQUIRER
 from levante.platform.runners.base import RunnerType
 
 _ANY = {"anyOf": [{"type": t} for t in
@@ -243,4 +244,5 @@ RUNNER_TYPES: tuple[RunnerType, ...] = (
     REMOTE_SHELL_SCRIPT,
     WORKFLOW,
     ACTION_CHAIN,
+    INQUIRER,
 )
