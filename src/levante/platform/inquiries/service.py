@@ -23,7 +23,7 @@ from sqlalchemy import Engine
 
 from levante.config import Config
 from levante.db import faults
-from levante.platform import store
+from levante.platform import executions, store
 from levante.platform.inquiries import answers, workflows
 from levante.platform.inquiries import store as inquiry_store
 
@@ -99,11 +99,21 @@ def expired(created: datetime, ttl: int, ttl_unit: float, now: datetime) -> bool
     return ttl > 0 and now - created > timedelta(seconds=ttl * ttl_unit)
 
 
+ENDED = frozenset({"succeeded", "failed", "timeout", "abandoned", "canceled"})
+
+
 def sweep(db: Engine, ttl_unit: float, now: datetime | None = None) -> list[str]:
-    """Time out the inquiries pending for longer than their ttl; their ids."""
+    """Time out the inquiries pending for longer than their ttl; their ids. An inquiry
+    whose root workflow ended meanwhile (an action chain canceled while it waited) is
+    canceled: nobody could use its answer."""
     stamp = now or store.now()
     ended: list[str] = []
-    for row in inquiry_store.pending_with_ttl(db):
+    for row in inquiry_store.pending(db):
+        if row["root_status"] in ENDED:
+            executions.request_cancel(db, row["id"])
+            log.info("[%s] inquiry canceled: its workflow %s ended %s", row["id"],
+                     row["root"], row["root_status"])
+            continue
         created = store.aware(row["created_at"])
         if created is None or not expired(created, int(row["ttl"]), ttl_unit, stamp):
             continue

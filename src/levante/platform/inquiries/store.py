@@ -49,13 +49,17 @@ def list_pending(db: Engine, limit: int | None, offset: int = 0) -> tuple[list[R
     return rows, int(total or 0)
 
 
-def pending_with_ttl(db: Engine) -> list[Row]:
-    """The waiting inquiries that can time out (ttl above 0): id, ttl, created_at, root."""
+def pending(db: Engine) -> list[Row]:
+    """The waiting inquiries: id, ttl, created_at, root and the root's status (None
+    without a root)."""
+    root = ex.alias("root_execution")
     with db.connect() as conn:
         return [dict(r._mapping) for r in conn.execute(
-            select(iq.c.id, iq.c.ttl, iq.c.created_at, iq.c.root)
-            .select_from(iq.join(ex, ex.c.id == iq.c.id))
-            .where(ex.c.status == "pending", iq.c.ttl > 0)
+            select(iq.c.id, iq.c.ttl, iq.c.created_at, iq.c.root,
+                   root.c.status.label("root_status"))
+            .select_from(iq.join(ex, ex.c.id == iq.c.id)
+                         .outerjoin(root, root.c.id == iq.c.root))
+            .where(ex.c.status == "pending")
         )]
 
 

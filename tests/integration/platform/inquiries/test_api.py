@@ -136,3 +136,16 @@ def test_errors_name_what_is_wrong(asking: Served) -> None:
         failed = wait_status(client, broken["id"], {"failed"})
         assert "not a valid JSON schema at properties/x/type" in failed["result"]["error"]
     assert httpx.get(f"{asking.url}/inquiries").status_code == 401
+
+
+def test_canceling_a_chain_that_waits_cancels_its_inquiry(asking: Served) -> None:
+    with asking.client() as client:
+        chain = client.post("/executions", json={"action": "asking.approve"}).json()
+        wait_status(client, chain["id"], {"paused"})
+        (ask,) = client.get(f"/executions/{chain['id']}/children").json()
+        assert client.delete(f"/executions/{chain['id']}").status_code == 200
+        assert wait_status(client, chain["id"], {"canceled"})["status"] == "canceled"
+        assert wait_status(client, ask["id"], {"canceled"})["status"] == "canceled"
+        assert client.get("/inquiries").json() == []
+        gone = client.put(f"/inquiries/{ask['id']}", json={"response": {"approved": True}})
+        assert gone.status_code == 400 and "is canceled" in gone.json()["faultstring"]
