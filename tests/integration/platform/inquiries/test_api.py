@@ -3,10 +3,12 @@ checked (schema, users, roles), the TTL, and StackStorm's shapes and errors."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import httpx
 
+from levante.identity import keys
 from tests.integration.platform.service.conftest import Served, wait_status
 
 FIELDS = {"id", "route", "ttl", "users", "roles", "schema"}
@@ -65,7 +67,8 @@ def test_ask_waits_pending_and_an_answer_ends_it(asking: Served) -> None:
         assert client.get(f"/inquiries/{ask_id}").status_code == 400
 
 
-def test_only_the_listed_users_and_roles_may_answer(asking: Served) -> None:
+def test_only_the_listed_users_and_roles_may_answer(asking: Served, tmp_path: Path
+                                                     ) -> None:
     with asking.client() as client:
         alice, bob = _key(client, "alice"), _key(client, "bob")
         for_alice = _ask(client, users=["alice"])
@@ -80,6 +83,11 @@ def test_only_the_listed_users_and_roles_may_answer(asking: Served) -> None:
         assert client.put(f"/inquiries/{for_role}", json=answer,
                           headers={"St2-Api-Key": alice}).status_code == 403
         assert client.put(f"/inquiries/{for_role}", json=answer).status_code == 200  # admin
+        # Levante's own service keys hold every role (there is no RBAC).
+        service = keys.service_key(asking.engine, tmp_path, "robot", "robot_api_key")
+        for_service = _ask(client, roles=["approvers"])
+        assert client.put(f"/inquiries/{for_service}", json=answer,
+                          headers={"St2-Api-Key": service}).status_code == 200
 
 
 def test_an_unanswered_inquiry_times_out(asking: Served) -> None:
