@@ -6,6 +6,10 @@ nobody answers timing out (ttl units of one second here) and failing its workflo
 from __future__ import annotations
 
 import json
+import os
+import pty
+import select
+import subprocess
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -167,3 +171,45 @@ def test_an_unanswered_inquiry_times_out_and_fails_its_workflow(asks: System) ->
     with asks.client() as client:
         late = client.put(f"/inquiries/{ask['id']}", json={"response": {"approved": True}})
     assert late.status_code == 400 and "timed out" in late.json()["faultstring"]
+
+
+def _read_until(fd: int, wanted: bytes, timeout: float) -> bytes:
+    seen = b""
+    deadline = time.monotonic() + timeout
+    while wanted not in seen and time.monotonic() < deadline:
+        ready, _, _ = select.select([fd], [], [], 0.2)
+        if ready:
+            try:
+                seen += os.read(fd, 4096)
+            except OSError:  # the process ended and closed the terminal
+                break
+    return seen
+
+
+def test_st2_inquiry_respond_asks_for_each_property_on_a_terminal(asks: System) -> None:
+    # (st2client's form cannot show a property's description with the prompt_toolkit it
+    # installs: `prompt() got an unexpected keyword argument 'get_bottom_toolbar_tokens'`.)
+    ask = asks.run("core.ask", schema={  # on its own: no workflow to pause
+        "type": "object", "properties": {"continue": {"type": "boolean"}},
+        "required": ["continue"]})
+    asks.wait(ask["id"], frozenset({"pending"}))
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ST2_", "LEVANTE_"))}
+    env.update(ST2_API_KEY=asks.key, TERM="xterm")
+    master, slave = pty.openpty()
+    proc = subprocess.Popen([str(ST2), "--api-url", f"{asks.api}/v1", "inquiry", "respond",
+                             ask["id"]], stdin=slave, stdout=slave, stderr=slave, env=env,
+                            close_fds=True)
+    os.close(slave)
+    try:
+        prompt = _read_until(master, b"boolean", 60)
+        assert b"continue (boolean)" in prompt, prompt
+        os.write(master, b"y\r")
+        said = _read_until(master, b"Response accepted", 60)
+        assert proc.wait(30) == 0, said
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        os.close(master)
+    assert b"Response accepted for inquiry" in said
+    done = asks.get(ask["id"])
+    assert done["status"] == "succeeded" and done["result"]["response"] == {"continue": True}
