@@ -344,6 +344,16 @@ SECTIONS: tuple[Section, ...] = (
          "Longest wait between two attempts of a launch.", {"minimum": 0.01}),
     ),
     _section(
+        "inquiry",
+        "Inquiries (core.ask): questions workflows ask people.",
+        ("sweep_interval", "float", 10.0,
+         "Seconds between two looks for inquiries whose ttl ran out (they end `timeout` "
+         "and their workflow resumes).", {"minimum": 0.01}),
+        ("ttl_unit", "float", 60.0,
+         "Seconds in one unit of an inquiry's `ttl`: 60, minutes as in StackStorm. Lower "
+         "it only for tests.", {"minimum": 0.001}),
+    ),
+    _section(
         "log",
         "Logging: one line per event with a timestamp, level, component and message.",
         ("level", "str", "INFO", "Lowest level logged.",

@@ -28,6 +28,8 @@ COMMANDS: dict[str, tuple[str, tuple[str, ...]]] = {
     "pack": ("Register and list packs.", ("levante.cli.platform_cmds",)),
     "apikey": ("Create, list and delete API keys.", ("levante.cli.platform_cmds",)),
     "key": ("Datastore keys: list, get, set, delete, load.", ("levante.platform.datastore.cli",)),
+    "inquiry": ("List, show and answer inquiries (core.ask).",
+                ("levante.platform.inquiries.cli",)),
     "config": ("Show the effective configuration or write the sample file.",
                ("levante.cli.config_cmd",)),
 }

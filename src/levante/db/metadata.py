@@ -45,7 +45,8 @@ processes = Table(
 
 MODEL_MODULES = ("levante.identity.tables", "levante.engine.models", "levante.platform.models",
                  "levante.handshake_models", "levante.platform.report_models",
-                 "levante.platform.datastore.tables")
+                 "levante.platform.datastore.tables",
+                 "levante.platform.inquiries.tables")
 
 
 def all_metadata() -> MetaData:

@@ -23,11 +23,13 @@ def runner_services(config: Config, engine: Engine) -> list[Service]:
     from levante.platform.datastore import render as datastore_render
     from levante.platform.datastore.pairs import key_path_of
     from levante.platform.engine_reporting import EngineReporter
+    from levante.platform.inquiries.service import InquirySweeper
     from levante.platform.runner_service import RunnerService
 
     workflow_launch.configure(config, engine)
     datastore_render.configure(engine, key_path_of(config))
-    return [RunnerService(config, engine), EngineReporter(config, engine)]
+    return [RunnerService(config, engine), EngineReporter(config, engine),
+            InquirySweeper(config, engine)]
 
 
 def resultstracker_services(config: Config, engine: Engine) -> list[Service]:

@@ -20,7 +20,6 @@ pytestmark = pytest.mark.skipif(
     ("command", "what"),
     [
         (["rule", "list"], "Rules"),
-        (["inquiry", "list"], "Inquiries"),
         (["trigger", "list"], "Trigger types"),
         (["rule-enforcement", "list"], "Rule enforcements"),
         (["sensor", "list"], "Sensors"),

@@ -7,6 +7,9 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
+from sqlalchemy import Connection
+
+from levante.engine import datastore_client as kv
 from levante.engine import states
 from levante.engine.languages.graph import TaskNode
 from levante.engine.platform_actions import mask_params
@@ -26,6 +29,7 @@ class StepBase(Protocol):
     """What expressions need of the step they run in (`step.base.StepBase`)."""
 
     settings: EngineSettings
+    conn: Connection
 
     def load(self, wf_id: str) -> Any: ...
 
@@ -114,8 +118,6 @@ class TaskContext:
 
     def st2kv(self, key: Any, decrypt: bool = False, default: Any = None) -> Any:
         """A key of the platform's datastore (over HTTP; see engine.datastore_client)."""
-        from levante.engine import datastore_client as kv
-
         cached = self._keys.get((str(key), decrypt))
         if cached is not None:
             return cached

@@ -37,6 +37,7 @@ from levante.platform.api import (
 from levante.platform.api.common import ApiError, Platform, dumps, fault, unavailable
 from levante.platform.datastore import api as datastore_api
 from levante.platform.executions import Conflict, NotFound, Refused
+from levante.platform.inquiries import api as inquiries
 from levante.platform.pack_registry import UnknownPack
 from levante.platform.parameters import ParameterError
 
@@ -94,6 +95,7 @@ def _routes() -> list[Route]:
         ("/v1/apikeys/{id}", keys.delete_key, ["DELETE"]),
         ("/auth/v1/tokens", keys.create_token, ["POST"]),
         *datastore_api.ROUTES,
+        *inquiries.ROUTES,
         ("/v1/openapi.json", openapi.document, ["GET"]),
         ("/", openapi.index, ["GET"]),
     ]

@@ -162,6 +162,15 @@ def build() -> dict[str, Any]:
                 "required": ["enabled"]}),
             "delete": _op("Delete an API key", 204, params=[kid]),
         },
+        "/v1/inquiries": {"get": _op("List the inquiries that wait for an answer",
+                                     schema=_LIST, params=[_LIMIT, _OFFSET])},
+        "/v1/inquiries/{id}": {
+            "get": _op("Get an inquiry that waits", params=[eid]),
+            "put": _op("Answer an inquiry", params=[eid], body={
+                "type": "object", "properties": {"id": {"type": "string"},
+                                                 "response": {"type": "object"}},
+                "required": ["response"]}),
+        },
     }
     return {
         "openapi": "3.0.3",

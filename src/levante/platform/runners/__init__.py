@@ -49,6 +49,7 @@ _RUN_FUNCTIONS: dict[str, str] = {
     "remote-shell-script": "levante.platform.runners.remote:run_remote_script",
     "mistral-v2": "levante.platform.runners.workflow:run_workflow",
     "action-chain": "levante.platform.runners.action_chain:run_chain",
+    "inquirer": "levante.platform.inquiries.runner:run_inquirer",
 }
 
 _BY_NAME: dict[str, RunnerType] = {}

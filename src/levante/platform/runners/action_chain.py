@@ -49,6 +49,9 @@ POLL_MAX_SECONDS = 0.5
 CANCEL_WAIT_SECONDS = 10.0  # a canceled chain waits this long for its node to end
 FAILED_STATES = frozenset({"failed", "timeout", "abandoned"})
 DONE = frozenset({"succeeded", "failed", "timeout", "abandoned", "canceled"})
+# A node in these statuses stops the chain, paused: its own pause, or an inquiry
+# (core.ask) that waits for an answer (the answer resumes the chain).
+HALTED = frozenset({"paused", "pending"})
 
 
 class ChainError(ValueError):
@@ -170,7 +173,7 @@ class _Walk:
     def record(self, node: Node, child: dict[str, Any]) -> None:
         self.tasks.append(_task(node.name, child))
         self.results[node.name] = child["result"] if child["result"] is not None else {}
-        if node.publish and child["status"] != "paused":
+        if node.publish and child["status"] not in HALTED:
             ctx = self.context()
             for key, value in node.publish.items():
                 self.published[key] = render_value(value, ctx)
@@ -282,7 +285,7 @@ async def run_chain(request: RunRequest, on_output: OutputCallback) -> RunOutcom
         elif child["status"] in FAILED_STATES:
             status = "timeout" if child["status"] == "timeout" else "failed"
             current = chain.nodes[node.on_failure] if node.on_failure else None
-        elif child["status"] == "paused":  # the node paused: so does the chain
+        elif child["status"] in HALTED:  # the node paused or asks: the chain pauses
             return _pause(db, request.execution_id, walk, display)
         else:  # canceled
             status, current = "canceled", None
@@ -321,7 +324,7 @@ async def _wait(db: Engine, child_id: str, limit: float | None = None,
             status = statuses.get(child_id)
             if status is None:
                 raise RuntimeError(f"child execution {child_id} disappeared")
-            if status in DONE or status == "paused" or (
+            if status in DONE or status in HALTED or (
                     deadline is not None and asyncio.get_running_loop().time() > deadline):
                 row = store.get_execution(db, child_id)
                 if row is None:

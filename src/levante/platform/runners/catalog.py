@@ -233,6 +233,43 @@ ACTION_CHAIN = RunnerType(
     },
 )
 
+# StackStorm's inquirer (core.ask); run by levante.platform.inquiries.runner.
+INQUIRER = RunnerType(
+    name="inquirer",
+    description="Asks a person for input (an inquiry): the execution stays pending, and its "
+                "workflow paused, until someone answers or the TTL runs out.",
+    enabled=True,
+    runner_module="inquirer_runner",
+    output_schema={"schema": {"type": "object"}, "roles": {"type": "array"},
+                   "users": {"type": "array"}, "route": {"type": "string"},
+                   "ttl": {"type": "integer"}, "response": {"type": "object"}},
+    runner_parameters={
+        "schema": {
+            "type": "object",
+            "default": {
+                "title": "response_data",
+                "type": "object",
+                "properties": {"continue": {
+                    "type": "boolean",
+                    "description": "Would you like to continue the workflow?"}},
+                "required": ["continue"],
+            },
+            "description": "JSON schema the answer must match.",
+        },
+        "roles": {"type": "array", "default": [],
+                  "description": "Roles allowed to answer (none: anyone). Levante has no "
+                                 "RBAC: only the admin user and service keys hold a role."},
+        "users": {"type": "array", "default": [],
+                  "description": "Users allowed to answer (none: anyone)."},
+        "route": {"type": "string", "default": "",
+                  "description": "Free text for routing the question to the right people "
+                                 "(e.g. a chat channel)."},
+        "ttl": {"type": "integer", "default": 1440,
+                "description": "Minutes to wait for an answer before the inquiry times "
+                               "out (0: never)."},
+    },
+)
+
 RUNNER_TYPES: tuple[RunnerType, ...] = (
     LOCAL_SHELL_CMD,
     LOCAL_SHELL_SCRIPT,
@@ -243,4 +280,5 @@ RUNNER_TYPES: tuple[RunnerType, ...] = (
     REMOTE_SHELL_SCRIPT,
     WORKFLOW,
     ACTION_CHAIN,
+    INQUIRER,
 )
