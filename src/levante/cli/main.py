@@ -26,6 +26,7 @@ COMMANDS: dict[str, tuple[str, tuple[str, ...]]] = {
                   ("levante.cli.platform_cmds", "levante.cli.trace")),
     "pack": ("Register and list packs.", ("levante.cli.platform_cmds",)),
     "apikey": ("Create, list and delete API keys.", ("levante.cli.platform_cmds",)),
+    "user": ("Add users who log in with a password.", ("levante.platform.logins.cli",)),
     "config": ("Show the effective configuration or write the sample file.",
                ("levante.cli.config_cmd",)),
 }

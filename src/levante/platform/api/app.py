@@ -36,6 +36,8 @@ from levante.platform.api import (
 )
 from levante.platform.api.common import ApiError, Platform, dumps, fault, unavailable
 from levante.platform.executions import Conflict, NotFound, Refused
+from levante.platform.logins import api as logins
+from levante.platform.logins.users import users_path
 from levante.platform.pack_registry import UnknownPack
 from levante.platform.parameters import ParameterError
 
@@ -245,7 +247,8 @@ def create_app(config: Config, db_engine: Engine) -> ASGIApp:
     )
     app = Starlette(
         # events: the hot path first; what st2 may call but Levante does not serve, last
-        routes=events.routes() + _routes() + web.routes() + unsupported.routes(),
+        routes=events.routes() + _routes() + logins.routes() + web.routes()
+        + unsupported.routes(),
         exception_handlers={
             HTTPException: _http_error,
             ApiError: _api_error,
@@ -259,4 +262,5 @@ def create_app(config: Config, db_engine: Engine) -> ASGIApp:
     )
     app.router.redirect_slashes = False
     app.state.platform = platform
-    return Guard(app, platform)
+    return logins.LoginGate(Guard(app, platform), db_engine, users_path(config),
+                            platform.token_ttl)
