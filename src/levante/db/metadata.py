@@ -44,7 +44,8 @@ processes = Table(
 )
 
 MODEL_MODULES = ("levante.identity.tables", "levante.engine.models", "levante.platform.models",
-                 "levante.handshake_models", "levante.platform.report_models")
+                 "levante.handshake_models", "levante.platform.report_models",
+                 "levante.platform.stream.tables")
 
 
 def all_metadata() -> MetaData:

@@ -16,8 +16,11 @@ def api_services(config: Config, engine: Engine) -> list[Service]:
     from levante.platform.logins.listeners import extra_listeners
 
     app = create_app(config, engine)
+    from levante.platform.stream.service import StreamCloser
+
     return [HttpService("platform-api", app, config.get_str("api", "host"),
-                        config.get_int("api", "port")), *extra_listeners(config, app)]
+                        config.get_int("api", "port")), *extra_listeners(config, app),
+            StreamCloser()]
 
 
 def runner_services(config: Config, engine: Engine) -> list[Service]:

@@ -40,6 +40,7 @@ from levante.platform.logins import api as logins
 from levante.platform.logins.users import users_path
 from levante.platform.pack_registry import UnknownPack
 from levante.platform.parameters import ParameterError
+from levante.platform.stream import api as stream
 
 log = logging.getLogger("levante.platform.api")
 
@@ -247,7 +248,7 @@ def create_app(config: Config, db_engine: Engine) -> ASGIApp:
     )
     app = Starlette(
         # events: the hot path first; what st2 may call but Levante does not serve, last
-        routes=events.routes() + _routes() + logins.routes() + web.routes()
+        routes=events.routes() + _routes() + logins.routes() + stream.routes() + web.routes()
         + unsupported.routes(),
         exception_handlers={
             HTTPException: _http_error,
