@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import re
 import subprocess
+import threading
 from pathlib import Path
 
+import httpx
 import pytest
 
 from levante.platform.logins.users import set_password
@@ -73,15 +75,17 @@ def test_st2_login_then_commands_with_the_token(platform: Platform, tmp_path: Pa
     assert "user name or password is wrong" in refused.stdout + refused.stderr
 
 
-def test_st2_login_on_the_auth_port(sqlite_platform: Platform, tmp_path: Path) -> None:
-    """The API process also listens on [api] auth_port, where st2client looks by default
-    (9100 there; a free port here, named with --auth-url, so tests never collide)."""
+def test_st2_login_and_tail_on_the_extra_ports(sqlite_platform: Platform,
+                                              tmp_path: Path) -> None:
+    """The API process also listens on [api] auth_port and [api] stream_port, where
+    st2client looks by default (9100 and 9102 there; free ports here, named with
+    --auth-url and --stream-url, so tests never collide)."""
     platform = sqlite_platform
     set_password(platform.data_dir / "htpasswd", "bob", "b0b-pass", create=True)
-    auth_port = free_port()
+    auth_port, stream_port = free_port(), free_port()
     conf = platform.config_dir / "levante.conf"
     conf.write_text(conf.read_text().replace(
-        "[api]\n", f"[api]\nauth_port = {auth_port}\nstream_port = 0\n"))
+        "[api]\n", f"[api]\nauth_port = {auth_port}\nstream_port = {stream_port}\n"))
     platform.stop("api")
     wait_up(platform.url, platform.start("api"))
     home = tmp_path / "home"
@@ -91,3 +95,22 @@ def test_st2_login_on_the_auth_port(sqlite_platform: Platform, tmp_path: Path) -
     assert login.returncode == 0, login.stdout + login.stderr
     me = st2(platform, home, auth_url, "whoami")
     assert 'Currently logged in as "bob".' in me.stdout
+    # The stream port serves the stream (and nothing else).
+    go = tmp_path / "go"
+    started = st2(platform, home, auth_url, "run", "core.local",
+                  f"cmd=while [ ! -f {go} ]; do sleep 0.05; done; "
+                  "for i in 1 2 3; do echo tick$i; sleep 0.3; done", "-a")
+    # Output starts once the tail below had time to subscribe (Python starts slowly on a
+    # loaded machine): st2 shows only what comes after it started, as StackStorm does.
+    threading.Timer(6.0, go.touch).start()
+    assert started.returncode == 0, started.stdout + started.stderr
+    execution_id = re.search(r"([0-9a-f]{24})", started.stdout)
+    assert execution_id
+    tail = st2(platform, home, auth_url, "--stream-url", f"http://127.0.0.1:{stream_port}/v1",
+               "execution", "tail", execution_id.group(1))
+    assert tail.returncode == 0, tail.stdout + tail.stderr
+    assert "tick1\ntick2\ntick3\n" in tail.stdout
+    assert "has completed (status=succeeded)" in tail.stdout
+    other = httpx.get(f"http://127.0.0.1:{stream_port}/v1/actions",
+                      headers={"St2-Api-Key": platform.key}, timeout=10)
+    assert other.status_code == 404

@@ -186,6 +186,9 @@ class Hub:
                    for s in subs):
             return
         for execution_id in ids:
+            if all(s.filter.execution_ids is not None
+                   and execution_id not in s.filter.execution_ids for s in subs):
+                continue  # nobody asked for this one: not even read
             try:
                 if op == "output":
                     self._output(subs, execution_id, first_seq)
