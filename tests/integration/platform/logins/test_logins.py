@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import time
 from datetime import UTC, datetime
@@ -171,6 +172,7 @@ def test_levante_user_commands(tmp_path: Path) -> None:
     assert again.returncode == 2 and "already exists" in again.stderr
     assert run("passwd", "carol", "-p", "pw2").returncode == 0
     assert run("list").stdout.split() == ["carol"]
+    assert json.loads(run("list", "-j").stdout) == ["carol"]
     bad = run("add", "no:colons", "-p", "x")
     assert bad.returncode == 2 and "not allowed" in bad.stderr
     assert run("delete", "carol").returncode == 0
