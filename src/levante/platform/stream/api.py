@@ -21,7 +21,8 @@ from levante.platform.stream import events
 from levante.platform.stream.hub import END, Filter, Hub
 
 KEEPALIVE_SECONDS = 15.0
-POLL_SECONDS = 0.005  # SQLite: how often the process looks at the change feed
+POLL_SECONDS = 0.005
+READY_SECONDS = 10.0  # SQLite: how often the process looks at the change feed
 
 
 def _list(request: Request, *names: str) -> frozenset[str] | None:
@@ -61,6 +62,17 @@ async def stream(request: Request) -> Response:
     end_id = request.query_params.get("end_execution_id") or None
     hub = hub_of(request)
     sub = hub.subscribe(wanted)
+    try:
+        # Answer once the feed is read: a client that then looks at an execution (as
+        # `levante execution tail` does) misses none of its later changes.
+        await asyncio.wait_for(hub.ready.wait(), READY_SECONDS)
+    except TimeoutError:
+        hub.unsubscribe(sub)
+        raise ApiError(503, "The event stream cannot read the database now; try again.") \
+            from None
+    except BaseException:
+        hub.unsubscribe(sub)
+        raise
 
     async def body() -> AsyncIterator[bytes]:
         try:

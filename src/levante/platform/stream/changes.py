@@ -19,7 +19,7 @@ import logging
 import time
 from collections.abc import Iterable
 
-from sqlalchemy import Connection, delete, insert, text
+from sqlalchemy import Connection, delete, func, insert, select, text
 
 from levante.platform.stream.tables import stream_changes
 
@@ -45,8 +45,11 @@ def record(conn: Connection, op: str, execution_ids: Iterable[str],
         conn.execute(_INSERT, [{"op": op, "execution_id": i, "first_seq": first_seq,
                                 "at": stamp} for i in ids])
         if next(_writes) % PRUNE_EVERY == PRUNE_EVERY - 1:
-            conn.execute(delete(stream_changes).where(stream_changes.c.at
-                                                      < stamp - KEEP_SECONDS))
+            # The newest row stays: SQLite numbers a new row after the largest left, and
+            # readers go by that number.
+            newest = select(func.max(stream_changes.c.seq)).scalar_subquery()
+            conn.execute(delete(stream_changes).where(
+                stream_changes.c.at < stamp - KEEP_SECONDS, stream_changes.c.seq < newest))
         return
     head = f"{op}|{'' if first_seq is None else first_seq}|"
     try:

@@ -89,6 +89,7 @@ class Hub:
         self.subscribers: set[Subscriber] = set()
         self._task: asyncio.Task[None] | None = None
         self._wanted = asyncio.Event()
+        self.ready = asyncio.Event()  # the feed is being read: no change is missed now
         self._known: OrderedDict[str, tuple[dict[str, Any], int]] = OrderedDict()
         _HUBS.add(self)
 
@@ -100,6 +101,7 @@ class Hub:
         self._wanted.set()
         if self._task is None or self._task.done():
             reader = self._listen if self.db.dialect.name != "sqlite" else self._poll
+            self.ready.clear()
             self._task = asyncio.get_running_loop().create_task(reader(), name="stream-feed")
         return sub
 
@@ -112,6 +114,7 @@ class Hub:
             if self._task is not None:
                 self._task.cancel()
                 self._task = None
+            self.ready.clear()
 
     def close(self) -> None:
         """End every open stream (the API is stopping)."""
@@ -127,6 +130,7 @@ class Hub:
         """SQLite: look at ``stream_changes`` every ``poll_interval`` while subscribed."""
         last = self._read(lambda c: c.execute(select(func.max(stream_changes.c.seq)))
                           .scalar()) or 0
+        self.ready.set()
         query = (select(stream_changes).where(stream_changes.c.seq > 0)
                  .order_by(stream_changes.c.seq).limit(500))
         while True:
@@ -157,6 +161,7 @@ class Hub:
                 async with await psycopg.AsyncConnection.connect(
                         conninfo, autocommit=True) as conn:
                     await conn.execute(f"LISTEN {changes.CHANNEL}")
+                    self.ready.set()
                     delay = 0.5
                     async for note in conn.notifies():
                         parsed = changes.parse(note.payload)

@@ -123,3 +123,40 @@ def test_a_slow_subscriber_is_cut_off_not_waited_for() -> None:
         assert sub.queue.empty()
 
     asyncio.run(go())
+
+
+def test_pruning_keeps_the_feed_numbered_forward(sqlite_url: str) -> None:
+    """Old rows are deleted, never the newest: SQLite numbers the next row after it."""
+    from sqlalchemy import func, insert, select
+
+    from levante.db import manage
+    from levante.db.connect import make_engine, writing
+    from levante.platform.stream import changes
+    from levante.platform.stream.tables import stream_changes
+
+    manage.upgrade(sqlite_url, "head")
+    db = make_engine(sqlite_url)
+    try:
+        with writing(db) as conn:
+            conn.execute(insert(stream_changes), [
+                {"op": "update", "execution_id": f"{n:024x}", "first_seq": None, "at": 1.0}
+                for n in range(5)])
+            last = conn.execute(select(func.max(stream_changes.c.seq))).scalar_one()
+        # Every PRUNE_EVERY-th record of a process prunes; all rows but these are old.
+        with writing(db) as conn:
+            for _ in range(changes.PRUNE_EVERY):
+                changes.record(conn, "update", ["f" * 24])
+        with writing(db) as conn:
+            seqs = [r[0] for r in conn.execute(select(stream_changes.c.seq))]
+            old = conn.execute(select(func.count()).select_from(stream_changes)
+                               .where(stream_changes.c.at == 1.0)).scalar_one()
+        assert old == 0 and min(seqs) > last
+        # Even when every row is old, the newest stays, so numbers keep growing.
+        with writing(db) as conn:
+            conn.execute(stream_changes.update().values(at=1.0))
+            for _ in range(changes.PRUNE_EVERY):
+                changes.record(conn, "update", ["e" * 24])
+            top = conn.execute(select(func.max(stream_changes.c.seq))).scalar_one()
+        assert top > max(seqs)
+    finally:
+        db.dispose()
