@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 import httpx
 
@@ -77,13 +78,17 @@ def test_filters(served: Served) -> None:
         only_noop.close()
 
 
-def test_execution_id_filter_and_end_of_stream(served: Served) -> None:
+def test_execution_id_filter_and_end_of_stream(served: Served, tmp_path: Path) -> None:
+    go = tmp_path / "go"
     with served.client() as client:
         started = client.post("/executions", json={
-            "action": "core.local", "parameters": {"cmd": "sleep 0.5; echo done"}}).json()
+            "action": "core.local",
+            "parameters": {"cmd": f"while [ ! -f {go} ]; do sleep 0.02; done; echo done"},
+        }).json()
         other = client.post("/executions", json={"action": "core.noop"}).json()["id"]
         reader = _stream(served, execution_id=started["id"],
                          end_event="st2.execution__update", end_execution_id=started["id"])
+        go.touch()  # the stream is open (and reading the feed): the action may end now
         try:
             seen = reader.until(lambda e: e.name == "st2.execution__update"
                                 and e.data["status"] == "succeeded")
