@@ -162,6 +162,14 @@ SECTIONS: tuple[Section, ...] = (
         ("public_url", "str", "",
          "URL by which others (the engine, web links) reach this API. Empty: "
          "http://<host>:<port>."),
+        ("auth_port", "int", 9100,
+         "Port on the API's host also serving the token routes (/tokens, /auth/v1/tokens), "
+         "where st2client looks for them when given only --api-url; 0: none. A port "
+         "already in use is logged and skipped.", {"minimum": 0}),
+        ("stream_port", "int", 9102,
+         "Port on the API's host also serving the event stream (/v1/stream), where "
+         "st2client looks for it when given only --api-url; 0: none. A port already in use "
+         "is logged and skipped.", {"minimum": 0}),
     ),
     _section(
         "engine",
@@ -284,7 +292,13 @@ SECTIONS: tuple[Section, ...] = (
         "auth",
         "Authentication of the platform API.",
         ("enabled", "bool", True, "Require an API key or token on every request."),
-        ("token_ttl", "int", 86400, "Seconds a token lives.", {"minimum": 1}),
+        ("token_ttl", "int", 86400,
+         "Seconds a token lives; also the longest a client may ask for (ttl).",
+         {"minimum": 1}),
+        ("users_file", "str", "",
+         "htpasswd file of the users who may log in with a password (st2 login, st2 auth), "
+         "bcrypt hashes only (htpasswd -B, levante user add). Empty: htpasswd in "
+         "[core] data_dir."),
     ),
     _section(
         "content",

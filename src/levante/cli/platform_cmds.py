@@ -535,34 +535,6 @@ def execution_re_run(execution_id: str, parameters: tuple[str, ...], run_async: 
     _exit_for(execution)
 
 
-@execution_group.command("tail")
-@click.argument("execution_id")
-@click.option("--interval", type=float, default=0.2, show_default=True,
-              help="Seconds between two looks for new output.")
-@client_options
-def execution_tail(execution_id: str, interval: float, as_json: bool, api_url: str | None,
-                   config_file: str | None, config_dir: str | None) -> None:
-    """Follow an execution's output until it ends."""
-    after = -1
-    with _client(api_url, config_file, config_dir) as client:
-        while True:
-            chunk = client.get(f"/executions/{execution_id}/output", format="json",
-                               after=after)
-            for line in chunk["lines"]:
-                after = line["seq"]
-                if as_json:
-                    click.echo(json.dumps(line))
-                else:
-                    stream = sys.stderr if line["stream"] == "stderr" else sys.stdout
-                    stream.write(line["data"])
-                    stream.flush()
-            if chunk["done"]:
-                break
-            time.sleep(interval)
-    if not as_json:
-        click.echo(f"Execution {execution_id} has ended: {chunk['status']}.", err=True)
-
-
 # --- pack ---------------------------------------------------------------------------------
 
 

@@ -46,7 +46,8 @@ processes = Table(
 MODEL_MODULES = ("levante.identity.tables", "levante.engine.models", "levante.platform.models",
                  "levante.handshake_models", "levante.platform.report_models",
                  "levante.platform.datastore.tables",
-                 "levante.platform.inquiries.tables")
+                 "levante.platform.inquiries.tables",
+                 "levante.platform.stream.tables")
 
 
 def all_metadata() -> MetaData:

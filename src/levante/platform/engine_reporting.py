@@ -43,6 +43,7 @@ from levante.platform import tree_status
 from levante.platform.engine_auth import engine_headers
 from levante.platform.models import executions as ex
 from levante.platform.report_models import engine_reports as er
+from levante.platform.stream import changes as stream
 
 log = logging.getLogger("levante.platform.engine_reporting")
 
@@ -259,6 +260,7 @@ def cancel_children(conn: Connection, parent_id: str) -> int:
                                 .values(**values)).rowcount
             if done:
                 changed += 1
+                stream.record(conn, "update", [child.id])
                 on_status(conn, child.id, target, values.get("result"), context=child.context,
                           action=child.action, children=False)
                 if target in CANCEL_CHILDREN and _runner_type(child.action) in WORKFLOW_RUNNERS:

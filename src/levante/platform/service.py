@@ -13,9 +13,14 @@ from levante.service import HttpService, Service
 
 def api_services(config: Config, engine: Engine) -> list[Service]:
     from levante.platform.api.app import create_app
+    from levante.platform.logins.listeners import extra_listeners
 
-    return [HttpService("platform-api", create_app(config, engine),
-                        config.get_str("api", "host"), config.get_int("api", "port"))]
+    app = create_app(config, engine)
+    from levante.platform.stream.service import StreamCloser
+
+    return [HttpService("platform-api", app, config.get_str("api", "host"),
+                        config.get_int("api", "port")), *extra_listeners(config, app),
+            StreamCloser()]
 
 
 def runner_services(config: Config, engine: Engine) -> list[Service]:

@@ -51,6 +51,7 @@ from levante.identity import store as identity_store
 from levante.identity.keys import new_id as new_id
 from levante.platform import engine_reporting
 from levante.platform.models import actions, execution_output, executions, pack_configs, packs
+from levante.platform.stream import changes as stream
 
 Row = dict[str, Any]
 
@@ -334,6 +335,7 @@ def insert_execution(engine: Engine, row: Row, wake: bool = True) -> None:
     """
     with one_statement(engine) as conn:
         conn.execute(_INSERT_EXECUTION, row)
+        stream.record(conn, "create", [row["id"]])
         if wake:
             # The execution is stored (committed): a failed wake-up (the session ended,
             # the database turned read-only) must not fail the request, or a client that
@@ -493,6 +495,8 @@ def transition(
             ).rowcount
             if changed and reporting:
                 engine_reporting.on_status(conn, execution_id, to_status, fields.get("result"))
+            if changed:
+                stream.record(conn, "update", [execution_id])
         if changed:
             return fields
     return None
@@ -521,6 +525,7 @@ def claim_requested(
                 _CLAIM_AND_MARK if ids is None else _CLAIM_IDS_AND_MARK,
                 {**params, "claimed_by": process_id, "lease_until": until, "entry": [entry]},
             ))
+            stream.record(conn, "update", [r["id"] for r in taken])
         taken.sort(key=lambda r: (aware(r["start_timestamp"]), r["id"]))
         return taken
     with writing(engine) as conn:
@@ -537,6 +542,7 @@ def claim_requested(
             [{"b_id": r["id"], "log": r["log"], "claimed_by": process_id, "lease_until": until}
              for r in rows],
         )
+        stream.record(conn, "update", [r["id"] for r in rows])
     return rows
 
 
@@ -562,6 +568,8 @@ def finish(
         changed = conn.execute(_FINISH, params).rowcount
         if changed and reporting:
             engine_reporting.on_status(conn, execution_id, status, result, context=context)
+        if changed:
+            stream.record(conn, "update", [execution_id])
     return bool(changed)
 
 
@@ -589,6 +597,7 @@ def finish_many(engine: Engine, ended: Sequence[tuple[str, str, Any, list[Any]]]
                     "log": [*log, {"timestamp": iso(stamp), "status": status}],
                 }).rowcount:
                     done.add(execution_id)
+            stream.record(conn, "update", sorted(done))
         return done
     stamp = now()
     entry = iso(stamp)
@@ -600,18 +609,21 @@ def finish_many(engine: Engine, ended: Sequence[tuple[str, str, Any, list[Any]]]
         "logs": [json.dumps([*e[3], {"timestamp": entry, "status": e[1]}]) for e in ended],
     }
     with one_statement(engine) as conn:
-        return {r[0] for r in conn.execute(_FINISH_MANY, params)}
+        ended_ids = {r[0] for r in conn.execute(_FINISH_MANY, params)}
+        stream.record(conn, "update", sorted(ended_ids))
+        return ended_ids
 
 
 def set_first_result(engine: Engine, execution_id: str, result: Any) -> None:
     """Record the result of a running execution that has none yet (e.g. a launched workflow)."""
     with one_statement(engine) as conn:
-        conn.execute(
+        if conn.execute(
             update(executions)
             .where(executions.c.id == execution_id, executions.c.status == "running",
                    func.coalesce(cast(executions.c.result, Text), "null") == "null")
             .values(result=result)
-        )
+        ).rowcount:
+            stream.record(conn, "update", [execution_id])
 
 
 def statuses_of(engine: Engine, ids: Sequence[str]) -> dict[str, str]:
@@ -662,6 +674,9 @@ def append_output(engine: Engine, rows: Sequence[Row]) -> None:
         batch = [_escape_output(row) for row in batch]
     with one_statement(engine) as conn:
         conn.execute(insert(execution_output), batch)
+        for execution_id in dict.fromkeys(str(r["execution_id"]) for r in batch):
+            stream.record(conn, "output", [execution_id], min(
+                int(r["seq"]) for r in batch if r["execution_id"] == execution_id))
 
 
 def get_output(

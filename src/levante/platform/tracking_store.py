@@ -33,6 +33,7 @@ from levante.db.times import now as now
 from levante.handshake_models import tracked_executions as tr
 from levante.handshake_models import workflow_links as wl
 from levante.platform.models import executions as ex
+from levante.platform.stream import changes as stream
 
 Row = dict[str, Any]
 WATCHED_STATUSES = ("requested", "scheduled", "running", "pausing", "paused", "resuming",
@@ -89,6 +90,8 @@ def update_execution(conn: Connection, execution_id: str, old_status: str,
                      values: Row) -> bool:
     """Compare-and-set on the status read in this transaction."""
     changed = conn.execute(_CAS_EXECUTION, {"b_id": execution_id, "b_old": old_status, **values})
+    if changed.rowcount:
+        stream.record(conn, "update", [execution_id])
     return bool(changed.rowcount)
 
 

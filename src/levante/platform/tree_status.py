@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy import Connection, func, select, update
 
 from levante.platform.models import executions as ex
+from levante.platform.stream import changes as stream
 
 DONE = frozenset({"succeeded", "failed", "timeout", "abandoned", "canceled"})
 # Children that keep a canceling (pausing) parent from being canceled (paused).
@@ -66,6 +67,7 @@ def _move(conn: Connection, execution_id: str, old: str, new: str,
     changed = conn.execute(update(ex).where(ex.c.id == execution_id, ex.c.status == old)
                            .values(**fields)).rowcount
     if changed:
+        stream.record(conn, "update", [execution_id])
         engine_reporting.on_status(conn, execution_id, new, row.result, context=row.context,
                                    action=row.action)
     return bool(changed)

@@ -38,8 +38,11 @@ from levante.platform.api.common import ApiError, Platform, dumps, fault, unavai
 from levante.platform.datastore import api as datastore_api
 from levante.platform.executions import Conflict, NotFound, Refused
 from levante.platform.inquiries import api as inquiries
+from levante.platform.logins import api as logins
+from levante.platform.logins.users import users_path
 from levante.platform.pack_registry import UnknownPack
 from levante.platform.parameters import ParameterError
+from levante.platform.stream import api as stream
 
 log = logging.getLogger("levante.platform.api")
 
@@ -249,7 +252,8 @@ def create_app(config: Config, db_engine: Engine) -> ASGIApp:
     )
     app = Starlette(
         # events: the hot path first; what st2 may call but Levante does not serve, last
-        routes=events.routes() + _routes() + web.routes() + unsupported.routes(),
+        routes=events.routes() + _routes() + logins.routes() + stream.routes() + web.routes()
+        + unsupported.routes(),
         exception_handlers={
             HTTPException: _http_error,
             ApiError: _api_error,
@@ -264,4 +268,5 @@ def create_app(config: Config, db_engine: Engine) -> ASGIApp:
     app.router.redirect_slashes = False
     datastore_api.configure(config, db_engine)
     app.state.platform = platform
-    return Guard(app, platform)
+    return logins.LoginGate(Guard(app, platform), db_engine, users_path(config),
+                            platform.token_ttl)

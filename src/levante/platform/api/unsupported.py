@@ -33,8 +33,6 @@ UNSUPPORTED: tuple[tuple[str, str], ...] = (
     ("/v1/traces", "Traces"),
     ("/v1/rbac", "RBAC"),
     ("/v1/service_registry", "The service registry"),
-    ("/v1/stream", "The event stream"),
-    ("/v1/user", "User information (whoami)"),
     ("/v1/workflows", "Workflow inspection"),
     ("/v1/packs/install", "Installing packs over the API"),
     ("/v1/packs/uninstall", "Uninstalling packs over the API"),
