@@ -23,7 +23,7 @@ from rich.table import Table
 from rich.text import Text
 
 from levante.cli.common import config_options, fail, get_config
-from levante.platform.api_client import ApiCallError, PlatformClient
+from levante.platform.core.api_client import ApiCallError, PlatformClient
 
 F = TypeVar("F", bound=Callable[..., Any])
 DONE = frozenset({"succeeded", "failed", "timeout", "abandoned", "canceled"})
@@ -600,13 +600,13 @@ def pack_register(names: tuple[str, ...], as_json: bool, api_url: str | None,
 
 
 def _pack_env_settings(config_file: str | None, config_dir: str | None) -> Any:
-    from levante.platform.pack_env import settings_from_config
+    from levante.platform.core.pack_env import settings_from_config
 
     return settings_from_config(get_config(config_file, config_dir))
 
 
 def _setup_env(settings: Any, name: str, path: Any, quiet: bool = False) -> dict[str, Any]:
-    from levante.platform.pack_env import PackEnvError, needs_virtualenv, setup_virtualenv
+    from levante.platform.core.pack_env import PackEnvError, needs_virtualenv, setup_virtualenv
 
     if not needs_virtualenv(path):
         if not quiet:
@@ -630,7 +630,7 @@ def pack_setup_virtualenv(names: tuple[str, ...], as_json: bool, config_file: st
                           config_dir: str | None) -> None:
     """(Re)make the virtual environment of packs and install their requirements.txt
     (on this host, in [packs] virtualenvs_path)."""
-    from levante.platform.packs import discover_packs
+    from levante.platform.core.packs import discover_packs
 
     config = get_config(config_file, config_dir)
     found = discover_packs(config.get_list("content", "packs_paths"))
@@ -652,7 +652,7 @@ def pack_install(source: str, force: bool, as_json: bool, api_url: str | None,
                  config_file: str | None, config_dir: str | None) -> None:
     """Install a pack from a local folder or a git URL: copy it into the first pack folder
     ([content] packs_paths), set up its virtual environment, register it."""
-    from levante.platform.pack_install import PackInstallError, fetch_pack
+    from levante.platform.core.pack_install import PackInstallError, fetch_pack
 
     config = get_config(config_file, config_dir)
     paths = config.get_list("content", "packs_paths")

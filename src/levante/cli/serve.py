@@ -140,7 +140,7 @@ def up(
         )
     engine, services = _services_for(sorted(ROLES), config)
     _pin(config)  # (before any thread starts: they inherit it)
-    from levante.platform import example_run
+    from levante.platform.core import example_run
 
     hint = cli_hint(config, config_file, config_dir)
     run_example = example if example is not None else example_run.first_start(config)

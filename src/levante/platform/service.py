@@ -5,9 +5,9 @@ from __future__ import annotations
 from sqlalchemy import Engine
 
 from levante.config import Config
-from levante.platform import auth
-from levante.platform.pack_env import settings_from_config
-from levante.platform.pack_registry import register_packs
+from levante.platform.core import auth
+from levante.platform.core.pack_env import settings_from_config
+from levante.platform.core.pack_registry import register_packs
 from levante.service import HttpService, Service
 
 
@@ -20,8 +20,8 @@ def api_services(config: Config, engine: Engine) -> list[Service]:
 
 def runner_services(config: Config, engine: Engine) -> list[Service]:
     from levante.platform import workflow_launch
+    from levante.platform.core.runner_service import RunnerService
     from levante.platform.engine_reporting import EngineReporter
-    from levante.platform.runner_service import RunnerService
 
     workflow_launch.configure(config, engine)
     return [RunnerService(config, engine), EngineReporter(config, engine)]

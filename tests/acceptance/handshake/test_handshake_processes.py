@@ -25,7 +25,7 @@ from sqlalchemy import update
 
 from levante.db import manage
 from levante.db.connect import make_engine
-from levante.platform.models import executions
+from levante.platform.core.models import executions
 from levante.webhooks import generate_secret, signed_headers
 from tests.conftest import (
     create_postgres_database,

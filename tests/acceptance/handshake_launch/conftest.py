@@ -19,7 +19,7 @@ import pytest
 from levante.config import load_config
 from levante.db import manage
 from levante.db.connect import make_engine
-from levante.platform.pack_registry import register_packs
+from levante.platform.core.pack_registry import register_packs
 from levante.platform.service import ensure_api_key
 from levante.webhooks import generate_secret
 from tests.conftest import (

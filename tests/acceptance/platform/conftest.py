@@ -15,7 +15,7 @@ import pytest
 
 from levante.config import load_config
 from levante.db.connect import make_engine
-from levante.platform.pack_registry import register_packs
+from levante.platform.core.pack_registry import register_packs
 from levante.platform.service import ensure_api_key
 from tests.conftest import free_port, levante_bin
 from tests.integration.platform.service.conftest import write_test_pack

@@ -18,7 +18,7 @@ import pytest
 
 from levante.config import load_config
 from levante.db.connect import make_engine
-from levante.platform.pack_registry import register_packs
+from levante.platform.core.pack_registry import register_packs
 from levante.platform.service import ensure_api_key
 from tests.acceptance.platform.conftest import Platform, wait_up
 from tests.acceptance.platform.test_st2_cli import ST2, st2

@@ -31,8 +31,9 @@ from sqlalchemy import Engine
 from levante.config import Config
 from levante.db import faults
 from levante.identity import keys
-from levante.platform import engine_reporting, executions, store, workflow_launch
+from levante.platform import engine_reporting, workflow_launch
 from levante.platform import tracking_store as ts
+from levante.platform.core import executions, store
 from levante.platform.engine_reporting import may_report
 from levante.platform.runners import RunOutcome, RunRequest, action_chain, run_action
 

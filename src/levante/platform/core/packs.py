@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-BUNDLED_PACKS_DIR = Path(__file__).parent / "bundled_packs"
+BUNDLED_PACKS_DIR = Path(__file__).parent.parent / "bundled_packs"
 
 PARAMETER_TYPES = ("string", "integer", "number", "boolean", "array", "object", "null")
 # Runners that run a file of the pack, so their actions must name one.
@@ -41,7 +41,7 @@ def pack_name_problem(name: object, what: str = "pack name") -> str | None:
     return (f"{what} {shown} is not a valid pack name: letters, digits, '_' and '-' only "
             "(no '.', '/' or '..').")
 # Keys a parameter definition may carry (JSON-schema words StackStorm accepts, plus its own).
-# Every one of them is enforced when a call is checked (levante.platform.parameters).
+# Every one of them is enforced when a call is checked (levante.platform.core.parameters).
 _PARAM_KEYS = frozenset({
     "type", "description", "default", "required", "immutable", "secret", "enum", "position",
     "items", "properties", "additionalProperties", "minimum", "maximum", "minLength",
@@ -194,7 +194,7 @@ def _check_schema(where: str, spec: Any, top: bool) -> str | None:
 
 
 def _check_keyword_values(where: str, spec: dict[str, Any]) -> str | None:
-    from levante.platform.parameters import FORMAT_CHECKS
+    from levante.platform.core.parameters import FORMAT_CHECKS
 
     for key in _COUNT_KEYS:
         value = spec.get(key)

@@ -50,7 +50,7 @@ from levante.db.times import now as now
 from levante.identity import store as identity_store
 from levante.identity.keys import new_id as new_id
 from levante.platform import engine_reporting
-from levante.platform.models import actions, execution_output, executions, pack_configs, packs
+from levante.platform.core.models import actions, execution_output, executions, packs
 
 Row = dict[str, Any]
 
@@ -170,36 +170,6 @@ def get_pack(engine: Engine, ref_or_id: str) -> Row | None:
 def pack_paths(engine: Engine) -> dict[str, str]:
     with reading(engine) as conn:
         return {r.ref: r.path for r in conn.execute(select(packs.c.ref, packs.c.path))}
-
-
-def save_pack_config(
-    engine: Engine, pack: str, schema: dict[str, Any] | None, values: dict[str, Any] | None,
-    config_file: str | None,
-) -> None:
-    """Store (or, with neither schema nor values, forget) a pack's config."""
-    stamp = now()
-    with writing(engine) as conn:
-        if schema is None and values is None:
-            conn.execute(delete(pack_configs).where(pack_configs.c.pack == pack))
-            return
-        fields = {"config_schema": schema, "config_values": values,
-                  "config_file": config_file, "registered_at": stamp}
-        done = conn.execute(
-            update(pack_configs).where(pack_configs.c.pack == pack).values(**fields)
-        ).rowcount
-        if not done:
-            conn.execute(insert(pack_configs).values(pack=pack, id=new_id(), **fields))
-
-
-def list_pack_configs(engine: Engine) -> list[Row]:
-    with reading(engine) as conn:
-        return _rows(conn.execute(select(pack_configs).order_by(pack_configs.c.pack)))
-
-
-def get_pack_config(engine: Engine, pack: str) -> Row | None:
-    with reading(engine) as conn:
-        row = conn.execute(select(pack_configs).where(pack_configs.c.pack == pack)).first()
-    return dict(row._mapping) if row else None
 
 
 def list_actions(
