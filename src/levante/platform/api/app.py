@@ -6,7 +6,7 @@ Mounting a feature package (``levante.platform.<feature>``): its ``api.py`` has
 ``routes() -> RouteTable`` (path, endpoint, methods; both slash forms are added here), and
 one line in `FEATURES` below mounts it, after the core routes. The other mounts of a
 feature are one line each too: its tables in ``levante.db.metadata.MODEL_MODULES``, its
-Click commands in ``levante.cli.main.COMMANDS``, its services in ``levante.service.ROLES``.
+Click commands in ``levante.cli.main.COMMANDS``, its services in ``levante.roles.FEATURE_SERVICES``.
 """
 
 from __future__ import annotations

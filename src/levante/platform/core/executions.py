@@ -22,7 +22,7 @@ from sqlalchemy.exc import IntegrityError
 from levante.platform.configs import store as config_store
 from levante.platform.configs.schema import validated
 from levante.platform.core import store
-from levante.platform.core.packs import ActionMeta
+from levante.platform.core.pack_types import ActionMeta
 from levante.platform.core.parameters import MASK, ParameterError, mask_secrets, merge_schema
 from levante.platform.core.parameters import validate_parameters as _validate
 from levante.platform.runners import (

@@ -17,7 +17,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from levante.platform.core.json_types import is_of_type
-from levante.platform.core.packs import ActionMeta
+from levante.platform.core.pack_types import ActionMeta
 from levante.platform.core.param_render import RenderProblem, render_parameters
 
 MASK = "********"

@@ -18,8 +18,8 @@ import os
 import re
 import secrets
 import socket
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -278,6 +278,18 @@ _FINISH = (
     .values(status=bindparam("status"), result=bindparam("result"),
             end_timestamp=bindparam("end_timestamp"), lease_until=None, log=bindparam("log"))
 )
+
+
+@asynccontextmanager
+async def listening(engine: Engine) -> AsyncIterator[AsyncIterator[str]]:
+    """On PostgreSQL: a connection of its own that LISTENs on `NOTIFY_CHANNEL`; gives the
+    payloads of the notifications as they come. Errors (a lost connection) go to the caller."""
+    import psycopg  # the driver, loaded only by the processes that listen
+
+    conninfo = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+    async with await psycopg.AsyncConnection.connect(conninfo, autocommit=True) as conn:
+        await conn.execute(f"LISTEN {NOTIFY_CHANNEL}")
+        yield (note.payload async for note in conn.notifies())
 
 
 _NOTIFY = text(f"SELECT pg_notify('{NOTIFY_CHANNEL}', :payload)")  # built once

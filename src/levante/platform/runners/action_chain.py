@@ -31,8 +31,10 @@ from typing import Any
 import yaml
 from sqlalchemy import Engine
 
+from levante.platform.core import executions, store
 from levante.platform.core.jinja_render import RenderError, render_value
 from levante.platform.runners.base import OutputCallback, RunOutcome, RunRequest
+from levante.platform.workflow_launch import WAITING
 
 log = logging.getLogger("levante.platform.runner.chain")
 
@@ -133,7 +135,6 @@ def load_chain(entry_point: str) -> Chain:
 
 
 def _task(node: str, child: dict[str, Any]) -> dict[str, Any]:
-    from levante.platform.core import store
 
     return {
         "id": node,
@@ -188,7 +189,6 @@ def _result(walk: _Walk | None, display_published: bool,
 
 async def run_chain(request: RunRequest, on_output: OutputCallback) -> RunOutcome:
     """Run (or go on with) the chain; see the module's description."""
-    from levante.platform.core import executions, store
 
     del on_output
     db = DATABASE.get()
@@ -289,7 +289,6 @@ async def run_chain(request: RunRequest, on_output: OutputCallback) -> RunOutcom
 
 
 def _pause(db: Engine, execution_id: str, walk: _Walk, display: bool) -> RunOutcome:
-    from levante.platform.core import store
 
     if store.transition(db, execution_id, ["pausing", "running"], "paused",
                         {"result": _result(walk, display), "lease_until": None,
@@ -304,8 +303,6 @@ async def _wait(db: Engine, child_id: str, limit: float | None = None,
     """The child once it ended or paused (or as it is after ``limit`` seconds); the chain
     holds no worker meanwhile. A pause of the chain (``chain_id``) pauses a workflow
     child."""
-    from levante.platform.core import executions, store
-    from levante.platform.workflow_launch import WAITING
 
     waiting = WAITING.get()
     if waiting is not None:
