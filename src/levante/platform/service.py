@@ -1,4 +1,9 @@
-"""The platform's roles for `levante serve` / `levante up`, and what `levante up` prepares."""
+"""The platform's roles for `levante serve` / `levante up`, and what `levante up` prepares.
+
+Each factory imports its role's modules inside it, so that a process loads only the code of
+the roles it serves (`levante serve api` does not load the runners, and so on); see
+`levante.roles`.
+"""
 
 from __future__ import annotations
 
