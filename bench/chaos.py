@@ -319,7 +319,7 @@ class Chaos:
         from levante.config import load_config
         from levante.db import manage
         from levante.db.connect import make_engine
-        from levante.platform.pack_registry import register_packs
+        from levante.platform.core.pack_registry import register_packs
         from levante.platform.service import ensure_api_key
 
         manage.upgrade(self.url, "head")
@@ -335,7 +335,7 @@ class Chaos:
 
     @staticmethod
     def _read_key(data: Path) -> str:
-        from levante.platform.auth import read_key_file
+        from levante.platform.core.auth import read_key_file
 
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:

@@ -95,7 +95,7 @@ def _pct(values: list[float], q: float) -> float:
 def platform_execution(db: Any, wf_id: str | None) -> str:
     """A running platform execution of a workflow action, as the workflow runner leaves it
     (the bench plays the runner's part: it is not what is measured)."""
-    from levante.platform import store as platform_store
+    from levante.platform.core import store as platform_store
 
     ex_id = platform_store.new_id()
     stamp = platform_store.now()
@@ -119,7 +119,7 @@ def latency(database_url: str | None, samples: int) -> None:
     from levante.db.connect import make_engine
     from levante.engine.models import engine_events
     from levante.handshake_models import event_deliveries
-    from levante.platform import store as platform_store
+    from levante.platform.core import store as platform_store
 
     tmp = tempfile.mkdtemp(prefix="levante-hs-bench-")
     url = database_url or f"sqlite:///{tmp}/levante.sqlite"
@@ -225,7 +225,7 @@ def tracker(database_url: str | None, tracked: int, seconds: float) -> None:
     from levante.db import manage
     from levante.db.connect import make_engine
     from levante.handshake_models import tracked_executions
-    from levante.platform import store as platform_store
+    from levante.platform.core import store as platform_store
     from levante.platform.resultstracker import ResultsTracker
 
     tmp = tempfile.mkdtemp(prefix="levante-hs-tracker-")

@@ -73,7 +73,7 @@ def latency(url: str, key: str, database_url: str, execution_id: str,
     """Write one output line every 10 ms; how long each took to reach a subscriber."""
     from levante.db.connect import make_engine
     from levante.db.times import now
-    from levante.platform import store
+    from levante.platform.core import store
 
     seen: list[float] = []
     ready = threading.Event()

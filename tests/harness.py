@@ -171,7 +171,7 @@ def register(conf: Path, strict: bool = True) -> str:
     `levante up`)."""
     from levante.config import load_config
     from levante.db.connect import make_engine
-    from levante.platform.pack_registry import register_packs
+    from levante.platform.core.pack_registry import register_packs
     from levante.platform.service import ensure_api_key
 
     config = load_config(str(conf), environ={})

@@ -1,53 +1,31 @@
-"""Long-running services: the roles a process can serve, and running them until stopped.
+"""Long-running services and running them until stopped.
 
-Each role (`levante serve ROLE`) is a factory that returns the services of that role; a
-service is anything with an async `run(stopping)` that returns once `stopping` is set.
-`levante up` runs every role in one process. Every process checks the schema first.
+A service is anything with an async `run(stopping)` that returns once `stopping` is set.
+Which services each role runs (`levante serve ROLE`; `levante up` runs every role in one
+process) is the role table, `levante.roles`. Every process checks the schema first.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib
 import logging
 import signal
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from typing import Protocol
 
 import uvicorn
 from sqlalchemy import Engine
 
-from levante.config import Config
 from levante.db.manage import EXIT_SCHEMA_NOT_AT_HEAD as EXIT_SCHEMA_NOT_AT_HEAD
 from levante.db.manage import ensure_at_head
 
 log = logging.getLogger("levante.service")
 
-# role -> "module:factory"; factory(config, engine) -> list[Service]
-ROLES: dict[str, str] = {
-    "api": "levante.platform.service:api_services",
-    "engine": "levante.engine.service:engine_services",
-    "notifier": "levante.engine.service:notifier_services",
-    "runner": "levante.platform.service:runner_services",
-    "resultstracker": "levante.platform.service:resultstracker_services",
-    "garbagecollector": "levante.platform.service:garbagecollector_services",
-}
-
-
 class Service(Protocol):
     name: str
 
     async def run(self, stopping: asyncio.Event) -> None: ...
-
-
-ServiceFactory = Callable[[Config, Engine], Sequence[Service]]
-
-
-def role_factory(role: str) -> ServiceFactory:
-    module_name, _, attr = ROLES[role].partition(":")
-    factory: ServiceFactory = getattr(importlib.import_module(module_name), attr)
-    return factory
 
 
 class HttpService:

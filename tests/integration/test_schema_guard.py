@@ -8,7 +8,8 @@ import subprocess
 import pytest
 
 from levante.db import manage
-from levante.service import EXIT_SCHEMA_NOT_AT_HEAD, ROLES
+from levante.roles import ROLES
+from levante.service import EXIT_SCHEMA_NOT_AT_HEAD
 from tests.conftest import levante_bin
 from tests.migration.test_lifecycle import tables
 

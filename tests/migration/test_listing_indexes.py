@@ -16,7 +16,7 @@ from sqlalchemy import Engine, event, insert, text
 from levante.db.connect import make_engine
 from levante.db.metadata import all_metadata
 from levante.engine.store import queries
-from levante.platform import store
+from levante.platform.core import store
 
 ST2_LISTINGS: list[dict[str, Any]] = [
     {"parent": "null"},

@@ -15,19 +15,21 @@ from levante import __version__
 from levante.cli.common import config_options
 
 # Top-level command -> (one-line help, modules that contribute to it). Each module has
-# `register(group)`, which adds its commands (or subcommands of a shared group).
+# `register(group)`, which adds its commands (or subcommands of a shared group, see
+# levante.cli.client.add_group). A platform feature package mounts its Click commands with
+# one line here naming its ``cli.py``, e.g. "key": ("...", ("levante.platform.<f>.cli",)).
 COMMANDS: dict[str, tuple[str, tuple[str, ...]]] = {
     "up": ("Run all of Levante in one process (embedded, SQLite).", ("levante.cli.serve",)),
     "serve": ("Run one role of Levante (api, engine, notifier, runner, resultstracker, "
               "garbagecollector).",
               ("levante.cli.serve",)),
-    "run": ("Run an action and show its result.", ("levante.cli.platform_cmds",)),
-    "action": ("List and show actions.", ("levante.cli.platform_cmds",)),
+    "run": ("Run an action and show its result.", ("levante.cli.actions",)),
+    "action": ("List and show actions.", ("levante.cli.actions",)),
     "execution": ("List, show, follow, cancel, re-run and trace executions.",
-                  ("levante.cli.platform_cmds", "levante.cli.trace",
+                  ("levante.cli.executions", "levante.cli.trace",
                    "levante.platform.stream.cli")),
-    "pack": ("Register and list packs.", ("levante.cli.platform_cmds",)),
-    "apikey": ("Create, list and delete API keys.", ("levante.cli.platform_cmds",)),
+    "pack": ("Register and list packs.", ("levante.cli.packs",)),
+    "apikey": ("Create, list and delete API keys.", ("levante.cli.apikeys",)),
     "key": ("Datastore keys: list, get, set, delete, load.", ("levante.platform.datastore.cli",)),
     "inquiry": ("List, show and answer inquiries (core.ask).",
                 ("levante.platform.inquiries.cli",)),

@@ -21,14 +21,8 @@ from levante.config import Config, ConfigError, load_config
 from levante.db import manage
 from levante.db.connect import engine_from_config
 from levante.log import setup_logging
-from levante.service import (
-    EXIT_SCHEMA_NOT_AT_HEAD,
-    ROLES,
-    Service,
-    guard,
-    role_factory,
-    run_services,
-)
+from levante.roles import ROLES, role_services
+from levante.service import EXIT_SCHEMA_NOT_AT_HEAD, Service, guard, run_services
 
 log = logging.getLogger("levante.cli")
 
@@ -50,7 +44,7 @@ def _services_for(roles: list[str], config: Config) -> tuple[Any, list[Service]]
         fail(database_error_line(config.database_url, exc))
     services: list[Service] = []
     for role in roles:
-        services.extend(role_factory(role)(config, engine))
+        services.extend(role_services(role, config, engine))
     return engine, services
 
 
@@ -141,7 +135,8 @@ def up(
         )
     engine, services = _services_for(sorted(ROLES), config)
     _pin(config)  # (before any thread starts: they inherit it)
-    from levante.platform import example_run
+    # imported here: `levante serve` of any role has no use for the first-start example
+    from levante.platform.core import example_run
 
     hint = cli_hint(config, config_file, config_dir)
     run_example = example if example is not None else example_run.first_start(config)

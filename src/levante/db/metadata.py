@@ -1,7 +1,7 @@
 """The one MetaData every table of Levante belongs to, with deterministic constraint names.
 
 Each service declares its tables in its own module (``levante.engine.models``,
-``levante.platform.models``; the identity tables both use in ``levante.identity.tables``);
+``levante.platform.core.models``; the identity tables both use in ``levante.identity.tables``);
 `all_metadata()` imports them so that migrations and
 `levante-db-manage check` see the whole schema.
 """
@@ -43,7 +43,8 @@ processes = Table(
     Index("ix_processes_role_heartbeat_at", "role", "heartbeat_at"),
 )
 
-MODEL_MODULES = ("levante.identity.tables", "levante.engine.models", "levante.platform.models",
+MODEL_MODULES = ("levante.identity.tables", "levante.engine.models", "levante.platform.core.models",
+                 "levante.platform.configs.tables",
                  "levante.handshake_models", "levante.platform.report_models",
                  "levante.platform.datastore.tables",
                  "levante.platform.inquiries.tables",

@@ -143,7 +143,7 @@ class PlatformAction(StdAction):
             child = {}
         if not isinstance(child, Mapping):
             child = {}
-        from levante.platform.parameters import MASK  # how the platform shows a secret
+        from levante.platform.core.parameters import MASK  # how the platform shows a secret
 
         shown = child.get("parameters")
         secret = sorted(k for k, v in shown.items() if v == MASK and k in parameters

@@ -40,8 +40,8 @@ from levante.db.connect import after_commit, writing
 from levante.db.times import aware as aware
 from levante.db.times import now as now
 from levante.platform import tree_status
+from levante.platform.core.models import executions as ex
 from levante.platform.engine_auth import engine_headers
-from levante.platform.models import executions as ex
 from levante.platform.report_models import engine_reports as er
 from levante.platform.stream import changes as stream
 

@@ -18,9 +18,9 @@ from typing import Any
 from sqlalchemy import Connection, Engine
 
 from levante.platform import engine_reporting, tree_status
-from levante.platform import store as platform_store
 from levante.platform import tracking_store as ts
-from levante.platform.executions import DONE, WORKFLOW_RUNNERS
+from levante.platform.core import store as platform_store
+from levante.platform.core.executions import DONE, WORKFLOW_RUNNERS
 
 log = logging.getLogger("levante.platform.receiver")
 

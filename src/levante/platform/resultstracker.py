@@ -28,10 +28,10 @@ from sqlalchemy import Engine
 from levante.config import Config
 from levante.db import faults
 from levante.platform import receiver
-from levante.platform import store as platform_store
 from levante.platform import tracking_store as ts
+from levante.platform.core import store as platform_store
+from levante.platform.core.executions import ACTIVE, DONE
 from levante.platform.engine_auth import engine_headers
-from levante.platform.executions import ACTIVE, DONE
 
 log = logging.getLogger("levante.platform.resultstracker")
 

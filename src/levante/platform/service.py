@@ -1,13 +1,18 @@
-"""The platform's roles for `levante serve` / `levante up`, and what `levante up` prepares."""
+"""The platform's roles for `levante serve` / `levante up`, and what `levante up` prepares.
+
+Each factory imports its role's modules inside it, so that a process loads only the code of
+the roles it serves (`levante serve api` does not load the runners, and so on); see
+`levante.roles`.
+"""
 
 from __future__ import annotations
 
 from sqlalchemy import Engine
 
 from levante.config import Config
-from levante.platform import auth
-from levante.platform.pack_env import settings_from_config
-from levante.platform.pack_registry import register_packs
+from levante.platform.core import auth
+from levante.platform.core.pack_env import settings_from_config
+from levante.platform.core.pack_registry import register_packs
 from levante.service import HttpService, Service
 
 
@@ -25,11 +30,11 @@ def api_services(config: Config, engine: Engine) -> list[Service]:
 
 def runner_services(config: Config, engine: Engine) -> list[Service]:
     from levante.platform import workflow_launch
+    from levante.platform.core.runner_service import RunnerService
     from levante.platform.datastore import render as datastore_render
     from levante.platform.datastore.pairs import key_path_of
     from levante.platform.engine_reporting import EngineReporter
     from levante.platform.inquiries.service import InquirySweeper
-    from levante.platform.runner_service import RunnerService
 
     workflow_launch.configure(config, engine)
     datastore_render.configure(engine, key_path_of(config))

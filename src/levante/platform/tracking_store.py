@@ -32,7 +32,7 @@ from levante.db.times import aware as aware
 from levante.db.times import now as now
 from levante.handshake_models import tracked_executions as tr
 from levante.handshake_models import workflow_links as wl
-from levante.platform.models import executions as ex
+from levante.platform.core.models import executions as ex
 from levante.platform.stream import changes as stream
 
 Row = dict[str, Any]

@@ -19,13 +19,13 @@ from typing import Any
 
 from sqlalchemy import Connection, func, select, update
 
-from levante.platform.models import executions as ex
+from levante.platform.core.models import executions as ex
 from levante.platform.stream import changes as stream
 
 DONE = frozenset({"succeeded", "failed", "timeout", "abandoned", "canceled"})
 # Children that keep a canceling (pausing) parent from being canceled (paused).
 ACTIVE = frozenset({"running", "canceling", "pausing", "resuming"})
-# Executions that start others (as levante.platform.executions.WORKFLOW_RUNNERS; not
+# Executions that start others (as levante.platform.core.executions.WORKFLOW_RUNNERS; not
 # imported: that module imports this one through the store). A runner other than the
 # engine's (action-chain) carries out pausing/resuming of its own executions itself.
 WORKFLOW_RUNNERS = frozenset({"mistral-v2", "orquesta", "levante-workflow", "action-chain"})

@@ -43,8 +43,8 @@ from levante.http_client import loop_client
 from levante.identity.keys import service_key
 from levante.platform import tracking_store as ts
 from levante.platform import workflow_rerun
+from levante.platform.core.models import executions as ex
 from levante.platform.engine_auth import engine_headers
-from levante.platform.models import executions as ex
 from levante.platform.runners.base import RunOutcome, RunRequest, Status
 
 log = logging.getLogger("levante.platform.workflow_launch")
@@ -225,7 +225,7 @@ def record_engine_id(db: Engine, execution_id: str, workflow_execution_id: str,
                      workflow_name: str) -> tuple[str | None, dict[str, Any]]:
     """Put the engine's id in ``context.mistral`` before the workflow starts; returns
     the execution's user (the workflow runs as that user) and its context as it was."""
-    from levante.platform.store import writing
+    from levante.platform.core.store import writing
 
     with writing(db) as conn:
         row = conn.execute(select(ex.c.context, ex.c.user)
@@ -243,7 +243,7 @@ def record_engine_id(db: Engine, execution_id: str, workflow_execution_id: str,
 
 def release_claim(db: Engine, execution_id: str) -> None:
     """The runner no longer holds the execution: its end comes from the engine."""
-    from levante.platform.store import writing
+    from levante.platform.core.store import writing
 
     with writing(db) as conn:
         conn.execute(update(ex).where(ex.c.id == execution_id)

@@ -24,7 +24,7 @@ from sqlalchemy import Engine, select, update
 
 from levante.handshake_models import workflow_links as wl
 from levante.platform import tracking_store as ts
-from levante.platform.models import executions as ex
+from levante.platform.core.models import executions as ex
 
 log = logging.getLogger("levante.platform.workflow_rerun")
 

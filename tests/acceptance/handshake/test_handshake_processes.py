@@ -21,7 +21,7 @@ import pytest
 from sqlalchemy import update
 
 from levante.db.connect import make_engine
-from levante.platform.models import executions
+from levante.platform.core.models import executions
 from levante.webhooks import generate_secret, signed_headers
 from tests.conftest import levante_bin, postgres_server_url
 from tests.harness import System

@@ -17,7 +17,7 @@ from sqlalchemy import Engine, insert, select
 
 from levante.config import Config, load_config
 from levante.engine.models import engine_events, task_executions, workflow_executions
-from levante.platform import store as platform_store
+from levante.platform.core import store as platform_store
 
 
 def write_config(tmp_path: Path, url: str, **sections: dict[str, Any]) -> Path:

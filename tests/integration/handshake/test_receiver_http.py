@@ -15,8 +15,8 @@ from sqlalchemy import select
 from levante.db.connect import make_engine
 from levante.handshake_models import tracked_executions
 from levante.handshake_secret import signing_secret
-from levante.platform import auth
 from levante.platform.api.app import create_app
+from levante.platform.core import auth
 from levante.webhooks import signed_headers
 from tests.conftest import free_port
 from tests.integration.handshake.support import (

@@ -25,8 +25,8 @@ from starlette.routing import Route
 from levante.config import Config
 from levante.db.connect import make_engine, writing
 from levante.platform import engine_reporting as reporting
+from levante.platform.core.models import executions
 from levante.platform.engine_reporting import EngineReporter
-from levante.platform.models import executions
 from levante.platform.report_models import engine_reports
 from tests.conftest import free_port
 from tests.integration.handshake.support import (

@@ -14,7 +14,7 @@ from sqlalchemy import Engine
 from levante.config import Config
 from levante.db.connect import make_engine
 from levante.platform import workflow_launch
-from levante.platform.pack_registry import register_packs
+from levante.platform.core.pack_registry import register_packs
 from levante.platform.service import ensure_api_key
 from tests.conftest import free_port
 from tests.integration.handshake.support import Background, ServedApp, config_for

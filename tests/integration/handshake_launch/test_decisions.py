@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from levante.platform import engine_reporting as reporting
 from levante.platform import workflow_launch
-from levante.platform.example_run import summary
+from levante.platform.core.example_run import summary
 
 CHILD = {"mistral": {"action_execution_id": "a-1", "workflow_execution_id": "wf-1"}}
 WORKFLOW_ACTION = {"runner_type": "mistral-v2"}

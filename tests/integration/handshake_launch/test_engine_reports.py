@@ -7,7 +7,7 @@ import httpx
 from sqlalchemy import Engine
 
 from levante.platform import engine_reporting as reporting
-from levante.platform import store
+from levante.platform.core import store
 from levante.platform.engine_reporting import EngineReporter
 from tests.integration.handshake.support import platform_execution, wait_for
 from tests.integration.handshake_launch.conftest import Loopback
@@ -19,7 +19,7 @@ def _child(db: Engine, action_execution_id: str) -> str:
     with store.writing(db) as conn:
         from sqlalchemy import update
 
-        from levante.platform.models import executions
+        from levante.platform.core.models import executions
 
         conn.execute(update(executions).where(executions.c.id == ex_id).values(context={
             "user": "engine", "mistral": {"action_execution_id": action_execution_id,
@@ -119,7 +119,7 @@ def test_a_canceled_workflow_cancels_its_children(loopback: Loopback) -> None:
     with store.writing(loopback.db) as conn:
         from sqlalchemy import update
 
-        from levante.platform.models import executions
+        from levante.platform.core.models import executions
 
         conn.execute(update(executions).where(executions.c.id.in_([waiting, running, finished]))
                      .values(parent=workflow))

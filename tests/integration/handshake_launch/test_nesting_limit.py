@@ -13,9 +13,9 @@ from typing import Any
 import httpx
 
 from levante.platform import workflow_launch
+from levante.platform.core.pack_registry import register_packs
+from levante.platform.core.runner_service import RunnerService
 from levante.platform.engine_reporting import EngineReporter
-from levante.platform.pack_registry import register_packs
-from levante.platform.runner_service import RunnerService
 from tests.integration.handshake_launch.conftest import Loopback
 
 PACK = {

@@ -12,10 +12,10 @@ import httpx
 from sqlalchemy import select, update
 
 from levante.identity import keys
-from levante.platform import store as platform_store
 from levante.platform import workflow_launch
-from levante.platform.models import executions
-from levante.platform.packs import ActionMeta
+from levante.platform.core import store as platform_store
+from levante.platform.core.models import executions
+from levante.platform.core.packs import ActionMeta
 from levante.platform.runners.base import RunRequest
 from tests.integration.handshake.support import platform_execution, wait_for
 from tests.integration.handshake_launch.conftest import Loopback

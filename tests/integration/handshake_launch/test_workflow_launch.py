@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 
 from levante.platform import workflow_launch
-from levante.platform.packs import ActionMeta
+from levante.platform.core.packs import ActionMeta
 from levante.platform.runners.base import RunRequest
 from tests.integration.handshake.support import platform_execution, platform_row, wait_for
 from tests.integration.handshake_launch.conftest import Loopback
@@ -46,7 +46,7 @@ def _action(tmp_path: Path, text: str = WORKFLOW, ref: str = "tests.chain") -> A
 
 def _claimed_execution(loopback: Loopback) -> str:
     ex_id = platform_execution(loopback.db, None)
-    from levante.platform import store
+    from levante.platform.core import store
 
     store.transition(loopback.db, ex_id, ["running"], "running",
                      {"claimed_by": "runner-1", "lease_until": store.now()})

@@ -9,7 +9,7 @@ import pytest
 
 from levante.cli.serve import cli_hint
 from levante.config import load_config
-from levante.platform import example_run
+from levante.platform.core import example_run
 
 
 def test_defaults_need_only_the_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

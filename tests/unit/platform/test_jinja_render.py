@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from levante.platform.jinja_render import RenderError, is_template, render, render_value
+from levante.platform.core.jinja_render import RenderError, is_template, render, render_value
 
 
 def test_a_lone_expression_keeps_its_type_and_text_gives_a_string() -> None:

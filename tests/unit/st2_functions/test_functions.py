@@ -12,7 +12,7 @@ import yaml
 
 from levante import st2_functions
 from levante.engine.expressions import ExpressionError, evaluate
-from levante.platform import jinja_render
+from levante.platform.core import jinja_render
 from levante.st2_functions import bounds, data, jsonpath, misc, regex, version
 from levante.st2_functions import time as st2_time
 

@@ -8,8 +8,6 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
-from levante.platform import executions as ex
-from levante.platform import store
 from levante.platform.api.common import (
     ApiError,
     json_response,
@@ -19,9 +17,11 @@ from levante.platform.api.common import (
     query_limit,
     read_object,
 )
-from levante.platform.pack_registry import action_row
-from levante.platform.packs import PackMeta, pack_name_problem, parse_action
-from levante.platform.parameters import merge_schema
+from levante.platform.core import executions as ex
+from levante.platform.core import store
+from levante.platform.core.pack_registry import action_row
+from levante.platform.core.packs import PackMeta, pack_name_problem, parse_action
+from levante.platform.core.parameters import merge_schema
 from levante.platform.runners import UnknownRunner, get_runner, runner_names, runner_types
 
 

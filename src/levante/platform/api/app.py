@@ -1,12 +1,18 @@
 """The ASGI application: routes, authentication before anything else, errors as faultstring.
 
 `create_app(config, db_engine)` is what `levante serve api` and `levante up` serve.
+
+Mounting a feature package (``levante.platform.<feature>``): its ``api.py`` has
+``routes() -> RouteTable`` (path, endpoint, methods; both slash forms are added here), and
+one line in `FEATURES` below mounts it, after the core routes. The other mounts of a
+feature are one line each too: its tables in ``levante.db.metadata.MODEL_MODULES``, its
+Click commands in ``levante.cli.main.COMMANDS``, its services in ``levante.roles.FEATURE_SERVICES``.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -23,10 +29,8 @@ from levante import web
 from levante.config import Config
 from levante.db import faults
 from levante.identity.keys import ASSERTED_USER_HEADER, acting_user
-from levante.platform import auth
 from levante.platform.api import (
     actions,
-    configs,
     events,
     executions,
     keys,
@@ -34,14 +38,24 @@ from levante.platform.api import (
     packs,
     unsupported,
 )
-from levante.platform.api.common import ApiError, Platform, dumps, fault, unavailable
+from levante.platform.api.common import (
+    ApiError,
+    Endpoint,
+    Platform,
+    RouteTable,
+    dumps,
+    fault,
+    unavailable,
+)
+from levante.platform.configs import api as configs_api
+from levante.platform.core import auth
+from levante.platform.core.executions import Conflict, NotFound, Refused
+from levante.platform.core.pack_registry import UnknownPack
+from levante.platform.core.parameters import ParameterError
 from levante.platform.datastore import api as datastore_api
-from levante.platform.executions import Conflict, NotFound, Refused
 from levante.platform.inquiries import api as inquiries
 from levante.platform.logins import api as logins
 from levante.platform.logins.users import users_path
-from levante.platform.pack_registry import UnknownPack
-from levante.platform.parameters import ParameterError
 from levante.platform.stream import api as stream
 
 log = logging.getLogger("levante.platform.api")
@@ -52,7 +66,12 @@ PUBLIC_PATHS = (
 UNAUTHORIZED = "Unauthorized - One of Token or API key required."
 INVALID = "Unauthorized - the API key or token is not valid."
 
-Endpoint = Callable[[Request], Awaitable[Response]]
+# The feature packages' route tables, one line per feature.
+FEATURES: tuple[Callable[[], RouteTable], ...] = (
+    configs_api.routes,
+    datastore_api.routes,
+    inquiries.routes,
+)
 
 
 def _both(path: str, endpoint: Endpoint, methods: list[str]) -> list[Route]:
@@ -62,7 +81,7 @@ def _both(path: str, endpoint: Endpoint, methods: list[str]) -> list[Route]:
 
 
 def _routes() -> list[Route]:
-    table: list[tuple[str, Endpoint, list[str]]] = [
+    table: RouteTable = [
         ("/v1/actions", actions.list_actions, ["GET"]),
         ("/v1/actions", actions.create_action, ["POST"]),
         ("/v1/actions/views/overview", actions.list_actions, ["GET"]),
@@ -86,22 +105,17 @@ def _routes() -> list[Route]:
         ("/v1/packs", packs.list_packs, ["GET"]),
         ("/v1/packs/register", packs.register, ["POST"]),
         ("/v1/packs/{ref}", packs.get_pack, ["GET"]),
-        ("/v1/configs", configs.list_configs, ["GET"]),
-        ("/v1/configs/{pack}", configs.get_config, ["GET"]),
-        ("/v1/configs/{pack}", configs.put_config, ["PUT"]),
-        ("/v1/config_schemas", configs.list_schemas, ["GET"]),
-        ("/v1/config_schemas/{pack}", configs.get_schema, ["GET"]),
         ("/v1/apikeys", keys.list_keys, ["GET"]),
         ("/v1/apikeys", keys.create_key, ["POST"]),
         ("/v1/apikeys/{id}", keys.get_key, ["GET"]),
         ("/v1/apikeys/{id}", keys.update_key, ["PUT"]),
         ("/v1/apikeys/{id}", keys.delete_key, ["DELETE"]),
         ("/auth/v1/tokens", keys.create_token, ["POST"]),
-        *datastore_api.ROUTES,
-        *inquiries.ROUTES,
         ("/v1/openapi.json", openapi.document, ["GET"]),
         ("/", openapi.index, ["GET"]),
     ]
+    for feature_routes in FEATURES:
+        table += feature_routes()
     routes: list[Route] = []
     for path, endpoint, methods in table:
         if path == "/":

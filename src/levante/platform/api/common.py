@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -20,6 +20,10 @@ from levante.config import Config
 from levante.db import faults
 
 T = TypeVar("T")
+
+Endpoint = Callable[[Request], Awaitable[Response]]
+# (path, endpoint, methods): what the core and each feature package's `routes()` give the app
+RouteTable = list[tuple[str, Endpoint, list[str]]]
 
 
 @dataclass

@@ -7,8 +7,6 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
-from levante.platform import executions as ex
-from levante.platform import store
 from levante.platform.api.common import (
     ApiError,
     attr_list,
@@ -25,6 +23,8 @@ from levante.platform.api.common import (
     read_object,
     user_of,
 )
+from levante.platform.core import executions as ex
+from levante.platform.core import store
 
 OUTPUT_STREAMS = ("stdout", "stderr", "other")
 

@@ -8,7 +8,6 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from levante.identity.keys import SERVICE_MARK
-from levante.platform import auth, store
 from levante.platform.api.common import (
     ApiError,
     json_response,
@@ -17,6 +16,7 @@ from levante.platform.api.common import (
     read_object,
     user_of,
 )
+from levante.platform.core import auth, store
 
 
 def _find(request: Request) -> dict[str, Any]:

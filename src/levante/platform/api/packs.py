@@ -6,11 +6,11 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from levante.platform import store
 from levante.platform.api.common import ApiError, json_response, platform, project, read_object
-from levante.platform.pack_env import settings_from_config
-from levante.platform.pack_registry import pack_view, register_packs
-from levante.platform.packs import pack_name_problem
+from levante.platform.core import store
+from levante.platform.core.pack_env import settings_from_config
+from levante.platform.core.pack_registry import pack_view, register_packs
+from levante.platform.core.packs import pack_name_problem
 
 
 async def list_packs(request: Request) -> Response:

@@ -115,3 +115,8 @@ ROUTES: tuple[tuple[str, Endpoint, list[str]], ...] = (
 def configure(config: Config, db: Engine) -> None:
     """The platform app of ``db``: its rendering of parameters finds the crypto key."""
     render.configure(db, pairs.key_path_of(config))
+
+
+def routes() -> list[tuple[str, Endpoint, list[str]]]:
+    """This feature's route table, mounted by the platform app (`api.app.FEATURES`)."""
+    return list(ROUTES)

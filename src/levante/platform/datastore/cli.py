@@ -11,8 +11,8 @@ import click
 import yaml
 from sqlalchemy import Engine
 
+from levante.cli.client import client_options, connect, echo_json, show_table
 from levante.cli.common import config_options, fail, get_config
-from levante.cli.platform_cmds import _client, _echo_json, _table, client_options
 from levante.config import Config
 from levante.platform.datastore import crypto
 from levante.platform.datastore.pairs import key_path_of
@@ -43,17 +43,17 @@ def key_list(prefix: str | None, decrypt: bool, limit: int, scope: str, user: st
              as_json: bool, api_url: str | None, config_file: str | None,
              config_dir: str | None) -> None:
     """List keys (by default the system's)."""
-    with _client(api_url, config_file, config_dir) as client:
+    with connect(api_url, config_file, config_dir) as client:
         rows, total = client.get_with_total(
             "/keys", prefix=prefix, scope=scope, user=user, limit=limit,
             decrypt="true" if decrypt else "false")
     if as_json:
-        _echo_json(rows)
+        echo_json(rows)
         return
     if not rows:
         click.echo("No keys.")
         return
-    _table(rows, COLUMNS, whole=("name",))
+    show_table(rows, COLUMNS, whole=("name",))
     if total is not None and total > len(rows):
         click.echo(f"({len(rows)} of {total} keys; -n -1 for all)")
 
@@ -66,13 +66,13 @@ def key_list(prefix: str | None, decrypt: bool, limit: int, scope: str, user: st
 def key_get(name: str, decrypt: bool, scope: str, user: str | None, as_json: bool,
             api_url: str | None, config_file: str | None, config_dir: str | None) -> None:
     """Show a key; `-j` for JSON."""
-    with _client(api_url, config_file, config_dir) as client:
+    with connect(api_url, config_file, config_dir) as client:
         doc = client.get(f"/keys/{name}", scope=scope, user=user,
                          decrypt="true" if decrypt else "false")
     if as_json:
-        _echo_json(doc)
+        echo_json(doc)
     else:
-        _table([doc], COLUMNS, whole=("name",))
+        show_table([doc], COLUMNS, whole=("name",))
 
 
 @key_group.command("set")
@@ -94,12 +94,12 @@ def key_set(name: str, value: str, encrypt: bool, ttl: int | None, scope: str,
         body["secret"] = True
     if ttl:
         body["ttl"] = ttl
-    with _client(api_url, config_file, config_dir) as client:
+    with connect(api_url, config_file, config_dir) as client:
         doc = client.put(f"/keys/{name}", body)
     if as_json:
-        _echo_json(doc)
+        echo_json(doc)
     else:
-        _table([doc], COLUMNS, whole=("name",))
+        show_table([doc], COLUMNS, whole=("name",))
 
 
 @key_group.command("delete")
@@ -111,7 +111,7 @@ def key_delete(name: str, scope: str, user: str | None, as_json: bool, api_url: 
     """Delete a key."""
     del as_json
     params = {"scope": scope, **({"user": user} if user else {})}
-    with _client(api_url, config_file, config_dir) as client:
+    with connect(api_url, config_file, config_dir) as client:
         client.request("DELETE", f"/keys/{name}", params=params)
     click.echo(f'Deleted key "{name}".')
 
@@ -131,7 +131,7 @@ def key_load(file: Path, convert: bool, as_json: bool, api_url: str | None,
         fail(f"{file}: cannot be read as JSON or YAML ({exc})")
     items = data if isinstance(data, list) else [data] if data else []
     loaded = []
-    with _client(api_url, config_file, config_dir) as client:
+    with connect(api_url, config_file, config_dir) as client:
         for index, item in enumerate(items):
             if not isinstance(item, dict) or not isinstance(item.get("name"), str) \
                     or "value" not in item:
@@ -148,7 +148,7 @@ def key_load(file: Path, convert: bool, as_json: bool, api_url: str | None,
             body["scope"] = item.get("scope") or "system"
             loaded.append(client.put(f"/keys/{item['name']}", body))
     if as_json:
-        _echo_json(loaded)
+        echo_json(loaded)
     else:
         click.echo(f"Loaded {len(loaded)} key(s).")
 

@@ -99,3 +99,8 @@ ROUTES: tuple[tuple[str, Endpoint, list[str]], ...] = (
     ("/v1/inquiries/{id}", get_inquiry, ["GET"]),
     ("/v1/inquiries/{id}", respond, ["PUT"]),
 )
+
+
+def routes() -> list[tuple[str, Endpoint, list[str]]]:
+    """This feature's route table, mounted by the platform app (`api.app.FEATURES`)."""
+    return list(ROUTES)

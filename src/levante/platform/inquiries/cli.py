@@ -12,8 +12,8 @@ from typing import Any
 
 import click
 
+from levante.cli.client import client_options, connect, echo_json, show_record, show_table
 from levante.cli.common import fail
-from levante.cli.platform_cmds import _client, _echo_json, _record, _table, client_options
 
 LIST_COLUMNS = ["id", "roles", "users", "route", "ttl"]
 GET_FIELDS = ["id", "roles", "users", "route", "ttl", "schema"]
@@ -32,14 +32,14 @@ def inquiry_group() -> None:
 def inquiry_list(last: int, as_json: bool, api_url: str | None, config_file: str | None,
                  config_dir: str | None) -> None:
     """List the inquiries waiting for an answer."""
-    with _client(api_url, config_file, config_dir) as client:
+    with connect(api_url, config_file, config_dir) as client:
         rows = client.get("/inquiries", limit=last)
     if as_json:
-        _echo_json(rows)
+        echo_json(rows)
     elif not rows:
         click.echo("No inquiry waits for an answer.")
     else:
-        _table(rows, LIST_COLUMNS)
+        show_table(rows, LIST_COLUMNS)
 
 
 @inquiry_group.command("get")
@@ -48,12 +48,12 @@ def inquiry_list(last: int, as_json: bool, api_url: str | None, config_file: str
 def inquiry_get(inquiry_id: str, as_json: bool, api_url: str | None,
                 config_file: str | None, config_dir: str | None) -> None:
     """Show an inquiry that waits for an answer, with its schema."""
-    with _client(api_url, config_file, config_dir) as client:
+    with connect(api_url, config_file, config_dir) as client:
         found = client.get(f"/inquiries/{inquiry_id}")
     if as_json:
-        _echo_json(found)
+        echo_json(found)
     else:
-        _record(found, GET_FIELDS)
+        show_record(found, GET_FIELDS)
 
 
 def _ask(name: str, spec: Any) -> Any:
@@ -91,7 +91,7 @@ def inquiry_respond(inquiry_id: str, response_text: str | None, as_json: bool,
                     api_url: str | None, config_file: str | None,
                     config_dir: str | None) -> None:
     """Answer an inquiry; its workflow goes on."""
-    with _client(api_url, config_file, config_dir) as client:
+    with connect(api_url, config_file, config_dir) as client:
         if response_text is not None:
             try:
                 response = json.loads(response_text)
@@ -102,7 +102,7 @@ def inquiry_respond(inquiry_id: str, response_text: str | None, as_json: bool,
         answered = client.put(f"/inquiries/{inquiry_id}",
                               {"id": inquiry_id, "response": response})
     if as_json:
-        _echo_json(answered)
+        echo_json(answered)
     else:
         click.echo(f"Response accepted for inquiry {inquiry_id}.")
 

@@ -26,7 +26,7 @@ def _names(value: Any, what: str) -> list[str]:
 async def run_inquirer(request: RunRequest, on_output: OutputCallback) -> RunOutcome:
     """Record the inquiry and leave the execution pending; fail at once on bad
     parameters (a schema that is not one, a ttl below 0)."""
-    from levante.platform import store
+    from levante.platform.core import store
     from levante.platform.inquiries import answers, workflows
     from levante.platform.inquiries import store as inquiry_store
     from levante.platform.runners.action_chain import DATABASE

@@ -23,7 +23,7 @@ from sqlalchemy import Engine
 
 from levante.config import Config
 from levante.db import faults
-from levante.platform import executions, store
+from levante.platform.core import executions, store
 from levante.platform.inquiries import answers, workflows
 from levante.platform.inquiries import store as inquiry_store
 

@@ -10,8 +10,8 @@ from typing import Any
 from sqlalchemy import Engine, func, insert, select, update
 
 from levante.db.connect import writing
+from levante.platform.core.models import executions as ex
 from levante.platform.inquiries.tables import inquiries as iq
-from levante.platform.models import executions as ex
 
 Row = dict[str, Any]
 

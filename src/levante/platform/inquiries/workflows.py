@@ -10,7 +10,7 @@ import logging
 
 from sqlalchemy import Engine
 
-from levante.platform import executions, store
+from levante.platform.core import executions, store
 
 log = logging.getLogger("levante.platform.inquiries")
 

@@ -25,7 +25,6 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from levante.identity import keys
-from levante.platform import auth
 from levante.platform.api.common import (
     ApiError,
     fault,
@@ -34,6 +33,7 @@ from levante.platform.api.common import (
     read_object,
     user_of,
 )
+from levante.platform.core import auth
 from levante.platform.logins.users import check_password
 
 log = logging.getLogger("levante.platform.logins")

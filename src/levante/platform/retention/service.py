@@ -7,7 +7,7 @@ from collections.abc import Callable
 from sqlalchemy import Engine
 
 from levante.db.times import now
-from levante.platform.executions import DONE
+from levante.platform.core.executions import DONE
 from levante.platform.retention import store
 from levante.retention import Policy, Purge, PurgeLoop, run_purges
 

@@ -15,8 +15,8 @@ from sqlalchemy import Engine, and_, delete, exists, or_, select
 
 from levante.db.connect import writing
 from levante.handshake_models import tracked_executions, workflow_links
-from levante.platform.executions import DONE
-from levante.platform.models import execution_output, executions
+from levante.platform.core.executions import DONE
+from levante.platform.core.models import execution_output, executions
 from levante.platform.report_models import engine_reports
 
 REPORTS_DONE = ("acknowledged", "rejected")

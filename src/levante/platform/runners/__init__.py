@@ -1,7 +1,7 @@
 """The runners: how an action's process (or request) is actually carried out.
 
 The platform service calls :func:`run_action` with a :class:`RunRequest` whose parameters
-were already checked by :func:`levante.platform.parameters.validate_parameters` against
+were already checked by :func:`levante.platform.core.parameters.validate_parameters` against
 ``get_runner(action.runner_type).runner_parameters`` merged with the action's own. Output
 is handed to ``on_output`` as it arrives; the outcome carries StackStorm's result shape.
 

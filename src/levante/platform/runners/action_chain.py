@@ -31,9 +31,11 @@ from typing import Any
 import yaml
 from sqlalchemy import Engine
 
+from levante.platform.core import executions, store
+from levante.platform.core.jinja_render import RenderError, render_value
 from levante.platform.datastore import render as kv_render
-from levante.platform.jinja_render import RenderError, render_value
 from levante.platform.runners.base import OutputCallback, RunOutcome, RunRequest
+from levante.platform.workflow_launch import WAITING
 
 log = logging.getLogger("levante.platform.runner.chain")
 
@@ -137,7 +139,6 @@ def load_chain(entry_point: str) -> Chain:
 
 
 def _task(node: str, child: dict[str, Any]) -> dict[str, Any]:
-    from levante.platform import store
 
     return {
         "id": node,
@@ -192,7 +193,6 @@ def _result(walk: _Walk | None, display_published: bool,
 
 async def run_chain(request: RunRequest, on_output: OutputCallback) -> RunOutcome:
     """Run (or go on with) the chain; see the module's description."""
-    from levante.platform import executions, store
 
     del on_output
     db = DATABASE.get()
@@ -293,7 +293,6 @@ async def run_chain(request: RunRequest, on_output: OutputCallback) -> RunOutcom
 
 
 def _pause(db: Engine, execution_id: str, walk: _Walk, display: bool) -> RunOutcome:
-    from levante.platform import store
 
     if store.transition(db, execution_id, ["pausing", "running"], "paused",
                         {"result": _result(walk, display), "lease_until": None,
@@ -308,8 +307,6 @@ async def _wait(db: Engine, child_id: str, limit: float | None = None,
     """The child once it ended or paused (or as it is after ``limit`` seconds); the chain
     holds no worker meanwhile. A pause of the chain (``chain_id``) pauses a workflow
     child."""
-    from levante.platform import executions, store
-    from levante.platform.workflow_launch import WAITING
 
     waiting = WAITING.get()
     if waiting is not None:

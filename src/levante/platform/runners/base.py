@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from levante.platform.packs import ActionMeta
+from levante.platform.core.pack_types import ActionMeta
 
 OutputCallback = Callable[[str, str], None]
 """``on_output(stream, text)``: ``stream`` is ``'stdout'`` or ``'stderr'``, ``text`` a line

@@ -22,7 +22,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from levante.platform.parameters import merge_schema, positional_and_named, secret_names
+from levante.platform.core.parameters import merge_schema, positional_and_named, secret_names
 from levante.platform.runners.base import OutputCallback, RunOutcome, RunRequest
 from levante.platform.runners.catalog import LOCAL_SHELL_SCRIPT
 from levante.platform.runners.process import ProcessResult, run_process, strip_shell_chars

@@ -13,7 +13,7 @@ from typing import Any
 import yaml
 
 import levante
-from levante.platform.pack_env import needs_virtualenv, virtualenv_python
+from levante.platform.core.pack_env import needs_virtualenv, virtualenv_python
 from levante.platform.runners.base import OutputCallback, RunOutcome, RunRequest
 from levante.platform.runners.local import base_env
 from levante.platform.runners.process import run_process, strip_shell_chars

@@ -22,6 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from levante.platform.runners.base import OutputCallback, RunOutcome, RunRequest
+from levante.platform.runners.catalog import REMOTE_SHELL_SCRIPT
+from levante.platform.runners.local import script_argv, script_secret_env
 from levante.platform.runners.process import strip_shell_chars
 from levante.ssh_support import asyncssh
 
@@ -222,8 +224,6 @@ async def run_remote_script(request: RunRequest, on_output: OutputCallback) -> R
     parameters as arguments (positional ones by ``position``, the others as
     ``<kwarg_op>name=value``; secret ones as ``ST2_ACTION_SECRET_<NAME>`` in its
     environment), then remove it; result by host."""
-    from levante.platform.runners.catalog import REMOTE_SHELL_SCRIPT
-    from levante.platform.runners.local import script_argv, script_secret_env
 
     script = Path(request.action.entry_point) if request.action.entry_point else None
     if script is None or not script.is_file():

@@ -9,11 +9,10 @@ workflow on the engine (see :mod:`levante.platform.workflow_launch`). The outcom
 from __future__ import annotations
 
 from levante.platform.runners.base import OutputCallback, RunOutcome, RunRequest
+from levante.platform.workflow_launch import launch
 
 
 async def run_workflow(request: RunRequest, on_output: OutputCallback) -> RunOutcome:
     """Launch the workflow on the engine; ``failed`` with the reason when it cannot start."""
-    from levante.platform.workflow_launch import launch
-
     del on_output
     return await launch(request)

@@ -14,9 +14,9 @@ from typing import Any
 import click
 import httpx
 
+from levante.cli.client import client_options, connect
 from levante.cli.common import fail
-from levante.cli.platform_cmds import _client, client_options
-from levante.platform.api_client import PlatformClient
+from levante.platform.core.api_client import PlatformClient
 from levante.platform.stream.events import DONE, OUTPUT_EVENT
 
 UPDATE = "st2.execution__update"
@@ -106,7 +106,7 @@ def follow(client: PlatformClient, execution_id: str, as_json: bool) -> str:
 def execution_tail(execution_id: str, as_json: bool, api_url: str | None,
                    config_file: str | None, config_dir: str | None) -> None:
     """Follow an execution's output, and its workflow's children's, until it ends."""
-    with _client(api_url, config_file, config_dir) as client:
+    with connect(api_url, config_file, config_dir) as client:
         try:
             status = follow(client, execution_id, as_json)
         except httpx.HTTPError as exc:

@@ -13,8 +13,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from levante.platform import executions as ex
-from levante.platform import store
+from levante.platform.core import executions as ex
+from levante.platform.core import store
 
 EXECUTION_EVENTS = ("st2.execution__create", "st2.execution__update",
                     "st2.execution__delete")

@@ -21,7 +21,7 @@ from typing import Any, NamedTuple
 
 from sqlalchemy import Engine, func, select
 
-from levante.platform import store
+from levante.platform.core import store
 from levante.platform.stream import changes, events
 from levante.platform.stream.tables import stream_changes
 

@@ -7,8 +7,8 @@ from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any, TypeVar
 
-from levante.platform.packs import ActionMeta
-from levante.platform.parameters import validate_parameters
+from levante.platform.core.packs import ActionMeta
+from levante.platform.core.parameters import validate_parameters
 from levante.platform.runners import RunRequest, get_runner
 
 T = TypeVar("T")

@@ -10,7 +10,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from levante.platform.packs import BUNDLED_PACKS_DIR, ActionMeta, load_pack
+from levante.platform.core.packs import BUNDLED_PACKS_DIR, ActionMeta, load_pack
 from levante.platform.runners import run_action
 
 from .helpers import Output, request, run

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from levante.platform.packs import ActionMeta
+from levante.platform.core.packs import ActionMeta
 from levante.platform.runners import RunOutcome, run_action
 
 from .helpers import Output, make_action, request, run

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from levante.platform.packs import BUNDLED_PACKS_DIR, ActionMeta, load_pack
+from levante.platform.core.packs import BUNDLED_PACKS_DIR, ActionMeta, load_pack
 from levante.platform.runners import run_action
 
 from .helpers import Output, alive, make_action, request, run, wait_dead

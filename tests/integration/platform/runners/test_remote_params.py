@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from levante.platform.parameters import ParameterError
+from levante.platform.core.parameters import ParameterError
 from levante.platform.runners import RunOutcome, get_runner, run_action
 
 from .helpers import Output, request

@@ -11,7 +11,7 @@ from typing import Any
 
 import asyncssh
 
-from levante.platform.packs import BUNDLED_PACKS_DIR, ActionMeta, load_pack
+from levante.platform.core.packs import BUNDLED_PACKS_DIR, ActionMeta, load_pack
 from levante.platform.runners import RunOutcome, run_action
 
 from .helpers import Output, request, run

@@ -17,8 +17,8 @@ from sqlalchemy import Engine
 from levante.config import Config, load_config
 from levante.db.connect import make_engine
 from levante.platform.api.app import create_app
-from levante.platform.pack_registry import register_packs
-from levante.platform.runner_service import RunnerService
+from levante.platform.core.pack_registry import register_packs
+from levante.platform.core.runner_service import RunnerService
 from levante.platform.service import ensure_api_key
 from levante.service import HttpService, run_services
 from tests.conftest import free_port

@@ -7,8 +7,8 @@ from pathlib import Path
 import httpx
 
 from levante.identity import keys
-from levante.platform import auth
-from levante.platform import executions as ex
+from levante.platform.core import auth
+from levante.platform.core import executions as ex
 from tests.integration.platform.service.conftest import Served, wait_status
 
 

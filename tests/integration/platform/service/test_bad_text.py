@@ -10,9 +10,9 @@ import httpx
 
 from levante.handshake_secret import signing_secret
 from levante.jsontext import MAX_BODY
-from levante.platform import executions as ex
 from levante.platform.api.app import create_app
-from levante.platform.pack_registry import register_packs
+from levante.platform.core import executions as ex
+from levante.platform.core.pack_registry import register_packs
 from levante.platform.service import ensure_api_key
 from levante.service import HttpService
 from levante.webhooks import signed_headers

@@ -6,9 +6,9 @@ import re
 
 import pytest
 
-from levante.platform import executions as ex
-from levante.platform import store
-from levante.platform.parameters import ParameterError
+from levante.platform.core import executions as ex
+from levante.platform.core import store
+from levante.platform.core.parameters import ParameterError
 from tests.integration.platform.service.conftest import Db
 
 ISO = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$")

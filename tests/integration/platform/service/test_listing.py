@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import Engine, insert
 
 from levante.db.metadata import all_metadata
-from levante.platform import store
+from levante.platform.core import store
 from tests.integration.platform.service.conftest import Db, Served
 
 

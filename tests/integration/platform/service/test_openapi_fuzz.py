@@ -14,8 +14,8 @@ from levante.db import manage
 from levante.db.connect import make_engine
 from levante.platform.api.app import create_app
 from levante.platform.api.openapi import build
-from levante.platform.pack_registry import register_packs
-from levante.platform.runner_service import RunnerService
+from levante.platform.core.pack_registry import register_packs
+from levante.platform.core.runner_service import RunnerService
 from levante.platform.service import ensure_api_key
 from levante.service import HttpService
 from tests.conftest import free_port

@@ -17,7 +17,7 @@ from sqlalchemy import Engine, func, insert, select, update
 
 from levante.db.metadata import all_metadata
 from levante.db.times import now
-from levante.platform import executions as ex
+from levante.platform.core import executions as ex
 from levante.platform.retention.service import purge_platform
 from levante.retention import Policy
 from tests.conftest import levante_bin

@@ -8,10 +8,10 @@ from pathlib import Path
 
 from levante.db import manage
 from levante.db.connect import make_engine
-from levante.platform import executions as ex
-from levante.platform import store
-from levante.platform.pack_registry import register_packs
-from levante.platform.runner_service import RunnerService, abandon_dead_claims
+from levante.platform.core import executions as ex
+from levante.platform.core import store
+from levante.platform.core.pack_registry import register_packs
+from levante.platform.core.runner_service import RunnerService, abandon_dead_claims
 from tests.integration.platform.service.conftest import (
     Background,
     Db,

@@ -11,9 +11,9 @@ from sqlalchemy import Engine
 
 from levante.db import manage
 from levante.db.connect import make_engine
+from levante.platform.core.jinja_render import RenderError, render_value
 from levante.platform.datastore import crypto, pairs, render
 from levante.platform.datastore.pairs import Caller, Datastore
-from levante.platform.jinja_render import RenderError, render_value
 
 
 @pytest.fixture

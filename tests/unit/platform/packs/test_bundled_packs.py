@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from levante.platform.packs import BUNDLED_PACKS_DIR, load_pack
+from levante.platform.core.packs import BUNDLED_PACKS_DIR, load_pack
 from levante.platform.runners import get_runner
 
 

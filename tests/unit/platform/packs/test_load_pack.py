@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from levante.platform.packs import (
+from levante.platform.core.packs import (
     BUNDLED_PACKS_DIR,
     PackLoadFailed,
     discover_packs,

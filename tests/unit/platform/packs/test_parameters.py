@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from levante.platform.packs import ActionMeta
-from levante.platform.parameters import (
+from levante.platform.core.packs import ActionMeta
+from levante.platform.core.parameters import (
     MASK,
     ParameterError,
     mask_secrets,

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from levante.platform.packs import ActionMeta, load_pack
-from levante.platform.parameters import ParameterError, validate_parameters
+from levante.platform.core.packs import ActionMeta, load_pack
+from levante.platform.core.parameters import ParameterError, validate_parameters
 
 
 def check(spec: dict[str, Any], value: Any) -> Any:

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from levante.platform.packs import ActionMeta
+from levante.platform.core.packs import ActionMeta
 from levante.platform.runners import (
     RunRequest,
     UnknownRunner,

@@ -18,8 +18,8 @@ import os
 import re
 import secrets
 import socket
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -50,12 +50,12 @@ from levante.db.times import now as now
 from levante.identity import store as identity_store
 from levante.identity.keys import new_id as new_id
 from levante.platform import engine_reporting
-from levante.platform.models import actions, execution_output, executions, pack_configs, packs
+from levante.platform.core.models import actions, execution_output, executions, packs
 from levante.platform.stream import changes as stream
 
 Row = dict[str, Any]
 
-log = logging.getLogger("levante.platform.store")
+log = logging.getLogger("levante.platform.core.store")
 
 
 
@@ -173,36 +173,6 @@ def pack_paths(engine: Engine) -> dict[str, str]:
         return {r.ref: r.path for r in conn.execute(select(packs.c.ref, packs.c.path))}
 
 
-def save_pack_config(
-    engine: Engine, pack: str, schema: dict[str, Any] | None, values: dict[str, Any] | None,
-    config_file: str | None,
-) -> None:
-    """Store (or, with neither schema nor values, forget) a pack's config."""
-    stamp = now()
-    with writing(engine) as conn:
-        if schema is None and values is None:
-            conn.execute(delete(pack_configs).where(pack_configs.c.pack == pack))
-            return
-        fields = {"config_schema": schema, "config_values": values,
-                  "config_file": config_file, "registered_at": stamp}
-        done = conn.execute(
-            update(pack_configs).where(pack_configs.c.pack == pack).values(**fields)
-        ).rowcount
-        if not done:
-            conn.execute(insert(pack_configs).values(pack=pack, id=new_id(), **fields))
-
-
-def list_pack_configs(engine: Engine) -> list[Row]:
-    with reading(engine) as conn:
-        return _rows(conn.execute(select(pack_configs).order_by(pack_configs.c.pack)))
-
-
-def get_pack_config(engine: Engine, pack: str) -> Row | None:
-    with reading(engine) as conn:
-        row = conn.execute(select(pack_configs).where(pack_configs.c.pack == pack)).first()
-    return dict(row._mapping) if row else None
-
-
 def list_actions(
     engine: Engine, pack: str | None = None, limit: int | None = None, offset: int = 0,
     name: str | None = None,
@@ -309,6 +279,18 @@ _FINISH = (
     .values(status=bindparam("status"), result=bindparam("result"),
             end_timestamp=bindparam("end_timestamp"), lease_until=None, log=bindparam("log"))
 )
+
+
+@asynccontextmanager
+async def listening(engine: Engine) -> AsyncIterator[AsyncIterator[str]]:
+    """On PostgreSQL: a connection of its own that LISTENs on `NOTIFY_CHANNEL`; gives the
+    payloads of the notifications as they come. Errors (a lost connection) go to the caller."""
+    import psycopg  # the driver, loaded only by the processes that listen
+
+    conninfo = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+    async with await psycopg.AsyncConnection.connect(conninfo, autocommit=True) as conn:
+        await conn.execute(f"LISTEN {NOTIFY_CHANNEL}")
+        yield (note.payload async for note in conn.notifies())
 
 
 _NOTIFY = text(f"SELECT pg_notify('{NOTIFY_CHANNEL}', :payload)")  # built once

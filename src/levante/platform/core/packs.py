@@ -10,13 +10,19 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-BUNDLED_PACKS_DIR = Path(__file__).parent / "bundled_packs"
+from levante.platform.core.pack_types import ActionMeta as ActionMeta
+from levante.platform.core.pack_types import LoadError as LoadError
+from levante.platform.core.pack_types import PackLoadFailed as PackLoadFailed
+from levante.platform.core.pack_types import PackMeta as PackMeta
+from levante.platform.core.parameters import FORMAT_CHECKS
+from levante.platform.runners import runner_names
+
+BUNDLED_PACKS_DIR = Path(__file__).parent.parent / "bundled_packs"
 
 PARAMETER_TYPES = ("string", "integer", "number", "boolean", "array", "object", "null")
 # Runners that run a file of the pack, so their actions must name one.
@@ -41,7 +47,7 @@ def pack_name_problem(name: object, what: str = "pack name") -> str | None:
     return (f"{what} {shown} is not a valid pack name: letters, digits, '_' and '-' only "
             "(no '.', '/' or '..').")
 # Keys a parameter definition may carry (JSON-schema words StackStorm accepts, plus its own).
-# Every one of them is enforced when a call is checked (levante.platform.parameters).
+# Every one of them is enforced when a call is checked (levante.platform.core.parameters).
 _PARAM_KEYS = frozenset({
     "type", "description", "default", "required", "immutable", "secret", "enum", "position",
     "items", "properties", "additionalProperties", "minimum", "maximum", "minLength",
@@ -55,58 +61,6 @@ UNSUPPORTED_KEYWORDS = frozenset({
     "maxProperties", "additionalItems", "contains", "propertyNames", "if", "then", "else",
 })
 _COUNT_KEYS = ("minLength", "maxLength", "minItems", "maxItems")
-
-
-@dataclass(frozen=True)
-class PackMeta:
-    """What ``pack.yaml`` says about a pack, and where the pack lives."""
-
-    name: str
-    version: str
-    description: str
-    author: str
-    path: Path
-
-
-@dataclass(frozen=True)
-class ActionMeta:
-    """One action as its metadata file declares it.
-
-    ``entry_point`` is the resolved absolute path of the script (``''`` when the action has
-    none, as for ``local-shell-cmd``); ``parameters`` maps a name to its schema.
-    """
-
-    ref: str
-    pack: str
-    name: str
-    description: str
-    runner_type: str
-    entry_point: str
-    enabled: bool
-    parameters: dict[str, dict[str, Any]]
-    tags: list[Any] = field(default_factory=list)
-    metadata_file: str = ""
-    notify: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class LoadError:
-    """An action (or pack) file that could not be loaded, and why."""
-
-    file: str
-    reason: str
-
-    def __str__(self) -> str:
-        return f"{self.file}: {self.reason}"
-
-
-class PackLoadFailed(Exception):
-    """The pack itself cannot be loaded (no or bad ``pack.yaml``)."""
-
-    def __init__(self, file: str, reason: str) -> None:
-        super().__init__(f"{file}: {reason}")
-        self.file = file
-        self.reason = reason
 
 
 def _read_yaml(path: Path) -> Any:
@@ -194,7 +148,6 @@ def _check_schema(where: str, spec: Any, top: bool) -> str | None:
 
 
 def _check_keyword_values(where: str, spec: dict[str, Any]) -> str | None:
-    from levante.platform.parameters import FORMAT_CHECKS
 
     for key in _COUNT_KEYS:
         value = spec.get(key)
@@ -340,7 +293,6 @@ def load_pack(path: str | Path) -> tuple[PackMeta, list[ActionMeta], list[LoadEr
     Raises :class:`PackLoadFailed` only when ``pack.yaml`` itself is missing or invalid.
     Actions whose ``runner_type`` is unknown to :mod:`levante.platform.runners` are errors.
     """
-    from levante.platform.runners import runner_names
 
     pack = read_pack_meta(Path(path))
     actions: list[ActionMeta] = []

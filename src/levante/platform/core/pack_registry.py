@@ -12,10 +12,12 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from levante.platform import pack_configs, store
-from levante.platform.executions import forget_actions
-from levante.platform.pack_env import PackEnvError, PackEnvSettings, ensure_virtualenv
-from levante.platform.packs import ActionMeta, PackLoadFailed, discover_packs, load_pack
+from levante.platform.configs import schema as config_schema
+from levante.platform.configs import store as config_store
+from levante.platform.core import store
+from levante.platform.core.executions import forget_actions
+from levante.platform.core.pack_env import PackEnvError, PackEnvSettings, ensure_virtualenv
+from levante.platform.core.packs import ActionMeta, PackLoadFailed, discover_packs, load_pack
 
 
 @dataclass
@@ -87,9 +89,9 @@ def register_packs(
         report.actions += written
         report.removed += removed
         report.errors.extend({"file": e.file, "reason": e.reason} for e in errors)
-        schema, values, config_file, problems = pack_configs.register(
+        schema, values, config_file, problems = config_schema.register(
             meta.name, Path(meta.path), configs_path)
-        store.save_pack_config(db, meta.name, schema, values, config_file)
+        config_store.save_pack_config(db, meta.name, schema, values, config_file)
         report.errors.extend({"file": f, "reason": r} for f, r in problems)
         if envs is not None:
             try:

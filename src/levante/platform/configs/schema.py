@@ -17,8 +17,8 @@ from typing import Any
 
 import yaml
 
-from levante.platform.jinja_render import is_template
-from levante.platform.json_types import is_of_type
+from levante.platform.core.jinja_render import is_template
+from levante.platform.core.json_types import is_of_type
 
 MASK = "********"
 SCHEMA_FILE = "config.schema.yaml"

@@ -8,9 +8,10 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from levante.platform import pack_configs, store
-from levante.platform.api.common import ApiError, json_response, platform, project
-from levante.platform.packs import pack_name_problem
+from levante.platform.api.common import ApiError, RouteTable, json_response, platform, project
+from levante.platform.configs import schema as pack_configs
+from levante.platform.configs import store
+from levante.platform.core.packs import pack_name_problem
 
 
 def config_view(row: dict[str, Any]) -> dict[str, Any]:
@@ -66,3 +67,14 @@ async def put_config(request: Request) -> Response:
     path = platform(request).config.configs_path
     raise ApiError(405, "Changing a pack config over the API is not supported by Levante: "
                         f"edit {path}/<pack>.yaml and register the pack again.")
+
+
+def routes() -> RouteTable:
+    """This feature's routes, mounted by `levante.platform.api.app.FEATURES`."""
+    return [
+        ("/v1/configs", list_configs, ["GET"]),
+        ("/v1/configs/{pack}", get_config, ["GET"]),
+        ("/v1/configs/{pack}", put_config, ["PUT"]),
+        ("/v1/config_schemas", list_schemas, ["GET"]),
+        ("/v1/config_schemas/{pack}", get_schema, ["GET"]),
+    ]

@@ -19,7 +19,7 @@ from typing import Any
 import httpx
 
 from levante.config import Config
-from levante.platform.auth import read_key_file
+from levante.platform.core.auth import read_key_file
 
 log = logging.getLogger("levante.platform.example")
 

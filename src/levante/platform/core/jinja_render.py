@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from functools import lru_cache
 from typing import Any
 
 from jinja2 import StrictUndefined, TemplateError, Undefined
@@ -27,13 +26,19 @@ class RenderError(ValueError):
     """A template that cannot be rendered; the message names the template and why."""
 
 
-@lru_cache(maxsize=1)
-def environment() -> SandboxedEnvironment:
-    """The platform's Jinja environment (made once)."""
+def _make_environment() -> SandboxedEnvironment:
     env = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
     env.filters.update(JINJA_FILTERS)
     env.filters["decrypt_kv"] = decrypt_kv
     return env
+
+
+_ENVIRONMENT = _make_environment()  # made at import, never changed
+
+
+def environment() -> SandboxedEnvironment:
+    """The platform's Jinja environment (one for the process, made at import)."""
+    return _ENVIRONMENT
 
 
 def is_template(value: Any) -> bool:

@@ -7,7 +7,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from levante.platform.packs import PackLoadFailed, read_pack_meta
+from levante.platform.core.packs import PackLoadFailed, read_pack_meta
 
 GIT_TIMEOUT = 300.0
 _IGNORED = shutil.ignore_patterns(".git", "__pycache__", "*.pyc")

@@ -31,8 +31,9 @@ from sqlalchemy import Engine
 from levante.config import Config
 from levante.db import faults
 from levante.identity import keys
-from levante.platform import engine_reporting, executions, store, workflow_launch
+from levante.platform import engine_reporting, workflow_launch
 from levante.platform import tracking_store as ts
+from levante.platform.core import executions, store
 from levante.platform.engine_reporting import may_report
 from levante.platform.runners import RunOutcome, RunRequest, action_chain, run_action
 
@@ -429,24 +430,16 @@ class RunnerService:
 
     async def _listen(self, stopping: asyncio.Event) -> None:
         """On PostgreSQL, wake up on NOTIFY from API processes; reconnect when lost."""
-        import psycopg
-
-        conninfo = self.engine.url.set(drivername="postgresql").render_as_string(
-            hide_password=False
-        )
         delay = 0.5
         while not stopping.is_set():
             try:
-                async with await psycopg.AsyncConnection.connect(
-                    conninfo, autocommit=True
-                ) as conn:
-                    await conn.execute(f"LISTEN {store.NOTIFY_CHANNEL}")
+                async with store.listening(self.engine) as payloads:
                     self._backlog = True
                     if self._wake is not None:
                         self._wake.set()
                     delay = 0.5
-                    async for note in conn.notifies():
-                        event, execution_id, origin = [*note.payload.split(":"), "", ""][:3]
+                    async for payload in payloads:
+                        event, execution_id, origin = [*payload.split(":"), "", ""][:3]
                         if origin != store.PROCESS_TOKEN or \
                                 not executions.has_listener(self._listener):
                             self._on_event(event, execution_id)

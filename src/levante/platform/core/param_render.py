@@ -15,7 +15,7 @@ from typing import Any
 
 from jinja2 import TemplateSyntaxError, meta
 
-from levante.platform.jinja_render import RenderError, environment, is_template, render_value
+from levante.platform.core.jinja_render import RenderError, environment, is_template, render_value
 
 CONFIG = "config_context"
 ACTION = "action_context"

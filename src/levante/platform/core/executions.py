@@ -19,12 +19,13 @@ from typing import Any, Protocol
 from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
 
-from levante.platform import store
+from levante.platform.configs import store as config_store
+from levante.platform.configs.schema import validated
+from levante.platform.core import store
+from levante.platform.core.pack_types import ActionMeta
+from levante.platform.core.parameters import MASK, ParameterError, mask_secrets, merge_schema
+from levante.platform.core.parameters import validate_parameters as _validate
 from levante.platform.datastore import render as kv_render
-from levante.platform.pack_configs import validated
-from levante.platform.packs import ActionMeta
-from levante.platform.parameters import MASK, ParameterError, mask_secrets, merge_schema
-from levante.platform.parameters import validate_parameters as _validate
 from levante.platform.runners import (
     UnknownRunner,
     get_runner,
@@ -237,7 +238,7 @@ def get_action(db: Engine, ref_or_id: str, cached: bool = False) -> dict[str, An
 def pack_config(db: Engine, pack: str) -> dict[str, Any]:
     """The pack's registered config (``config_context``, an action's ``self.config``):
     its values with the schema's defaults; empty when it has none or it was invalid."""
-    row = store.get_pack_config(db, pack)
+    row = config_store.get_pack_config(db, pack)
     if row is None:
         return {}
     if row["config_values"] is None:  # refused at registration: the defaults alone

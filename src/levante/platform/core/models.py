@@ -38,19 +38,6 @@ packs = Table(
     Column("registered_at", DateTime(timezone=True), nullable=False),
 )
 
-# Each pack's config schema (config.schema.yaml) and config values (<configs_path>/<pack>.yaml,
-# validated, defaults filled), as registered; migration 0016 creates it.
-pack_configs = Table(
-    "pack_configs",
-    metadata,
-    Column("pack", String(255), primary_key=True),
-    Column("id", String(24), nullable=False, unique=True),
-    Column("config_schema", JSON, nullable=True),
-    Column("config_values", JSON, nullable=True),
-    Column("config_file", Text, nullable=True),
-    Column("registered_at", DateTime(timezone=True), nullable=False),
-)
-
 actions = Table(
     "actions",
     metadata,

@@ -16,9 +16,9 @@ from datetime import date, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from levante.platform.json_types import is_of_type
-from levante.platform.packs import ActionMeta
-from levante.platform.param_render import RenderProblem, render_parameters
+from levante.platform.core.json_types import is_of_type
+from levante.platform.core.pack_types import ActionMeta
+from levante.platform.core.param_render import RenderProblem, render_parameters
 
 MASK = "********"
 
@@ -382,7 +382,7 @@ def validate_parameters(
 
     Runner and action schemas are merged (the action wins), unknown names are refused, an
     ``immutable`` parameter refuses any value but its default, Jinja in values and defaults
-    is rendered (see :mod:`levante.platform.param_render`; ``action_context`` and the
+    is rendered (see :mod:`levante.platform.core.param_render`; ``action_context`` and the
     pack's ``config`` are its context), strings are coerced to the declared type (``items``
     and ``properties`` too), ``enum``, bounds, ``pattern``, ``format``, the array keywords
     and ``additionalProperties`` are enforced, defaults fill what was not given, and

@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 
 from levante.config import Config
-from levante.platform.keyfile import KEY_FILE_NAME, read_key_file
+from levante.platform.core.keyfile import KEY_FILE_NAME, read_key_file
 
 
 class ApiCallError(Exception):

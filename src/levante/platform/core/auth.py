@@ -18,12 +18,12 @@ from levante.identity.keys import hash_secret as hash_secret
 from levante.identity.keys import identity_for_api_key as identity_for_api_key
 from levante.identity.keys import user_for_api_key as user_for_api_key
 from levante.identity.keys import user_for_token as user_for_token
-from levante.platform import store
+from levante.platform.core import store
 
 # Re-exported for callers that already hold `auth`.
-from levante.platform.keyfile import KEY_FILE_NAME as KEY_FILE_NAME
-from levante.platform.keyfile import read_key_file as read_key_file
-from levante.platform.keyfile import write_key_file as write_key_file
+from levante.platform.core.keyfile import KEY_FILE_NAME as KEY_FILE_NAME
+from levante.platform.core.keyfile import read_key_file as read_key_file
+from levante.platform.core.keyfile import write_key_file as write_key_file
 
 
 def _forget_all() -> None:
