@@ -158,15 +158,19 @@ def key_load(file: Path, convert: bool, as_json: bool, api_url: str | None,
               help="Where (default: [datastore] crypto_key_path, else the data folder).")
 @click.option("--force", is_flag=True,
               help="Replace an existing key (secrets stored with it can no longer be read).")
+@click.option("-j", "--json", "as_json", is_flag=True, help="Print JSON.")
 @config_options
-def generate_crypto_key(path: Path | None, force: bool, config_file: str | None,
-                        config_dir: str | None) -> None:
+def generate_crypto_key(path: Path | None, force: bool, as_json: bool,
+                        config_file: str | None, config_dir: str | None) -> None:
     """Write a new key for the datastore's secrets (AES-256, file mode 0600)."""
     target = path or key_path_of(get_config(config_file, config_dir))
     if not crypto.write_key(target, overwrite=force):
         fail(f"{target} already exists: secrets stored with it would be lost (use --force "
              "to replace it anyway)")
-    click.echo(f"Wrote the datastore's crypto key to {target}.")
+    if as_json:
+        echo_json({"path": str(target)})
+    else:
+        click.echo(f"Wrote the datastore's crypto key to {target}.")
 
 
 def prepare_up(config: Config, engine: Engine) -> list[str]:
