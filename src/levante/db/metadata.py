@@ -44,7 +44,7 @@ processes = Table(
 )
 
 MODEL_MODULES = ("levante.identity.tables", "levante.engine.models", "levante.platform.models",
-                 "levante.handshake_models", "levante.platform.report_models")
+                 "levante.engine.platform_link.tables", "levante.platform.workflows.tables")
 
 
 def all_metadata() -> MetaData:

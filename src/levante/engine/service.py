@@ -12,7 +12,7 @@ from levante.db import faults
 from levante.engine import expressions
 from levante.engine.api.app import create_app
 from levante.engine.cron import CronService
-from levante.engine.delivery import delivery_services
+from levante.engine.platform_link.delivery import delivery_services
 from levante.engine.step import SETTINGS
 from levante.engine.worker import EngineWorker
 from levante.service import HttpService, Service

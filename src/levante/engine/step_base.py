@@ -21,6 +21,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
+from levante.contract import events
 from levante.engine import handoff, platform_actions, states
 from levante.engine.actions.base import StdAction
 from levante.engine.context import (
@@ -34,20 +35,9 @@ from levante.engine.store import executions as store
 
 log = logging.getLogger("levante.engine.step")
 
-WORKFLOW_EVENTS = {
-    states.SUCCESS: "WORKFLOW_SUCCEEDED",
-    states.ERROR: "WORKFLOW_FAILED",
-    states.CANCELLED: "WORKFLOW_CANCELLED",
-    states.PAUSED: "WORKFLOW_PAUSED",
-}
-TASK_EVENTS = {
-    states.RUNNING: "TASK_LAUNCHED",
-    states.SUCCESS: "TASK_SUCCEEDED",
-    states.ERROR: "TASK_FAILED",
-    states.CANCELLED: "TASK_CANCELLED",
-    states.PAUSED: "TASK_PAUSED",
-    states.SKIPPED: "TASK_SKIPPED",
-}
+# state -> the event its change publishes (the contract's map).
+WORKFLOW_EVENTS = events.WORKFLOW_EVENT_OF_STATE
+TASK_EVENTS = events.TASK_EVENT_OF_STATE
 INTERRUPTED = (
     "The action was started by an engine process that stopped before it finished; it is "
     "not run again because the task is not marked safe-rerun."
@@ -491,9 +481,9 @@ class StepBase:
             SETTINGS.wake()
         if self.events:
             from levante.engine import wakeup
-            from levante.engine.store.outbox import lingers
 
-            wakeup.events_committed(urgent=not all(lingers(e["event"]) for e in self.events))
+            wakeup.events_committed(
+                urgent=not all(events.lingers(e["event"]) for e in self.events))
 
     def cascade(self, fn: Callable[..., None], *args: Any) -> None:
         """Run ``fn(*args)``, or, when called from within a cascade that runs already, queue

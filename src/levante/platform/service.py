@@ -19,16 +19,16 @@ def api_services(config: Config, engine: Engine) -> list[Service]:
 
 
 def runner_services(config: Config, engine: Engine) -> list[Service]:
-    from levante.platform import workflow_launch
-    from levante.platform.engine_reporting import EngineReporter
     from levante.platform.runner_service import RunnerService
+    from levante.platform.workflows.launch import Launcher
+    from levante.platform.workflows.reports import EngineReporter
 
-    workflow_launch.configure(config, engine)
-    return [RunnerService(config, engine), EngineReporter(config, engine)]
+    launcher = Launcher.from_config(config, engine)  # its settings and caches, passed in
+    return [RunnerService(config, engine, launcher), EngineReporter(config, engine)]
 
 
 def resultstracker_services(config: Config, engine: Engine) -> list[Service]:
-    from levante.platform.resultstracker import ResultsTracker
+    from levante.platform.workflows.tracker import ResultsTracker
 
     return [ResultsTracker(config, engine)]
 

@@ -49,8 +49,8 @@ from levante.db.times import aware as aware
 from levante.db.times import now as now
 from levante.identity import store as identity_store
 from levante.identity.keys import new_id as new_id
-from levante.platform import engine_reporting
 from levante.platform.models import actions, execution_output, executions, pack_configs, packs
+from levante.platform.workflows import reports as engine_reporting
 
 Row = dict[str, Any]
 

@@ -23,10 +23,10 @@ import httpx
 import pytest
 from sqlalchemy import update
 
+from levante.contract.signing import generate_secret, signed_headers
 from levante.db import manage
 from levante.db.connect import make_engine
 from levante.platform.models import executions
-from levante.webhooks import generate_secret, signed_headers
 from tests.conftest import (
     create_postgres_database,
     drop_postgres_database,

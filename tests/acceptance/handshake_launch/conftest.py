@@ -17,11 +17,11 @@ import httpx
 import pytest
 
 from levante.config import load_config
+from levante.contract.signing import generate_secret
 from levante.db import manage
 from levante.db.connect import make_engine
 from levante.platform.pack_registry import register_packs
 from levante.platform.service import ensure_api_key
-from levante.webhooks import generate_secret
 from tests.conftest import (
     create_postgres_database,
     drop_postgres_database,

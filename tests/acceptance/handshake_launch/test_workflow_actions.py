@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from levante.db.connect import make_engine
-from levante.platform import engine_reporting
+from levante.platform.workflows import reports as engine_reporting
 from tests.acceptance.handshake_launch.conftest import System
 
 ACTIVE = frozenset({"running"})
@@ -171,7 +171,7 @@ def _receiver_reports() -> bool:
     """The receiver hands its status changes to engine_reporting (hook H8)."""
     import inspect
 
-    from levante.platform import receiver
+    from levante.platform.workflows import receiver
 
     return "engine_reporting" in inspect.getsource(receiver)
 

@@ -305,7 +305,7 @@ async def _wait(db: Engine, child_id: str, limit: float | None = None,
     holds no worker meanwhile. A pause of the chain (``chain_id``) pauses a workflow
     child."""
     from levante.platform import executions, store
-    from levante.platform.workflow_launch import WAITING
+    from levante.platform.workflows.launch import WAITING
 
     waiting = WAITING.get()
     if waiting is not None:

@@ -30,37 +30,17 @@ import httpx
 from sqlalchemy import Engine
 
 from levante.config import Config
+from levante.contract import events
+from levante.contract.body import PRIVATE_KEYS, EventBody, TaskBody, batch
+from levante.contract.signing import signed_headers, signing_secret
 from levante.db import faults
 from levante.engine import platform_actions, wakeup
 from levante.engine.api.encode import fmt_time
 from levante.engine.store import outbox
-from levante.handshake_secret import signing_secret
-from levante.webhooks import signed_headers
 
 log = logging.getLogger("levante.engine.notifier")
 
-WORKFLOW_STATES = {
-    "WORKFLOW_LAUNCHED": "RUNNING",
-    "WORKFLOW_SUCCEEDED": "SUCCESS",
-    "WORKFLOW_FAILED": "ERROR",
-    "WORKFLOW_CANCELLED": "CANCELLED",
-    "WORKFLOW_PAUSED": "PAUSED",
-    "WORKFLOW_RESUMED": "RUNNING",
-    "WORKFLOW_RERUN": "RUNNING",
-}
-TASK_STATES = {
-    "TASK_LAUNCHED": "RUNNING",
-    "TASK_SUCCEEDED": "SUCCESS",
-    "TASK_FAILED": "ERROR",
-    "TASK_CANCELLED": "CANCELLED",
-    "TASK_PAUSED": "PAUSED",
-    "TASK_RESUMED": "RUNNING",
-    "TASK_RERUN": "RUNNING",
-    "TASK_SKIPPED": "SKIPPED",
-}
 LEASE_MARGIN = 5.0  # beyond request_timeout: a dead process's claims are taken over then
-# Never sent: subscriptions carry headers (credentials), params carry the environment.
-PRIVATE_KEYS = frozenset({"params", "env", "notify"})
 ERROR_SNIPPET = 300
 PURGE_EVERY = 600.0  # s between purges of old finished deliveries
 BATCH = 50  # events of one line sent together to a `levante` subscriber
@@ -92,7 +72,7 @@ def _fmt(value: Any) -> str | None:
     return fmt_time(value) if isinstance(value, datetime) else None
 
 
-def task_view(row: Mapping[str, Any]) -> dict[str, Any]:
+def task_view(row: Mapping[str, Any]) -> TaskBody:
     """A task as events (and the platform's `result.tasks`) carry it."""
     return {
         "id": row["id"],
@@ -113,7 +93,7 @@ def task_view(row: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def event_body(delivery: Mapping[str, Any], material: Mapping[str, Any]) -> dict[str, Any]:
+def event_body(delivery: Mapping[str, Any], material: Mapping[str, Any]) -> EventBody:
     """The JSON body of one delivery (identical for every subscriber of the event)."""
     name = delivery["event"]
     event = material["events"].get(delivery["event_id"]) or {}
@@ -123,15 +103,15 @@ def event_body(delivery: Mapping[str, Any], material: Mapping[str, Any]) -> dict
     wf = workflows.get(delivery["execution_id"]) or {}
     root = workflows.get(delivery["root_execution_id"]) or wf
     body: dict[str, Any]
-    if name.startswith("TASK_"):
+    if events.is_task_event(name):
         task = material["tasks"].get(delivery["task_execution_id"])
-        body = task_view(task) if task else {
+        body = dict(task_view(task)) if task else {
             "id": delivery["task_execution_id"],
             "workflow_execution_id": delivery["execution_id"],
             "root_execution_id": delivery["root_execution_id"],
         }
         body.update({k: v for k, v in payload.items() if k not in PRIVATE_KEYS})
-        body["state"] = TASK_STATES.get(name, body.get("state"))
+        body["state"] = events.TASK_EVENT_STATES.get(name, body.get("state"))
     else:
         body = {
             "id": delivery["execution_id"],
@@ -147,8 +127,9 @@ def event_body(delivery: Mapping[str, Any], material: Mapping[str, Any]) -> dict
             "updated_at": _fmt(wf.get("updated_at")),
         }
         body.update({k: v for k, v in payload.items() if k not in PRIVATE_KEYS})
-        body["state"] = WORKFLOW_STATES.get(name, body.get("state") or wf.get("state"))
-        if name != "WORKFLOW_LAUNCHED":
+        body["state"] = events.WORKFLOW_EVENT_STATES.get(
+            name, body.get("state") or wf.get("state"))
+        if events.carries_tasks(name):
             # (an output without `output:` is the whole context, inputs included)
             body["output"] = platform_actions.mask_input(wf.get("output") or {},
                                                          wf.get("params"))
@@ -163,7 +144,7 @@ def event_body(delivery: Mapping[str, Any], material: Mapping[str, Any]) -> dict
     secrets = platform_actions.secret_values(wf.get("params"), wf.get("input"))
     if secrets:
         body = platform_actions.scrub(body, secrets)
-    return body
+    return body  # type: ignore[return-value]  # (built as a dict, shaped as EventBody)
 
 
 def message_id(line: Sequence[Mapping[str, Any]]) -> str:
@@ -175,7 +156,7 @@ def message_id(line: Sequence[Mapping[str, Any]]) -> str:
 def _line(delivery: Mapping[str, Any], after: bool) -> str:
     wf_id = delivery["execution_id"]
     target = delivery["subscriber"]
-    if delivery["event"].startswith("TASK_"):
+    if events.is_task_event(delivery["event"]):
         verb = "is processed" if after else "will be processed"
         return (f"[{wf_id}] The task event {delivery['event']} for "
                 f"{delivery['task_execution_id']} {verb} for {target}.")
@@ -481,7 +462,7 @@ class DeliveryService:
         head = line[0]
         try:
             bodies = [event_body(d, material) for d in line]
-            payload = bodies[0] if len(bodies) == 1 else {"events": bodies}
+            payload = batch(bodies)
             body = json.dumps(payload, default=str).encode("utf-8")
             headers = {"content-type": "application/json", **dict(head["headers"] or {})}
             headers.update(signed_headers(self.secret, message_id(line), body))

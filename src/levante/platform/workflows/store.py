@@ -30,9 +30,9 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from levante.db.connect import writing
 from levante.db.times import aware as aware
 from levante.db.times import now as now
-from levante.handshake_models import tracked_executions as tr
-from levante.handshake_models import workflow_links as wl
 from levante.platform.models import executions as ex
+from levante.platform.workflows.tables import tracked_executions as tr
+from levante.platform.workflows.tables import workflow_links as wl
 
 Row = dict[str, Any]
 WATCHED_STATUSES = ("requested", "scheduled", "running", "pausing", "paused", "resuming",

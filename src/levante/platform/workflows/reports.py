@@ -35,37 +35,32 @@ from sqlalchemy.orm import aliased
 
 from levante import jsontext
 from levante.config import Config
+from levante.contract import states, wire
+from levante.contract.wire import runner_of as _runner_type
 from levante.db import faults
 from levante.db.connect import after_commit, writing
 from levante.db.times import aware as aware
 from levante.db.times import now as now
-from levante.platform import tree_status
-from levante.platform.engine_auth import engine_headers
 from levante.platform.models import executions as ex
-from levante.platform.report_models import engine_reports as er
+from levante.platform.workflows import tree_status
+from levante.platform.workflows.engine_auth import engine_headers
+from levante.platform.workflows.tables import engine_reports as er
 
-log = logging.getLogger("levante.platform.engine_reporting")
+log = logging.getLogger("levante.platform.workflows.reports")
 
 PENDING = "pending"
 ACKNOWLEDGED = "acknowledged"
 REJECTED = "rejected"
 
-# Platform status of a finished child -> the engine state of its action execution.
-ACTION_STATES = {
-    "succeeded": "SUCCESS",
-    "failed": "ERROR",
-    "timeout": "ERROR",
-    "abandoned": "ERROR",
-    "canceled": "CANCELLED",
-}
-# Platform status asked of a workflow execution -> the engine state to ask for.
-WORKFLOW_COMMANDS = {"canceling": "CANCELLED", "pausing": "PAUSED", "resuming": "RUNNING"}
-WORKFLOW_RUNNERS = frozenset({"mistral-v2", "levante-workflow"})
+ACTION_STATES = states.ACTION_STATE_OF
+WORKFLOW_COMMANDS = states.COMMAND_STATE_OF
+# (the workflows the engine runs: only those take commands and cancel their children here)
+WORKFLOW_RUNNERS = wire.ENGINE_RUNNERS
 REPORTED_STATUSES = frozenset(ACTION_STATES) | frozenset(WORKFLOW_COMMANDS)
 # A workflow execution in these statuses cancels its children on the platform.
 CANCEL_CHILDREN = frozenset({"canceling", "canceled"})
-CHILD_WAITING = frozenset({"requested", "scheduled", "delayed", "pending", "paused"})
-CHILD_ACTIVE = frozenset({"running", "pausing", "resuming"})
+CHILD_WAITING = states.PLATFORM_WAITING
+CHILD_ACTIVE = states.PLATFORM_ACTIVE - {"canceling"}
 # Answers of the engine that mean "it already knows": the report is done.
 ALREADY_DONE = ("already ended", "has already ended", "already been")
 
@@ -119,10 +114,6 @@ def mistral_of(context: Any) -> dict[str, Any]:
     return dict(found) if isinstance(found, Mapping) else {}
 
 
-def _runner_type(action: Any) -> str:
-    return str(action.get("runner_type") or "") if isinstance(action, Mapping) else ""
-
-
 def _action_body(state: str, result: Any) -> dict[str, Any]:
     """The report of a child's end. A result the engine would refuse (nested deeper than
     its limit) fails the action with the reason instead of never reaching the engine."""
@@ -130,7 +121,7 @@ def _action_body(state: str, result: Any) -> dict[str, Any]:
     try:
         jsontext.check(output, "output", text=False)
     except jsontext.BadJson as exc:
-        return {"state": "ERROR", "output": {"error": f"The action's result cannot be "
+        return {"state": states.ERROR, "output": {"error": f"The action's result cannot be "
                                                       f"passed to the workflow: {exc}"}}
     return {"state": state, "output": output}
 
@@ -149,12 +140,12 @@ def reports_for(
         # engine does not see a failed task instead).
         found.append({
             "execution_id": execution_id, "kind": "workflow", "target_id": owner,
-            "url": f"/v2/executions/{owner}", "body": {"state": "CANCELLED"},
+            "url": wire.workflow_command_path(owner), "body": {"state": states.CANCELLED},
         })
     if status in ACTION_STATES and isinstance(action_execution_id, str) and action_execution_id:
         found.append({
             "execution_id": execution_id, "kind": "action", "target_id": action_execution_id,
-            "url": f"/v2/action_executions/{action_execution_id}",
+            "url": wire.action_report_path(action_execution_id),
             "body": _action_body(ACTION_STATES[status], result),
         })
     workflow_id = mistral.get("execution_id")
@@ -162,7 +153,7 @@ def reports_for(
             and _runner_type(action) in WORKFLOW_RUNNERS):
         found.append({
             "execution_id": execution_id, "kind": "workflow", "target_id": workflow_id,
-            "url": f"/v2/executions/{workflow_id}",
+            "url": wire.workflow_command_path(workflow_id),
             "body": {"state": WORKFLOW_COMMANDS[status]},
         })
     return found
@@ -183,7 +174,7 @@ def on_status(
     ``context`` and ``action`` are read from the row when not given. ``children``: also
     cancel what a canceled workflow execution started (cancel_children does it itself)."""
     if tree_status.concerns_tree(status, context):
-        tree_status.after_change(conn, execution_id, status, action, context)
+        tree_status.after_change(conn, execution_id, status, action, context, on_status)
     if status not in REPORTED_STATUSES:
         return 0
     if context is None or action is None:
