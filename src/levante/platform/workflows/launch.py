@@ -34,13 +34,12 @@ from typing import Any, TypeVar
 
 import httpx
 import yaml
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Engine
 
 from levante.config import Config
 from levante.db import faults
 from levante.http_client import loop_client
 from levante.identity.keys import service_key
-from levante.platform.models import executions as ex
 from levante.platform.runners.base import RunOutcome, RunRequest, Status
 from levante.platform.workflows import rerun as workflow_rerun
 from levante.platform.workflows import store as ts
@@ -216,29 +215,13 @@ def record_engine_id(db: Engine, execution_id: str, workflow_execution_id: str,
                      workflow_name: str) -> tuple[str | None, dict[str, Any]]:
     """Put the engine's id in ``context.mistral`` before the workflow starts; returns
     the execution's user (the workflow runs as that user) and its context as it was."""
-    from levante.platform.store import writing
-
-    with writing(db) as conn:
-        row = conn.execute(select(ex.c.context, ex.c.user)
-                           .where(ex.c.id == execution_id)).first()
-        if row is None:
-            raise LaunchError(f'execution "{execution_id}" cannot be found')
-        before = dict(row.context or {})
-        context = dict(before)
-        mistral = dict(context.get("mistral") or {})
-        mistral.update(execution_id=workflow_execution_id, workflow_name=workflow_name)
-        context["mistral"] = mistral
-        conn.execute(update(ex).where(ex.c.id == execution_id).values(context=context))
-    return (str(row.user) if row.user else None), before
+    found = ts.record_engine_id(db, execution_id, workflow_execution_id, workflow_name)
+    if found is None:
+        raise LaunchError(f'execution "{execution_id}" cannot be found')
+    return found
 
 
-def release_claim(db: Engine, execution_id: str) -> None:
-    """The runner no longer holds the execution: its end comes from the engine."""
-    from levante.platform.store import writing
-
-    with writing(db) as conn:
-        conn.execute(update(ex).where(ex.c.id == execution_id)
-                     .values(claimed_by=None, lease_until=None))
+release_claim = ts.release_claim
 
 
 # --- the engine's API -----------------------------------------------------------------------
@@ -444,16 +427,7 @@ def add_st2_context(body: dict[str, Any], request: RunRequest, found: Settings,
     env["__actions"] = actions
 
 
-def track_launched(db: Engine, execution_id: str, workflow_execution_id: str,
-                   reason: str) -> None:
-    """Hand the execution to the results tracker and release the runner's claim."""
-    with ts.writing(db) as conn:
-        conn.execute(update(ex).where(ex.c.id == execution_id)
-                     .values(claimed_by=None, lease_until=None))
-        if not ts.add_entry(conn, execution_id, workflow_execution_id, reason):
-            # The silence safety net may have tracked it first (a launch that waits sends
-            # no events): the launch's reason decides what an unknown workflow means.
-            ts.set_reason(conn, execution_id, reason, only_if="silence")
+track_launched = ts.track_launched
 
 
 async def _start(client: EngineClient, definition: Definition, body: Mapping[str, Any],

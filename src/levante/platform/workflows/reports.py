@@ -24,29 +24,26 @@ import contextlib
 import logging
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
-from sqlalchemy import Connection, Engine, event, exists, func, insert, select, update
-from sqlalchemy.orm import aliased
+from sqlalchemy import Connection, Engine, event
 
 from levante import jsontext
 from levante.config import Config
 from levante.contract import states, wire
 from levante.contract.wire import runner_of as _runner_type
 from levante.db import faults
-from levante.db.connect import after_commit, writing
+from levante.db.connect import after_commit
 from levante.db.times import aware as aware
 from levante.db.times import now as now
-from levante.platform.models import executions as ex
-from levante.platform.workflows import tree_status
+from levante.platform.workflows import store, tree_status
 from levante.platform.workflows.engine_auth import engine_headers
-from levante.platform.workflows.tables import engine_reports as er
+from levante.platform.workflows.store import ReportOutcome as Outcome
 
-log = logging.getLogger("levante.platform.workflows.reports")
+log = logging.getLogger("levante.platform.engine_reporting")  # (its name in logs)
 
 PENDING = "pending"
 ACKNOWLEDGED = "acknowledged"
@@ -178,13 +175,11 @@ def on_status(
     if status not in REPORTED_STATUSES:
         return 0
     if context is None or action is None:
-        row = conn.execute(
-            select(ex.c.context, ex.c.action).where(ex.c.id == execution_id)
-        ).first()
+        row = store.context_and_action(conn, execution_id)
         if row is None:
             return 0
-        context = row.context if context is None else context
-        action = row.action if action is None else action
+        context = row["context"] if context is None else context
+        action = row["action"] if action is None else action
     if children and status in CANCEL_CHILDREN and _runner_type(action) in WORKFLOW_RUNNERS:
         cancel_children(conn, execution_id)
     rows = reports_for(execution_id, status, result, context, action)
@@ -193,7 +188,7 @@ def on_status(
     stamp = now()
     if _hand_over(conn, rows, stamp):
         return len(rows)
-    conn.execute(insert(er), [
+    store.insert_reports(conn, [
         {**r, "state": PENDING, "attempts": 0, "created_at": stamp, "next_attempt_at": stamp}
         for r in rows
     ])
@@ -209,18 +204,14 @@ def _hand_over(conn: Connection, rows: list[Row], stamp: datetime) -> bool:
     reporter = _local.get(str(conn.engine.url))
     if reporter is None or len(rows) != 1 or rows[0]["kind"] != "action":
         return False
-    earlier = conn.execute(
-        select(er.c.id).where(er.c.target_id == rows[0]["target_id"], er.c.state == PENDING)
-        .limit(1)
-    ).first()
-    if earlier is not None:
+    if store.has_pending_report(conn, rows[0]["target_id"]):
         return False  # it waits behind its line
     row = {**rows[0], "state": PENDING, "attempts": 0, "created_at": stamp,
            "next_attempt_at": stamp + timedelta(seconds=LEASE_SECONDS)}
     handed = dict(row)
     if not after_commit(conn, lambda: reporter.take(handed)):
         return False
-    handed["id"] = conn.execute(insert(er).returning(er.c.id), row).scalar_one()
+    handed["id"] = store.insert_report(conn, row)
     return True
 
 
@@ -233,11 +224,7 @@ def cancel_children(conn: Connection, parent_id: str) -> int:
     changed = 0
     parents = [parent_id]
     while parents:
-        for child in conn.execute(
-            select(ex.c.id, ex.c.status, ex.c.log, ex.c.context, ex.c.action)
-            .where(ex.c.parent == parents.pop(),
-                   ex.c.status.in_(sorted(CHILD_WAITING | CHILD_ACTIVE)))
-        ).all():
+        for child in store.children_in(conn, parents.pop(), CHILD_WAITING | CHILD_ACTIVE):
             target = "canceled" if child.status in CHILD_WAITING else "canceling"
             values: Row = {"status": target, "log": [*(child.log or []),
                                                      {"timestamp": _iso(stamp),
@@ -245,10 +232,7 @@ def cancel_children(conn: Connection, parent_id: str) -> int:
             if target == "canceled":
                 values.update(end_timestamp=stamp, lease_until=None,
                               result={"error": "Canceled with its parent workflow."})
-            done = conn.execute(update(ex).where(ex.c.id == child.id,
-                                                 ex.c.status == child.status)
-                                .values(**values)).rowcount
-            if done:
+            if store.update_execution(conn, child.id, child.status, values):
                 changed += 1
                 on_status(conn, child.id, target, values.get("result"), context=child.context,
                           action=child.action, children=False)
@@ -261,76 +245,16 @@ def _iso(value: datetime) -> str:
     return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-# --- the outbox's SQL -------------------------------------------------------------------------
+# --- the outbox (its SQL in levante.platform.workflows.store) ---------------------------------
+
+record = store.record_reports
+next_due = store.next_report_due
+reports_of = store.reports_of
 
 
 def claim(db: Engine, limit: int, lease: float = LEASE_SECONDS) -> list[Row]:
-    """Take up to ``limit`` due pending reports that head their line (no earlier pending
-    report for the same engine object), leased for ``lease`` seconds."""
-    stamp = now()
-    earlier = aliased(er)
-    blocked = exists().where(
-        earlier.c.target_id == er.c.target_id,
-        earlier.c.state == PENDING,
-        earlier.c.id < er.c.id,
-    )
-    query = (
-        select(er)
-        .where(er.c.state == PENDING, er.c.next_attempt_at <= stamp, ~blocked)
-        .order_by(er.c.id)
-        .limit(limit)
-    )
-    with writing(db) as conn:
-        if conn.dialect.name == "postgresql":
-            query = query.with_for_update(of=er, skip_locked=True)
-        rows = [dict(r._mapping) for r in conn.execute(query)]
-        if rows:
-            conn.execute(
-                update(er).where(er.c.id.in_([r["id"] for r in rows]))
-                .values(next_attempt_at=stamp + timedelta(seconds=lease))
-            )
-    return rows
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """How one attempt ended: the new state (pending: try again at ``retry_at``)."""
-
-    report_id: int
-    state: str
-    status: int | None
-    error: str | None
-    retry_at: datetime | None = None
-
-
-def record(db: Engine, outcomes: Sequence[Outcome]) -> None:
-    if not outcomes:
-        return
-    stamp = now()
-    with writing(db) as conn:
-        for o in outcomes:
-            values: Row = {"state": o.state, "last_attempt_at": stamp, "last_status": o.status,
-                           "last_error": o.error, "attempts": er.c.attempts + 1}
-            if o.state == ACKNOWLEDGED:
-                values["acknowledged_at"] = stamp
-            if o.state == PENDING:
-                values["next_attempt_at"] = o.retry_at or stamp
-            conn.execute(update(er).where(er.c.id == o.report_id).values(**values))
-
-
-def next_due(db: Engine) -> datetime | None:
-    with db.connect() as conn:
-        value = conn.execute(
-            select(func.min(er.c.next_attempt_at)).where(er.c.state == PENDING)
-        ).scalar()
-    return aware(value)
-
-
-def reports_of(db: Engine, execution_id: str) -> list[Row]:
-    """Every report an execution caused, oldest first (for tests and tracing)."""
-    with db.connect() as conn:
-        return [dict(r._mapping) for r in conn.execute(
-            select(er).where(er.c.execution_id == execution_id).order_by(er.c.id))]
+    """Take up to ``limit`` due pending reports that head their line, leased."""
+    return store.claim_reports(db, limit, lease)
 
 
 # --- sending ------------------------------------------------------------------------------------

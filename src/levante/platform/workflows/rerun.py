@@ -26,7 +26,7 @@ from levante.platform.models import executions as ex
 from levante.platform.workflows import store as ts
 from levante.platform.workflows.tables import workflow_links as wl
 
-log = logging.getLogger("levante.platform.workflows.rerun")
+log = logging.getLogger("levante.platform.workflow_rerun")
 
 
 class RerunError(Exception):
