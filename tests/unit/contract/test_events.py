@@ -34,21 +34,37 @@ def test_the_engine_source_is_found() -> None:
     assert {"step_base.py", "step_commands.py"} <= names
 
 
+def _event_names(tree: ast.Module) -> dict[str, int]:
+    """Event-like names used in a module (string literals, ``Event.X``), with a line."""
+    exported = {id(n) for node in ast.walk(tree) if isinstance(node, ast.Assign)
+                and any(isinstance(t, ast.Name) and t.id == "__all__" for t in node.targets)
+                for n in ast.walk(node.value)}  # names of the module, not events
+    found: dict[str, int] = {}
+    for node in ast.walk(tree):
+        if id(node) in exported:
+            continue
+        if (isinstance(node, ast.Constant) and isinstance(node.value, str)
+                and EVENT_LIKE.match(node.value)):
+            found.setdefault(node.value, node.lineno)
+        if (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name)
+                and node.value.id == "Event"):
+            found.setdefault(node.attr, node.lineno)
+    return found
+
+
+def test_the_walk_finds_an_undeclared_event() -> None:
+    tree = ast.parse('__all__ = ["TASK_EVENTS"]\n'
+                     'def f(step, wf):\n    step.emit(wf, "WORKFLOW_EXPLODED")\n')
+    names = _event_names(tree)
+    assert names == {"WORKFLOW_EXPLODED": 3}
+    assert not events.is_known("WORKFLOW_EXPLODED")
+
+
 def test_every_event_name_in_the_engine_has_a_meaning() -> None:
     found: dict[str, str] = {}
     for path, tree in _sources():
-        exported = {id(n) for node in ast.walk(tree) if isinstance(node, ast.Assign)
-                    and any(isinstance(t, ast.Name) and t.id == "__all__" for t in node.targets)
-                    for n in ast.walk(node.value)}  # names of the module, not events
-        for node in ast.walk(tree):
-            if id(node) in exported:
-                continue
-            if (isinstance(node, ast.Constant) and isinstance(node.value, str)
-                    and EVENT_LIKE.match(node.value)):
-                found.setdefault(node.value, f"{path.relative_to(ENGINE)}:{node.lineno}")
-            if (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name)
-                    and node.value.id == "Event"):
-                found.setdefault(node.attr, f"{path.relative_to(ENGINE)}:{node.lineno}")
+        for name, line in _event_names(tree).items():
+            found.setdefault(name, f"{path.relative_to(ENGINE)}:{line}")
     assert found, "no event name found in the engine: the walk is broken"
     unknown = {name: where for name, where in found.items() if not events.is_known(name)}
     assert not unknown, f"events without a meaning in levante.contract.events: {unknown}"

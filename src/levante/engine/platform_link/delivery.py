@@ -32,6 +32,7 @@ from sqlalchemy import Engine
 from levante.config import Config
 from levante.contract import events
 from levante.contract.body import PRIVATE_KEYS, EventBody, TaskBody, batch
+from levante.contract.delivery import EVENTS, Backoff, Verdict, attempt, wait_for_wake
 from levante.contract.signing import signed_headers, signing_secret
 from levante.db import faults
 from levante.engine import platform_actions, wakeup
@@ -41,7 +42,6 @@ from levante.engine.store import outbox
 log = logging.getLogger("levante.engine.notifier")
 
 LEASE_MARGIN = 5.0  # beyond request_timeout: a dead process's claims are taken over then
-ERROR_SNIPPET = 300
 PURGE_EVERY = 600.0  # s between purges of old finished deliveries
 BATCH = 50  # events of one line sent together to a `levante` subscriber
 SQLITE_WATCH = 0.02  # s between looks at PRAGMA data_version (commits of other processes)
@@ -51,9 +51,7 @@ FANOUT_BUSY_PAUSE = 0.002  # s: another transaction held the fan-out; look again
 
 def backoff(attempts: int, initial: float, maximum: float) -> float:
     """Seconds to wait after the `attempts`-th failed attempt (1, 2, ...)."""
-    if attempts < 1:
-        return 0.0
-    return float(min(maximum, initial * (2 ** min(attempts - 1, 60))))
+    return Backoff(initial, maximum).delay(attempts)
 
 
 def retry_time(
@@ -61,10 +59,7 @@ def retry_time(
     max_age: float,
 ) -> datetime | None:
     """When to try again after `attempts` failures, or None when it is time to give up."""
-    when = now + timedelta(seconds=backoff(attempts, initial, maximum))
-    if (when - created_at).total_seconds() > max_age:
-        return None
-    return when
+    return Backoff(initial, maximum, max_age).retry_at(attempts, created_at, now)
 
 
 def _fmt(value: Any) -> str | None:
@@ -155,13 +150,13 @@ def message_id(line: Sequence[Mapping[str, Any]]) -> str:
 
 def _line(delivery: Mapping[str, Any], after: bool) -> str:
     wf_id = delivery["execution_id"]
-    target = delivery["subscriber"]
+    lines = EVENTS.after if after else EVENTS.before
     if events.is_task_event(delivery["event"]):
-        verb = "is processed" if after else "will be processed"
-        return (f"[{wf_id}] The task event {delivery['event']} for "
-                f"{delivery['task_execution_id']} {verb} for {target}.")
-    verb = "is published" if after else "will be published"
-    return f"[{wf_id}] The workflow event {delivery['event']} for {wf_id} {verb} to {target}."
+        return lines["task"].format(wf=wf_id, event=delivery["event"],
+                                    subject=delivery["task_execution_id"],
+                                    target=delivery["subscriber"])
+    return lines["workflow"].format(wf=wf_id, event=delivery["event"], subject=wf_id,
+                                    target=delivery["subscriber"])
 
 
 class DeliveryService:
@@ -177,6 +172,7 @@ class DeliveryService:
         self.initial = config.get_float("notifier", "initial_backoff")
         self.maximum = config.get_float("notifier", "max_backoff")
         self.max_age = config.get_float("notifier", "max_retry_age")
+        self.backoff = Backoff(self.initial, self.maximum, self.max_age)
         self.poll = config.get_float("notifier", "poll_interval")
         self.timeout = config.get_float("notifier", "request_timeout")
         self.concurrency = config.get_int("notifier", "concurrency")
@@ -343,12 +339,7 @@ class DeliveryService:
             if left <= 0:
                 return
             slice_ = min(left, SQLITE_WATCH) if self._watch is not None else left
-            waiter = asyncio.create_task(self._wake.wait())
-            stopper = asyncio.create_task(stopping.wait())
-            await asyncio.wait({waiter, stopper}, timeout=slice_,
-                               return_when=asyncio.FIRST_COMPLETED)
-            waiter.cancel()
-            stopper.cancel()
+            await wait_for_wake(self._wake, stopping, slice_)
             # (while attempts are in flight, their outcomes' rounds find any new work)
             if self._watch is not None and not self._in_flight and self._data_changed():
                 with contextlib.suppress(Exception):
@@ -422,23 +413,18 @@ class DeliveryService:
                 if logging_info:
                     log.info(_line(delivery, after=True))
                 continue
-            retry_at = retry_time(
-                delivery["attempts"] + 1, delivery["created_at"], outbox.now(), self.initial,
-                self.maximum, self.max_age,
-            )
+            retry_at = self.backoff.retry_at(delivery["attempts"] + 1, delivery["created_at"],
+                                             outbox.now())
             outcomes.append(outbox.Outcome(delivery["id"], False, status, error, duration,
                                            retry_at))
         if not ok:
             retry_at = outcomes[0].retry_at
             if retry_at is None:
-                log.error("[%s] Giving up the event %s (id %s) to %s after %d attempt(s): %s",
-                          head["execution_id"], head["event"], head["event_id"],
-                          head["subscriber"], head["attempts"] + 1, error)
+                log.error(EVENTS.give_up, head["execution_id"], head["event"],
+                          head["event_id"], head["subscriber"], head["attempts"] + 1, error)
             else:
-                log.warning("[%s] The event %s (id %s) could not be delivered to %s "
-                            "(attempt %d): %s; next attempt at %s", head["execution_id"],
-                            head["event"], head["event_id"], head["subscriber"],
-                            head["attempts"] + 1, error,
+                log.warning(EVENTS.retry, head["execution_id"], head["event"],
+                            head["event_id"], head["subscriber"], head["attempts"] + 1, error,
                             retry_at.isoformat(timespec="milliseconds"))
         try:
             await self.step(outcomes)
@@ -458,7 +444,6 @@ class DeliveryService:
         """POST one line of deliveries (one event, or a batch for `levante`); never
         raises. Returns (acknowledged, HTTP status, error, milliseconds)."""
         started = time.perf_counter()
-        status: int | None = None
         head = line[0]
         try:
             bodies = [event_body(d, material) for d in line]
@@ -466,16 +451,12 @@ class DeliveryService:
             body = json.dumps(payload, default=str).encode("utf-8")
             headers = {"content-type": "application/json", **dict(head["headers"] or {})}
             headers.update(signed_headers(self.secret, message_id(line), body))
-            response = await self.client.post(head["url"], content=body, headers=headers)
-            status = response.status_code
-            if 200 <= status < 300:
-                return True, status, None, _ms(started)
-            error = f"HTTP {status}: {response.text[:ERROR_SNIPPET]}"
-        except httpx.HTTPError as exc:
-            error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+            answer = await attempt(EVENTS, self.client, head["url"], content=body,
+                                   headers=headers)
         except Exception as exc:  # a body that cannot be built must not stop the worker
-            error = f"{type(exc).__name__}: {exc}"
-        return False, status, error, _ms(started)
+            return False, None, f"{type(exc).__name__}: {exc}", _ms(started)
+        ok = answer.verdict(EVENTS) is Verdict.DELIVERED
+        return ok, answer.status, answer.error, _ms(started)
 
     async def _listen(self, stopping: asyncio.Event) -> None:
         """On PostgreSQL, LISTEN for commits of other processes."""

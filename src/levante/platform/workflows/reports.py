@@ -23,7 +23,6 @@ import asyncio
 import contextlib
 import logging
 import threading
-import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -34,6 +33,14 @@ from sqlalchemy import Connection, Engine, event
 from levante import jsontext
 from levante.config import Config
 from levante.contract import states, wire
+from levante.contract.delivery import (
+    REPORT_BACKOFF,
+    REPORTS,
+    Backoff,
+    Verdict,
+    attempt,
+    wait_for_wake,
+)
 from levante.contract.wire import runner_of as _runner_type
 from levante.db import faults
 from levante.db.connect import after_commit
@@ -58,16 +65,13 @@ REPORTED_STATUSES = frozenset(ACTION_STATES) | frozenset(WORKFLOW_COMMANDS)
 CANCEL_CHILDREN = frozenset({"canceling", "canceled"})
 CHILD_WAITING = states.PLATFORM_WAITING
 CHILD_ACTIVE = states.PLATFORM_ACTIVE - {"canceling"}
-# Answers of the engine that mean "it already knows": the report is done.
-ALREADY_DONE = ("already ended", "has already ended", "already been")
 
 LEASE_SECONDS = 30.0
-INITIAL_BACKOFF = 0.5
-MAX_BACKOFF = 60.0
+INITIAL_BACKOFF = REPORT_BACKOFF.initial
+MAX_BACKOFF = REPORT_BACKOFF.maximum
 REQUEST_TIMEOUT = 10.0
 RECHECK_SECONDS = 0.02  # a wake-up may come just before its commit: look again soon
 BATCH = 50
-ERROR_SNIPPET = 300
 
 Row = dict[str, Any]
 
@@ -262,31 +266,18 @@ def claim(db: Engine, limit: int, lease: float = LEASE_SECONDS) -> list[Row]:
 
 def backoff(attempts: int, initial: float = INITIAL_BACKOFF, maximum: float = MAX_BACKOFF) -> float:
     """Seconds to wait after the ``attempts``-th failed attempt (1, 2, ...)."""
-    return float(min(maximum, initial * (2 ** min(max(attempts, 1) - 1, 30))))
+    return Backoff(initial, maximum).delay(max(attempts, 1))
 
 
-def _fault(response: httpx.Response) -> str:
-    try:
-        body = response.json()
-    except ValueError:
-        return response.text[:ERROR_SNIPPET]
-    if isinstance(body, Mapping) and isinstance(body.get("faultstring"), str):
-        return str(body["faultstring"])[:ERROR_SNIPPET]
-    return response.text[:ERROR_SNIPPET]
+# The verdicts of the contract's delivery -> the states of a report.
+STATE_OF = {Verdict.DELIVERED: ACKNOWLEDGED, Verdict.RETRY: PENDING, Verdict.REFUSED: REJECTED}
 
 
 def classify(report: Mapping[str, Any], status: int | None, error: str | None) -> str:
-    """The state a report is in after an answer (``status`` None: no answer at all)."""
-    if status is None:
-        return PENDING
-    if 200 <= status < 300:
-        return ACKNOWLEDGED
-    text = (error or "").lower()
-    if status in (400, 409) and any(marker in text for marker in ALREADY_DONE):
-        return ACKNOWLEDGED
-    if status in (401, 408, 425, 429) or status >= 500:
-        return PENDING  # (401: the service key is replaced, see EngineReporter.send)
-    return REJECTED
+    """The state a report is in after an answer (``status`` None: no answer at all; a
+    401 is tried again: the service key is replaced, see EngineReporter.send)."""
+    del report
+    return STATE_OF[REPORTS.acceptance.judge(status, error)]
 
 
 class EngineReporter:
@@ -395,13 +386,7 @@ class EngineReporter:
                 self._behind = due is not None and bool(self._handed)
                 if due is not None and not self._handed:
                     delay = min(delay, max(0.0, (due - now()).total_seconds()))
-            waiter = asyncio.create_task(self._wake.wait())
-            stopper = asyncio.create_task(stopping.wait())
-            await asyncio.wait({waiter, stopper}, timeout=max(delay, 0.001),
-                               return_when=asyncio.FIRST_COMPLETED)
-            recheck = waiter.done()
-            waiter.cancel()
-            stopper.cancel()
+            recheck = await wait_for_wake(self._wake, stopping, max(delay, 0.001))
 
     async def step(self, client: httpx.AsyncClient) -> int:
         """Claim due reports, send them at once, record how each went; returns how many."""
@@ -419,33 +404,23 @@ class EngineReporter:
 
     async def send(self, client: httpx.AsyncClient, report: Mapping[str, Any]) -> Outcome:
         """One attempt; never raises."""
-        status: int | None = None
-        error: str | None = None
-        started = time.perf_counter()
-        try:
-            response = await client.put(report["url"], json=report["body"])
-            status = response.status_code
-            if not 200 <= status < 300:
-                error = f"HTTP {status}: {_fault(response)}"
-            if status == 401:  # the service key was deleted: make another, retry later
-                client.headers.update(
-                    await asyncio.to_thread(engine_headers, self.config, self.db))
-        except httpx.HTTPError as exc:
-            error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-        state = classify(report, status, error)
-        ms = int((time.perf_counter() - started) * 1000)
+        answer = await attempt(REPORTS, client, report["url"], json=report["body"])
+        status, error = answer.status, answer.error
+        if status == 401:  # the service key was deleted: make another, retry later
+            client.headers.update(await asyncio.to_thread(engine_headers, self.config, self.db))
+        state = STATE_OF[answer.verdict(REPORTS)]
         tag = f"[{report['execution_id']}] report {report['id']} ({report['kind']} " \
               f"{report['target_id']}: {report['body'].get('state')})"
         if state == ACKNOWLEDGED:
-            log.info("%s acknowledged by the engine in %d ms", tag, ms)
+            log.info(REPORTS.after["report"], tag, answer.ms)
             return Outcome(report["id"], state, status, error)
         if state == REJECTED:
-            log.error("%s refused by the engine, not sent again: %s", tag, error)
+            log.error(REPORTS.give_up, tag, error)
             return Outcome(report["id"], state, status, error)
         attempts = int(report["attempts"]) + 1
         retry_at = now() + timedelta(seconds=backoff(attempts, self.initial, self.maximum))
-        log.warning("%s not delivered (attempt %d): %s; next attempt at %s", tag, attempts,
-                    error, retry_at.isoformat(timespec="milliseconds"))
+        log.warning(REPORTS.retry, tag, attempts, error,
+                    retry_at.isoformat(timespec="milliseconds"))
         return Outcome(report["id"], PENDING, status, error, retry_at)
 
 

@@ -26,6 +26,7 @@ import httpx
 from sqlalchemy import Engine
 
 from levante.config import Config
+from levante.contract.delivery import wait_for_wake
 from levante.contract.states import DONE, STATUS_OF, WIRE_STATES, WORKFLOW_TERMINAL
 from levante.contract.states import PLATFORM_ACTIVE as ACTIVE
 from levante.db import faults
@@ -377,8 +378,4 @@ class ResultsTracker:
 
 
 async def _wait(wake: asyncio.Event, stopping: asyncio.Event, timeout: float) -> None:
-    waiter = asyncio.create_task(wake.wait())
-    stopper = asyncio.create_task(stopping.wait())
-    await asyncio.wait({waiter, stopper}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
-    waiter.cancel()
-    stopper.cancel()
+    await wait_for_wake(wake, stopping, timeout)
