@@ -17,6 +17,10 @@ from typing import Any, Final
 RECEIVER_PATH: Final = "/v1/webhooks/levante"  # events of Levante's notifier (signed)
 MISTRAL_RECEIVER_PATH: Final = "/v1/webhooks/mistral"  # the same from a Mistral publisher
 
+CHILDREN_PATH: Final = "/v1/executions"  # the engine starts a task's platform action here
+# How the platform shows a secret parameter (the engine masks its copy of those inputs).
+PLATFORM_SECRET_MASK: Final = "********"
+
 # --- engine side ---------------------------------------------------------------------------
 
 

@@ -37,6 +37,7 @@ import yaml
 from sqlalchemy import Engine
 
 from levante.config import Config
+from levante.contract import wire
 from levante.db import faults
 from levante.http_client import loop_client
 from levante.identity.keys import service_key
@@ -52,7 +53,6 @@ T = TypeVar("T")
 HANDED_OVER: Status = "running"
 RUNNER_PARAMETERS = frozenset({"context", "skip_notify", "task", "workflow"})
 ENGINE_KEY_FILE = "engine_api_key"
-RECEIVER_PATH = "/v1/webhooks/levante"
 NAMESPACE = uuid.UUID("6c657661-6e74-6500-8000-776f726b666c")  # ids of launched workflows
 REQUEST_TIMEOUT = 30.0
 INITIAL_BACKOFF = 0.25  # s, doubled after each failed attempt up to launch_max_backoff
@@ -376,14 +376,14 @@ def start_body(request: RunRequest, definition: Definition, found: Settings,
             "st2_execution_id": execution_id,
             "st2_liveaction_id": execution_id,
             "st2_action_api_url": f"{found.api_url}/v1",
-            "levante": {
+            wire.ENV_KEY: {
                 "execution_id": execution_id,
-                "callback_url": f"{found.api_url}{RECEIVER_PATH}",
+                "callback_url": f"{found.api_url}{wire.RECEIVER_PATH}",
                 "api_url": found.api_url,
                 "credential": credential,
             },
         },
-        "notify": [{"type": "levante"}],
+        "notify": [{"type": wire.SUBSCRIBER}],
     }
     task = request.parameters.get("task")
     if isinstance(task, str) and task:
@@ -392,7 +392,7 @@ def start_body(request: RunRequest, definition: Definition, found: Settings,
     secret = sorted(n for n, spec in request.action.parameters.items()
                     if spec.get("secret") is True and n in wf_input)
     if secret:  # the engine shows these inputs masked, as the platform does
-        params["env"]["levante"]["secret_input"] = secret
+        params["env"][wire.ENV_KEY]["secret_input"] = secret
     return {
         "id": engine_execution_id(execution_id),
         "workflow_name": definition.workflow_name,
