@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from levante.engine.expressions import evaluate
-from levante.engine.lang import WorkflowSpec, parse_workflows
+from levante.engine.languages.mistral_v2 import WorkflowSpec, parse_workflows
 
 DATA: dict[str, Any] = {
     "x": 1,

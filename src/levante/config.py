@@ -247,6 +247,30 @@ SECTIONS: tuple[Section, ...] = (
          "Executions asked about in one request to the engine.", {"minimum": 1}),
     ),
     _section(
+        "retention",
+        "How long finished history is kept; the garbagecollector role (part of `levante up`) "
+        "and the engine delete older history in small batches, and `levante-db-manage purge` "
+        "does it by hand. 0 keeps that history for ever (the default, as StackStorm).",
+        ("executions_days", "float", 0.0,
+         "Days a finished execution is kept after it ended, on both services, with its "
+         "children, output and events. Running executions, and any execution whose tree "
+         "still runs or is still followed, are never deleted.", {"minimum": 0}),
+        ("status_days", "list", [],
+         "Overrides by final status, as <status>:<days>, e.g. failed:90,canceled:7 "
+         "(statuses of the platform: succeeded, failed, timeout, abandoned, canceled; a "
+         "workflow on the engine counts as succeeded, failed or canceled)."),
+        ("output_days", "float", 0.0,
+         "Days the output lines (stdout, stderr) of a finished execution are kept; 0: as "
+         "long as the execution.", {"minimum": 0}),
+        ("events_days", "float", 0.0,
+         "Days delivered events and sent reports between the services are kept (they feed "
+         "`levante execution trace`).", {"minimum": 0}),
+        ("batch_size", "int", 500,
+         "Executions (or rows) deleted in one short transaction.", {"minimum": 1}),
+        ("interval", "float", 3600.0, "Seconds between two purge passes.",
+         {"minimum": 0.01}),
+    ),
+    _section(
         "receiver",
         "The platform's receiver of workflow events (POST /v1/webhooks/...).",
         ("accept_unsigned_mistral", "bool", False,

@@ -31,6 +31,7 @@ ROLES: dict[str, str] = {
     "notifier": "levante.engine.service:notifier_services",
     "runner": "levante.platform.service:runner_services",
     "resultstracker": "levante.platform.service:resultstracker_services",
+    "garbagecollector": "levante.platform.service:garbagecollector_services",
 }
 
 

@@ -174,6 +174,93 @@ def check(database: str | None, config_file: str | None, config_dir: str | None)
     sys.exit(1)
 
 
+AGE_UNITS = {"d": 86400.0, "h": 3600.0, "m": 60.0, "s": 1.0}
+
+
+def parse_age(raw: str, option: str) -> float:
+    """'30d', '12h', '90m', '3600s' or a bare number of days -> days."""
+    text = raw.strip().lower()
+    unit = AGE_UNITS.get(text[-1:]) if text else None
+    number = text[:-1] if unit else text
+    try:
+        value = float(number) * (unit or 86400.0) / 86400.0
+    except ValueError:
+        value = -1.0
+    if value <= 0:
+        raise click.BadParameter(
+            f"{raw!r} is not an age such as 30d, 12h, 90m or 3600s", param_hint=option)
+    return value
+
+
+@cli.command()
+@click.option("--older-than", "older_than", metavar="AGE",
+              help="Delete finished executions (with their children, output and events) "
+                   "that ended longer ago than AGE (30d, 12h, 90m, 3600s; a bare number "
+                   "is days), on both services.")
+@click.option("--status", "status_ages", metavar="STATUS:AGE", multiple=True,
+              help="Another age for one final status, e.g. --status failed:90d "
+                   "(repeatable).")
+@click.option("--output-older-than", metavar="AGE",
+              help="Delete the output lines of finished executions older than AGE.")
+@click.option("--events-older-than", metavar="AGE",
+              help="Delete events and reports between the services, delivered longer ago "
+                   "than AGE.")
+@click.option("--batch-size", type=click.IntRange(min=1), default=500, show_default=True,
+              help="Rows deleted per short transaction (live work waits one batch at most).")
+@_database_option
+@config_options
+@handles_errors(*_ERRORS)
+@_database_errors
+def purge(
+    older_than: str | None, status_ages: tuple[str, ...], output_older_than: str | None,
+    events_older_than: str | None, batch_size: int, database: str | None,
+    config_file: str | None, config_dir: str | None,
+) -> None:
+    """Delete old finished history by hand, as the [retention] policy does on its own.
+
+    Nothing running, and nothing whose tree still runs, is still followed or still has an
+    event to deliver, is deleted; children go with their parents.
+    """
+    # lazy: keeps CLI start fast (the services' stores load only for this command)
+    from levante.engine.retention import purge_engine
+    from levante.platform.retention.service import purge_platform
+    from levante.retention import Policy
+
+    if not (older_than or status_ages or output_older_than or events_older_than):
+        raise click.UsageError("Say what to purge: --older-than, --status, "
+                               "--output-older-than or --events-older-than.")
+    status_days: dict[str, float] = {}
+    for item in status_ages:
+        status, sep, age = item.partition(":")
+        if not sep or not status.strip():
+            raise click.BadParameter(f"{item!r} is not STATUS:AGE (e.g. failed:90d)",
+                                     param_hint="--status")
+        status_days[status.strip()] = parse_age(age, "--status")
+    policy = Policy(
+        executions_days=parse_age(older_than, "--older-than") if older_than else 0.0,
+        status_days=status_days,
+        output_days=(parse_age(output_older_than, "--output-older-than")
+                     if output_older_than else 0.0),
+        events_days=(parse_age(events_older_than, "--events-older-than")
+                     if events_older_than else 0.0),
+        batch_size=batch_size,
+    )
+    url = _url(config_file, config_dir, database)
+    engine = manage.make_engine(url)
+    try:
+        manage.ensure_at_head(engine)
+
+        def progress(kind: str, count: int) -> None:
+            click.echo(f"  {kind}: {count} deleted so far", err=True)
+
+        counts = {**purge_platform(engine, policy, progress),
+                  **purge_engine(engine, policy, progress)}
+    finally:
+        engine.dispose()
+    click.echo(f"{_shown(url)}: deleted " + ", ".join(
+        f"{count} {kind}" for kind, count in counts.items()) + ".")
+
+
 def main() -> None:
     try:
         cli(prog_name="levante-db-manage")

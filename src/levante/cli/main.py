@@ -18,7 +18,8 @@ from levante.cli.common import config_options
 # `register(group)`, which adds its commands (or subcommands of a shared group).
 COMMANDS: dict[str, tuple[str, tuple[str, ...]]] = {
     "up": ("Run all of Levante in one process (embedded, SQLite).", ("levante.cli.serve",)),
-    "serve": ("Run one role of Levante (api, engine, notifier, runner, resultstracker).",
+    "serve": ("Run one role of Levante (api, engine, notifier, runner, resultstracker, "
+              "garbagecollector).",
               ("levante.cli.serve",)),
     "run": ("Run an action and show its result.", ("levante.cli.platform_cmds",)),
     "action": ("List and show actions.", ("levante.cli.platform_cmds",)),

@@ -8,6 +8,7 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from levante.engine import states
+from levante.engine.languages.graph import TaskNode
 from levante.engine.platform_actions import mask_params
 
 if TYPE_CHECKING:
@@ -51,12 +52,12 @@ def evaluate_guard(value: Any, data: Mapping[str, Any], ctx: Any) -> bool:
         raise ExpressionFailure(str(exc)) from exc
 
 
-def task_dict(task: Mapping[str, Any], spec: Any = None) -> dict[str, Any]:
-    """A task execution as `task()` shows it."""
+def task_dict(task: Mapping[str, Any], spec: TaskNode | None = None) -> dict[str, Any]:
+    """A task execution as `task()` shows it (`spec`: its node of the workflow graph)."""
     return {
         "id": task["id"],
         "name": task["name"],
-        "spec": spec.to_dict() if spec is not None and hasattr(spec, "to_dict") else {},
+        "spec": spec.to_dict() if spec is not None else {},
         "state": task["state"],
         "state_info": task.get("state_info"),
         "result": task.get("result"),

@@ -24,8 +24,15 @@ from sqlalchemy import (
 )
 
 from levante.db.metadata import metadata
+from levante.engine.languages.base import DEFAULT_LANGUAGE
 
 DEFAULT_PROJECT = "<default-project>"
+
+
+def _language() -> Column[Any]:
+    """The workflow language the definition is written in (`levante.engine.languages`):
+    it parses the text and rebuilds the stored spec."""
+    return Column("language", String(32), nullable=False, server_default=DEFAULT_LANGUAGE)
 
 
 def _common() -> list[Column[Any]]:
@@ -46,6 +53,7 @@ workbooks = Table(
     Column("definition", Text, nullable=False),
     Column("spec", JSON, nullable=False),
     Column("tags", JSON, nullable=False),
+    _language(),
     *_common(),
     UniqueConstraint("name", "namespace", "project_id"),
 )
@@ -66,6 +74,7 @@ workflow_definitions = Table(
     Column("workbook_name", String(255), nullable=True),
     # sha256 of the definition text: lets callers see that a definition changed.
     Column("checksum", String(64), nullable=False),
+    _language(),
     *_common(),
     UniqueConstraint("name", "namespace", "project_id"),
     Index("ix_workflow_definitions_workbook_name", "workbook_name"),
@@ -84,6 +93,7 @@ action_definitions = Table(
     Column("tags", JSON, nullable=False),
     Column("is_system", Boolean, nullable=False),
     Column("workbook_name", String(255), nullable=True),
+    _language(),
     *_common(),
     UniqueConstraint("name", "namespace", "project_id"),
     Index("ix_action_definitions_workbook_name", "workbook_name"),

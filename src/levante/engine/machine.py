@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from levante.engine import states
-from levante.engine.lang.spec import OnClauseTarget, TaskSpec, Transition, WorkflowSpec
+from levante.engine.languages.graph import Target, TaskNode, Transition, WorkflowGraph
 
 SATISFIED = "satisfied"
 WAITING = "waiting"
@@ -34,7 +34,7 @@ class InputError(ValueError):
     """Workflow input that does not fit the workflow's declared input."""
 
 
-def clauses_for(spec: TaskSpec, state: str) -> list[tuple[str, Transition]]:
+def clauses_for(spec: TaskNode, state: str) -> list[tuple[str, Transition]]:
     """The on-* clauses that apply once a task ends in `state`, in Mistral's order."""
     out: list[tuple[str, Transition]] = []
     if state == states.ERROR and spec.on_error is not None:
@@ -47,14 +47,14 @@ def clauses_for(spec: TaskSpec, state: str) -> list[tuple[str, Transition]]:
 
 
 def next_targets(
-    spec: TaskSpec, state: str, guard: Callable[[str], bool]
-) -> list[tuple[str, OnClauseTarget]]:
+    spec: TaskNode, state: str, guard: Callable[[str], bool]
+) -> list[tuple[str, Target]]:
     """Targets (tasks or engine commands) a task goes to after ending in `state`.
 
     `guard` evaluates a guard expression; it may raise, which the caller turns into a
     failure of the task.
     """
-    taken: list[tuple[str, OnClauseTarget]] = []
+    taken: list[tuple[str, Target]] = []
     for kind, clause in clauses_for(spec, state):
         for target in clause.targets:
             if target.guard is None or guard(target.guard):
@@ -67,7 +67,7 @@ def _executions(views: Mapping[str, Sequence[TaskView]], name: str) -> Sequence[
 
 
 def can_still_route(
-    wf: WorkflowSpec, source: str, target: str, views: Mapping[str, Sequence[TaskView]],
+    wf: WorkflowGraph, source: str, target: str, views: Mapping[str, Sequence[TaskView]],
     _seen: set[str] | None = None,
 ) -> bool:
     """Whether `source` may still (in future) route to `target`."""
@@ -87,7 +87,7 @@ def can_still_route(
 
 
 def join_status(
-    wf: WorkflowSpec, name: str, views: Mapping[str, Sequence[TaskView]]
+    wf: WorkflowGraph, name: str, views: Mapping[str, Sequence[TaskView]]
 ) -> str:
     """SATISFIED, WAITING or IMPOSSIBLE for the `join` of task `name`."""
     spec = wf.tasks[name]
@@ -140,7 +140,7 @@ def direct_outcome(tasks: Iterable[TaskView]) -> Outcome | None:
 
 
 def reverse_ready(
-    wf: WorkflowSpec, closure: set[str], views: Mapping[str, Sequence[TaskView]]
+    wf: WorkflowGraph, closure: set[str], views: Mapping[str, Sequence[TaskView]]
 ) -> list[str]:
     """Reverse workflows: tasks of `closure` not started whose `requires` all succeeded."""
     ready = []
@@ -178,7 +178,7 @@ def reverse_outcome(
     return None
 
 
-def workflow_input(wf: WorkflowSpec, given: Mapping[str, Any] | None) -> dict[str, Any]:
+def workflow_input(wf: WorkflowGraph, given: Mapping[str, Any] | None) -> dict[str, Any]:
     """The input a workflow runs with: defaults filled in, unknown and missing refused."""
     given = dict(given or {})
     names = wf.input_names()

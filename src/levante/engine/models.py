@@ -36,7 +36,8 @@ workflow_executions = Table(
     Column("workflow_name", String(255), nullable=False),
     Column("workflow_namespace", String(255), nullable=False),
     Column("workflow_id", String(36), nullable=True),
-    # The parsed WorkflowSpec (to_dict) frozen at start: later edits do not change a run.
+    # The workflow graph (`languages.graph`, to_dict) frozen at start: later edits do not
+    # change a run.
     Column("spec", JSON, nullable=False),
     Column("state", String(20), nullable=False),
     Column("state_info", Text, nullable=True),
@@ -57,8 +58,9 @@ workflow_executions = Table(
     Column("updated_at", DateTime(timezone=True), nullable=True),
     Index("ix_workflow_executions_root_execution_id", "root_execution_id"),
     Index("ix_workflow_executions_task_execution_id", "task_execution_id"),
-    Index("ix_workflow_executions_state", "state"),
-    Index("ix_workflow_executions_created_at", "created_at"),
+    # Listings filter on state and page newest or oldest first by created_at, id (0010).
+    Index("ix_workflow_executions_state_created_at_id", "state", "created_at", "id"),
+    Index("ix_workflow_executions_created_at_id", "created_at", "id"),
 )
 
 task_executions = Table(
@@ -96,7 +98,8 @@ task_executions = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=True),
     Index("ix_task_executions_workflow_execution_id", "workflow_execution_id"),
-    Index("ix_task_executions_state", "state"),
+    Index("ix_task_executions_state_created_at_id", "state", "created_at", "id"),
+    Index("ix_task_executions_created_at_id", "created_at", "id"),
 )
 
 action_executions = Table(
@@ -129,7 +132,7 @@ action_executions = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=True),
     Index("ix_action_executions_task_execution_id", "task_execution_id"),
-    Index("ix_action_executions_created_at", "created_at"),
+    Index("ix_action_executions_created_at_id", "created_at", "id"),
 )
 
 # The durable work queue. A job is due at `run_at`; it is taken by deleting it inside the

@@ -170,6 +170,8 @@ def handle_step_job(step: Step, job: dict[str, Any]) -> None:
             step.advance()
     elif event == "timer":
         step.on_timer(payload)
+    elif event == "action_wait":
+        step.on_action_wait(payload)
     elif event == "advance":
         wf = step.load(job["execution_id"])
         if wf is not None:

@@ -13,8 +13,10 @@ from levante.engine import expressions
 from levante.engine.api.app import create_app
 from levante.engine.cron import CronService
 from levante.engine.platform_link.delivery import delivery_services
+from levante.engine.retention import retention_service
 from levante.engine.step import SETTINGS
 from levante.engine.worker import EngineWorker
+from levante.retention import Policy
 from levante.service import HttpService, Service
 
 log = logging.getLogger("levante.engine.service")
@@ -45,6 +47,7 @@ def engine_services(config: Config, engine: Engine) -> list[Service]:
             write_retry=faults.retry_timeout(config),
         ),
         CronService(config, engine),
+        retention_service(engine, Policy.from_config(config)),
     ]
 
 

@@ -16,7 +16,7 @@ from levante.engine.context import (
     has_expression,
 )
 from levante.engine.exceptions import InputError, NotFound
-from levante.engine.lang.spec import TaskSpec, WorkflowSpec
+from levante.engine.languages.graph import TaskNode, WorkflowGraph
 from levante.engine.step_base import (
     StepBase,
     WfEx,
@@ -60,7 +60,7 @@ class ActionRunning(StepBase):
         return result
 
     def _launch_action(
-        self, wf: WfEx, task: dict[str, Any], spec: TaskSpec, index: int,
+        self, wf: WfEx, task: dict[str, Any], spec: TaskNode, index: int,
         data: dict[str, Any], ctx: TaskContext,
     ) -> None:
         action_name = self._action_name(task, spec, data, ctx)
@@ -105,6 +105,12 @@ class ActionRunning(StepBase):
                 value = self._adhoc_output(adhoc.output, value, ctx)
             self.item_done(wf, task, index, state, value, info)
             return
+        wait = action.waits_for(validated) if not action.is_async else 0.0
+        if wait > 0:
+            # Only waiting: a timer in the database answers it when the wait is over.
+            self.add_job(wf, "step", {"event": "action_wait", "action_id": action_id,
+                                      "value": action.run_inline(validated)}, wait)
+            return
         from levante.engine import platform_actions
 
         queued = platform_actions.job_input(action, validated, wf.row, task)
@@ -114,7 +120,7 @@ class ActionRunning(StepBase):
 
     @staticmethod
     def _action_name(
-        task: Mapping[str, Any], spec: TaskSpec, data: dict[str, Any], ctx: TaskContext
+        task: Mapping[str, Any], spec: TaskNode, data: dict[str, Any], ctx: TaskContext
     ) -> str:
         """The action a task runs: `action: <% expr %>` is evaluated per item, as Mistral
         evaluates a dynamic action name each time it builds the action."""
@@ -157,7 +163,7 @@ class ActionRunning(StepBase):
         return evaluate(output, value, ctx)
 
     def _launch_subworkflow(
-        self, wf: WfEx, task: dict[str, Any], spec: TaskSpec, index: int,
+        self, wf: WfEx, task: dict[str, Any], spec: TaskNode, index: int,
         data: dict[str, Any], ctx: TaskContext,
     ) -> None:
         name = evaluate(spec.workflow, data, ctx)
@@ -195,7 +201,7 @@ class ActionRunning(StepBase):
 
     def _subworkflow_definition(
         self, wf: WfEx, name: str, computed: bool
-    ) -> tuple[dict[str, Any], WorkflowSpec]:
+    ) -> tuple[dict[str, Any], WorkflowGraph]:
         """The workflow a task names. Inside a workbook a name is first looked up as
         `<workbook>.<name>`, then as given (Mistral's rule); the parser has already done
         so for names written out, so only a name computed by an expression is looked up
@@ -212,6 +218,13 @@ class ActionRunning(StepBase):
                 except (NotFound, DefinitionNotFound):
                     pass
         return workflow_definition(self.conn, name, namespace)
+
+    def on_action_wait(self, payload: Mapping[str, Any]) -> None:
+        """The wait of a waiting-only action (std.sleep, std.echo delay=) is over."""
+        action = store.get_action(self.conn, str(payload["action_id"]))
+        if action is None or action["state"] != states.RUNNING:
+            return  # canceled, timed out or failed meanwhile
+        self.action_result(action, states.SUCCESS, payload.get("value"), None)
 
     def action_result(
         self, action: dict[str, Any], state: str, value: Any, info: str | None

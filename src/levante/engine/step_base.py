@@ -30,7 +30,7 @@ from levante.engine.context import (
     data_view,
 )
 from levante.engine.exceptions import NotFound
-from levante.engine.lang.spec import TaskSpec, WorkflowSpec
+from levante.engine.languages.graph import TaskNode, WorkflowGraph
 from levante.engine.store import executions as store
 
 log = logging.getLogger("levante.engine.step")
@@ -80,34 +80,38 @@ def nesting_of(row: Mapping[str, Any]) -> int:
 
 
 class _SpecCache:
-    """Parsed specs of executions (immutable once started), by execution id."""
+    """Graphs of executions (immutable once started), by execution id.
+
+    An execution stores its graph in the engine's own JSON (`languages.graph`), whatever
+    language the definition was written in, so it is rebuilt without asking a language.
+    """
 
     def __init__(self, size: int = 2000) -> None:
-        self._data: OrderedDict[str, WorkflowSpec] = OrderedDict()
+        self._data: OrderedDict[str, WorkflowGraph] = OrderedDict()
         self._lock = threading.Lock()
         self._size = size
 
-    def get(self, ex_id: str, raw: Mapping[str, Any]) -> WorkflowSpec:
+    def get(self, ex_id: str, raw: Mapping[str, Any]) -> WorkflowGraph:
         with self._lock:
             found = self._data.get(ex_id)
             if found is not None:
                 self._data.move_to_end(ex_id)
                 return found
-        spec = WorkflowSpec.from_dict(dict(raw))
+        spec = WorkflowGraph.from_dict(dict(raw))
         with self._lock:
             self._data[ex_id] = spec
             if len(self._data) > self._size:
                 self._data.popitem(last=False)
         return spec
 
-    def put(self, ex_id: str, spec: WorkflowSpec) -> None:
+    def put(self, ex_id: str, spec: WorkflowGraph) -> None:
         with self._lock:
             self._data[ex_id] = spec
 
 
 SPECS = _SpecCache()
 
-_definitions: dict[tuple[str, str], tuple[tuple[Any, ...], dict[str, Any], WorkflowSpec]] = {}
+_definitions: dict[tuple[str, str], tuple[tuple[Any, ...], dict[str, Any], WorkflowGraph]] = {}
 _definitions_lock = threading.Lock()
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
 
@@ -134,7 +138,7 @@ def forget_definition(key: tuple[str, str]) -> None:
 def workflow_definition(
     conn: Connection, identifier: str, namespace: str,
     deferred: list[StampCheck] | None = None,
-) -> tuple[dict[str, Any], WorkflowSpec]:
+) -> tuple[dict[str, Any], WorkflowGraph]:
     """(definition row, parsed spec) of a workflow by id or name; NotFound.
 
     Kept in a small cache checked against the definition's id, checksum and update time
@@ -172,7 +176,7 @@ class WfEx:
     """A loaded workflow execution with its tasks."""
 
     row: dict[str, Any]
-    spec: WorkflowSpec
+    spec: WorkflowGraph
     tasks: list[dict[str, Any]] = field(default_factory=list)
     by_name: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
@@ -503,7 +507,7 @@ class StepBase:
             self._cascade = None
 
     def create_workflow(
-        self, spec: WorkflowSpec, definition: Mapping[str, Any], input: dict[str, Any],
+        self, spec: WorkflowGraph, definition: Mapping[str, Any], input: dict[str, Any],
         params: dict[str, Any], description: str = "", ex_id: str | None = None,
         parent: tuple[WfEx, dict[str, Any]] | None = None, runtime: dict[str, Any] | None = None,
     ) -> WfEx:
@@ -577,7 +581,7 @@ class StepBase:
     # --- provided by the parts (declared here so that each part type-checks alone) --------
 
     @staticmethod
-    def expression_defaults(spec: WorkflowSpec, given: Mapping[str, Any] | None) -> list[str]:
+    def expression_defaults(spec: WorkflowGraph, given: Mapping[str, Any] | None) -> list[str]:
         raise NotImplementedError
 
     def start(self, wf: WfEx) -> None:
@@ -596,13 +600,13 @@ class StepBase:
         raise NotImplementedError
 
     def _launch_action(
-        self, wf: WfEx, task: dict[str, Any], spec: TaskSpec, index: int,
+        self, wf: WfEx, task: dict[str, Any], spec: TaskNode, index: int,
         data: dict[str, Any], ctx: TaskContext,
     ) -> None:
         raise NotImplementedError
 
     def _launch_subworkflow(
-        self, wf: WfEx, task: dict[str, Any], spec: TaskSpec, index: int,
+        self, wf: WfEx, task: dict[str, Any], spec: TaskNode, index: int,
         data: dict[str, Any], ctx: TaskContext,
     ) -> None:
         raise NotImplementedError

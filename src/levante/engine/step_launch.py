@@ -16,7 +16,7 @@ from levante.engine.context import (
     has_expression,
 )
 from levante.engine.exceptions import InputError, NotFound
-from levante.engine.lang.spec import WorkflowSpec
+from levante.engine.languages.graph import WorkflowGraph
 from levante.engine.step_base import (
     StepBase,
     WfEx,
@@ -28,7 +28,7 @@ class Launching(StepBase):
     """Starting workflows and tasks, and launching their items."""
 
     @staticmethod
-    def expression_defaults(spec: WorkflowSpec, given: Mapping[str, Any] | None) -> list[str]:
+    def expression_defaults(spec: WorkflowGraph, given: Mapping[str, Any] | None) -> list[str]:
         """Inputs the caller left out whose default holds an expression (evaluated by
         `evaluate_input_defaults`); for `create_workflow(runtime={"input_defaults": ...})`."""
         given = given or {}

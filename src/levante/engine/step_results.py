@@ -14,7 +14,7 @@ from levante.engine.context import (
     evaluate_guard,
 )
 from levante.engine.exceptions import NotFound
-from levante.engine.lang.spec import TaskSpec
+from levante.engine.languages.graph import TaskNode
 from levante.engine.step_base import (
     StepBase,
     WfEx,
@@ -92,7 +92,7 @@ class Completion(StepBase):
         self.finalize(wf, task, states.ERROR if failed else states.SUCCESS, result, info)
 
     def _should_retry(
-        self, wf: WfEx, task: dict[str, Any], spec: TaskSpec, failed: bool, result: Any
+        self, wf: WfEx, task: dict[str, Any], spec: TaskNode, failed: bool, result: Any
     ) -> bool:
         retry = spec.retry
         assert retry is not None
@@ -185,7 +185,7 @@ class Completion(StepBase):
 
     @staticmethod
     def _publish(
-        spec: TaskSpec, state: str, data: dict[str, Any], ctx: TaskContext
+        spec: TaskNode, state: str, data: dict[str, Any], ctx: TaskContext
     ) -> tuple[dict[str, Any], dict[str, Any]]:
         branch: list[Any] = []
         glob: list[Any] = []

@@ -14,7 +14,7 @@ from levante.engine.context import (
     evaluate,
     evaluate_guard,
 )
-from levante.engine.lang.spec import OnClauseTarget
+from levante.engine.languages.graph import Target
 from levante.engine.step_base import (
     StepBase,
     WfEx,
@@ -123,7 +123,7 @@ class Transitions(StepBase):
                 self._arrive(wf, target.task, task, kind, outbound)
 
     def _command(
-        self, wf: WfEx, task: dict[str, Any], target: OnClauseTarget,
+        self, wf: WfEx, task: dict[str, Any], target: Target,
         data: dict[str, Any], ctx: TaskContext,
     ) -> None:
         try:

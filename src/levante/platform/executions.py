@@ -450,10 +450,13 @@ def list_executions(
     limit: int | None = 50,
     offset: int = 0,
     ascending: bool = False,
+    started_after: datetime | None = None,
+    started_before: datetime | None = None,
 ) -> tuple[list[dict[str, Any]], int]:
     return store.list_executions(
         db, action=action, status=status, parent=parent, user=user, limit=limit,
-        offset=offset, ascending=ascending,
+        offset=offset, ascending=ascending, started_after=started_after,
+        started_before=started_before,
     )
 
 

@@ -90,10 +90,17 @@ executions = Table(
     Column("log", JSON, nullable=False),
     Column("claimed_by", String(36), nullable=True),
     Column("lease_until", DateTime(timezone=True), nullable=True),
-    Index("ix_executions_status", "status"),
-    Index("ix_executions_action_ref", "action_ref"),
-    Index("ix_executions_parent", "parent"),
-    Index("ix_executions_start_timestamp", "start_timestamp"),
+    # Each listing filter leads an index in the listing's order (newest first, the id
+    # breaking ties) that also holds the parent, which `st2 execution list` always filters
+    # on: a page and its count are read from the index alone (0010).
+    Index("ix_executions_start_timestamp_id", "start_timestamp", "id"),
+    Index("ix_executions_status_start_timestamp_id", "status", "start_timestamp", "id",
+          "parent"),
+    Index("ix_executions_action_ref_start_timestamp_id", "action_ref", "start_timestamp", "id",
+          "parent"),
+    Index("ix_executions_parent_start_timestamp_id", "parent", "start_timestamp", "id"),
+    Index("ix_executions_user_start_timestamp_id", "user", "start_timestamp", "id",
+          "parent"),
     Index("ix_executions_claimed_by", "claimed_by"),
 )
 

@@ -33,6 +33,13 @@ def resultstracker_services(config: Config, engine: Engine) -> list[Service]:
     return [ResultsTracker(config, engine)]
 
 
+def garbagecollector_services(config: Config, engine: Engine) -> list[Service]:
+    from levante.platform.retention.service import retention_service
+    from levante.retention import Policy
+
+    return [retention_service(engine, Policy.from_config(config))]
+
+
 def ensure_api_key(config: Config, engine: Engine) -> tuple[str, bool]:
     """The key in the data folder, made (and stored) when missing or no longer valid."""
     key = auth.read_key_file(config.data_dir)

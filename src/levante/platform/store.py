@@ -364,6 +364,11 @@ def get_execution_status(engine: Engine, execution_id: str) -> Row | None:
     return dict(row._mapping) if row else None
 
 
+# Counting every match of a filter costs as much as the history is long; past this many
+# the count stops and says this many (st2 only prints "only the first N are shown").
+COUNT_CAP = 10_000
+
+
 def list_executions(
     engine: Engine,
     action: str | None = None,
@@ -373,10 +378,15 @@ def list_executions(
     limit: int | None = 50,
     offset: int = 0,
     ascending: bool = False,
+    started_after: datetime | None = None,
+    started_before: datetime | None = None,
+    count_cap: int = COUNT_CAP,
 ) -> tuple[list[Row], int]:
-    """Executions, newest first by default, with the total count of the filter.
+    """Executions, newest first by default, with the count of the filter (at most count_cap).
 
-    ``parent`` may be ``"null"`` for top-level executions only (as st2's CLI asks).
+    ``parent`` may be ``"null"`` for top-level executions only (as st2's CLI asks). The page
+    is found on the index of the filter (ids only), then its rows are read: skipped rows
+    and rows past the page are never read from the table.
     """
     conditions = []
     if action:
@@ -389,20 +399,27 @@ def list_executions(
         conditions.append(executions.c.parent == parent)
     if user:
         conditions.append(executions.c.user == user)
+    if started_after is not None:
+        conditions.append(executions.c.start_timestamp > started_after)
+    if started_before is not None:
+        conditions.append(executions.c.start_timestamp < started_before)
     where = and_(true(), *conditions)
     order = (
         (executions.c.start_timestamp.asc(), executions.c.id.asc())
         if ascending else (executions.c.start_timestamp.desc(), executions.c.id.desc())
     )
-    query = select(executions).where(where).order_by(*order).offset(offset)
+    page = select(executions.c.id).where(where).order_by(*order).offset(offset)
     if limit is not None:
-        query = query.limit(limit)
+        page = page.limit(limit)
+    matches = select(executions.c.id).where(where).limit(count_cap).subquery()
     with reading(engine) as conn:
-        rows = _rows(conn.execute(query))
-        total = int(
-            conn.execute(select(func.count()).select_from(executions).where(where)).scalar_one()
-        )
-    return rows, total
+        ids = [row[0] for row in conn.execute(page)]
+        by_id = {
+            row["id"]: row
+            for row in _rows(conn.execute(select(executions).where(executions.c.id.in_(ids))))
+        } if ids else {}
+        total = int(conn.execute(select(func.count()).select_from(matches)).scalar_one())
+    return [by_id[i] for i in ids if i in by_id], total
 
 
 def child_executions(engine: Engine, parent_id: str) -> list[Row]:

@@ -205,6 +205,14 @@ class StdAction:
             for k, v in input.items()
         }
 
+    def waits_for(self, input: Mapping[str, Any]) -> float:
+        """Seconds this action does nothing but wait before answering `run_inline`.
+
+        The engine holds such a wait as a timer in the database (a step job due when the
+        wait ends), not in a worker: it costs no thread, no slot and no CPU, survives a
+        restart, and thousands of them end on time."""
+        return 0.0
+
     def can_run_inline(self, input: Mapping[str, Any]) -> bool:
         """True when this call (validated input) may run inside an engine transaction."""
         return self.inline_ok

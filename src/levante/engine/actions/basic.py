@@ -62,6 +62,9 @@ class Echo(StdAction):
     def can_run_inline(self, input: Mapping[str, Any]) -> bool:
         return not input.get("delay")
 
+    def waits_for(self, input: Mapping[str, Any]) -> float:
+        return float(input.get("delay") or 0)
+
     def run_inline(self, input: Mapping[str, Any]) -> Any:
         return input["output"]
 
@@ -94,6 +97,9 @@ class Sleep(StdAction):
 
     def can_run_inline(self, input: Mapping[str, Any]) -> bool:
         return not input.get("seconds")
+
+    def waits_for(self, input: Mapping[str, Any]) -> float:
+        return float(input.get("seconds") or 0)
 
     def run_inline(self, input: Mapping[str, Any]) -> Any:
         return None

@@ -23,6 +23,7 @@ from levante.engine.api.http import (
     text_body,
 )
 from levante.engine.api.response import JSONResponse
+from levante.engine.languages.base import DEFAULT_LANGUAGE
 from levante.engine.store import definitions as store
 from levante.engine.store import queries
 
@@ -36,6 +37,11 @@ def _scope(request: Request) -> str:
     return scope
 
 
+def _language(request: Request) -> str:
+    """`?language=`: the workflow language of the text sent (Mistral v2 when not given)."""
+    return query_str(request, "language", DEFAULT_LANGUAGE)
+
+
 def _path(request: Request, name: str) -> str:
     return str(request.path_params[name])
 
@@ -46,9 +52,10 @@ async def _validate(request: Request, parse: Any, with_db: bool = False) -> JSON
     text = await text_body(request)
     try:
         if with_db:  # references to actions and workflows are checked against the store
-            await db_of(request).read(parse, text, query_str(request, "namespace"))
+            await db_of(request).read(parse, text, query_str(request, "namespace"),
+                                      lang=_language(request))
         else:
-            await db_of(request).call(parse, text)
+            await db_of(request).call(parse, text, lang=_language(request))
     except Exception as exc:
         if type(exc).__name__ != "ValidationError" and not isinstance(exc, store.DefinitionError):
             raise
@@ -88,7 +95,8 @@ async def get_workflow(request: Request) -> Response:
 async def create_workflows(request: Request) -> Response:
     text = await text_body(request)
     rows = await db_of(request).write(
-        store.create_workflows, text, query_str(request, "namespace"), _scope(request)
+        store.create_workflows, text, query_str(request, "namespace"), _scope(request),
+        lang=_language(request),
     )
     return JSONResponse({"workflows": [encode.workflow(r) for r in rows]}, status_code=201)
 
@@ -96,7 +104,8 @@ async def create_workflows(request: Request) -> Response:
 async def update_workflows(request: Request) -> Response:
     text = await text_body(request)
     rows = await db_of(request).write(
-        store.update_workflows, text, query_str(request, "namespace"), _scope(request)
+        store.update_workflows, text, query_str(request, "namespace"), _scope(request),
+        lang=_language(request),
     )
     return JSONResponse({"workflows": [encode.workflow(r) for r in rows]})
 
@@ -105,7 +114,7 @@ async def update_workflow(request: Request) -> Response:
     text = await text_body(request)
     rows = await db_of(request).write(
         store.update_workflows, text, query_str(request, "namespace"), _scope(request),
-        _path(request, "identifier"),
+        _path(request, "identifier"), lang=_language(request),
     )
     return JSONResponse(encode.workflow(rows[0]))
 
@@ -137,7 +146,8 @@ async def get_workbook(request: Request) -> Response:
 async def create_workbook(request: Request) -> Response:
     text = await text_body(request)
     row = await db_of(request).write(
-        store.create_workbook, text, query_str(request, "namespace"), _scope(request)
+        store.create_workbook, text, query_str(request, "namespace"), _scope(request),
+        lang=_language(request),
     )
     return JSONResponse(encode.workbook(row), status_code=201)
 
@@ -145,7 +155,8 @@ async def create_workbook(request: Request) -> Response:
 async def update_workbook(request: Request) -> Response:
     text = await text_body(request)
     row = await db_of(request).write(
-        store.update_workbook, text, query_str(request, "namespace"), _scope(request)
+        store.update_workbook, text, query_str(request, "namespace"), _scope(request),
+        lang=_language(request),
     )
     return JSONResponse(encode.workbook(row))
 
@@ -232,7 +243,8 @@ async def get_action(request: Request) -> Response:
 async def create_actions(request: Request) -> Response:
     text = await text_body(request)
     rows = await db_of(request).write(
-        store.create_actions, text, query_str(request, "namespace"), _scope(request)
+        store.create_actions, text, query_str(request, "namespace"), _scope(request),
+        lang=_language(request),
     )
     return JSONResponse({"actions": [encode.action(r) for r in rows]}, status_code=201)
 
@@ -244,7 +256,7 @@ async def update_actions(request: Request) -> Response:
         raise ApiError(400, f"Attempt to modify a system action: {identifier}")
     rows = await db_of(request).write(
         store.update_actions, text, query_str(request, "namespace"), _scope(request),
-        str(identifier) if identifier is not None else None,
+        str(identifier) if identifier is not None else None, lang=_language(request),
     )
     if identifier is not None:
         return JSONResponse(encode.action(rows[0]))

@@ -5,12 +5,15 @@ Functions take an open SQLAlchemy connection inside the caller's transaction and
 commit. Rows come back as plain dicts (datetimes as aware UTC values; JSON columns decoded).
 Parsed workflow specs are cached in-process keyed by (id, updated_at), so that the engine,
 which needs a spec at every step, parses a definition once per change.
+
+Every definition row records its `language`; parsing, the stored text and display, and
+rebuilding a graph from its stored JSON are asked of that language (see
+`levante.engine.languages`), never guessed here.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 import threading
 import uuid
@@ -19,7 +22,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-import yaml
 from croniter import croniter
 from sqlalchemy import Connection, Row, Table, and_, delete, insert, select, update
 
@@ -32,12 +34,20 @@ from levante.engine.definitions_models import (
     workbooks,
     workflow_definitions,
 )
+from levante.engine.languages import registry
+from levante.engine.languages.base import (
+    DEFAULT_LANGUAGE,
+    ActionDefinition,
+    WorkbookDefinition,
+    WorkflowDefinition,
+    WorkflowLanguage,
+)
+from levante.engine.languages.graph import AdHocAction, WorkflowGraph
 
 SCOPES = ("private", "public")
 _UUID_RE = re.compile(
     r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
 )
-_TOP_KEY_RE = re.compile(r"^(?P<key>[^\s#\-][^:]*|\"[^\"]*\"|'[^']*'):(\s|$)")
 
 
 class DefinitionError(Exception):
@@ -110,95 +120,16 @@ def _check_scope(scope: str) -> str:
     return scope
 
 
-def input_display(params: Iterable[Any], as_json: bool = False) -> str:
-    """Mistral's one-line form of an input: 'a, b=1' (actions show defaults as JSON)."""
-    out: list[str] = []
-    for param in params or []:
-        if isinstance(param, dict):
-            out.extend(
-                f"{k}={json.dumps(v, default=str) if as_json else v}" for k, v in param.items()
-            )
-        else:
-            out.append(str(param))
-    return ", ".join(out)
-
-
-def _load_yaml(text: str) -> dict[str, Any]:
-    """The raw YAML document; shape errors come from the language parser."""
+def language(name: str | None) -> WorkflowLanguage:
+    """The workflow language called `name` (the default one for None); InvalidRequest."""
     try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError:
-        return {}
-    return data if isinstance(data, dict) else {}
-
-
-def _lang() -> Any:
-    """The language's parsers (imported late: the store loads without them)."""
-    from levante.engine import lang
-
-    if hasattr(lang, "parse_workflows"):
-        return lang
-    from levante.engine.lang import parser
-
-    return parser
-
-
-def _spec_name(spec: Any) -> str:
-    name = getattr(spec, "name", None)
-    if name is None and hasattr(spec, "to_dict"):
-        name = spec.to_dict().get("name")
-    return str(name)
-
-
-def _spec_dict(spec: Any) -> dict[str, Any]:
-    data = spec.to_dict() if hasattr(spec, "to_dict") else dict(spec)
-    return dict(data)
-
-
-def _as_list(parsed: Any) -> list[Any]:
-    """Specs from a parser that may return a list, a mapping or an object with specs."""
-    if isinstance(parsed, Mapping):
-        return list(parsed.values())
-    if isinstance(parsed, list | tuple):
-        return list(parsed)
-    for attr in ("workflows", "actions"):
-        inner = getattr(parsed, attr, None)
-        if inner is not None:
-            return _as_list(inner)
-    return [parsed]
-
-
-def cut_definition(text: str, name: str) -> str:
-    """The part of a multi-workflow (or multi-action) text that defines `name`.
-
-    One definition per row, as Mistral shows it: a header with the version, then the
-    lines of that top-level key, comments and formatting kept.
-    """
-    lines = text.splitlines()
-    starts: list[tuple[int, str]] = []
-    for index, line in enumerate(lines):
-        match = _TOP_KEY_RE.match(line)
-        if match:
-            starts.append((index, match.group("key").strip().strip("'\"")))
-    keys = [key for _, key in starts if key not in ("version", "description")]
-    if len(keys) <= 1:
-        return text
-    for pos, (index, key) in enumerate(starts):
-        if key == name:
-            end = starts[pos + 1][0] if pos + 1 < len(starts) else len(lines)
-            body = "\n".join(lines[index:end]).rstrip()
-            return f"---\nversion: '2.0'\n\n{body}\n"
-    return text
+        return registry.get(name or DEFAULT_LANGUAGE)
+    except registry.UnknownLanguage as exc:
+        raise InvalidRequest(str(exc)) from None
 
 
 def _checksum(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
-def _tags(raw: Any) -> list[str]:
-    if isinstance(raw, list):
-        return [str(t) for t in raw]
-    return []
 
 
 # --- the spec cache ------------------------------------------------------------------------
@@ -240,39 +171,22 @@ def _cache_key(row: Mapping[str, Any]) -> tuple[str, str]:
 
 # --- workflows -----------------------------------------------------------------------------
 
-def parse_workflows(text: str) -> list[Any]:
-    """Validate a workflows text; raises the language's ValidationError."""
-    return _as_list(_lang().parse_workflows(text))
+def parse_workflows(text: str, lang: str | None = None) -> list[WorkflowDefinition]:
+    """Validate a workflows text in language `lang`; raises the ValidationError."""
+    return language(lang).parse_workflows(text)
 
 
-def _definition_values(
-    spec: Any, raw: Mapping[str, Any], definition: str, name: str, input_as_json: bool
-) -> dict[str, Any]:
-    """Columns every definition row has; the YAML's own input and tags win over the spec's."""
-    spec_dict = _spec_dict(spec)
-    raw_map = raw if isinstance(raw, Mapping) else {}
-    raw_input = raw_map.get("input")
-    if raw_input is None:
-        raw_input = spec_dict.get("input") or []
-    tags = raw_map.get("tags")
-    if tags is None:
-        tags = spec_dict.get("tags")
+def _workflow_values(found: WorkflowDefinition, lang: str) -> dict[str, Any]:
+    """Columns of a workflow definition row, as its language shows them."""
     return {
-        "name": name,
-        "definition": definition,
-        "spec": spec_dict,
-        "input": input_display(raw_input if isinstance(raw_input, list) else [],
-                               as_json=input_as_json),
-        "tags": _tags(tags),
+        "name": found.name,
+        "definition": found.text,
+        "spec": found.graph.to_dict(),
+        "input": found.input,
+        "tags": list(found.tags),
+        "language": lang,
+        "checksum": _checksum(found.text),
     }
-
-
-def _workflow_values(
-    spec: Any, raw: Mapping[str, Any], definition: str, name: str
-) -> dict[str, Any]:
-    values = _definition_values(spec, raw, definition, name, input_as_json=False)
-    values["checksum"] = _checksum(definition)
-    return values
 
 
 def _find_by_name(
@@ -299,22 +213,24 @@ def create_workflows(
     namespace: str = "",
     scope: str = "private",
     project_id: str = DEFAULT_PROJECT,
+    lang: str | None = None,
 ) -> list[dict[str, Any]]:
-    """Register every workflow of `text`; refuses (DuplicateError) if one exists."""
+    """Register every workflow of `text` (in language `lang`); refuses (DuplicateError)
+    if one exists."""
     _check_scope(scope)
     namespace = check_namespace(namespace)
-    specs = parse_workflows(text)
-    check_references(conn, specs, namespace)
-    raw_doc = _load_yaml(text)
+    lang = language(lang).name
+    found = parse_workflows(text, lang)
+    check_references(conn, [f.graph for f in found], namespace, lang=lang)
     now = utcnow()
     created: list[dict[str, Any]] = []
-    for spec in specs:
-        name = check_name(_spec_name(spec), "a workflow")
+    for one in found:
+        name = check_name(one.name, "a workflow")
         if _find_by_name(conn, workflow_definitions, name, namespace, project_id):
             where = f" in namespace {namespace!r}" if namespace else ""
             raise DuplicateError(f"Duplicate entry for WorkflowDefinition: workflow {name!r}"
                                  f"{where} already exists")
-        values = _workflow_values(spec, raw_doc.get(name) or {}, cut_definition(text, name), name)
+        values = _workflow_values(one, lang)
         values.update(
             id=new_id(), namespace=namespace, scope=scope, project_id=project_id,
             is_system=False, workbook_name=None, created_at=now, updated_at=None,
@@ -331,24 +247,26 @@ def update_workflows(
     scope: str = "private",
     identifier: str | None = None,
     project_id: str = DEFAULT_PROJECT,
+    lang: str | None = None,
 ) -> list[dict[str, Any]]:
     """Replace the definitions of the workflows in `text` (each must exist: NotFound).
 
-    With `identifier` (an id), the text must hold exactly that one workflow.
+    With `identifier` (an id), the text must hold exactly that one workflow. The rows take
+    the language `lang` the text is written in.
     """
     _check_scope(scope)
     namespace = check_namespace(namespace)
-    specs = parse_workflows(text)
-    if identifier is not None and len(specs) != 1:
+    lang = language(lang).name
+    found = parse_workflows(text, lang)
+    if identifier is not None and len(found) != 1:
         raise InvalidRequest(
             "the definition must contain exactly one workflow when it is updated by id"
         )
-    check_references(conn, specs, namespace)
-    raw_doc = _load_yaml(text)
+    check_references(conn, [f.graph for f in found], namespace, lang=lang)
     now = utcnow()
     updated: list[dict[str, Any]] = []
-    for spec in specs:
-        name = _spec_name(spec)
+    for one in found:
+        name = one.name
         if identifier is not None:
             existing = _get_by_id(conn, workflow_definitions, identifier)
             if existing is None:
@@ -368,7 +286,7 @@ def update_workflows(
                 )
         if scope == "private" and existing["scope"] == "public":
             _ensure_not_used_by_triggers(conn, existing["id"], "change the scope of")
-        values = _workflow_values(spec, raw_doc.get(name) or {}, cut_definition(text, name), name)
+        values = _workflow_values(one, lang)
         values.update(scope=scope, updated_at=now)
         conn.execute(
             update(workflow_definitions)
@@ -381,9 +299,10 @@ def update_workflows(
 
 def check_references(
     conn: Connection,
-    specs: Sequence[Any],
+    specs: Sequence[WorkflowGraph],
     namespace: str = "",
     local_actions: Iterable[str] = (),
+    lang: str | None = None,
 ) -> None:
     """Refuse (the language's ValidationError) a workflow whose task names an action or a
     sub-workflow that cannot exist.
@@ -393,12 +312,12 @@ def check_references(
     the platform, not the engine, knows those). A sub-workflow exists if it is in the same
     text or stored, looked up as the runtime will (namespace, then the default one).
     """
-    from levante.engine.lang import check_references as check
     from levante.engine.platform_actions import is_platform_ref
 
     system = _system_action_names()
     local = set(local_actions)
-    texts = {_spec_name(spec) for spec in specs}
+    texts = {spec.name for spec in specs}
+    check = language(lang).check_references
 
     def action_exists(name: str) -> bool:
         if name in system or name in local or is_platform_ref(name):
@@ -416,20 +335,23 @@ def check_references(
         check(spec, action_exists, workflow_exists)
 
 
-def validate_workflows(conn: Connection, text: str, namespace: str = "") -> list[Any]:
+def validate_workflows(
+    conn: Connection, text: str, namespace: str = "", lang: str | None = None
+) -> list[WorkflowDefinition]:
     """What creating the workflows of `text` would check, without storing them."""
-    specs = parse_workflows(text)
-    check_references(conn, specs, check_namespace(namespace))
-    return specs
+    found = parse_workflows(text, lang)
+    check_references(conn, [f.graph for f in found], check_namespace(namespace), lang=lang)
+    return found
 
 
-def validate_workbook(conn: Connection, text: str, namespace: str = "") -> Any:
+def validate_workbook(
+    conn: Connection, text: str, namespace: str = "", lang: str | None = None
+) -> WorkbookDefinition:
     """What creating the workbook `text` would check, without storing it."""
-    spec = parse_workbook(text)
-    _, _, wf_specs, action_specs = _workbook_parts(spec, text)
-    check_references(conn, wf_specs, check_namespace(namespace),
-                     (_spec_name(a) for a in action_specs))
-    return spec
+    book = parse_workbook(text, lang)
+    check_references(conn, [w.graph for w in book.workflows], check_namespace(namespace),
+                     (a.name for a in book.actions), lang=lang)
+    return book
 
 
 def get_workflow(
@@ -454,22 +376,23 @@ def _lookup_workflow(conn: Connection, identifier: str, namespace: str) -> dict[
     return row
 
 
-def _spec_from_row(row: Mapping[str, Any]) -> Any:
+def _spec_from_row(row: Mapping[str, Any]) -> WorkflowGraph:
+    """The graph of a workflow row: rebuilt from its stored JSON by the row's language
+    (parsed again from its text if that JSON is unreadable), cached per change."""
     key = _cache_key(row)
     cached = SPEC_CACHE.get(key)
     if cached is not None:
         return cached
-    from levante.engine.lang.spec import WorkflowSpec
-
-    spec: Any = None
+    lang = language(row.get("language"))
+    spec: WorkflowGraph | None = None
     if row.get("spec"):
         try:
-            spec = WorkflowSpec.from_dict(row["spec"])
+            spec = lang.load_workflow(row["spec"])
         except (KeyError, TypeError, ValueError):
             spec = None
     if spec is None:
-        specs = parse_workflows(row["definition"])
-        spec = next((s for s in specs if _spec_name(s) == row["name"]), specs[0])
+        found = lang.parse_workflows(row["definition"])
+        spec = next((f.graph for f in found if f.name == row["name"]), found[0].graph)
     SPEC_CACHE.put(key, spec)
     return spec
 
@@ -481,8 +404,8 @@ _HEAD_COLUMNS = [
 
 def get_workflow_spec(
     conn: Connection, identifier: str, namespace: str = ""
-) -> tuple[dict[str, Any], Any]:
-    """(workflow row without its text, parsed WorkflowSpec), by id or name; NotFound.
+) -> tuple[dict[str, Any], WorkflowGraph]:
+    """(workflow row without its text, its graph), by id or name; NotFound.
 
     The row is read without the definition and spec columns; the spec comes from the
     cache when the row has not changed since it was parsed.
@@ -548,19 +471,22 @@ def _ensure_not_used_by_triggers(conn: Connection, workflow_id: str, verb: str) 
 
 # --- ad-hoc actions ------------------------------------------------------------------------
 
-def parse_actions(text: str) -> list[Any]:
-    return _as_list(_lang().parse_actions(text))
+def parse_actions(text: str, lang: str | None = None) -> list[ActionDefinition]:
+    """Validate an ad-hoc actions text in language `lang`; raises the ValidationError."""
+    return language(lang).parse_actions(text)
 
 
-def _action_values(
-    spec: Any, raw: Mapping[str, Any], definition: str, name: str
-) -> dict[str, Any]:
-    values = _definition_values(spec, raw, definition, name, input_as_json=True)
-    description = raw.get("description") if isinstance(raw, Mapping) else None
-    if description is None:
-        description = values["spec"].get("description")
-    values["description"] = str(description) if description is not None else None
-    return values
+def _action_values(found: ActionDefinition, lang: str) -> dict[str, Any]:
+    """Columns of an ad-hoc action row, as its language shows them."""
+    return {
+        "name": found.name,
+        "definition": found.text,
+        "spec": found.action.to_dict(),
+        "input": found.input,
+        "tags": list(found.tags),
+        "description": found.description,
+        "language": lang,
+    }
 
 
 def _system_action_names() -> set[str]:
@@ -573,22 +499,23 @@ def create_actions(
     namespace: str = "",
     scope: str = "private",
     project_id: str = DEFAULT_PROJECT,
+    lang: str | None = None,
 ) -> list[dict[str, Any]]:
     _check_scope(scope)
     namespace = check_namespace(namespace)
-    specs = parse_actions(text)
-    raw_doc = _load_yaml(text)
+    lang = language(lang).name
+    found = parse_actions(text, lang)
     system = _system_action_names()
     now = utcnow()
     created: list[dict[str, Any]] = []
-    for spec in specs:
-        name = check_name(_spec_name(spec), "an action")
+    for one in found:
+        name = check_name(one.name, "an action")
         if name in system or _find_by_name(conn, action_definitions, name, namespace,
                                            project_id):
             raise DuplicateError(
                 f"Duplicate entry for ActionDefinition: action {name!r} already exists"
             )
-        values = _action_values(spec, raw_doc.get(name) or {}, cut_definition(text, name), name)
+        values = _action_values(one, lang)
         values.update(
             id=new_id(), namespace=namespace, scope=scope, project_id=project_id,
             is_system=False, workbook_name=None, created_at=now, updated_at=None,
@@ -605,26 +532,27 @@ def update_actions(
     scope: str = "private",
     identifier: str | None = None,
     project_id: str = DEFAULT_PROJECT,
+    lang: str | None = None,
 ) -> list[dict[str, Any]]:
     _check_scope(scope)
     namespace = check_namespace(namespace)
-    specs = parse_actions(text)
-    if identifier is not None and len(specs) != 1:
+    lang = language(lang).name
+    found = parse_actions(text, lang)
+    if identifier is not None and len(found) != 1:
         raise InvalidRequest(
             "the definition must contain exactly one action when it is updated by id"
         )
-    raw_doc = _load_yaml(text)
     now = utcnow()
     updated: list[dict[str, Any]] = []
-    for spec in specs:
-        name = _spec_name(spec)
+    for one in found:
+        name = one.name
         if identifier is not None:
             existing = _get_by_id(conn, action_definitions, identifier)
         else:
             existing = _find_by_name(conn, action_definitions, name, namespace, project_id)
         if existing is None:
             raise NotFound(f"Action not found [name={identifier or name}]")
-        values = _action_values(spec, raw_doc.get(name) or {}, cut_definition(text, name), name)
+        values = _action_values(one, lang)
         values.update(scope=scope, updated_at=now)
         conn.execute(
             update(action_definitions)
@@ -651,8 +579,8 @@ def get_action(conn: Connection, identifier: str, namespace: str = "") -> dict[s
 
 def get_adhoc_action(
     conn: Connection, name: str, namespace: str = ""
-) -> tuple[dict[str, Any], Any] | None:
-    """(row, parsed action spec) of the ad-hoc action `name`, or None if there is none."""
+) -> tuple[dict[str, Any], AdHocAction] | None:
+    """(row, parsed action) of the ad-hoc action `name`, or None if there is none."""
     try:
         row = get_action(conn, name, namespace)
     except NotFound:
@@ -661,18 +589,17 @@ def get_adhoc_action(
     cached = SPEC_CACHE.get(("action:" + key[0], key[1]))
     if cached is not None:
         return row, cached
-    from levante.engine.lang.spec import AdHocActionSpec
-
-    spec: Any = None
+    lang = language(row.get("language"))
+    spec: AdHocAction | None = None
     if row.get("spec"):
         try:
-            spec = AdHocActionSpec.from_dict(row["spec"])
+            spec = lang.load_action(row["spec"])
         except (KeyError, TypeError, ValueError):
             spec = None
     if spec is None:
-        specs = parse_actions(row["definition"])
-        spec = next((s for s in specs if _spec_name(s).endswith(_short(row["name"]))),
-                    specs[0] if specs else row["spec"])
+        found = lang.parse_actions(row["definition"])
+        spec = next((f.action for f in found if f.name.endswith(_short(row["name"]))),
+                    found[0].action)
     SPEC_CACHE.put(("action:" + key[0], key[1]), spec)
     return row, spec
 
@@ -698,73 +625,35 @@ def delete_action(conn: Connection, identifier: str, namespace: str = "") -> Non
 
 # --- workbooks -----------------------------------------------------------------------------
 
-def parse_workbook(text: str) -> Any:
-    return _lang().parse_workbook(text)
-
-
-def _workbook_parts(spec: Any, text: str) -> tuple[str, list[str], list[Any], list[Any]]:
-    """(workbook name, tags, workflow specs, action specs) of a parsed workbook."""
-    raw = _load_yaml(text)
-    spec_dict = _spec_dict(spec)
-    name = str(getattr(spec, "name", None) or spec_dict.get("name") or raw.get("name") or "")
-    if not name:
+def parse_workbook(text: str, lang: str | None = None) -> WorkbookDefinition:
+    """Validate a workbook text in language `lang`; raises the ValidationError."""
+    book = language(lang).parse_workbook(text)
+    if not book.name:
         raise InvalidRequest("the workbook has no name")
-    tags = _tags(raw.get("tags", spec_dict.get("tags")))
-    wfs = getattr(spec, "workflows", None)
-    acts = getattr(spec, "actions", None)
-    return name, tags, _as_list(wfs) if wfs else [], _as_list(acts) if acts else []
-
-
-def _sub_definition(raw_section: Any, short: str) -> str:
-    body = raw_section.get(short) if isinstance(raw_section, Mapping) else None
-    return "---\nversion: '2.0'\n\n" + yaml.safe_dump(
-        {short: body or {}}, sort_keys=False, default_flow_style=False
-    )
-
-
-def _qualified(wb_name: str, spec_name: str) -> tuple[str, str]:
-    """(full name '<wb>.<name>', short name) whatever form the parser gives.
-
-    The workbook's name may itself hold dots (StackStorm names workbooks `pack.action`):
-    the prefix removed is the whole workbook name, never the text up to the first dot."""
-    prefix = wb_name + "."
-    short = spec_name[len(prefix):] if spec_name.startswith(prefix) else spec_name
-    return f"{wb_name}.{short}", short
+    return book
 
 
 def _write_workbook_members(
     conn: Connection,
-    wb_name: str,
-    text: str,
-    wf_specs: Sequence[Any],
-    action_specs: Sequence[Any],
+    book: WorkbookDefinition,
+    lang: str,
     namespace: str,
     scope: str,
     project_id: str,
     now: datetime,
 ) -> None:
     """Create or update the workbook's workflows and actions; drop those it no longer has."""
-    raw = _load_yaml(text)
-    raw_wfs = raw.get("workflows") or {}
-    raw_actions = raw.get("actions") or {}
+    wb_name = book.name
     keep_wfs: set[str] = set()
-    for spec in wf_specs:
-        full, short = _qualified(wb_name, _spec_name(spec))
-        keep_wfs.add(full)
-        raw_one = raw_wfs.get(short) if isinstance(raw_wfs, Mapping) else None
-        values = _workflow_values(spec, raw_one or {}, _sub_definition(raw_wfs, short), full)
-        values["spec"] = {**values["spec"], "name": full}
-        _upsert_member(conn, workflow_definitions, full, wb_name, values, namespace, scope,
-                       project_id, now)
+    for wf in book.workflows:
+        keep_wfs.add(wf.name)
+        _upsert_member(conn, workflow_definitions, wf.name, wb_name, _workflow_values(wf, lang),
+                       namespace, scope, project_id, now)
     keep_actions: set[str] = set()
-    for spec in action_specs:
-        full, short = _qualified(wb_name, _spec_name(spec))
-        keep_actions.add(full)
-        raw_one = raw_actions.get(short) if isinstance(raw_actions, Mapping) else None
-        values = _action_values(spec, raw_one or {}, _sub_definition(raw_actions, short), full)
-        values["spec"] = {**values["spec"], "name": full}
-        _upsert_member(conn, action_definitions, full, wb_name, values, namespace, scope,
-                       project_id, now)
+    for action in book.actions:
+        keep_actions.add(action.name)
+        _upsert_member(conn, action_definitions, action.name, wb_name,
+                       _action_values(action, lang), namespace, scope, project_id, now)
     for table, keep in ((workflow_definitions, keep_wfs), (action_definitions, keep_actions)):
         stale = conn.execute(
             select(table.c.id, table.c.name).where(
@@ -812,25 +701,27 @@ def create_workbook(
     namespace: str = "",
     scope: str = "private",
     project_id: str = DEFAULT_PROJECT,
+    lang: str | None = None,
 ) -> dict[str, Any]:
     """Register a workbook and its workflows and actions as '<workbook>.<name>'."""
     _check_scope(scope)
     namespace = check_namespace(namespace)
-    spec = parse_workbook(text)
-    name, tags, wf_specs, action_specs = _workbook_parts(spec, text)
-    check_references(conn, wf_specs, namespace, (_spec_name(a) for a in action_specs))
+    lang = language(lang).name
+    book = parse_workbook(text, lang)
+    name = book.name
+    check_references(conn, [w.graph for w in book.workflows], namespace,
+                     (a.name for a in book.actions), lang=lang)
     check_name(name, "a workbook", 200)
     if _find_by_name(conn, workbooks, name, namespace, project_id):
         raise DuplicateError(f"Duplicate entry for Workbook: workbook {name!r} already exists")
     now = utcnow()
     values = {
         "id": new_id(), "name": name, "namespace": namespace, "definition": text,
-        "spec": _spec_dict(spec), "tags": tags, "scope": scope, "project_id": project_id,
-        "created_at": now, "updated_at": None,
+        "spec": book.spec, "tags": book.tags, "scope": scope, "project_id": project_id,
+        "language": lang, "created_at": now, "updated_at": None,
     }
     conn.execute(insert(workbooks).values(**values))
-    _write_workbook_members(conn, name, text, wf_specs, action_specs, namespace, scope,
-                            project_id, now)
+    _write_workbook_members(conn, book, lang, namespace, scope, project_id, now)
     return values
 
 
@@ -840,21 +731,23 @@ def update_workbook(
     namespace: str = "",
     scope: str = "private",
     project_id: str = DEFAULT_PROJECT,
+    lang: str | None = None,
 ) -> dict[str, Any]:
     _check_scope(scope)
     namespace = check_namespace(namespace)
-    spec = parse_workbook(text)
-    name, tags, wf_specs, action_specs = _workbook_parts(spec, text)
-    check_references(conn, wf_specs, namespace, (_spec_name(a) for a in action_specs))
+    lang = language(lang).name
+    book = parse_workbook(text, lang)
+    name = book.name
+    check_references(conn, [w.graph for w in book.workflows], namespace,
+                     (a.name for a in book.actions), lang=lang)
     existing = _find_by_name(conn, workbooks, name, namespace, project_id)
     if existing is None:
         raise NotFound(f"Workbook not found [name={name}]")
     now = utcnow()
-    values = {"definition": text, "spec": _spec_dict(spec), "tags": tags, "scope": scope,
-              "updated_at": now}
+    values = {"definition": text, "spec": book.spec, "tags": book.tags, "scope": scope,
+              "language": lang, "updated_at": now}
     conn.execute(update(workbooks).where(workbooks.c.id == existing["id"]).values(**values))
-    _write_workbook_members(conn, name, text, wf_specs, action_specs, namespace, scope,
-                            project_id, now)
+    _write_workbook_members(conn, book, lang, namespace, scope, project_id, now)
     return {**existing, **values}
 
 

@@ -229,6 +229,10 @@ def list_rows(conn: Connection, listing: Listing, request: ListRequest) -> list[
         query = query.where(or_(*alternatives))
     for key, direction in spec:
         column = listing.column(key)
+        if not getattr(column, "nullable", True):
+            # No NULL to place: a plain order, which the column's index can serve.
+            query = query.order_by(column.asc() if direction == "asc" else column.desc())
+            continue
         query = query.order_by(
             column.asc().nulls_first() if direction == "asc" else column.desc().nulls_last()
         )

@@ -8,6 +8,7 @@ import re
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from sqlalchemy import Engine
@@ -157,6 +158,19 @@ def query_int(
     if value > MAX_QUERY_INT:
         raise ApiError(400, f"Query parameter '{name}' must be at most {MAX_QUERY_INT}.")
     return value
+
+
+def query_time(request: Request, name: str) -> datetime | None:
+    """An ISO 8601 timestamp (``2026-01-31T12:00:00Z``), in UTC; without a zone it is UTC."""
+    raw = request.query_params.get(name)
+    if raw is None or raw.strip() == "":
+        return None
+    try:
+        value = datetime.fromisoformat(raw.strip())
+    except ValueError:
+        raise ApiError(400, f"Query parameter '{name}' must be an ISO 8601 timestamp such as "
+                            f"2026-01-31T12:00:00Z, not {raw!r}.") from None
+    return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def query_bool(request: Request, name: str) -> bool:

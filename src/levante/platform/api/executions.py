@@ -21,6 +21,7 @@ from levante.platform.api.common import (
     query_bool,
     query_int,
     query_limit,
+    query_time,
     read_object,
     user_of,
 )
@@ -122,6 +123,8 @@ async def list_executions(request: Request) -> Response:
     limit = query_limit(request, 50)
     offset = query_int(request, "offset", 0) or 0
     ascending = query_bool(request, "sort_asc") and not query_bool(request, "sort_desc")
+    started_after = query_time(request, "timestamp_gt")
+    started_before = query_time(request, "timestamp_lt")
 
     def work() -> tuple[list[dict[str, Any]], int]:
         rows, total = ex.list_executions(
@@ -133,6 +136,8 @@ async def list_executions(request: Request) -> Response:
             limit=limit,
             offset=offset,
             ascending=ascending,
+            started_after=started_after,
+            started_before=started_before,
         )
         return _views(request, rows), total
 

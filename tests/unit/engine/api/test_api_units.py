@@ -10,7 +10,8 @@ import pytest
 from levante.engine.api import encode
 from levante.engine.api.app import ROUTES
 from levante.engine.api.openapi import openapi_document
-from levante.engine.store.definitions import cut_definition, input_display, next_firing
+from levante.engine.languages.mistral_v2.display import cut_definition, input_display
+from levante.engine.store.definitions import next_firing
 from levante.engine.store.queries import split_filter
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from levante.engine import machine, states
-from levante.engine.lang.parser import parse_workflows
-from levante.engine.lang.spec import WorkflowSpec
+from levante.engine.languages.mistral_v2.parser import parse_workflows
+from levante.engine.languages.mistral_v2.spec import WorkflowSpec
 from levante.engine.machine import TaskView
 
 

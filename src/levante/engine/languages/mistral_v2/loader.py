@@ -12,7 +12,7 @@ from typing import Any
 
 import yaml
 
-from levante.engine.lang.errors import ValidationError
+from levante.engine.languages.errors import ValidationError
 
 try:  # the C parser is much faster; construction stays in Python either way
     _BaseLoader: type[yaml.SafeLoader] = yaml.CSafeLoader  # type: ignore[assignment]

@@ -1,4 +1,8 @@
-"""The one error the language raises: it names where the problem is."""
+"""The one error a workflow language raises: it names where the problem is.
+
+Every language raises it for a definition it refuses, so the API answers 400 the same way
+whatever the language.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,7 @@ from __future__ import annotations
 class ValidationError(ValueError):
     """A workflow, workbook or action definition is invalid.
 
-    `str()` names the workflow, task, field and YAML line (1-based) when known, so the API
+    `str()` names the workflow, task, field and line of the text (1-based) when known, so the API
     can answer 400 with a message the author can act on.
     """
 

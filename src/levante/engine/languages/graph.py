@@ -1,13 +1,20 @@
-"""Parsed workflow language: the specs the runtime consumes.
+"""The graph the engine core walks, whatever language a workflow was written in.
 
-Specs are plain dataclasses so the runtime can read them without going back to YAML.
+A language (see `levante.engine.languages.base`) parses its text into these types: tasks,
+their transitions (on-success / on-error / on-complete, each a list of guarded targets:
+tasks or engine commands), joins, loops (`with_items`), policies (retry, wait-before/after,
+timeout, pause-before, concurrency, keep-result, safe-rerun, fail-on) and, for reverse
+workflows, `requires`. The core reads nothing else.
+
+Graphs are plain dataclasses so the runtime can read them without going back to the text.
 Treat them as read-only: they are not frozen only because frozen dataclasses take three
-times longer to build. They round-trip through JSON (`to_dict()` / `from_dict()`) because
-a parsed spec is stored in the database and rebuilt on every step: rebuilding must be
-cheap, and `WorkflowSpec.from_json(text)` returns a shared, cached instance per text.
+times longer to build. They round-trip through JSON (`to_dict()` / `from_dict()`): a graph
+is stored with each definition and frozen into each execution at start, and is rebuilt on
+every step, so rebuilding must be cheap; `WorkflowGraph.from_json(text)` returns a shared,
+cached instance per text. The JSON form is the engine's own, the same for every language.
 
-Values that the language allows to be expressions (counts, delays, guards, inputs) are
-kept as written (`Any`); the runtime evaluates them with `levante.engine.expressions`.
+Values that may be expressions (counts, delays, guards, inputs) are kept as written
+(`Any`); the runtime evaluates them with `levante.engine.expressions`.
 """
 
 from __future__ import annotations
@@ -42,7 +49,7 @@ class InputParam:
 
 
 @dataclass(slots=True)
-class OnClauseTarget:
+class Target:
     """One target of an on-* clause: a task or an engine command, with an optional guard.
 
     `params` holds the parameters of an engine command (`fail msg="x"` -> {"msg": "x"}).
@@ -60,7 +67,7 @@ class OnClauseTarget:
         return {"task": self.task, "guard": self.guard, "params": self.params}
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> OnClauseTarget:
+    def from_dict(cls, d: dict[str, Any]) -> Target:
         return cls(d["task"], d.get("guard"), d.get("params") or {})
 
 
@@ -72,7 +79,7 @@ class Transition:
     form (a plain `publish:` dict there counts as branch); `publish_global` the global one.
     """
 
-    targets: list[OnClauseTarget] = field(default_factory=list)
+    targets: list[Target] = field(default_factory=list)
     publish: dict[str, Any] = field(default_factory=dict)
     publish_global: dict[str, Any] = field(default_factory=dict)
 
@@ -90,14 +97,14 @@ class Transition:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Transition:
         return cls(
-            [OnClauseTarget.from_dict(t) for t in d.get("targets") or ()],
+            [Target.from_dict(t) for t in d.get("targets") or ()],
             d.get("publish") or {},
             d.get("publish_global") or {},
         )
 
 
 @dataclass(slots=True)
-class RetrySpec:
+class RetryPolicy:
     """Retry policy. Every value may be an expression."""
 
     count: Any = None
@@ -114,7 +121,7 @@ class RetrySpec:
         }
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> RetrySpec:
+    def from_dict(cls, d: dict[str, Any]) -> RetryPolicy:
         return cls(d.get("count"), d.get("delay", 0), d.get("break_on"), d.get("continue_on"))
 
 
@@ -123,7 +130,7 @@ def _transition_or_none(d: dict[str, Any] | None) -> Transition | None:
 
 
 @dataclass(slots=True)
-class TaskSpec:
+class TaskNode:
     """One task, with `task-defaults` already merged in.
 
     Exactly one of `action` / `workflow` is set; a task with neither runs `std.noop`
@@ -147,7 +154,7 @@ class TaskSpec:
     requires: list[str] = field(default_factory=list)
     with_items: list[tuple[str, Any]] = field(default_factory=list)
     concurrency: Any = None
-    retry: RetrySpec | None = None
+    retry: RetryPolicy | None = None
     wait_before: Any = None
     wait_after: Any = None
     timeout: Any = None
@@ -206,7 +213,7 @@ class TaskSpec:
         }
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> TaskSpec:
+    def from_dict(cls, d: dict[str, Any]) -> TaskNode:
         retry = d.get("retry")
         return cls(
             name=d["name"],
@@ -222,7 +229,7 @@ class TaskSpec:
             requires=list(d.get("requires") or ()),
             with_items=[(v, s) for v, s in d.get("with_items") or ()],
             concurrency=d.get("concurrency"),
-            retry=RetrySpec.from_dict(retry) if retry is not None else None,
+            retry=RetryPolicy.from_dict(retry) if retry is not None else None,
             wait_before=d.get("wait_before"),
             wait_after=d.get("wait_after"),
             timeout=d.get("timeout"),
@@ -237,7 +244,7 @@ class TaskSpec:
 
 
 @dataclass(slots=True)
-class WorkflowSpec:
+class WorkflowGraph:
     """A direct or reverse workflow. `tasks` keeps declaration order.
 
     `task_defaults` is kept as parsed (normalised keys, e.g. "on_error") for display only:
@@ -252,7 +259,7 @@ class WorkflowSpec:
     output: Any = None
     output_on_error: Any = None
     vars: dict[str, Any] = field(default_factory=dict)
-    tasks: dict[str, TaskSpec] = field(default_factory=dict)
+    tasks: dict[str, TaskNode] = field(default_factory=dict)
     task_defaults: dict[str, Any] = field(default_factory=dict)
     line: int = 0
 
@@ -326,13 +333,13 @@ class WorkflowSpec:
         return json.dumps(self.to_dict(), separators=(",", ":"))
 
     @classmethod
-    def from_json(cls, text: str) -> WorkflowSpec:
+    def from_json(cls, text: str) -> WorkflowGraph:
         """Rebuild from `to_json()` text; cached, so the instance is shared: never mutate."""
         return _workflow_from_json(text)
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> WorkflowSpec:
-        tasks = [TaskSpec.from_dict(t) for t in d.get("tasks") or ()]
+    def from_dict(cls, d: dict[str, Any]) -> WorkflowGraph:
+        tasks = [TaskNode.from_dict(t) for t in d.get("tasks") or ()]
         return cls(
             name=d["name"],
             type=d.get("type") or DIRECT,
@@ -349,12 +356,12 @@ class WorkflowSpec:
 
 
 @lru_cache(maxsize=256)
-def _workflow_from_json(text: str) -> WorkflowSpec:
-    return WorkflowSpec.from_dict(json.loads(text))
+def _workflow_from_json(text: str) -> WorkflowGraph:
+    return WorkflowGraph.from_dict(json.loads(text))
 
 
 @dataclass(slots=True)
-class AdHocActionSpec:
+class AdHocAction:
     """An action defined on top of another (`base`) with preset `base_input`."""
 
     name: str
@@ -382,7 +389,7 @@ class AdHocActionSpec:
         }
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> AdHocActionSpec:
+    def from_dict(cls, d: dict[str, Any]) -> AdHocAction:
         return cls(
             name=d["name"],
             base=d["base"],
@@ -392,36 +399,4 @@ class AdHocActionSpec:
             description=d.get("description") or "",
             tags=list(d.get("tags") or ()),
             line=int(d.get("line") or 0),
-        )
-
-
-@dataclass(slots=True)
-class WorkbookSpec:
-    """A workbook: workflows and ad-hoc actions named `<workbook>.<name>`."""
-
-    name: str
-    description: str = ""
-    tags: list[str] = field(default_factory=list)
-    workflows: dict[str, WorkflowSpec] = field(default_factory=dict)
-    actions: dict[str, AdHocActionSpec] = field(default_factory=dict)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "description": self.description,
-            "tags": list(self.tags),
-            "workflows": [w.to_dict() for w in self.workflows.values()],
-            "actions": [a.to_dict() for a in self.actions.values()],
-        }
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> WorkbookSpec:
-        wfs = [WorkflowSpec.from_dict(w) for w in d.get("workflows") or ()]
-        acts = [AdHocActionSpec.from_dict(a) for a in d.get("actions") or ()]
-        return cls(
-            name=d["name"],
-            description=d.get("description") or "",
-            tags=list(d.get("tags") or ()),
-            workflows={w.name: w for w in wfs},
-            actions={a.name: a for a in acts},
         )

@@ -13,10 +13,10 @@ from typing import Any, NoReturn
 import yaml
 
 from levante.engine.expressions.syntax import ExpressionSyntaxError, check_syntax, is_expression
-from levante.engine.lang.errors import ValidationError
-from levante.engine.lang.inline import InlineError, parse_command, parse_params
-from levante.engine.lang.loader import Located, load
-from levante.engine.lang.spec import (
+from levante.engine.languages.errors import ValidationError
+from levante.engine.languages.mistral_v2.inline import InlineError, parse_command, parse_params
+from levante.engine.languages.mistral_v2.loader import Located, load
+from levante.engine.languages.mistral_v2.spec import (
     DIRECT,
     ENGINE_COMMANDS,
     REVERSE,

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from levante.engine.lang import AdHocActionSpec, InputParam, parse_actions, parse_workbook
+from levante.engine.languages.mistral_v2 import (
+    AdHocActionSpec,
+    InputParam,
+    parse_actions,
+    parse_workbook,
+)
 
 WORKBOOK = """
 version: '2.0'

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from levante.engine.lang import (
+from levante.engine.languages.mistral_v2 import (
     InputParam,
     OnClauseTarget,
     RetrySpec,

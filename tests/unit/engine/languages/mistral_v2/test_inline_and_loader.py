@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
-from levante.engine.lang import ValidationError
-from levante.engine.lang.inline import InlineError, parse_command, parse_params
-from levante.engine.lang.loader import load
+from levante.engine.languages.mistral_v2 import ValidationError
+from levante.engine.languages.mistral_v2.inline import InlineError, parse_command, parse_params
+from levante.engine.languages.mistral_v2.loader import load
 
 
 @pytest.mark.parametrize(

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from levante.engine.lang import (
+from levante.engine.languages.mistral_v2 import (
     InputParam,
     ValidationError,
     check_references,

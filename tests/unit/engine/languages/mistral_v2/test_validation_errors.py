@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from levante.engine.lang import ValidationError, parse_actions, parse_workbook, parse_workflows
+from levante.engine.languages.mistral_v2 import (
+    ValidationError,
+    parse_actions,
+    parse_workbook,
+    parse_workflows,
+)
 
 HEAD = "version: '2.0'\nwf:\n"
 

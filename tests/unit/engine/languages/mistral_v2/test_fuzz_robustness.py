@@ -7,7 +7,12 @@ from typing import Any
 
 import yaml
 
-from levante.engine.lang import ValidationError, parse_actions, parse_workbook, parse_workflows
+from levante.engine.languages.mistral_v2 import (
+    ValidationError,
+    parse_actions,
+    parse_workbook,
+    parse_workflows,
+)
 
 KEYS = [
     "version", "name", "type", "input", "output", "output-on-error", "vars", "task-defaults",

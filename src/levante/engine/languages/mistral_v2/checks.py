@@ -9,8 +9,8 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from levante.engine.expressions.syntax import is_expression
-from levante.engine.lang.errors import ValidationError
-from levante.engine.lang.spec import InputParam, WorkflowSpec
+from levante.engine.languages.errors import ValidationError
+from levante.engine.languages.mistral_v2.spec import InputParam, WorkflowSpec
 
 
 def resolve_input(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from levante.engine.lang import (
+from levante.engine.languages.mistral_v2 import (
     AdHocActionSpec,
     OnClauseTarget,
     TaskSpec,
