@@ -118,7 +118,7 @@ def latency(database_url: str | None, samples: int) -> None:
 
     from levante.db.connect import make_engine
     from levante.engine.models import engine_events
-    from levante.handshake_models import event_deliveries
+    from levante.engine.platform_link.tables import event_deliveries
     from levante.platform.core import store as platform_store
 
     tmp = tempfile.mkdtemp(prefix="levante-hs-bench-")
@@ -224,9 +224,9 @@ def tracker(database_url: str | None, tracked: int, seconds: float) -> None:
     from levante.config import load_config
     from levante.db import manage
     from levante.db.connect import make_engine
-    from levante.handshake_models import tracked_executions
     from levante.platform.core import store as platform_store
-    from levante.platform.resultstracker import ResultsTracker
+    from levante.platform.workflows.tables import tracked_executions
+    from levante.platform.workflows.tracker import ResultsTracker
 
     tmp = tempfile.mkdtemp(prefix="levante-hs-tracker-")
     url = database_url or f"sqlite:///{tmp}/levante.sqlite"

@@ -400,7 +400,7 @@ def start_system(tmp: Path, kind: str = "sqlite", roles: Sequence[str] = ROLES, 
     of `System` (`clean_env`, `cwd`, `logs`, `log_suffix`, `commands`). `cls`: a suite's
     subclass of `System` with helpers of its own (`Sub.create(...)` returns it typed). On
     failure to start, what was started is stopped and the databases made are dropped."""
-    from levante.webhooks import generate_secret
+    from levante.contract.signing import generate_secret
 
     tmp.mkdir(parents=True, exist_ok=True)
     names = ["engine", "platform"] if split else ["levante"]

@@ -15,14 +15,9 @@ import click
 from sqlalchemy import Engine
 
 from levante.cli.common import config_options, fail, get_config, open_database
+from levante.contract.events import WORKFLOW_PREFIX, word_of
 from levante.engine.store import outbox
-from levante.platform import tracking_store as ts
-
-WORKFLOW_WORDS = {
-    "WORKFLOW_LAUNCHED": "launch", "WORKFLOW_SUCCEEDED": "completion",
-    "WORKFLOW_FAILED": "completion", "WORKFLOW_CANCELLED": "completion",
-    "WORKFLOW_PAUSED": "pause", "WORKFLOW_RESUMED": "resume", "WORKFLOW_RERUN": "re-run",
-}
+from levante.platform.workflows import store as ts
 
 
 def _aware(value: Any) -> datetime | None:
@@ -131,8 +126,8 @@ def render(story: dict[str, Any]) -> list[str]:
         if not story["events"]:
             lines.append("  no events recorded (the execution has no subscribers)")
     for e in story["events"]:
-        if e["event"].startswith("WORKFLOW_"):
-            what = f"{WORKFLOW_WORDS.get(e['event'], 'change')} of {e['execution_id']}"
+        if e["event"].startswith(WORKFLOW_PREFIX):
+            what = f"{word_of(e['event'])} of {e['execution_id']}"
         else:
             what = f"task {e['task_name'] or '?'} ({e['task_execution_id']})"
         lines.append(f"  {e['at']}  +{e['offset_ms'] or 0:.1f} ms  {e['event']}  {what}")

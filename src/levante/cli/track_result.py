@@ -13,7 +13,7 @@ from __future__ import annotations
 import click
 
 from levante.cli.common import config_options, fail, get_config, open_database
-from levante.platform.resultstracker import TrackError, add_tracking, remove_tracking
+from levante.platform.workflows.tracker import TrackError, add_tracking, remove_tracking
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})

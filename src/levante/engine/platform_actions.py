@@ -40,6 +40,7 @@ from typing import Any, ClassVar
 import httpx
 
 from levante.config import Config, find_option
+from levante.contract import wire
 from levante.engine.actions.base import (
     MASKED,
     ActionContext,
@@ -132,7 +133,7 @@ class PlatformAction(StdAction):
         headers = {"St2-Api-Key": credential} if credential else {}
         if credential and isinstance(origin.get("user"), str) and origin["user"]:
             headers[ASSERTED_USER_HEADER] = origin["user"]
-        response = await _post(f"{api_url}/v1/executions", body, headers,
+        response = await _post(f"{api_url}{wire.CHILDREN_PATH}", body, headers,
                                Retry.of(ctx.config))
         if response.status_code >= 300:
             raise ActionError(f"The platform refused to run {self.ref}: "
@@ -143,10 +144,9 @@ class PlatformAction(StdAction):
             child = {}
         if not isinstance(child, Mapping):
             child = {}
-        from levante.platform.core.parameters import MASK  # how the platform shows a secret
-
         shown = child.get("parameters")
-        secret = sorted(k for k, v in shown.items() if v == MASK and k in parameters
+        secret = sorted(k for k, v in shown.items()
+                        if v == wire.PLATFORM_SECRET_MASK and k in parameters
                         ) if isinstance(shown, Mapping) else []
         # `masked`: the parameters the platform keeps secret; the engine's copy of the
         # input is masked the same way once the child exists (see finish_action).
@@ -184,7 +184,7 @@ def origin_of(workflow: Mapping[str, Any], task: Mapping[str, Any]) -> dict[str,
     """What the child needs to know about where it comes from."""
     params = workflow.get("params")
     env = params.get("env") if isinstance(params, Mapping) else None
-    levante = env.get("levante") if isinstance(env, Mapping) else None
+    levante = env.get(wire.ENV_KEY) if isinstance(env, Mapping) else None
     levante = levante if isinstance(levante, Mapping) else {}
     runtime = workflow.get("runtime_context")
     user = runtime.get("user") if isinstance(runtime, Mapping) else None
@@ -318,7 +318,7 @@ def mask_input(input: Any, params: Any) -> Any:
     whole context) as the API and the events show it: the inputs that the platform
     declared secret (``env.levante.secret_input``) masked."""
     env = params.get("env") if isinstance(params, Mapping) else None
-    levante = env.get("levante") if isinstance(env, Mapping) else None
+    levante = env.get(wire.ENV_KEY) if isinstance(env, Mapping) else None
     names = levante.get("secret_input") if isinstance(levante, Mapping) else None
     if not isinstance(input, Mapping) or not isinstance(names, list) or not names:
         return input
@@ -328,7 +328,7 @@ def mask_input(input: Any, params: Any) -> Any:
 def secret_values(params: Any, input: Any) -> list[str]:
     """The values of a workflow's inputs that the platform declared secret (as text)."""
     env = params.get("env") if isinstance(params, Mapping) else None
-    levante = env.get("levante") if isinstance(env, Mapping) else None
+    levante = env.get(wire.ENV_KEY) if isinstance(env, Mapping) else None
     names = levante.get("secret_input") if isinstance(levante, Mapping) else None
     if not isinstance(input, Mapping) or not isinstance(names, list):
         return []
@@ -372,8 +372,8 @@ def mask_params(params: Any) -> Any:
     if not isinstance(params, Mapping):
         return params
     env = params.get("env")
-    levante = env.get("levante") if isinstance(env, Mapping) else None
+    levante = env.get(wire.ENV_KEY) if isinstance(env, Mapping) else None
     if not isinstance(levante, Mapping) or not levante.get("credential"):
         return params
     assert isinstance(env, Mapping)
-    return {**params, "env": {**env, "levante": {**levante, "credential": MASKED}}}
+    return {**params, "env": {**env, wire.ENV_KEY: {**levante, "credential": MASKED}}}

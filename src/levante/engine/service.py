@@ -16,7 +16,7 @@ from levante.engine.api.app import create_app
 from levante.engine.core.cron import CronService
 from levante.engine.core.runtime import EngineRuntime
 from levante.engine.core.worker import EngineWorker
-from levante.engine.delivery import delivery_services
+from levante.engine.platform_link.delivery import delivery_services
 from levante.engine.retention import retention_service
 from levante.engine.settings import EngineSettings
 from levante.retention import Policy

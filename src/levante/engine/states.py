@@ -1,4 +1,5 @@
-"""Mistral's execution states and the transitions between them that are allowed.
+"""Mistral's execution states (named in :mod:`levante.contract.states`) and the
+transitions between them that are allowed.
 
 `DELAYED` is Mistral's `RUNNING_DELAYED` (its value is the string "DELAYED"): a task
 waiting for `wait-before`, `wait-after` or a retry delay.
@@ -8,22 +9,26 @@ from __future__ import annotations
 
 from typing import Final
 
-IDLE: Final = "IDLE"
-WAITING: Final = "WAITING"
-RUNNING: Final = "RUNNING"
-DELAYED: Final = "DELAYED"
-RUNNING_DELAYED: Final = DELAYED
-PAUSED: Final = "PAUSED"
-SUCCESS: Final = "SUCCESS"
-ERROR: Final = "ERROR"
-CANCELLED: Final = "CANCELLED"
-SKIPPED: Final = "SKIPPED"
-
-ALL: Final = frozenset(
-    {IDLE, WAITING, RUNNING, DELAYED, PAUSED, SUCCESS, ERROR, CANCELLED, SKIPPED}
+from levante.contract.states import (
+    CANCELLED,
+    DELAYED,
+    ERROR,
+    IDLE,
+    PAUSED,
+    RUNNING,
+    SKIPPED,
+    SUCCESS,
+    WAITING,
 )
-COMPLETED: Final = frozenset({SUCCESS, ERROR, CANCELLED, SKIPPED})
-ACTIVE: Final = frozenset({IDLE, WAITING, RUNNING, DELAYED, PAUSED})
+from levante.contract.states import ENGINE_ACTIVE as ACTIVE
+from levante.contract.states import ENGINE_COMPLETED as COMPLETED
+from levante.contract.states import ENGINE_STATES as ALL
+
+__all__ = ["ACTIVE", "ALL", "CANCELLED", "COMPLETED", "DELAYED", "ERROR", "IDLE", "PAUSED",
+           "RUNNING", "RUNNING_DELAYED", "SKIPPED", "SUCCESS", "WAITING", "is_active",
+           "is_completed", "is_success_like", "is_valid", "is_valid_transition"]
+
+RUNNING_DELAYED: Final = DELAYED  # (Mistral's name; its value is "DELAYED" here)
 
 # state -> states it may move to (Mistral's table, SKIPPED added for skipped tasks).
 _TRANSITIONS: Final[dict[str, frozenset[str]]] = {

@@ -29,21 +29,21 @@ def api_services(config: Config, engine: Engine) -> list[Service]:
 
 
 def runner_services(config: Config, engine: Engine) -> list[Service]:
-    from levante.platform import workflow_launch
     from levante.platform.core.runner_service import RunnerService
     from levante.platform.datastore import render as datastore_render
     from levante.platform.datastore.pairs import key_path_of
-    from levante.platform.engine_reporting import EngineReporter
     from levante.platform.inquiries.service import InquirySweeper
+    from levante.platform.workflows.launch import Launcher
+    from levante.platform.workflows.reports import EngineReporter
 
-    workflow_launch.configure(config, engine)
+    launcher = Launcher.from_config(config, engine)  # its settings and caches, passed in
     datastore_render.configure(engine, key_path_of(config))
-    return [RunnerService(config, engine), EngineReporter(config, engine),
+    return [RunnerService(config, engine, launcher), EngineReporter(config, engine),
             InquirySweeper(config, engine)]
 
 
 def resultstracker_services(config: Config, engine: Engine) -> list[Service]:
-    from levante.platform.resultstracker import ResultsTracker
+    from levante.platform.workflows.tracker import ResultsTracker
 
     return [ResultsTracker(config, engine)]
 

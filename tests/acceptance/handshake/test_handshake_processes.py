@@ -20,9 +20,9 @@ import httpx
 import pytest
 from sqlalchemy import update
 
+from levante.contract.signing import generate_secret, signed_headers
 from levante.db.connect import make_engine
 from levante.platform.core.models import executions
-from levante.webhooks import generate_secret, signed_headers
 from tests.conftest import levante_bin, postgres_server_url
 from tests.harness import System
 from tests.integration.handshake.support import platform_execution, platform_row, wait_for

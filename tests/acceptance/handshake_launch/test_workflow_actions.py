@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from levante.db.connect import make_engine
-from levante.platform import engine_reporting
+from levante.platform.workflows import reports as engine_reporting
 from tests.harness import System
 
 ACTIVE = frozenset({"running"})
@@ -168,12 +168,12 @@ def test_cancel_of_a_running_child_reaches_its_workflow(system: System) -> None:
 
 
 def _receiver_reports() -> bool:
-    """The receiver hands its status changes to engine_reporting (hook H8)."""
+    """The receiver hands its status changes to the reports (hook H8)."""
     import inspect
 
-    from levante.platform import receiver
+    from levante.platform.workflows import receiver
 
-    return "engine_reporting" in inspect.getsource(receiver)
+    return "reports.on_status" in inspect.getsource(receiver)
 
 
 @pytest.mark.skipif(not _receiver_reports(),

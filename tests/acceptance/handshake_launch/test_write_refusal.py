@@ -24,8 +24,8 @@ from sqlalchemy import select
 from levante.db.connect import make_engine
 from levante.engine.models import engine_events
 from levante.engine.platform_actions import MASKED
-from levante.handshake_models import event_deliveries
-from levante.platform.report_models import engine_reports
+from levante.engine.platform_link.tables import event_deliveries
+from levante.platform.workflows.tables import engine_reports
 from tests.harness import DONE, System
 from tests.refusal import need_refusal, refused
 

@@ -13,11 +13,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from levante.contract.signing import signing_secret, verify
 from levante.db.connect import make_engine
-from levante.engine.delivery import DeliveryService
-from levante.handshake_models import event_deliveries
-from levante.handshake_secret import signing_secret
-from levante.webhooks import verify
+from levante.engine.platform_link.delivery import DeliveryService
+from levante.engine.platform_link.tables import event_deliveries
 from tests.conftest import free_port
 from tests.integration.handshake.support import (
     Background,

@@ -14,8 +14,8 @@ import pytest
 from sqlalchemy import select
 
 from levante.db.connect import make_engine
-from levante.engine.delivery import DeliveryService
-from levante.handshake_models import event_deliveries
+from levante.engine.platform_link.delivery import DeliveryService
+from levante.engine.platform_link.tables import event_deliveries
 from levante.platform.api.app import create_app
 from tests.conftest import free_port
 from tests.integration.handshake.support import (

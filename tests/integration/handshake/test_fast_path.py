@@ -17,9 +17,9 @@ from starlette.routing import Route
 
 from levante.db.connect import make_engine
 from levante.engine import wakeup
-from levante.engine.delivery import DeliveryService
+from levante.engine.platform_link.delivery import DeliveryService
+from levante.engine.platform_link.tables import event_deliveries
 from levante.engine.store import outbox
-from levante.handshake_models import event_deliveries
 from tests.conftest import free_port
 from tests.integration.handshake.support import (
     Background,

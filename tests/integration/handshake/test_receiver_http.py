@@ -12,12 +12,11 @@ import httpx
 import pytest
 from sqlalchemy import select
 
+from levante.contract.signing import signed_headers, signing_secret
 from levante.db.connect import make_engine
-from levante.handshake_models import tracked_executions
-from levante.handshake_secret import signing_secret
 from levante.platform.api.app import create_app
 from levante.platform.core import auth
-from levante.webhooks import signed_headers
+from levante.platform.workflows.tables import tracked_executions
 from tests.conftest import free_port
 from tests.integration.handshake.support import (
     ServedApp,

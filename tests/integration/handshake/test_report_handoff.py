@@ -1,4 +1,4 @@
-"""Hand-over of reports to the engine (levante.platform.engine_reporting `_hand_over`,
+"""Hand-over of reports to the engine (levante.platform.workflows.reports `_hand_over`,
 `EngineReporter.take`): with a reporter of this process running on the database, the end
 of a task's action is written already leased to it and sent once the transaction commits,
 without a claim; a report behind an earlier pending one for the same engine object is not
@@ -24,10 +24,10 @@ from starlette.routing import Route
 
 from levante.config import Config
 from levante.db.connect import make_engine, writing
-from levante.platform import engine_reporting as reporting
 from levante.platform.core.models import executions
-from levante.platform.engine_reporting import EngineReporter
-from levante.platform.report_models import engine_reports
+from levante.platform.workflows import reports as reporting
+from levante.platform.workflows.reports import EngineReporter
+from levante.platform.workflows.tables import engine_reports
 from tests.conftest import free_port
 from tests.integration.handshake.support import (
     Background,

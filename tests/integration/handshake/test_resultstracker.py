@@ -18,17 +18,17 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from levante.db.connect import make_engine
-from levante.handshake_models import tracked_executions, workflow_links
-from levante.platform import tracking_store as ts
 from levante.platform.core.models import executions
 from levante.platform.core.runner_service import abandon_dead_claims
-from levante.platform.resultstracker import (
+from levante.platform.workflows import store as ts
+from levante.platform.workflows.launch import track_launched
+from levante.platform.workflows.tables import tracked_executions, workflow_links
+from levante.platform.workflows.tracker import (
     LAUNCH_GRACE,
     ResultsTracker,
     add_silent,
     add_tracking,
 )
-from levante.platform.workflow_launch import track_launched
 from tests.conftest import free_port
 from tests.integration.handshake.support import (
     Background,
@@ -188,7 +188,7 @@ def test_silence_safety_net(migrated_url: str) -> None:
 
 def test_prune_drops_entries_of_executions_ended_otherwise(migrated_url: str) -> None:
     from levante.platform.core.models import executions
-    from levante.platform.resultstracker import prune
+    from levante.platform.workflows.tracker import prune
 
     db = make_engine(migrated_url)
     ended = platform_execution(db, "wf-e")

@@ -13,7 +13,7 @@ from levante.cli.main import cli
 from levante.cli.track_result import track_result
 from levante.db import manage
 from levante.db.connect import make_engine
-from levante.handshake_models import tracked_executions
+from levante.platform.workflows.tables import tracked_executions
 from tests.conftest import levante_bin
 from tests.integration.handshake.support import (
     engine_event,

@@ -13,9 +13,9 @@ from sqlalchemy import Engine
 
 from levante.config import Config
 from levante.db.connect import make_engine
-from levante.platform import workflow_launch
 from levante.platform.core.pack_registry import register_packs
 from levante.platform.service import ensure_api_key
+from levante.platform.workflows import launch as workflow_launch
 from tests.conftest import free_port
 from tests.integration.handshake.support import Background, ServedApp, config_for
 
@@ -30,6 +30,7 @@ class Loopback:
     config: Config
     db: Engine
     key: str
+    launcher: workflow_launch.Launcher  # the runner role's (settings and caches)
     parts: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -64,7 +65,7 @@ class Loopback:
                 part.stop()
 
     def start_notifier(self) -> None:
-        from levante.engine.delivery import DeliveryService
+        from levante.engine.platform_link.delivery import DeliveryService
 
         self.parts["notifier"] = Background(DeliveryService(self.config, self.db)).start()
 
@@ -96,12 +97,9 @@ def loopback(migrated_url: str, tmp_path: Path) -> Iterator[Loopback]:
     db = make_engine(migrated_url)
     register_packs(db, [])
     key, _ = ensure_api_key(config, db)
-    workflow_launch.configure(config, db)
-    found = Loopback(config, db, key)
+    found = Loopback(config, db, key, workflow_launch.Launcher.from_config(config, db))
     try:
         yield found
     finally:
         found.stop_all()
         db.dispose()
-        # The platform's process-wide launch settings back as they were (levante.platform).
-        workflow_launch._settings = None

@@ -3,9 +3,9 @@ for which status, how an engine answer is classified, the workflow input, the su
 
 from __future__ import annotations
 
-from levante.platform import engine_reporting as reporting
-from levante.platform import workflow_launch
 from levante.platform.core.example_run import summary
+from levante.platform.workflows import launch as workflow_launch
+from levante.platform.workflows import reports as reporting
 
 CHILD = {"mistral": {"action_execution_id": "a-1", "workflow_execution_id": "wf-1"}}
 WORKFLOW_ACTION = {"runner_type": "mistral-v2"}

@@ -6,9 +6,9 @@ from __future__ import annotations
 import httpx
 from sqlalchemy import Engine
 
-from levante.platform import engine_reporting as reporting
 from levante.platform.core import store
-from levante.platform.engine_reporting import EngineReporter
+from levante.platform.workflows import reports as reporting
+from levante.platform.workflows.reports import EngineReporter
 from tests.integration.handshake.support import platform_execution, wait_for
 from tests.integration.handshake_launch.conftest import Loopback
 
@@ -149,7 +149,7 @@ def test_reports_go_through_when_the_platforms_service_key_is_deleted(
     operator deleting that key costs a retry, not the report."""
     from levante.identity import keys
     from levante.identity import store as identity_store
-    from levante.platform.engine_auth import PLATFORM_KEY_FILE
+    from levante.platform.workflows.engine_auth import PLATFORM_KEY_FILE
 
     loopback.start_engine()
     loopback.start("reporter", EngineReporter(loopback.config, loopback.db,

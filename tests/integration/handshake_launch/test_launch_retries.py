@@ -18,9 +18,9 @@ from starlette.routing import Route
 
 from levante.engine.actions.base import ActionContext
 from levante.engine.platform_actions import PlatformAction, child_id, job_input
-from levante.platform import tracking_store as ts
-from levante.platform import workflow_launch
 from levante.platform.runners.base import RunRequest
+from levante.platform.workflows import launch as workflow_launch
+from levante.platform.workflows import store as ts
 from tests.conftest import free_port
 from tests.integration.handshake.support import ServedApp, platform_execution, platform_row
 from tests.integration.handshake_launch.conftest import Loopback
@@ -73,10 +73,10 @@ class FlakyEngine:
         self.served.stop()
 
 
-def _short_retries(url: str) -> None:
-    workflow_launch._settings = dataclasses.replace(
-        workflow_launch.settings(), engine_url=url, retry_seconds=1.0, request_timeout=0.4,
-        max_backoff=0.2)
+def _short_retries(loopback: Loopback, url: str) -> None:
+    loopback.launcher = workflow_launch.Launcher(dataclasses.replace(
+        loopback.launcher.settings, engine_url=url, retry_seconds=1.0, request_timeout=0.4,
+        max_backoff=0.2))
 
 
 def _entry(loopback: Loopback, execution_id: str) -> dict[str, Any] | None:
@@ -90,9 +90,9 @@ def test_a_start_whose_answers_are_lost_is_retried_then_tracked(
     loopback.start_engine()
     flaky = FlakyEngine(loopback.engine_url, "lost")
     try:
-        _short_retries(flaky.served.url)
+        _short_retries(loopback, flaky.served.url)
         ex_id = _claimed_execution(loopback)
-        outcome = asyncio.run(workflow_launch.launch(
+        outcome = asyncio.run(loopback.launcher.launch(
             RunRequest(ex_id, _action(tmp_path), {"who": "Ada"})))
     finally:
         flaky.stop()
@@ -119,9 +119,9 @@ def test_a_start_that_may_have_reached_an_engine_that_cannot_be_asked_is_tracked
 ) -> None:
     flaky = FlakyEngine(None, "hang", gets_fail=True)
     try:
-        _short_retries(flaky.served.url)
+        _short_retries(loopback, flaky.served.url)
         ex_id = _claimed_execution(loopback)
-        outcome = asyncio.run(workflow_launch.launch(
+        outcome = asyncio.run(loopback.launcher.launch(
             RunRequest(ex_id, _action(tmp_path), {"who": "Ada"})))
     finally:
         flaky.stop()

@@ -12,10 +12,9 @@ from typing import Any
 
 import httpx
 
-from levante.platform import workflow_launch
 from levante.platform.core.pack_registry import register_packs
 from levante.platform.core.runner_service import RunnerService
-from levante.platform.engine_reporting import EngineReporter
+from levante.platform.workflows.reports import EngineReporter
 from tests.integration.handshake_launch.conftest import Loopback
 
 PACK = {
@@ -117,7 +116,6 @@ def test_a_workflow_action_that_starts_itself_stops_at_the_limit(
     loopback: Loopback, tmp_path: Path
 ) -> None:
     loopback.config = loopback.config.with_overrides({("engine", "max_nesting_depth"): 4})
-    workflow_launch.configure(loopback.config, loopback.db)
     _start(loopback, tmp_path)
     with httpx.Client(base_url=loopback.api_url, timeout=10,
                       headers={"St2-Api-Key": loopback.key}) as client:

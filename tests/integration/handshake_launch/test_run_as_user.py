@@ -12,11 +12,11 @@ import httpx
 from sqlalchemy import select, update
 
 from levante.identity import keys
-from levante.platform import workflow_launch
 from levante.platform.core import store as platform_store
 from levante.platform.core.models import executions
 from levante.platform.core.packs import ActionMeta
 from levante.platform.runners.base import RunRequest
+from levante.platform.workflows import launch as workflow_launch
 from tests.integration.handshake.support import platform_execution, wait_for
 from tests.integration.handshake_launch.conftest import Loopback
 
@@ -90,7 +90,7 @@ def test_a_launched_workflow_action_runs_its_actions_as_the_platform_user(
     action = ActionMeta(ref="tests.as_user", pack="tests", name="as_user", description="",
                         runner_type="mistral-v2", entry_point=str(path), enabled=True,
                         parameters={})
-    outcome = asyncio.run(workflow_launch.launch(
+    outcome = asyncio.run(loopback.launcher.launch(
         RunRequest(parent, action, {"workflow": "as_user.launched"})))
     assert outcome.status == "running", outcome.result
     root = workflow_launch.engine_execution_id(parent)

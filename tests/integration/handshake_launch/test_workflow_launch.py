@@ -11,9 +11,9 @@ from pathlib import Path
 
 import httpx
 
-from levante.platform import workflow_launch
 from levante.platform.core.packs import ActionMeta
 from levante.platform.runners.base import RunRequest
+from levante.platform.workflows import launch as workflow_launch
 from tests.integration.handshake.support import platform_execution, platform_row, wait_for
 from tests.integration.handshake_launch.conftest import Loopback
 
@@ -62,7 +62,7 @@ def test_a_workflow_is_registered_started_and_ends_on_the_platform(
     ex_id = _claimed_execution(loopback)
     request = RunRequest(ex_id, _action(tmp_path), {"who": "Ada", "context": {"count": 3},
                                                     "workflow": None})
-    outcome = asyncio.run(workflow_launch.launch(request))
+    outcome = asyncio.run(loopback.launcher.launch(request))
     wf_id = workflow_launch.engine_execution_id(ex_id)
     assert outcome.status == "running", outcome.result
     row = platform_row(loopback.db, ex_id)
@@ -94,11 +94,11 @@ def test_a_changed_definition_is_updated_and_a_second_launch_reuses_it(
 ) -> None:
     loopback.start_engine()
     first = _claimed_execution(loopback)
-    assert asyncio.run(workflow_launch.launch(
+    assert asyncio.run(loopback.launcher.launch(
         RunRequest(first, _action(tmp_path), {"who": "A"}))).status == "running"
     changed = WORKFLOW.replace("Hello, ", "Bye, ")
     second = _claimed_execution(loopback)
-    assert asyncio.run(workflow_launch.launch(
+    assert asyncio.run(loopback.launcher.launch(
         RunRequest(second, _action(tmp_path, changed), {"who": "B"}))).status == "running"
     definition = httpx.get(f"{loopback.engine_url}/v2/workflows/launch_test.chain",
                            timeout=5, headers=loopback.engine_headers).json()["definition"]
@@ -110,15 +110,15 @@ def test_a_bad_definition_or_an_engine_down_fails_clearly(
 ) -> None:
     ex_id = _claimed_execution(loopback)
     bad = _action(tmp_path, "version: '2.0'\nwf: [not, a, workflow\n")
-    outcome = asyncio.run(workflow_launch.launch(RunRequest(ex_id, bad, {})))
+    outcome = asyncio.run(loopback.launcher.launch(RunRequest(ex_id, bad, {})))
     assert outcome.status == "failed"
     assert "is not valid YAML" in outcome.result["error"]
     # No engine is listening on its port: tried again for launch_retry_seconds, then the
     # launch fails (nothing can have reached the engine).
-    workflow_launch._settings = dataclasses.replace(workflow_launch.settings(),
-                                                    retry_seconds=0.6)
+    loopback.launcher = workflow_launch.Launcher(
+        dataclasses.replace(loopback.launcher.settings, retry_seconds=0.6))
     began = time.monotonic()
-    outcome = asyncio.run(workflow_launch.launch(RunRequest(ex_id, _action(tmp_path), {})))
+    outcome = asyncio.run(loopback.launcher.launch(RunRequest(ex_id, _action(tmp_path), {})))
     assert 0.6 <= time.monotonic() - began < 5
     assert outcome.status == "failed"
     assert "cannot be reached" in outcome.result["error"]

@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from levante.engine import delivery
+from levante.contract.signing import SignatureError, generate_secret, signed_headers, verify
+from levante.engine.platform_link import delivery
 from levante.engine.store.outbox import subscribers_of
-from levante.webhooks import SignatureError, generate_secret, signed_headers, verify
 
 
 def test_backoff_doubles_up_to_the_maximum() -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from sqlalchemy import text
 
 from levante.db.connect import make_engine
-from levante.engine.delivery import event_body
+from levante.engine.platform_link.delivery import event_body
 from levante.engine.store import outbox
 from tests.integration.handshake.support import engine_event, engine_task, engine_workflow
 

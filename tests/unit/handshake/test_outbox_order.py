@@ -8,8 +8,8 @@ from sqlalchemy import select, update
 
 from levante.db.connect import make_engine
 from levante.engine.models import engine_events
+from levante.engine.platform_link.tables import event_deliveries
 from levante.engine.store import outbox
-from levante.handshake_models import event_deliveries
 from tests.integration.handshake.support import engine_event, engine_workflow
 
 

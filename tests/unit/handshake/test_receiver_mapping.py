@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from levante.platform.receiver import STATUS_OF, BadEvent, parse_event
+from levante.contract.states import STATUS_OF
+from levante.platform.workflows.receiver import BadEvent, parse_event
 
 
 def test_status_mapping_is_the_architecture_one() -> None:

@@ -34,19 +34,21 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import aliased
 
+from levante.contract import wire
+from levante.contract.events import LINGERING_WORKFLOW_EVENTS, TASK_PREFIX, carries_tasks, lingers
 from levante.db import connect
 from levante.db.times import aware as aware
 from levante.db.times import now as now
 from levante.engine.models import engine_events as ev
 from levante.engine.models import task_executions as te
 from levante.engine.models import workflow_executions as we
-from levante.handshake_models import event_deliveries as d
+from levante.engine.platform_link.tables import event_deliveries as d
 
 PENDING = "pending"
 DELIVERED = "delivered"
 FAILED = "failed"
 FANOUT_LOCK_KEY = 0x4C45564E  # pg advisory lock: one fan-out at a time
-SUBSCRIBER_KINDS = ("levante", "webhook")
+SUBSCRIBER_KINDS = (wire.SUBSCRIBER, wire.WEBHOOK_SUBSCRIBER)
 
 Row = dict[str, Any]
 
@@ -90,7 +92,7 @@ def levante_env(params: Mapping[str, Any] | None) -> dict[str, Any]:
     env = (params or {}).get("env")
     if not isinstance(env, Mapping):
         return {}
-    part = env.get("levante")
+    part = env.get(wire.ENV_KEY)
     return dict(part) if isinstance(part, Mapping) else {}
 
 
@@ -109,18 +111,18 @@ def subscribers_of(
         types = entry.get("event_types")
         wanted = frozenset(str(t) for t in types) if isinstance(types, list) and types else None
         headers = {str(k): str(v) for k, v in (headers or {}).items()}
-        if kind == "webhook" and isinstance(entry.get("url"), str) and entry["url"]:
-            found.append(Subscriber("webhook", entry["url"], headers, wanted))
-        elif kind == "levante":
+        if kind == wire.WEBHOOK_SUBSCRIBER and isinstance(entry.get("url"), str) and entry["url"]:
+            found.append(Subscriber(wire.WEBHOOK_SUBSCRIBER, entry["url"], headers, wanted))
+        elif kind == wire.SUBSCRIBER:
             url = entry.get("url") or env.get("callback_url")
             if not isinstance(url, str) or not url:
                 continue
             credential = env.get("credential")
             if isinstance(credential, str) and credential:
-                headers.setdefault("St2-Api-Key", credential)
-            found.append(Subscriber("levante", url, headers, wanted))
+                headers.setdefault(wire.CREDENTIAL_HEADER, credential)
+            found.append(Subscriber(wire.SUBSCRIBER, url, headers, wanted))
     for url in global_webhooks:
-        found.append(Subscriber("webhook", url))
+        found.append(Subscriber(wire.WEBHOOK_SUBSCRIBER, url))
     return found
 
 
@@ -198,7 +200,7 @@ _INPUTS = select(we.c.id, we.c.input).where(we.c.id.in_(bindparam("b_ids", expan
 def _secret_input(params: Any) -> bool:
     """Whether a workflow has inputs the platform declared secret."""
     env = params.get("env") if isinstance(params, Mapping) else None
-    levante = env.get("levante") if isinstance(env, Mapping) else None
+    levante = env.get(wire.ENV_KEY) if isinstance(env, Mapping) else None
     return isinstance(levante, Mapping) and bool(levante.get("secret_input"))
 
 
@@ -223,17 +225,6 @@ _GIVEN_UP = update(d).where(_PENDING_ONE).values(
     **_RECORD_COMMON, state=FAILED, last_error=bindparam("b_error"))
 _RETRY = update(d).where(_PENDING_ONE).values(
     **_RECORD_COMMON, next_attempt_at=bindparam("b_retry"), last_error=bindparam("b_error"))
-
-
-TASK_EVENT_PREFIX = "TASK_"
-LINGERING_WORKFLOW_EVENTS = ("WORKFLOW_LAUNCHED",)
-
-
-def lingers(event: str) -> bool:
-    """Whether an event for the platform may wait `[notifier] task_event_linger` for
-    company: task events, and the launch (the platform set `running` when it started the
-    workflow). Ends, pauses and resumes are sent at once, with everything before them."""
-    return event.startswith(TASK_EVENT_PREFIX) or event in LINGERING_WORKFLOW_EVENTS
 
 
 def fanout(
@@ -277,7 +268,7 @@ def fanout(
             if not sub.wants(event["event"]):
                 continue
             due = stamp
-            if sub.kind == "levante" and linger > 0:
+            if sub.kind == wire.SUBSCRIBER and linger > 0:
                 if lingers(event["event"]):
                     due = later  # sent with what follows it (batched), or after `linger`
                 else:
@@ -321,7 +312,7 @@ def claim(conn: Connection, lease: float, limit: int, batch: int = 1) -> list[li
     lines: list[list[Row]] = []
     for head in heads:
         line = [head]
-        if head["subscriber"] == "levante" and batch > 1:
+        if head["subscriber"] == wire.SUBSCRIBER and batch > 1:
             line.extend(dict(r._mapping) for r in conn.execute(_FOLLOWERS, {
                 "b_root": head["root_execution_id"], "b_url": head["url"],
                 "b_after": head["event_id"], "b_limit": batch - 1,
@@ -368,7 +359,7 @@ def event_material(
     # Workflow events other than the launch carry the workflow's tasks.
     listing = {
         r["execution_id"] for r in deliveries
-        if r["event"].startswith("WORKFLOW_") and r["event"] != "WORKFLOW_LAUNCHED"
+        if carries_tasks(r["event"])
     }
     tasks: dict[str, Row] = {}
     by_workflow: dict[str, list[Row]] = {w: [] for w in listing}
@@ -445,7 +436,7 @@ def has_work(engine: Engine, linger: float = 0.0) -> bool:
         if linger > 0:
             unsent = unsent.where(or_(
                 and_(ev.c.event.not_in(LINGERING_WORKFLOW_EVENTS),
-                     ~ev.c.event.startswith(TASK_EVENT_PREFIX, autoescape=True)),
+                     ~ev.c.event.startswith(TASK_PREFIX, autoescape=True)),
                 ev.c.created_at <= now() - timedelta(seconds=linger),
             ))
         if conn.execute(unsent.limit(1)).first() is not None:

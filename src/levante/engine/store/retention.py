@@ -19,7 +19,7 @@ from levante.engine.models import (
     task_executions,
     workflow_executions,
 )
-from levante.handshake_models import event_deliveries
+from levante.engine.platform_link.tables import event_deliveries
 
 # The engine's final states, by the platform status they are kept as (the policy's names).
 FINAL_STATES = {"succeeded": states.SUCCESS, "failed": states.ERROR,

@@ -1,4 +1,5 @@
-"""Receiver routes: engine events in, idempotently applied (see levante.platform.receiver).
+"""Receiver routes: engine events in, idempotently applied (see
+levante.platform.workflows.receiver).
 
 - ``POST /v1/webhooks/levante``: events of Levante's notifier, authenticated by their
   Standard Webhooks signature (the shared signing secret); no API key needed. A missing or
@@ -23,15 +24,15 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from levante import jsontext
-from levante.handshake_secret import signing_secret
-from levante.platform import receiver
+from levante.contract.signing import SignatureError, signing_secret, verify
+from levante.contract.wire import MISTRAL_RECEIVER_PATH, RECEIVER_PATH
 from levante.platform.api.common import fault, json_response, platform
-from levante.webhooks import SignatureError, verify
+from levante.platform.workflows import receiver
 
 log = logging.getLogger("levante.platform.receiver")
 
-LEVANTE_PATH = "/v1/webhooks/levante"
-MISTRAL_PATH = "/v1/webhooks/mistral"
+LEVANTE_PATH = RECEIVER_PATH
+MISTRAL_PATH = MISTRAL_RECEIVER_PATH
 PUBLIC = frozenset({LEVANTE_PATH, LEVANTE_PATH + "/"})
 
 _secrets: dict[int, str] = {}
@@ -85,7 +86,7 @@ async def _handle(request: Request, require_signature: bool) -> Response:
         log.warning("event for an unknown workflow execution: %s", applied.message)
         return fault(404, applied.message)
     if applied.extra.get("track"):
-        from levante.platform import resultstracker
+        from levante.platform.workflows import tracker as resultstracker
 
         resultstracker.wake_trackers()
     return json_response({"message": applied.message, "execution_id": applied.execution_id,

@@ -19,6 +19,13 @@ from typing import Any, Protocol
 from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
 
+from levante.contract.states import (
+    DONE,
+    PLATFORM_ACTIVE,
+    PLATFORM_STATUSES,
+    PLATFORM_WAITING,
+)
+from levante.contract.wire import ENGINE_RUNNERS, WORKFLOW_RUNNERS
 from levante.platform.configs import store as config_store
 from levante.platform.configs.schema import validated
 from levante.platform.core import store
@@ -33,18 +40,10 @@ from levante.platform.runners import (
     timeout_of,
 )
 
-STATUSES = (
-    "requested", "scheduled", "delayed", "running", "succeeded", "failed", "timeout",
-    "abandoned", "canceling", "canceled", "pausing", "paused", "resuming", "pending",
-)
-DONE = frozenset({"succeeded", "failed", "timeout", "abandoned", "canceled"})
-# Not yet taken by a runner: a cancel ends them at once.
-WAITING = frozenset({"requested", "scheduled", "delayed", "pending", "paused"})
-# Taken by a runner: a cancel asks it to stop the process.
-ACTIVE = frozenset({"running", "canceling", "pausing", "resuming"})
-WORKFLOW_RUNNERS = frozenset({"mistral-v2", "orquesta", "levante-workflow", "action-chain"})
-# Workflows run by the engine: only the engine ends them (its events set their end).
-ENGINE_RUNNERS = frozenset({"mistral-v2", "levante-workflow"})
+# The statuses and runner names are the handshake contract's (levante.contract).
+STATUSES = PLATFORM_STATUSES
+WAITING = PLATFORM_WAITING  # not yet taken by a runner: a cancel ends them at once
+ACTIVE = PLATFORM_ACTIVE  # taken by a runner: a cancel asks it to stop the process
 DEFAULT_TIMEOUT = 600
 
 
@@ -513,7 +512,7 @@ def set_status(
                       "executions can be paused or resumed.")
     if runner in ENGINE_RUNNERS and row["status"] not in DONE:
         # The engine runs it: a cancel or a pause is passed to the engine (the reports of
-        # levante.platform.engine_reporting), an end is refused.
+        # levante.platform.workflows.reports), an end is refused.
         if status == "paused":
             status = "pausing"
         if status == "pausing" and row["status"] in ("pausing", "paused"):
@@ -603,7 +602,7 @@ def re_run(
 
     ``tasks``: re-run those tasks inside the ended workflow execution of the original
     (StackStorm's ``re-run --tasks``), ``reset`` the ones whose with-items results are
-    dropped; the workflow runner carries it out (levante.platform.workflow_rerun)."""
+    dropped; the workflow runner carries it out (levante.platform.workflows.rerun)."""
     if overrides is not None and not isinstance(overrides, dict):
         raise ParameterError("parameters", "parameters must be an object of name to value")
     old = get_execution(db, execution_id)

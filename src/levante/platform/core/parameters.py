@@ -16,11 +16,12 @@ from datetime import date, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
+from levante.contract.wire import PLATFORM_SECRET_MASK
 from levante.platform.core.json_types import is_of_type
 from levante.platform.core.pack_types import ActionMeta
 from levante.platform.core.param_render import RenderProblem, render_parameters
 
-MASK = "********"
+MASK = PLATFORM_SECRET_MASK  # (the contract says how a secret is shown)
 
 _TRUE = {"true", "yes", "y", "on", "1"}
 _FALSE = {"false", "no", "n", "off", "0"}

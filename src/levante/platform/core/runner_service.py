@@ -29,13 +29,20 @@ from typing import Any, TypeVar
 from sqlalchemy import Engine
 
 from levante.config import Config
+from levante.contract.wire import ENGINE_RUNNERS
 from levante.db import faults
 from levante.identity import keys
-from levante.platform import engine_reporting, workflow_launch
-from levante.platform import tracking_store as ts
 from levante.platform.core import executions, store
-from levante.platform.engine_reporting import may_report
-from levante.platform.runners import RunOutcome, RunRequest, action_chain, run_action
+from levante.platform.runners import (
+    RunOutcome,
+    RunRequest,
+    action_chain,
+    run_action,
+    sudo_refusal,
+)
+from levante.platform.workflows import launch as workflow_launch
+from levante.platform.workflows import store as ts
+from levante.platform.workflows.reports import may_report
 
 # Runners whose actions get the pack config (`self.config`).
 CONFIG_RUNNERS = frozenset({"python-script"})
@@ -116,7 +123,7 @@ def _is_launch(row: dict[str, Any]) -> bool:
     """Whether a claimed execution is a workflow action (its runner launches it)."""
     action = row.get("action")
     runner = action.get("runner_type") if isinstance(action, dict) else None
-    return runner in engine_reporting.WORKFLOW_RUNNERS
+    return runner in ENGINE_RUNNERS
 
 
 def _is_chain(row: dict[str, Any]) -> bool:
@@ -187,9 +194,12 @@ def abandon_dead_claims(engine: Engine, own_process: str | None = None) -> list[
 class RunnerService:
     """A Service of role ``runner``."""
 
-    def __init__(self, config: Config, engine: Engine) -> None:
+    def __init__(self, config: Config, engine: Engine,
+                 launcher: workflow_launch.Launcher | None = None) -> None:
         self.name = "platform-runner"
         self.engine = engine
+        # Starts workflow actions on the engine (its settings and caches).
+        self.launcher = launcher or workflow_launch.Launcher.from_config(config, engine)
         self.workers = config.get_int("runner", "workers")
         self.allow_sudo = config.get_bool("runner", "allow_sudo")
         self.poll_interval = config.get_float("runner", "poll_interval")
@@ -511,12 +521,18 @@ class RunnerService:
                 common_libs=self.common_libs,
             )
             bound: float | None = row["timeout"] + TIMEOUT_GRACE_SECONDS
-            if action.runner_type in engine_reporting.WORKFLOW_RUNNERS:
+            if action.runner_type in ENGINE_RUNNERS:
                 bound = max(row["timeout"] + TIMEOUT_GRACE_SECONDS,
                             self.launch_bound + TIMEOUT_GRACE_SECONDS)
             elif action.runner_type == "action-chain":
                 bound = None  # a chain lasts as long as its nodes (each with its timeout)
-            outcome = await asyncio.wait_for(run_action(request, output.add), bound)
+            # (a workflow action is started by this service's launcher; a refused sudo
+            # fails it in run_action as any other)
+            launches = action.runner_type in ENGINE_RUNNERS and not sudo_refusal(
+                action.runner_type, request.parameters, request.allow_sudo)
+            run = self.launcher.launch(request) if launches else run_action(request,
+                                                                              output.add)
+            outcome = await asyncio.wait_for(run, bound)
         except asyncio.CancelledError:
             if token_id is not None:  # not awaited: this task is being cancelled
                 asyncio.get_running_loop().run_in_executor(
@@ -592,7 +608,7 @@ class RunnerService:
     def _record_ended(self) -> None:
         batch, self._ended = self._ended, []
         # Children of workflow tasks end one by one, each with its report to the engine in
-        # the same transaction (levante.platform.engine_reporting).
+        # the same transaction (levante.platform.workflows.reports).
         reported = [b for b in batch if may_report(b[0].get("context"))]
         if reported:
             batch = [b for b in batch if not may_report(b[0].get("context"))]

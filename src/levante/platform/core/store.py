@@ -49,9 +49,9 @@ from levante.db.times import aware as aware
 from levante.db.times import now as now
 from levante.identity import store as identity_store
 from levante.identity.keys import new_id as new_id
-from levante.platform import engine_reporting
 from levante.platform.core.models import actions, execution_output, executions, packs
 from levante.platform.stream import changes as stream
+from levante.platform.workflows import reports as engine_reporting
 
 Row = dict[str, Any]
 

@@ -14,10 +14,9 @@ from datetime import datetime
 from sqlalchemy import Engine, and_, delete, exists, or_, select
 
 from levante.db.connect import writing
-from levante.handshake_models import tracked_executions, workflow_links
 from levante.platform.core.executions import DONE
 from levante.platform.core.models import execution_output, executions
-from levante.platform.report_models import engine_reports
+from levante.platform.workflows.tables import engine_reports, tracked_executions, workflow_links
 
 REPORTS_DONE = ("acknowledged", "rejected")
 

@@ -35,7 +35,7 @@ from levante.platform.core import executions, store
 from levante.platform.core.jinja_render import RenderError, render_value
 from levante.platform.datastore import render as kv_render
 from levante.platform.runners.base import OutputCallback, RunOutcome, RunRequest
-from levante.platform.workflow_launch import WAITING
+from levante.platform.workflows.launch import WAITING
 
 log = logging.getLogger("levante.platform.runner.chain")
 

@@ -8,14 +8,13 @@ from pathlib import Path
 
 import httpx
 
-from levante.handshake_secret import signing_secret
+from levante.contract.signing import signed_headers, signing_secret
 from levante.jsontext import MAX_BODY
 from levante.platform.api.app import create_app
 from levante.platform.core import executions as ex
 from levante.platform.core.pack_registry import register_packs
 from levante.platform.service import ensure_api_key
 from levante.service import HttpService
-from levante.webhooks import signed_headers
 from tests.conftest import free_port
 from tests.integration.platform.service.conftest import (
     Background,

@@ -22,6 +22,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
+from levante.contract import events
 from levante.engine import handoff, platform_actions, states, wakeup
 from levante.engine.actions.base import StdAction
 from levante.engine.core.claims import ClaimedAction
@@ -35,24 +36,12 @@ from levante.engine.languages.graph import TaskNode, WorkflowGraph
 from levante.engine.settings import EngineSettings
 from levante.engine.store import definitions
 from levante.engine.store import executions as store
-from levante.engine.store.outbox import lingers
 
 log = logging.getLogger("levante.engine.step")
 
-WORKFLOW_EVENTS = {
-    states.SUCCESS: "WORKFLOW_SUCCEEDED",
-    states.ERROR: "WORKFLOW_FAILED",
-    states.CANCELLED: "WORKFLOW_CANCELLED",
-    states.PAUSED: "WORKFLOW_PAUSED",
-}
-TASK_EVENTS = {
-    states.RUNNING: "TASK_LAUNCHED",
-    states.SUCCESS: "TASK_SUCCEEDED",
-    states.ERROR: "TASK_FAILED",
-    states.CANCELLED: "TASK_CANCELLED",
-    states.PAUSED: "TASK_PAUSED",
-    states.SKIPPED: "TASK_SKIPPED",
-}
+# state -> the event its change publishes (the contract's map).
+WORKFLOW_EVENTS = events.WORKFLOW_EVENT_OF_STATE
+TASK_EVENTS = events.TASK_EVENT_OF_STATE
 INTERRUPTED = (
     "The action was started by an engine process that stopped before it finished; it is "
     "not run again because the task is not marked safe-rerun."
@@ -488,7 +477,8 @@ class StepBase:
         if any(j["run_at"] <= self.now and not j.get("claimed_by") for j in self.jobs):
             self.shared.wake()
         if self.events:
-            wakeup.events_committed(urgent=not all(lingers(e["event"]) for e in self.events))
+            wakeup.events_committed(
+                urgent=not all(events.lingers(e["event"]) for e in self.events))
 
     def cascade(self, fn: Callable[..., None], *args: Any) -> None:
         """Run ``fn(*args)``, or, when called from within a cascade that runs already, queue

@@ -1,4 +1,5 @@
-"""Every SQL statement of the receiver and the results tracker.
+"""Every SQL statement of the platform's handshake side: the receiver, the results
+tracker, launches and the outbox of reports to the engine (``engine_reports``).
 
 The receiver applies one event in one write transaction (`writing`): read the execution
 and its link, decide, write the status, result and link. On PostgreSQL the execution row is
@@ -9,6 +10,7 @@ SQLite the transaction begins IMMEDIATE, which serialises writers.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -26,14 +28,16 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import aliased
 
 from levante.db.connect import writing
 from levante.db.times import aware as aware
 from levante.db.times import now as now
-from levante.handshake_models import tracked_executions as tr
-from levante.handshake_models import workflow_links as wl
 from levante.platform.core.models import executions as ex
 from levante.platform.stream import changes as stream
+from levante.platform.workflows.tables import engine_reports as er
+from levante.platform.workflows.tables import tracked_executions as tr
+from levante.platform.workflows.tables import workflow_links as wl
 
 Row = dict[str, Any]
 WATCHED_STATUSES = ("requested", "scheduled", "running", "pausing", "paused", "resuming",
@@ -256,3 +260,148 @@ def _chunks(items: Sequence[str], size: int) -> Iterator[list[str]]:
     seq = list(items)
     for i in range(0, len(seq), size):
         yield seq[i:i + size]
+
+
+# --- launches ---------------------------------------------------------------------------------
+
+
+def record_engine_id(db: Engine, execution_id: str, workflow_execution_id: str,
+                     workflow_name: str) -> tuple[str | None, dict[str, Any]] | None:
+    """Put the engine's id in ``context.mistral``; returns the execution's user and its
+    context as it was (None: no such execution)."""
+    with writing(db) as conn:
+        row = conn.execute(select(ex.c.context, ex.c.user)
+                           .where(ex.c.id == execution_id)).first()
+        if row is None:
+            return None
+        before = dict(row.context or {})
+        context = dict(before)
+        mistral = dict(context.get("mistral") or {})
+        mistral.update(execution_id=workflow_execution_id, workflow_name=workflow_name)
+        context["mistral"] = mistral
+        conn.execute(update(ex).where(ex.c.id == execution_id).values(context=context))
+    return (str(row.user) if row.user else None), before
+
+
+def release_claim(db: Engine, execution_id: str) -> None:
+    """The runner no longer holds the execution: its end comes from the engine."""
+    with writing(db) as conn:
+        conn.execute(update(ex).where(ex.c.id == execution_id)
+                     .values(claimed_by=None, lease_until=None))
+
+
+def track_launched(db: Engine, execution_id: str, workflow_execution_id: str,
+                   reason: str) -> None:
+    """Hand the execution to the results tracker and release the runner's claim."""
+    with writing(db) as conn:
+        conn.execute(update(ex).where(ex.c.id == execution_id)
+                     .values(claimed_by=None, lease_until=None))
+        if not add_entry(conn, execution_id, workflow_execution_id, reason):
+            # The silence safety net may have tracked it first (a launch that waits sends
+            # no events): the launch's reason decides what an unknown workflow means.
+            set_reason(conn, execution_id, reason, only_if="silence")
+
+
+# --- reports to the engine (engine_reports) ---------------------------------------------------
+
+REPORT_PENDING = "pending"
+REPORT_ACKNOWLEDGED = "acknowledged"
+
+
+def context_and_action(conn: Connection, execution_id: str) -> Row | None:
+    return _one(conn, select(ex.c.context, ex.c.action).where(ex.c.id == bindparam("b_id")),
+                {"b_id": execution_id})
+
+
+def insert_reports(conn: Connection, rows: Sequence[Row]) -> None:
+    conn.execute(insert(er), list(rows))
+
+
+def insert_report(conn: Connection, row: Row) -> int:
+    """One report; its id."""
+    return int(conn.execute(insert(er).returning(er.c.id), row).scalar_one())
+
+
+def has_pending_report(conn: Connection, target_id: str) -> bool:
+    """Whether a report to the same engine object waits (a new one goes behind it)."""
+    return conn.execute(
+        select(er.c.id).where(er.c.target_id == target_id, er.c.state == REPORT_PENDING)
+        .limit(1)
+    ).first() is not None
+
+
+def children_in(conn: Connection, parent_id: str, statuses: frozenset[str]) -> list[Any]:
+    """The children of an execution in ``statuses`` (id, status, log, context, action)."""
+    return list(conn.execute(
+        select(ex.c.id, ex.c.status, ex.c.log, ex.c.context, ex.c.action)
+        .where(ex.c.parent == parent_id, ex.c.status.in_(sorted(statuses)))
+    ).all())
+
+
+def claim_reports(db: Engine, limit: int, lease: float) -> list[Row]:
+    """Take up to ``limit`` due pending reports that head their line (no earlier pending
+    report for the same engine object), leased for ``lease`` seconds."""
+    stamp = now()
+    earlier = aliased(er)
+    blocked = exists().where(
+        earlier.c.target_id == er.c.target_id,
+        earlier.c.state == REPORT_PENDING,
+        earlier.c.id < er.c.id,
+    )
+    query = (
+        select(er)
+        .where(er.c.state == REPORT_PENDING, er.c.next_attempt_at <= stamp, ~blocked)
+        .order_by(er.c.id)
+        .limit(limit)
+    )
+    with writing(db) as conn:
+        if conn.dialect.name == "postgresql":
+            query = query.with_for_update(of=er, skip_locked=True)
+        rows = [dict(r._mapping) for r in conn.execute(query)]
+        if rows:
+            conn.execute(
+                update(er).where(er.c.id.in_([r["id"] for r in rows]))
+                .values(next_attempt_at=stamp + timedelta(seconds=lease))
+            )
+    return rows
+
+
+@dataclass(frozen=True)
+class ReportOutcome:
+    """How one attempt ended: the new state (pending: try again at ``retry_at``)."""
+
+    report_id: int
+    state: str
+    status: int | None
+    error: str | None
+    retry_at: datetime | None = None
+
+
+def record_reports(db: Engine, outcomes: Sequence[ReportOutcome]) -> None:
+    if not outcomes:
+        return
+    stamp = now()
+    with writing(db) as conn:
+        for o in outcomes:
+            values: Row = {"state": o.state, "last_attempt_at": stamp, "last_status": o.status,
+                           "last_error": o.error, "attempts": er.c.attempts + 1}
+            if o.state == REPORT_ACKNOWLEDGED:
+                values["acknowledged_at"] = stamp
+            if o.state == REPORT_PENDING:
+                values["next_attempt_at"] = o.retry_at or stamp
+            conn.execute(update(er).where(er.c.id == o.report_id).values(**values))
+
+
+def next_report_due(db: Engine) -> datetime | None:
+    with db.connect() as conn:
+        value = conn.execute(
+            select(func.min(er.c.next_attempt_at)).where(er.c.state == REPORT_PENDING)
+        ).scalar()
+    return aware(value)
+
+
+def reports_of(db: Engine, execution_id: str) -> list[Row]:
+    """Every report an execution caused, oldest first (for tests and tracing)."""
+    with db.connect() as conn:
+        return [dict(r._mapping) for r in conn.execute(
+            select(er).where(er.c.execution_id == execution_id).order_by(er.c.id))]

@@ -1,21 +1,30 @@
-"""Standard Webhooks signatures: HMAC-SHA256 over `<id>.<timestamp>.<body>`.
+"""Standard Webhooks signatures: HMAC-SHA256 over `<id>.<timestamp>.<body>`, and the
+secret both services share.
 
 The engine's notifier signs every event it delivers; the platform's receiver verifies
-them. Secrets are `whsec_<base64>` strings; `generate_secret()` makes one.
+them. Secrets are `whsec_<base64>` strings; `generate_secret()` makes one. The shared one
+is `[notifier] signing_secret` when set; otherwise one generated once into the data folder
+(`notifier-signing-secret`, mode 0600), which both services read when they share it.
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import hmac
+import os
 import secrets
 import time
 from collections.abc import Mapping
+from pathlib import Path
+
+from levante.config import Config
 
 SECRET_PREFIX = "whsec_"
 SIGNATURE_VERSION = "v1"
 DEFAULT_TOLERANCE = 300.0
+SECRET_FILE = "notifier-signing-secret"
 
 
 class SignatureError(Exception):
@@ -81,3 +90,33 @@ def verify(
         if version == SIGNATURE_VERSION and hmac.compare_digest(value, expected):
             return message_id
     raise SignatureError("no signature matches")
+
+
+def secret_path(config: Config) -> Path:
+    return config.data_dir / SECRET_FILE
+
+
+def signing_secret(config: Config) -> str:
+    """The configured secret, else the data folder's (made at the first call)."""
+    configured = config.get_str("notifier", "signing_secret")
+    if configured:
+        return configured
+    path = secret_path(config)
+    with contextlib.suppress(FileNotFoundError):
+        existing = path.read_text(encoding="utf-8").strip()
+        if existing:
+            return existing
+    path.parent.mkdir(parents=True, exist_ok=True)
+    candidate = generate_secret()
+    tmp = path.with_name(f".{SECRET_FILE}.{os.getpid()}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(candidate + "\n")
+    try:
+        # link() fails when another process won the race: then its secret is the one.
+        os.link(tmp, path)
+    except FileExistsError:
+        pass
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path.read_text(encoding="utf-8").strip()

@@ -22,9 +22,9 @@ from typing import Any
 
 from sqlalchemy import Engine, select, update
 
-from levante.handshake_models import workflow_links as wl
-from levante.platform import tracking_store as ts
 from levante.platform.core.models import executions as ex
+from levante.platform.workflows import store as ts
+from levante.platform.workflows.tables import workflow_links as wl
 
 log = logging.getLogger("levante.platform.workflow_rerun")
 

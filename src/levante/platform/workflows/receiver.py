@@ -17,33 +17,22 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine
 
-from levante.platform import engine_reporting, tree_status
-from levante.platform import tracking_store as ts
+from levante.contract import body as wire_body
+from levante.contract.events import EVENT_STATES, is_task_event
+from levante.contract.states import (
+    DONE,
+    MISTRAL_RUNNING_DELAYED,
+    RUNNING,
+    STATUS_OF,
+    WIRE_STATES,
+    WORKFLOW_TERMINAL,
+)
+from levante.contract.wire import WORKFLOW_RUNNERS, runner_of
 from levante.platform.core import store as platform_store
-from levante.platform.core.executions import DONE, WORKFLOW_RUNNERS
+from levante.platform.workflows import reports, tree_status
+from levante.platform.workflows import store as ts
 
 log = logging.getLogger("levante.platform.receiver")
-
-STATUS_OF = {
-    "RUNNING": "running",
-    "SUCCESS": "succeeded",
-    "ERROR": "failed",
-    "CANCELLED": "canceled",
-    "PAUSED": "paused",
-}
-TERMINAL = frozenset({"SUCCESS", "ERROR", "CANCELLED"})
-MISTRAL_STATES = frozenset({"IDLE", "WAITING", "RUNNING", "DELAYED", "RUNNING_DELAYED",
-                            "PAUSED", "SUCCESS", "ERROR", "CANCELLED", "SKIPPED"})
-EVENT_STATES = {
-    "WORKFLOW_LAUNCHED": "RUNNING", "WORKFLOW_SUCCEEDED": "SUCCESS",
-    "WORKFLOW_FAILED": "ERROR", "WORKFLOW_CANCELLED": "CANCELLED",
-    "WORKFLOW_PAUSED": "PAUSED", "WORKFLOW_RESUMED": "RUNNING", "WORKFLOW_RERUN": "RUNNING",
-    "TASK_LAUNCHED": "RUNNING", "TASK_SUCCEEDED": "SUCCESS", "TASK_FAILED": "ERROR",
-    "TASK_CANCELLED": "CANCELLED", "TASK_PAUSED": "PAUSED", "TASK_RESUMED": "RUNNING",
-    "TASK_RERUN": "RUNNING", "TASK_SKIPPED": "SKIPPED",
-}
-TASK_FIELDS = ("id", "name", "workflow_execution_id", "workflow_name", "created_at",
-               "updated_at", "state", "state_info", "input", "result", "published")
 
 
 class BadEvent(ValueError):
@@ -93,7 +82,7 @@ def _text(body: Mapping[str, Any], name: str, required: bool = False) -> str | N
 
 def task_entry(task: Mapping[str, Any]) -> dict[str, Any]:
     """A task as the platform keeps it in `result.tasks` (StackStorm's mistral shape)."""
-    return {name: task.get(name) for name in TASK_FIELDS}
+    return {name: task.get(name) for name in wire_body.TASK_FIELDS}
 
 
 def parse_event(body: Any) -> Update:
@@ -106,16 +95,16 @@ def parse_event(body: Any) -> Update:
     seq = body.get("event_id")
     if seq is not None and (isinstance(seq, bool) or not isinstance(seq, int)):
         raise BadEvent("field 'event_id' must be an integer")
-    is_task = event.startswith("TASK_") if event else "workflow_execution_id" in body
+    is_task = is_task_event(event) if event else "workflow_execution_id" in body
     state = _text(body, "state") or (EVENT_STATES.get(event) if event else None)
     if state is None:
         raise BadEvent("field 'state' is missing: a Mistral state is expected")
-    if state not in MISTRAL_STATES:
+    if state not in WIRE_STATES:
         raise BadEvent(f"field 'state': {state!r} is not a Mistral state")
     update = Update(
         workflow_execution_id="",
         kind="task" if is_task else "workflow",
-        state="RUNNING" if state == "RUNNING_DELAYED" else state,
+        state=RUNNING if state == MISTRAL_RUNNING_DELAYED else state,
         state_info=_text(body, "state_info"),
         event=event,
         seq=seq,
@@ -141,8 +130,7 @@ def parse_event(body: Any) -> Update:
 
 def is_workflow(row: Mapping[str, Any]) -> bool:
     """Whether a platform execution (row with its action snapshot) runs a workflow."""
-    action = row.get("action") or {}
-    return isinstance(action, Mapping) and action.get("runner_type") in WORKFLOW_RUNNERS
+    return runner_of(row.get("action")) in WORKFLOW_RUNNERS
 
 
 def engine_id(row: Mapping[str, Any]) -> str | None:
@@ -182,7 +170,7 @@ def _ensure_link(conn: Connection, execution_id: str, wf_id: str) -> dict[str, A
 
 def parse_events(body: Any) -> list[Update]:
     """One event, or a batch `{"events": [...]}` (in order) from Levante's notifier."""
-    if isinstance(body, Mapping) and "events" in body and "id" not in body:
+    if wire_body.is_batch(body):
         events = body["events"]
         if not isinstance(events, list) or not events:
             raise BadEvent("field 'events' must be a non-empty list of events")
@@ -288,7 +276,7 @@ class _Folding:
         if update.kind == "task":
             self._fold_task(update)
             return
-        if update.state in TERMINAL and not update.has_output:
+        if update.state in WORKFLOW_TERMINAL and not update.has_output:
             # Mistral's own notification has no output: the tracker fetches the rest.
             self.track = True
             self.messages.append("The workflow ended; its result will be fetched from the "
@@ -361,7 +349,7 @@ class _Folding:
         changed = bool(values) and ts.update_execution(conn, execution_id, self.old_status,
                                                        values)
         if changed and "status" in values:  # a nested workflow's end, a cancel: same commit
-            engine_reporting.on_status(conn, execution_id, self.status,
+            reports.on_status(conn, execution_id, self.status,
                                        values.get("result", self.result),
                                        context=values.get("context", row["context"]),
                                        action=row["action"])

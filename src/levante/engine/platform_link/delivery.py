@@ -30,38 +30,18 @@ import httpx
 from sqlalchemy import Engine
 
 from levante.config import Config
+from levante.contract import events
+from levante.contract.body import PRIVATE_KEYS, EventBody, TaskBody, batch
+from levante.contract.delivery import EVENTS, Backoff, Verdict, attempt, wait_for_wake
+from levante.contract.signing import signed_headers, signing_secret
 from levante.db import faults
 from levante.engine import platform_actions, wakeup
 from levante.engine.api.encode import fmt_time
 from levante.engine.store import outbox
-from levante.handshake_secret import signing_secret
-from levante.webhooks import signed_headers
 
 log = logging.getLogger("levante.engine.notifier")
 
-WORKFLOW_STATES = {
-    "WORKFLOW_LAUNCHED": "RUNNING",
-    "WORKFLOW_SUCCEEDED": "SUCCESS",
-    "WORKFLOW_FAILED": "ERROR",
-    "WORKFLOW_CANCELLED": "CANCELLED",
-    "WORKFLOW_PAUSED": "PAUSED",
-    "WORKFLOW_RESUMED": "RUNNING",
-    "WORKFLOW_RERUN": "RUNNING",
-}
-TASK_STATES = {
-    "TASK_LAUNCHED": "RUNNING",
-    "TASK_SUCCEEDED": "SUCCESS",
-    "TASK_FAILED": "ERROR",
-    "TASK_CANCELLED": "CANCELLED",
-    "TASK_PAUSED": "PAUSED",
-    "TASK_RESUMED": "RUNNING",
-    "TASK_RERUN": "RUNNING",
-    "TASK_SKIPPED": "SKIPPED",
-}
 LEASE_MARGIN = 5.0  # beyond request_timeout: a dead process's claims are taken over then
-# Never sent: subscriptions carry headers (credentials), params carry the environment.
-PRIVATE_KEYS = frozenset({"params", "env", "notify"})
-ERROR_SNIPPET = 300
 PURGE_EVERY = 600.0  # s between purges of old finished deliveries
 BATCH = 50  # events of one line sent together to a `levante` subscriber
 SQLITE_WATCH = 0.02  # s between looks at PRAGMA data_version (commits of other processes)
@@ -71,9 +51,7 @@ FANOUT_BUSY_PAUSE = 0.002  # s: another transaction held the fan-out; look again
 
 def backoff(attempts: int, initial: float, maximum: float) -> float:
     """Seconds to wait after the `attempts`-th failed attempt (1, 2, ...)."""
-    if attempts < 1:
-        return 0.0
-    return float(min(maximum, initial * (2 ** min(attempts - 1, 60))))
+    return Backoff(initial, maximum).delay(attempts)
 
 
 def retry_time(
@@ -81,10 +59,7 @@ def retry_time(
     max_age: float,
 ) -> datetime | None:
     """When to try again after `attempts` failures, or None when it is time to give up."""
-    when = now + timedelta(seconds=backoff(attempts, initial, maximum))
-    if (when - created_at).total_seconds() > max_age:
-        return None
-    return when
+    return Backoff(initial, maximum, max_age).retry_at(attempts, created_at, now)
 
 
 def _fmt(value: Any) -> str | None:
@@ -92,7 +67,7 @@ def _fmt(value: Any) -> str | None:
     return fmt_time(value) if isinstance(value, datetime) else None
 
 
-def task_view(row: Mapping[str, Any]) -> dict[str, Any]:
+def task_view(row: Mapping[str, Any]) -> TaskBody:
     """A task as events (and the platform's `result.tasks`) carry it."""
     return {
         "id": row["id"],
@@ -113,7 +88,7 @@ def task_view(row: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def event_body(delivery: Mapping[str, Any], material: Mapping[str, Any]) -> dict[str, Any]:
+def event_body(delivery: Mapping[str, Any], material: Mapping[str, Any]) -> EventBody:
     """The JSON body of one delivery (identical for every subscriber of the event)."""
     name = delivery["event"]
     event = material["events"].get(delivery["event_id"]) or {}
@@ -123,15 +98,15 @@ def event_body(delivery: Mapping[str, Any], material: Mapping[str, Any]) -> dict
     wf = workflows.get(delivery["execution_id"]) or {}
     root = workflows.get(delivery["root_execution_id"]) or wf
     body: dict[str, Any]
-    if name.startswith("TASK_"):
+    if events.is_task_event(name):
         task = material["tasks"].get(delivery["task_execution_id"])
-        body = task_view(task) if task else {
+        body = dict(task_view(task)) if task else {
             "id": delivery["task_execution_id"],
             "workflow_execution_id": delivery["execution_id"],
             "root_execution_id": delivery["root_execution_id"],
         }
         body.update({k: v for k, v in payload.items() if k not in PRIVATE_KEYS})
-        body["state"] = TASK_STATES.get(name, body.get("state"))
+        body["state"] = events.TASK_EVENT_STATES.get(name, body.get("state"))
     else:
         body = {
             "id": delivery["execution_id"],
@@ -147,8 +122,9 @@ def event_body(delivery: Mapping[str, Any], material: Mapping[str, Any]) -> dict
             "updated_at": _fmt(wf.get("updated_at")),
         }
         body.update({k: v for k, v in payload.items() if k not in PRIVATE_KEYS})
-        body["state"] = WORKFLOW_STATES.get(name, body.get("state") or wf.get("state"))
-        if name != "WORKFLOW_LAUNCHED":
+        body["state"] = events.WORKFLOW_EVENT_STATES.get(
+            name, body.get("state") or wf.get("state"))
+        if events.carries_tasks(name):
             # (an output without `output:` is the whole context, inputs included)
             body["output"] = platform_actions.mask_input(wf.get("output") or {},
                                                          wf.get("params"))
@@ -163,7 +139,7 @@ def event_body(delivery: Mapping[str, Any], material: Mapping[str, Any]) -> dict
     secrets = platform_actions.secret_values(wf.get("params"), wf.get("input"))
     if secrets:
         body = platform_actions.scrub(body, secrets)
-    return body
+    return body  # type: ignore[return-value]  # (built as a dict, shaped as EventBody)
 
 
 def message_id(line: Sequence[Mapping[str, Any]]) -> str:
@@ -174,13 +150,13 @@ def message_id(line: Sequence[Mapping[str, Any]]) -> str:
 
 def _line(delivery: Mapping[str, Any], after: bool) -> str:
     wf_id = delivery["execution_id"]
-    target = delivery["subscriber"]
-    if delivery["event"].startswith("TASK_"):
-        verb = "is processed" if after else "will be processed"
-        return (f"[{wf_id}] The task event {delivery['event']} for "
-                f"{delivery['task_execution_id']} {verb} for {target}.")
-    verb = "is published" if after else "will be published"
-    return f"[{wf_id}] The workflow event {delivery['event']} for {wf_id} {verb} to {target}."
+    lines = EVENTS.after if after else EVENTS.before
+    if events.is_task_event(delivery["event"]):
+        return lines["task"].format(wf=wf_id, event=delivery["event"],
+                                    subject=delivery["task_execution_id"],
+                                    target=delivery["subscriber"])
+    return lines["workflow"].format(wf=wf_id, event=delivery["event"], subject=wf_id,
+                                    target=delivery["subscriber"])
 
 
 class DeliveryService:
@@ -196,6 +172,7 @@ class DeliveryService:
         self.initial = config.get_float("notifier", "initial_backoff")
         self.maximum = config.get_float("notifier", "max_backoff")
         self.max_age = config.get_float("notifier", "max_retry_age")
+        self.backoff = Backoff(self.initial, self.maximum, self.max_age)
         self.poll = config.get_float("notifier", "poll_interval")
         self.timeout = config.get_float("notifier", "request_timeout")
         self.concurrency = config.get_int("notifier", "concurrency")
@@ -362,12 +339,7 @@ class DeliveryService:
             if left <= 0:
                 return
             slice_ = min(left, SQLITE_WATCH) if self._watch is not None else left
-            waiter = asyncio.create_task(self._wake.wait())
-            stopper = asyncio.create_task(stopping.wait())
-            await asyncio.wait({waiter, stopper}, timeout=slice_,
-                               return_when=asyncio.FIRST_COMPLETED)
-            waiter.cancel()
-            stopper.cancel()
+            await wait_for_wake(self._wake, stopping, slice_)
             # (while attempts are in flight, their outcomes' rounds find any new work)
             if self._watch is not None and not self._in_flight and self._data_changed():
                 with contextlib.suppress(Exception):
@@ -441,23 +413,18 @@ class DeliveryService:
                 if logging_info:
                     log.info(_line(delivery, after=True))
                 continue
-            retry_at = retry_time(
-                delivery["attempts"] + 1, delivery["created_at"], outbox.now(), self.initial,
-                self.maximum, self.max_age,
-            )
+            retry_at = self.backoff.retry_at(delivery["attempts"] + 1, delivery["created_at"],
+                                             outbox.now())
             outcomes.append(outbox.Outcome(delivery["id"], False, status, error, duration,
                                            retry_at))
         if not ok:
             retry_at = outcomes[0].retry_at
             if retry_at is None:
-                log.error("[%s] Giving up the event %s (id %s) to %s after %d attempt(s): %s",
-                          head["execution_id"], head["event"], head["event_id"],
-                          head["subscriber"], head["attempts"] + 1, error)
+                log.error(EVENTS.give_up, head["execution_id"], head["event"],
+                          head["event_id"], head["subscriber"], head["attempts"] + 1, error)
             else:
-                log.warning("[%s] The event %s (id %s) could not be delivered to %s "
-                            "(attempt %d): %s; next attempt at %s", head["execution_id"],
-                            head["event"], head["event_id"], head["subscriber"],
-                            head["attempts"] + 1, error,
+                log.warning(EVENTS.retry, head["execution_id"], head["event"],
+                            head["event_id"], head["subscriber"], head["attempts"] + 1, error,
                             retry_at.isoformat(timespec="milliseconds"))
         try:
             await self.step(outcomes)
@@ -477,24 +444,19 @@ class DeliveryService:
         """POST one line of deliveries (one event, or a batch for `levante`); never
         raises. Returns (acknowledged, HTTP status, error, milliseconds)."""
         started = time.perf_counter()
-        status: int | None = None
         head = line[0]
         try:
             bodies = [event_body(d, material) for d in line]
-            payload = bodies[0] if len(bodies) == 1 else {"events": bodies}
+            payload = batch(bodies)
             body = json.dumps(payload, default=str).encode("utf-8")
             headers = {"content-type": "application/json", **dict(head["headers"] or {})}
             headers.update(signed_headers(self.secret, message_id(line), body))
-            response = await self.client.post(head["url"], content=body, headers=headers)
-            status = response.status_code
-            if 200 <= status < 300:
-                return True, status, None, _ms(started)
-            error = f"HTTP {status}: {response.text[:ERROR_SNIPPET]}"
-        except httpx.HTTPError as exc:
-            error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+            answer = await attempt(EVENTS, self.client, head["url"], content=body,
+                                   headers=headers)
         except Exception as exc:  # a body that cannot be built must not stop the worker
-            error = f"{type(exc).__name__}: {exc}"
-        return False, status, error, _ms(started)
+            return False, None, f"{type(exc).__name__}: {exc}", _ms(started)
+        ok = answer.verdict(EVENTS) is Verdict.DELIVERED
+        return ok, answer.status, answer.error, _ms(started)
 
     async def _listen(self, stopping: asyncio.Event) -> None:
         """On PostgreSQL, LISTEN for commits of other processes."""

@@ -25,7 +25,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-import threading
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from contextvars import ContextVar
@@ -35,17 +34,17 @@ from typing import Any, TypeVar
 
 import httpx
 import yaml
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Engine
 
 from levante.config import Config
+from levante.contract import wire
 from levante.db import faults
 from levante.http_client import loop_client
 from levante.identity.keys import service_key
-from levante.platform import tracking_store as ts
-from levante.platform import workflow_rerun
-from levante.platform.core.models import executions as ex
-from levante.platform.engine_auth import engine_headers
 from levante.platform.runners.base import RunOutcome, RunRequest, Status
+from levante.platform.workflows import rerun as workflow_rerun
+from levante.platform.workflows import store as ts
+from levante.platform.workflows.engine_auth import engine_headers
 
 log = logging.getLogger("levante.platform.workflow_launch")
 T = TypeVar("T")
@@ -54,7 +53,6 @@ T = TypeVar("T")
 HANDED_OVER: Status = "running"
 RUNNER_PARAMETERS = frozenset({"context", "skip_notify", "task", "workflow"})
 ENGINE_KEY_FILE = "engine_api_key"
-RECEIVER_PATH = "/v1/webhooks/levante"
 NAMESPACE = uuid.UUID("6c657661-6e74-6500-8000-776f726b666c")  # ids of launched workflows
 REQUEST_TIMEOUT = 30.0
 INITIAL_BACKOFF = 0.25  # s, doubled after each failed attempt up to launch_max_backoff
@@ -100,9 +98,9 @@ class Definition:
     workbook: str | None = None
 
 
-@dataclass
+@dataclass(frozen=True)
 class Settings:
-    """What launches need from the platform's configuration (set by :func:`configure`)."""
+    """What launches need from the platform's configuration."""
 
     config: Config
     db: Engine
@@ -112,27 +110,16 @@ class Settings:
     request_timeout: float = REQUEST_TIMEOUT
     max_backoff: float = 10.0
 
-
-_settings: Settings | None = None
-_registered: dict[tuple[str, str], str] = {}  # (engine URL, definition name) -> text digest
-_lock = threading.Lock()
-
-
-def configure(config: Config, db: Engine) -> Settings:
-    """Remember where the engine and this platform are (the runner role calls this)."""
-    global _settings
-    _settings = Settings(config, db, config.public_url("engine"), config.public_url("api"),
-                         retry_seconds=config.get_float("runner", "launch_retry_seconds"),
-                         request_timeout=config.get_float("runner", "launch_request_timeout"),
-                         max_backoff=config.get_float("runner", "launch_max_backoff"))
-    return _settings
+    @classmethod
+    def from_config(cls, config: Config, db: Engine) -> Settings:
+        return cls(config, db, config.public_url("engine"), config.public_url("api"),
+                   retry_seconds=config.get_float("runner", "launch_retry_seconds"),
+                   request_timeout=config.get_float("runner", "launch_request_timeout"),
+                   max_backoff=config.get_float("runner", "launch_max_backoff"))
 
 
-def settings() -> Settings:
-    if _settings is None:
-        raise LaunchError("the workflow runner is not configured: the platform's runner "
-                          "service configures it at start")
-    return _settings
+# (engine URL, definition name) -> digest of the text registered there by this launcher
+Registered = dict[tuple[str, str], str]
 
 
 # --- the definition -----------------------------------------------------------------------
@@ -150,28 +137,31 @@ def _wanted(names: list[str], wanted: str | None, prefix: str, where: str) -> st
                       "to run with the 'workflow' parameter")
 
 
-_parsed_cache: dict[str, tuple[str, Any]] = {}  # path -> (text, parsed), last read
+Parsed = dict[str, tuple[str, Any]]  # path -> (text, parsed), last read
 
 
-def _parsed(path: Path, text: str) -> Any:
+def _parsed(path: Path, text: str, cache: Parsed | None) -> Any:
     """The YAML of a workflow file, parsed again only when its text changed (parsing is
     most of a launch's own cost; the file itself is read each time, so edits count)."""
     key = str(path)
-    hit = _parsed_cache.get(key)
+    hit = cache.get(key) if cache is not None else None
     if hit is not None and hit[0] == text:
         return hit[1]
     try:
         doc = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise LaunchError(f"{path}: is not valid YAML: {exc}") from None
-    if len(_parsed_cache) > 1000:
-        _parsed_cache.clear()
-    _parsed_cache[key] = (text, doc)
+    if cache is not None:
+        if len(cache) > 1000:
+            cache.clear()
+        cache[key] = (text, doc)
     return doc
 
 
-def read_definition(entry_point: str, wanted: str | None = None) -> Definition:
-    """The workflow YAML of an action, and which workflow in it to start."""
+def read_definition(entry_point: str, wanted: str | None = None,
+                    cache: Parsed | None = None) -> Definition:
+    """The workflow YAML of an action, and which workflow in it to start (``cache``: the
+    launcher's parsed files)."""
     if not entry_point:
         raise LaunchError("the action has no entry_point: a workflow YAML in its pack is "
                           "expected")
@@ -180,7 +170,7 @@ def read_definition(entry_point: str, wanted: str | None = None) -> Definition:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise LaunchError(f"{path}: cannot be read ({exc.strerror or exc})") from None
-    doc = _parsed(path, text)
+    doc = _parsed(path, text, cache)
     if not isinstance(doc, Mapping) or str(doc.get("version")) != "2.0":
         raise LaunchError(f"{path}: is not a Mistral v2 definition (version: '2.0' expected)")
     if isinstance(doc.get("workflows"), Mapping) and isinstance(doc.get("name"), str):
@@ -225,29 +215,13 @@ def record_engine_id(db: Engine, execution_id: str, workflow_execution_id: str,
                      workflow_name: str) -> tuple[str | None, dict[str, Any]]:
     """Put the engine's id in ``context.mistral`` before the workflow starts; returns
     the execution's user (the workflow runs as that user) and its context as it was."""
-    from levante.platform.core.store import writing
-
-    with writing(db) as conn:
-        row = conn.execute(select(ex.c.context, ex.c.user)
-                           .where(ex.c.id == execution_id)).first()
-        if row is None:
-            raise LaunchError(f'execution "{execution_id}" cannot be found')
-        before = dict(row.context or {})
-        context = dict(before)
-        mistral = dict(context.get("mistral") or {})
-        mistral.update(execution_id=workflow_execution_id, workflow_name=workflow_name)
-        context["mistral"] = mistral
-        conn.execute(update(ex).where(ex.c.id == execution_id).values(context=context))
-    return (str(row.user) if row.user else None), before
+    found = ts.record_engine_id(db, execution_id, workflow_execution_id, workflow_name)
+    if found is None:
+        raise LaunchError(f'execution "{execution_id}" cannot be found')
+    return found
 
 
-def release_claim(db: Engine, execution_id: str) -> None:
-    """The runner no longer holds the execution: its end comes from the engine."""
-    from levante.platform.core.store import writing
-
-    with writing(db) as conn:
-        conn.execute(update(ex).where(ex.c.id == execution_id)
-                     .values(claimed_by=None, lease_until=None))
+release_claim = ts.release_claim
 
 
 # --- the engine's API -----------------------------------------------------------------------
@@ -278,11 +252,14 @@ class EngineClient:
 
     def __init__(self, base_url: str, http: httpx.AsyncClient,
                  headers: Mapping[str, str] | None = None,
-                 request_timeout: float = REQUEST_TIMEOUT) -> None:
+                 request_timeout: float = REQUEST_TIMEOUT,
+                 registered: Registered | None = None) -> None:
         self.base_url = base_url.rstrip("/")
         self.http = http
         self.auth = dict(headers or {})
         self.request_timeout = request_timeout
+        # What this client's launcher registered already (None: nothing remembered).
+        self.registered: Registered = {} if registered is None else registered
 
     async def _call(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         kwargs["headers"] = {**self.auth, **(kwargs.get("headers") or {})}
@@ -306,7 +283,7 @@ class EngineClient:
         name = definition.workbook or definition.workflow_name
         key = (self.base_url, name)
         digest = hashlib.sha256(definition.text.encode("utf-8")).hexdigest()
-        if not force and _registered.get(key) == digest:
+        if not force and self.registered.get(key) == digest:
             return
         path = "/v2/workbooks" if definition.workbook else "/v2/workflows"
         headers = {"content-type": "text/plain"}
@@ -320,7 +297,7 @@ class EngineClient:
         if response.status_code >= 300:
             raise EngineRefused(f"the engine refused the definition of {name}: "
                                 f"{_fault(response)}", response.status_code)
-        _registered[key] = digest
+        self.registered[key] = digest
 
     async def start(self, body: Mapping[str, Any]) -> dict[str, Any]:
         """Start the workflow under the id in ``body`` (an id the engine knows already
@@ -399,14 +376,14 @@ def start_body(request: RunRequest, definition: Definition, found: Settings,
             "st2_execution_id": execution_id,
             "st2_liveaction_id": execution_id,
             "st2_action_api_url": f"{found.api_url}/v1",
-            "levante": {
+            wire.ENV_KEY: {
                 "execution_id": execution_id,
-                "callback_url": f"{found.api_url}{RECEIVER_PATH}",
+                "callback_url": f"{found.api_url}{wire.RECEIVER_PATH}",
                 "api_url": found.api_url,
                 "credential": credential,
             },
         },
-        "notify": [{"type": "levante"}],
+        "notify": [{"type": wire.SUBSCRIBER}],
     }
     task = request.parameters.get("task")
     if isinstance(task, str) and task:
@@ -415,7 +392,7 @@ def start_body(request: RunRequest, definition: Definition, found: Settings,
     secret = sorted(n for n, spec in request.action.parameters.items()
                     if spec.get("secret") is True and n in wf_input)
     if secret:  # the engine shows these inputs masked, as the platform does
-        params["env"]["levante"]["secret_input"] = secret
+        params["env"][wire.ENV_KEY]["secret_input"] = secret
     return {
         "id": engine_execution_id(execution_id),
         "workflow_name": definition.workflow_name,
@@ -450,16 +427,7 @@ def add_st2_context(body: dict[str, Any], request: RunRequest, found: Settings,
     env["__actions"] = actions
 
 
-def track_launched(db: Engine, execution_id: str, workflow_execution_id: str,
-                   reason: str) -> None:
-    """Hand the execution to the results tracker and release the runner's claim."""
-    with ts.writing(db) as conn:
-        conn.execute(update(ex).where(ex.c.id == execution_id)
-                     .values(claimed_by=None, lease_until=None))
-        if not ts.add_entry(conn, execution_id, workflow_execution_id, reason):
-            # The silence safety net may have tracked it first (a launch that waits sends
-            # no events): the launch's reason decides what an unknown workflow means.
-            ts.set_reason(conn, execution_id, reason, only_if="silence")
+track_launched = ts.track_launched
 
 
 async def _start(client: EngineClient, definition: Definition, body: Mapping[str, Any],
@@ -523,18 +491,42 @@ async def _after_retries(client: EngineClient, exc: EngineUnavailable, found: Se
                       f"([runner] launch_retry_seconds)")
 
 
-async def launch(request: RunRequest) -> RunOutcome:
-    """Start the workflow of ``request`` on the engine; the outcome is ``running`` (handed
-    over to the receiver) or ``failed`` with the reason."""
+class Launcher:
+    """The launches of one platform runner service: its settings and its caches (the
+    definitions registered on the engine, the parsed workflow files). Built once by the
+    runner role (:func:`levante.platform.service.runner_services`) and passed in."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.registered: Registered = {}
+        self.parsed: Parsed = {}
+
+    @classmethod
+    def from_config(cls, config: Config, db: Engine) -> Launcher:
+        return cls(Settings.from_config(config, db))
+
+    def client(self, headers: Mapping[str, str]) -> EngineClient:
+        found = self.settings
+        return EngineClient(found.engine_url, _http(), headers, found.request_timeout,
+                            self.registered)
+
+    async def launch(self, request: RunRequest) -> RunOutcome:
+        """Start the workflow of ``request`` on the engine; the outcome is ``running``
+        (handed over to the receiver) or ``failed`` with the reason."""
+        return await _launch(self, request)
+
+
+async def _launch(launcher: Launcher, request: RunRequest) -> RunOutcome:
     try:
-        found = settings()
+        found = launcher.settings
         rerun = await asyncio.to_thread(workflow_rerun.rerun_request, found.db,
                                         request.execution_id)
         if rerun is not None:
-            return await _rerun(request, found, *rerun)
+            return await _rerun(launcher, request, *rerun)
         wanted = request.parameters.get("workflow")
         definition = read_definition(request.action.entry_point,
-                                     wanted if isinstance(wanted, str) else None)
+                                     wanted if isinstance(wanted, str) else None,
+                                     launcher.parsed)
         # The launch's own writes wait out a database that refuses writes for a while
         # (a launch that fails on one would end `failed` while, for the release after
         # the start, its workflow runs on the engine).
@@ -551,7 +543,7 @@ async def launch(request: RunRequest) -> RunOutcome:
         headers = await faults.retry_writes_async(
             lambda: engine_headers(found.config, found.db, user), limit,
             "the engine key", log, tag)
-        client = EngineClient(found.engine_url, _http(), headers, found.request_timeout)
+        client = launcher.client(headers)
         try:
             started = await _start(client, definition, body, found, request.execution_id)
         except EngineUnavailable as exc:
@@ -569,15 +561,16 @@ async def launch(request: RunRequest) -> RunOutcome:
     return RunOutcome(HANDED_OVER, {"tasks": [], "workflow_execution_id": started.get("id")})
 
 
-async def _rerun(request: RunRequest, found: Settings, original_id: str, tasks: list[str],
-                 reset: list[str]) -> RunOutcome:
+async def _rerun(launcher: Launcher, request: RunRequest, original_id: str,
+                 tasks: list[str], reset: list[str]) -> RunOutcome:
     """Re-run tasks of the original's workflow execution (see
-    :mod:`levante.platform.workflow_rerun`) instead of starting a new one."""
+    :mod:`levante.platform.workflows.rerun`) instead of starting a new one."""
     try:
+        found = launcher.settings
         wf_id, user = await asyncio.to_thread(workflow_rerun.original_workflow, found.db,
                                               original_id)
         headers = await asyncio.to_thread(engine_headers, found.config, found.db, user)
-        client = EngineClient(found.engine_url, _http(), headers, found.request_timeout)
+        client = launcher.client(headers)
         await workflow_rerun.rerun(client, found.db, request.execution_id, original_id,
                                    wf_id, tasks, reset)
         await asyncio.to_thread(release_claim, found.db, request.execution_id)

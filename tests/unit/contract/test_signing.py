@@ -6,7 +6,7 @@ import base64
 
 import pytest
 
-from levante.webhooks import SignatureError, generate_secret, sign, signed_headers, verify
+from levante.contract.signing import SignatureError, generate_secret, sign, signed_headers, verify
 
 # A vector computed independently with openssl:
 #   printf 'msg_1.1700000000.{"a":1}' | openssl dgst -sha256 -hmac 'key' -binary | base64

@@ -5,8 +5,9 @@ the workflow-action children (platform executions whose runner is a workflow), a
 child that pauses pauses its parent; a resume cascades down to paused children and up to
 a paused parent.
 
-Called from :func:`levante.platform.engine_reporting.on_status`, in the transaction that
-changes an execution's status; each change it makes goes through ``on_status`` again, so
+Called from :func:`levante.platform.workflows.reports.on_status`, in the transaction that
+changes an execution's status; each change it makes goes through ``on_status`` again
+(passed in as ``on_change``: this module imports no caller), so
 the tree settles level by level (loops: an execution changes only from the statuses
 named, so nothing is done twice).
 """
@@ -15,26 +16,30 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import Connection, func, select, update
 
+from levante.contract.states import DONE
+from levante.contract.states import PLATFORM_ACTIVE as ACTIVE
+from levante.contract.wire import WORKFLOW_RUNNERS
+from levante.contract.wire import runner_of as _runner_type
 from levante.platform.core.models import executions as ex
+
+# (ACTIVE: children that keep a canceling (pausing) parent from being canceled (paused).
+# WORKFLOW_RUNNERS: a runner other than the engine's (action-chain) carries out
+# pausing/resuming of its own executions itself.)
 from levante.platform.stream import changes as stream
 
-DONE = frozenset({"succeeded", "failed", "timeout", "abandoned", "canceled"})
-# Children that keep a canceling (pausing) parent from being canceled (paused).
-ACTIVE = frozenset({"running", "canceling", "pausing", "resuming"})
-# Executions that start others (as levante.platform.core.executions.WORKFLOW_RUNNERS; not
-# imported: that module imports this one through the store). A runner other than the
-# engine's (action-chain) carries out pausing/resuming of its own executions itself.
-WORKFLOW_RUNNERS = frozenset({"mistral-v2", "orquesta", "levante-workflow", "action-chain"})
 # What the engine said of the workflow (result.extra.state) -> the status it settles in.
 SETTLED = {"canceling": ("CANCELLED", "canceled"), "pausing": ("PAUSED", "paused")}
 
 
-def _runner_type(action: Any) -> str:
-    return str(action.get("runner_type") or "") if isinstance(action, Mapping) else ""
+class OnChange(Protocol):
+    """What a change of status calls for (``reports.on_status``)."""
+
+    def __call__(self, conn: Connection, execution_id: str, status: str, result: Any = None,
+                 *, context: Any = None, action: Any = None) -> int: ...
 
 
 def _iso(value: datetime) -> str:
@@ -49,11 +54,9 @@ def active_children(conn: Connection, parent_id: str) -> int:
     ).scalar() or 0)
 
 
-def _move(conn: Connection, execution_id: str, old: str, new: str,
+def _move(conn: Connection, on_change: OnChange, execution_id: str, old: str, new: str,
           values: dict[str, Any] | None = None) -> bool:
     """Compare-and-set ``old`` -> ``new`` with a log entry; then on_status of the change."""
-    from levante.platform import engine_reporting
-
     row = conn.execute(select(ex.c.log, ex.c.context, ex.c.action, ex.c.result)
                        .where(ex.c.id == execution_id, ex.c.status == old)).first()
     if row is None:
@@ -68,12 +71,12 @@ def _move(conn: Connection, execution_id: str, old: str, new: str,
                            .values(**fields)).rowcount
     if changed:
         stream.record(conn, "update", [execution_id])
-        engine_reporting.on_status(conn, execution_id, new, row.result, context=row.context,
-                                   action=row.action)
+        on_change(conn, execution_id, new, row.result, context=row.context,
+                  action=row.action)
     return bool(changed)
 
 
-def settle(conn: Connection, execution_id: str) -> None:
+def settle(conn: Connection, execution_id: str, on_change: OnChange) -> None:
     """A ``canceling``/``pausing`` workflow that the engine already canceled/paused and
     that has no active child any more becomes ``canceled``/``paused``."""
     row = conn.execute(select(ex.c.status, ex.c.result)
@@ -86,7 +89,7 @@ def settle(conn: Connection, execution_id: str) -> None:
         return
     if active_children(conn, execution_id):
         return
-    _move(conn, execution_id, row.status, final)
+    _move(conn, on_change, execution_id, row.status, final)
 
 
 def _children(conn: Connection, parent_id: str, statuses: frozenset[str]) -> list[Any]:
@@ -121,7 +124,7 @@ def concerns_tree(status: str, context: Any) -> bool:
 
 
 def after_change(conn: Connection, execution_id: str, status: str, action: Any,
-                 context: Any = None) -> None:
+                 context: Any, on_change: OnChange) -> None:
     """What a change of ``execution_id`` to ``status`` calls for in its tree."""
     if action is None and status in ("pausing", "paused", "resuming"):
         action = conn.execute(select(ex.c.action).where(ex.c.id == execution_id)).scalar()
@@ -129,19 +132,20 @@ def after_change(conn: Connection, execution_id: str, status: str, action: Any,
     if status == "pausing" and is_workflow:
         for child in _children(conn, execution_id, frozenset({"running"})):
             if _runner_type(child.action) in WORKFLOW_RUNNERS:
-                _move(conn, child.id, "running", "pausing")
+                _move(conn, on_change, child.id, "running", "pausing")
     if status == "resuming" and is_workflow:
         for child in _children(conn, execution_id, frozenset({"paused", "pausing"})):
             if _runner_type(child.action) in WORKFLOW_RUNNERS:
-                _move(conn, child.id, child.status, "resuming")
+                _move(conn, on_change, child.id, child.status, "resuming")
     if status not in DONE and status not in ("paused", "pausing", "resuming"):
         return
     parent = _parent_of(conn, execution_id, context)
     if parent is None or _runner_type(parent.action) not in WORKFLOW_RUNNERS:
         return
     if status in ("pausing", "paused") and is_workflow and parent.status == "running":
-        _move(conn, parent.id, "running", "pausing")  # a child that pauses pauses its parent
+        # a child that pauses pauses its parent
+        _move(conn, on_change, parent.id, "running", "pausing")
     elif status == "resuming" and parent.status in ("paused", "pausing"):
-        _move(conn, parent.id, parent.status, "resuming")
+        _move(conn, on_change, parent.id, parent.status, "resuming")
     elif status in DONE or status == "paused":
-        settle(conn, parent.id)
+        settle(conn, parent.id, on_change)

@@ -1,10 +1,13 @@
-"""Tables of the handshake between engine and platform.
+"""The platform's tables of the handshake (migrations 0005 and 0006 create them).
 
-Engine side: `event_deliveries`, one row per (outbox event, subscriber), so that each
-subscriber of an event has its own attempts, backoff and acknowledgement.
-Platform side: `workflow_links` (platform execution <-> engine workflow execution, with the
-last event applied, for idempotency and the silence safety net) and `tracked_executions`
-(entries of the results tracker). Migration 0005 creates exactly these.
+`workflow_links`: platform execution <-> engine workflow execution, with the last event
+applied (for idempotency and the silence safety net). `tracked_executions`: entries of
+the results tracker. `engine_reports`: the outbox of reports to the engine, one row per
+message the engine must receive: the end of a child execution that a workflow
+task started (``PUT /v2/action_executions/<id>``), or a status change asked of a workflow
+execution on the platform (``PUT /v2/executions/<id>``: cancel, pause, resume). A row is
+written in the transaction of the status change that caused it and is sent until the
+engine acknowledges it, so no report is lost when the engine is down or slow.
 """
 
 from __future__ import annotations
@@ -28,34 +31,31 @@ def _big_id() -> BigInteger:
     return BigInteger().with_variant(Integer, "sqlite")
 
 
-event_deliveries = Table(
-    "event_deliveries",
+engine_reports = Table(
+    "engine_reports",
     metadata,
     Column("id", _big_id(), primary_key=True, autoincrement=True),
-    Column("event_id", _big_id(), nullable=False),
-    Column("event", String(32), nullable=False),
-    Column("execution_id", String(36), nullable=False),
-    Column("root_execution_id", String(36), nullable=False),
-    Column("task_execution_id", String(36), nullable=True),
-    # levante (the platform's receiver) or webhook (Mistral's publisher, any receiver).
-    Column("subscriber", String(16), nullable=False),
+    # The platform execution whose status change caused the report.
+    Column("execution_id", String(24), nullable=False),
+    # action (PUT /v2/action_executions/<target_id>) or workflow (PUT /v2/executions/<id>).
+    Column("kind", String(16), nullable=False),
+    Column("target_id", String(36), nullable=False),
+    # Where to send it; empty: the engine URL of the configuration + the usual path.
     Column("url", Text, nullable=False),
-    Column("headers", JSON, nullable=False),
-    # pending, delivered, failed (given up after [notifier] max_retry_age).
-    Column("state", String(12), nullable=False),
+    Column("body", JSON, nullable=False),
+    # pending, acknowledged (2xx, or the engine already had it), rejected (4xx: never sent
+    # again; last_error says why).
+    Column("state", String(16), nullable=False),
     Column("attempts", Integer, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
     # When pending: the next attempt is due (or the lease of an attempt in flight ends).
     Column("next_attempt_at", DateTime(timezone=True), nullable=False),
-    Column("first_attempt_at", DateTime(timezone=True), nullable=True),
     Column("last_attempt_at", DateTime(timezone=True), nullable=True),
-    Column("delivered_at", DateTime(timezone=True), nullable=True),
+    Column("acknowledged_at", DateTime(timezone=True), nullable=True),
     Column("last_status", Integer, nullable=True),
     Column("last_error", Text, nullable=True),
-    Column("last_duration_ms", Integer, nullable=True),
-    Index("ix_event_deliveries_state_next_attempt_at", "state", "next_attempt_at"),
-    Index("ix_event_deliveries_root_execution_id_state", "root_execution_id", "state"),
-    Index("ix_event_deliveries_event_id", "event_id"),
+    Index("ix_engine_reports_state_next_attempt_at", "state", "next_attempt_at"),
+    Index("ix_engine_reports_execution_id", "execution_id"),
 )
 
 workflow_links = Table(
@@ -82,4 +82,4 @@ tracked_executions = Table(
     Column("last_error", Text, nullable=True),
 )
 
-HANDSHAKE_TABLES = (event_deliveries, workflow_links, tracked_executions)
+WORKFLOW_TABLES = (workflow_links, tracked_executions, engine_reports)

@@ -26,12 +26,14 @@ import httpx
 from sqlalchemy import Engine
 
 from levante.config import Config
+from levante.contract.delivery import wait_for_wake
+from levante.contract.states import DONE, STATUS_OF, WIRE_STATES, WORKFLOW_TERMINAL
+from levante.contract.states import PLATFORM_ACTIVE as ACTIVE
 from levante.db import faults
-from levante.platform import receiver
-from levante.platform import tracking_store as ts
 from levante.platform.core import store as platform_store
-from levante.platform.core.executions import ACTIVE, DONE
-from levante.platform.engine_auth import engine_headers
+from levante.platform.workflows import receiver
+from levante.platform.workflows import store as ts
+from levante.platform.workflows.engine_auth import engine_headers
 
 log = logging.getLogger("levante.platform.resultstracker")
 
@@ -313,7 +315,7 @@ class ResultsTracker:
         statuses = (await asyncio.to_thread(platform_store.statuses_of, self.db, fresh)
                     if fresh else {})
         ended = [wf for wf, item in states.items()
-                 if item.get("state") in receiver.TERMINAL and wf in by_wf]
+                 if item.get("state") in WORKFLOW_TERMINAL and wf in by_wf]
         tasks: dict[str, list[dict[str, Any]]] = {wf: [] for wf in ended}
         if ended:
             # Only ended executions: their output and state info, and their tasks.
@@ -347,21 +349,21 @@ class ResultsTracker:
             if execution_id is None:
                 continue
             state = item.get("state")
-            if state not in receiver.MISTRAL_STATES:
+            if state not in WIRE_STATES:
                 continue
-            if execution_id not in statuses and state not in receiver.TERMINAL:
+            if execution_id not in statuses and state not in WORKFLOW_TERMINAL:
                 continue  # seen in this state before, and nothing to do then
             self._seen[wf_id] = state
             current = statuses.get(execution_id)
-            if current is not None and current not in DONE and state not in receiver.TERMINAL:
-                wanted = receiver.STATUS_OF.get(state)
+            if current is not None and current not in DONE and state not in WORKFLOW_TERMINAL:
+                wanted = STATUS_OF.get(state)
                 if wanted is None or wanted == current:
                     continue
             update = receiver.Update(
                 workflow_execution_id=wf_id, kind="workflow", state=state,
                 state_info=item.get("state_info"),
             )
-            if state in receiver.TERMINAL:
+            if state in WORKFLOW_TERMINAL:
                 update.has_output = True
                 update.output = _json(item.get("output"))
                 update.tasks = tasks.get(wf_id, [])
@@ -376,8 +378,4 @@ class ResultsTracker:
 
 
 async def _wait(wake: asyncio.Event, stopping: asyncio.Event, timeout: float) -> None:
-    waiter = asyncio.create_task(wake.wait())
-    stopper = asyncio.create_task(stopping.wait())
-    await asyncio.wait({waiter, stopper}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
-    waiter.cancel()
-    stopper.cancel()
+    await wait_for_wake(wake, stopping, timeout)

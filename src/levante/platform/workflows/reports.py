@@ -23,60 +23,56 @@ import asyncio
 import contextlib
 import logging
 import threading
-import time
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
-from sqlalchemy import Connection, Engine, event, exists, func, insert, select, update
-from sqlalchemy.orm import aliased
+from sqlalchemy import Connection, Engine, event
 
 from levante import jsontext
 from levante.config import Config
+from levante.contract import states, wire
+from levante.contract.delivery import (
+    REPORT_BACKOFF,
+    REPORTS,
+    Backoff,
+    Verdict,
+    attempt,
+    wait_for_wake,
+)
+from levante.contract.wire import runner_of as _runner_type
 from levante.db import faults
-from levante.db.connect import after_commit, writing
+from levante.db.connect import after_commit
 from levante.db.times import aware as aware
 from levante.db.times import now as now
-from levante.platform import tree_status
-from levante.platform.core.models import executions as ex
-from levante.platform.engine_auth import engine_headers
-from levante.platform.report_models import engine_reports as er
 from levante.platform.stream import changes as stream
+from levante.platform.workflows import store, tree_status
+from levante.platform.workflows.engine_auth import engine_headers
+from levante.platform.workflows.store import ReportOutcome as Outcome
 
-log = logging.getLogger("levante.platform.engine_reporting")
+log = logging.getLogger("levante.platform.engine_reporting")  # (its name in logs)
 
 PENDING = "pending"
 ACKNOWLEDGED = "acknowledged"
 REJECTED = "rejected"
 
-# Platform status of a finished child -> the engine state of its action execution.
-ACTION_STATES = {
-    "succeeded": "SUCCESS",
-    "failed": "ERROR",
-    "timeout": "ERROR",
-    "abandoned": "ERROR",
-    "canceled": "CANCELLED",
-}
-# Platform status asked of a workflow execution -> the engine state to ask for.
-WORKFLOW_COMMANDS = {"canceling": "CANCELLED", "pausing": "PAUSED", "resuming": "RUNNING"}
-WORKFLOW_RUNNERS = frozenset({"mistral-v2", "levante-workflow"})
+ACTION_STATES = states.ACTION_STATE_OF
+WORKFLOW_COMMANDS = states.COMMAND_STATE_OF
+# (the workflows the engine runs: only those take commands and cancel their children here)
+WORKFLOW_RUNNERS = wire.ENGINE_RUNNERS
 REPORTED_STATUSES = frozenset(ACTION_STATES) | frozenset(WORKFLOW_COMMANDS)
 # A workflow execution in these statuses cancels its children on the platform.
 CANCEL_CHILDREN = frozenset({"canceling", "canceled"})
-CHILD_WAITING = frozenset({"requested", "scheduled", "delayed", "pending", "paused"})
-CHILD_ACTIVE = frozenset({"running", "pausing", "resuming"})
-# Answers of the engine that mean "it already knows": the report is done.
-ALREADY_DONE = ("already ended", "has already ended", "already been")
+CHILD_WAITING = states.PLATFORM_WAITING
+CHILD_ACTIVE = states.PLATFORM_ACTIVE - {"canceling"}
 
 LEASE_SECONDS = 30.0
-INITIAL_BACKOFF = 0.5
-MAX_BACKOFF = 60.0
+INITIAL_BACKOFF = REPORT_BACKOFF.initial
+MAX_BACKOFF = REPORT_BACKOFF.maximum
 REQUEST_TIMEOUT = 10.0
 RECHECK_SECONDS = 0.02  # a wake-up may come just before its commit: look again soon
 BATCH = 50
-ERROR_SNIPPET = 300
 
 Row = dict[str, Any]
 
@@ -120,10 +116,6 @@ def mistral_of(context: Any) -> dict[str, Any]:
     return dict(found) if isinstance(found, Mapping) else {}
 
 
-def _runner_type(action: Any) -> str:
-    return str(action.get("runner_type") or "") if isinstance(action, Mapping) else ""
-
-
 def _action_body(state: str, result: Any) -> dict[str, Any]:
     """The report of a child's end. A result the engine would refuse (nested deeper than
     its limit) fails the action with the reason instead of never reaching the engine."""
@@ -131,7 +123,7 @@ def _action_body(state: str, result: Any) -> dict[str, Any]:
     try:
         jsontext.check(output, "output", text=False)
     except jsontext.BadJson as exc:
-        return {"state": "ERROR", "output": {"error": f"The action's result cannot be "
+        return {"state": states.ERROR, "output": {"error": f"The action's result cannot be "
                                                       f"passed to the workflow: {exc}"}}
     return {"state": state, "output": output}
 
@@ -150,12 +142,12 @@ def reports_for(
         # engine does not see a failed task instead).
         found.append({
             "execution_id": execution_id, "kind": "workflow", "target_id": owner,
-            "url": f"/v2/executions/{owner}", "body": {"state": "CANCELLED"},
+            "url": wire.workflow_command_path(owner), "body": {"state": states.CANCELLED},
         })
     if status in ACTION_STATES and isinstance(action_execution_id, str) and action_execution_id:
         found.append({
             "execution_id": execution_id, "kind": "action", "target_id": action_execution_id,
-            "url": f"/v2/action_executions/{action_execution_id}",
+            "url": wire.action_report_path(action_execution_id),
             "body": _action_body(ACTION_STATES[status], result),
         })
     workflow_id = mistral.get("execution_id")
@@ -163,7 +155,7 @@ def reports_for(
             and _runner_type(action) in WORKFLOW_RUNNERS):
         found.append({
             "execution_id": execution_id, "kind": "workflow", "target_id": workflow_id,
-            "url": f"/v2/executions/{workflow_id}",
+            "url": wire.workflow_command_path(workflow_id),
             "body": {"state": WORKFLOW_COMMANDS[status]},
         })
     return found
@@ -184,17 +176,15 @@ def on_status(
     ``context`` and ``action`` are read from the row when not given. ``children``: also
     cancel what a canceled workflow execution started (cancel_children does it itself)."""
     if tree_status.concerns_tree(status, context):
-        tree_status.after_change(conn, execution_id, status, action, context)
+        tree_status.after_change(conn, execution_id, status, action, context, on_status)
     if status not in REPORTED_STATUSES:
         return 0
     if context is None or action is None:
-        row = conn.execute(
-            select(ex.c.context, ex.c.action).where(ex.c.id == execution_id)
-        ).first()
+        row = store.context_and_action(conn, execution_id)
         if row is None:
             return 0
-        context = row.context if context is None else context
-        action = row.action if action is None else action
+        context = row["context"] if context is None else context
+        action = row["action"] if action is None else action
     if children and status in CANCEL_CHILDREN and _runner_type(action) in WORKFLOW_RUNNERS:
         cancel_children(conn, execution_id)
     rows = reports_for(execution_id, status, result, context, action)
@@ -203,7 +193,7 @@ def on_status(
     stamp = now()
     if _hand_over(conn, rows, stamp):
         return len(rows)
-    conn.execute(insert(er), [
+    store.insert_reports(conn, [
         {**r, "state": PENDING, "attempts": 0, "created_at": stamp, "next_attempt_at": stamp}
         for r in rows
     ])
@@ -219,18 +209,14 @@ def _hand_over(conn: Connection, rows: list[Row], stamp: datetime) -> bool:
     reporter = _local.get(str(conn.engine.url))
     if reporter is None or len(rows) != 1 or rows[0]["kind"] != "action":
         return False
-    earlier = conn.execute(
-        select(er.c.id).where(er.c.target_id == rows[0]["target_id"], er.c.state == PENDING)
-        .limit(1)
-    ).first()
-    if earlier is not None:
+    if store.has_pending_report(conn, rows[0]["target_id"]):
         return False  # it waits behind its line
     row = {**rows[0], "state": PENDING, "attempts": 0, "created_at": stamp,
            "next_attempt_at": stamp + timedelta(seconds=LEASE_SECONDS)}
     handed = dict(row)
     if not after_commit(conn, lambda: reporter.take(handed)):
         return False
-    handed["id"] = conn.execute(insert(er).returning(er.c.id), row).scalar_one()
+    handed["id"] = store.insert_report(conn, row)
     return True
 
 
@@ -243,11 +229,7 @@ def cancel_children(conn: Connection, parent_id: str) -> int:
     changed = 0
     parents = [parent_id]
     while parents:
-        for child in conn.execute(
-            select(ex.c.id, ex.c.status, ex.c.log, ex.c.context, ex.c.action)
-            .where(ex.c.parent == parents.pop(),
-                   ex.c.status.in_(sorted(CHILD_WAITING | CHILD_ACTIVE)))
-        ).all():
+        for child in store.children_in(conn, parents.pop(), CHILD_WAITING | CHILD_ACTIVE):
             target = "canceled" if child.status in CHILD_WAITING else "canceling"
             values: Row = {"status": target, "log": [*(child.log or []),
                                                      {"timestamp": _iso(stamp),
@@ -255,10 +237,7 @@ def cancel_children(conn: Connection, parent_id: str) -> int:
             if target == "canceled":
                 values.update(end_timestamp=stamp, lease_until=None,
                               result={"error": "Canceled with its parent workflow."})
-            done = conn.execute(update(ex).where(ex.c.id == child.id,
-                                                 ex.c.status == child.status)
-                                .values(**values)).rowcount
-            if done:
+            if store.update_execution(conn, child.id, child.status, values):
                 changed += 1
                 stream.record(conn, "update", [child.id])
                 on_status(conn, child.id, target, values.get("result"), context=child.context,
@@ -272,76 +251,16 @@ def _iso(value: datetime) -> str:
     return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-# --- the outbox's SQL -------------------------------------------------------------------------
+# --- the outbox (its SQL in levante.platform.workflows.store) ---------------------------------
+
+record = store.record_reports
+next_due = store.next_report_due
+reports_of = store.reports_of
 
 
 def claim(db: Engine, limit: int, lease: float = LEASE_SECONDS) -> list[Row]:
-    """Take up to ``limit`` due pending reports that head their line (no earlier pending
-    report for the same engine object), leased for ``lease`` seconds."""
-    stamp = now()
-    earlier = aliased(er)
-    blocked = exists().where(
-        earlier.c.target_id == er.c.target_id,
-        earlier.c.state == PENDING,
-        earlier.c.id < er.c.id,
-    )
-    query = (
-        select(er)
-        .where(er.c.state == PENDING, er.c.next_attempt_at <= stamp, ~blocked)
-        .order_by(er.c.id)
-        .limit(limit)
-    )
-    with writing(db) as conn:
-        if conn.dialect.name == "postgresql":
-            query = query.with_for_update(of=er, skip_locked=True)
-        rows = [dict(r._mapping) for r in conn.execute(query)]
-        if rows:
-            conn.execute(
-                update(er).where(er.c.id.in_([r["id"] for r in rows]))
-                .values(next_attempt_at=stamp + timedelta(seconds=lease))
-            )
-    return rows
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """How one attempt ended: the new state (pending: try again at ``retry_at``)."""
-
-    report_id: int
-    state: str
-    status: int | None
-    error: str | None
-    retry_at: datetime | None = None
-
-
-def record(db: Engine, outcomes: Sequence[Outcome]) -> None:
-    if not outcomes:
-        return
-    stamp = now()
-    with writing(db) as conn:
-        for o in outcomes:
-            values: Row = {"state": o.state, "last_attempt_at": stamp, "last_status": o.status,
-                           "last_error": o.error, "attempts": er.c.attempts + 1}
-            if o.state == ACKNOWLEDGED:
-                values["acknowledged_at"] = stamp
-            if o.state == PENDING:
-                values["next_attempt_at"] = o.retry_at or stamp
-            conn.execute(update(er).where(er.c.id == o.report_id).values(**values))
-
-
-def next_due(db: Engine) -> datetime | None:
-    with db.connect() as conn:
-        value = conn.execute(
-            select(func.min(er.c.next_attempt_at)).where(er.c.state == PENDING)
-        ).scalar()
-    return aware(value)
-
-
-def reports_of(db: Engine, execution_id: str) -> list[Row]:
-    """Every report an execution caused, oldest first (for tests and tracing)."""
-    with db.connect() as conn:
-        return [dict(r._mapping) for r in conn.execute(
-            select(er).where(er.c.execution_id == execution_id).order_by(er.c.id))]
+    """Take up to ``limit`` due pending reports that head their line, leased."""
+    return store.claim_reports(db, limit, lease)
 
 
 # --- sending ------------------------------------------------------------------------------------
@@ -349,31 +268,18 @@ def reports_of(db: Engine, execution_id: str) -> list[Row]:
 
 def backoff(attempts: int, initial: float = INITIAL_BACKOFF, maximum: float = MAX_BACKOFF) -> float:
     """Seconds to wait after the ``attempts``-th failed attempt (1, 2, ...)."""
-    return float(min(maximum, initial * (2 ** min(max(attempts, 1) - 1, 30))))
+    return Backoff(initial, maximum).delay(max(attempts, 1))
 
 
-def _fault(response: httpx.Response) -> str:
-    try:
-        body = response.json()
-    except ValueError:
-        return response.text[:ERROR_SNIPPET]
-    if isinstance(body, Mapping) and isinstance(body.get("faultstring"), str):
-        return str(body["faultstring"])[:ERROR_SNIPPET]
-    return response.text[:ERROR_SNIPPET]
+# The verdicts of the contract's delivery -> the states of a report.
+STATE_OF = {Verdict.DELIVERED: ACKNOWLEDGED, Verdict.RETRY: PENDING, Verdict.REFUSED: REJECTED}
 
 
 def classify(report: Mapping[str, Any], status: int | None, error: str | None) -> str:
-    """The state a report is in after an answer (``status`` None: no answer at all)."""
-    if status is None:
-        return PENDING
-    if 200 <= status < 300:
-        return ACKNOWLEDGED
-    text = (error or "").lower()
-    if status in (400, 409) and any(marker in text for marker in ALREADY_DONE):
-        return ACKNOWLEDGED
-    if status in (401, 408, 425, 429) or status >= 500:
-        return PENDING  # (401: the service key is replaced, see EngineReporter.send)
-    return REJECTED
+    """The state a report is in after an answer (``status`` None: no answer at all; a
+    401 is tried again: the service key is replaced, see EngineReporter.send)."""
+    del report
+    return STATE_OF[REPORTS.acceptance.judge(status, error)]
 
 
 class EngineReporter:
@@ -482,13 +388,7 @@ class EngineReporter:
                 self._behind = due is not None and bool(self._handed)
                 if due is not None and not self._handed:
                     delay = min(delay, max(0.0, (due - now()).total_seconds()))
-            waiter = asyncio.create_task(self._wake.wait())
-            stopper = asyncio.create_task(stopping.wait())
-            await asyncio.wait({waiter, stopper}, timeout=max(delay, 0.001),
-                               return_when=asyncio.FIRST_COMPLETED)
-            recheck = waiter.done()
-            waiter.cancel()
-            stopper.cancel()
+            recheck = await wait_for_wake(self._wake, stopping, max(delay, 0.001))
 
     async def step(self, client: httpx.AsyncClient) -> int:
         """Claim due reports, send them at once, record how each went; returns how many."""
@@ -506,33 +406,23 @@ class EngineReporter:
 
     async def send(self, client: httpx.AsyncClient, report: Mapping[str, Any]) -> Outcome:
         """One attempt; never raises."""
-        status: int | None = None
-        error: str | None = None
-        started = time.perf_counter()
-        try:
-            response = await client.put(report["url"], json=report["body"])
-            status = response.status_code
-            if not 200 <= status < 300:
-                error = f"HTTP {status}: {_fault(response)}"
-            if status == 401:  # the service key was deleted: make another, retry later
-                client.headers.update(
-                    await asyncio.to_thread(engine_headers, self.config, self.db))
-        except httpx.HTTPError as exc:
-            error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-        state = classify(report, status, error)
-        ms = int((time.perf_counter() - started) * 1000)
+        answer = await attempt(REPORTS, client, report["url"], json=report["body"])
+        status, error = answer.status, answer.error
+        if status == 401:  # the service key was deleted: make another, retry later
+            client.headers.update(await asyncio.to_thread(engine_headers, self.config, self.db))
+        state = STATE_OF[answer.verdict(REPORTS)]
         tag = f"[{report['execution_id']}] report {report['id']} ({report['kind']} " \
               f"{report['target_id']}: {report['body'].get('state')})"
         if state == ACKNOWLEDGED:
-            log.info("%s acknowledged by the engine in %d ms", tag, ms)
+            log.info(REPORTS.after["report"], tag, answer.ms)
             return Outcome(report["id"], state, status, error)
         if state == REJECTED:
-            log.error("%s refused by the engine, not sent again: %s", tag, error)
+            log.error(REPORTS.give_up, tag, error)
             return Outcome(report["id"], state, status, error)
         attempts = int(report["attempts"]) + 1
         retry_at = now() + timedelta(seconds=backoff(attempts, self.initial, self.maximum))
-        log.warning("%s not delivered (attempt %d): %s; next attempt at %s", tag, attempts,
-                    error, retry_at.isoformat(timespec="milliseconds"))
+        log.warning(REPORTS.retry, tag, attempts, error,
+                    retry_at.isoformat(timespec="milliseconds"))
         return Outcome(report["id"], PENDING, status, error, retry_at)
 
 
