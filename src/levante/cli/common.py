@@ -77,6 +77,7 @@ def handles_errors(*errors: type[Exception]) -> Callable[[F], F]:
 
 def shown_url(url: str) -> str:
     """The database URL as it may be printed: the password masked."""
+    # lazy: keeps CLI start fast
     from sqlalchemy.engine import make_url
 
     return make_url(url).render_as_string(hide_password=True)
@@ -84,6 +85,7 @@ def shown_url(url: str) -> str:
 
 def _reason(url: str, exc: BaseException) -> str:
     """The first line of the driver's message, with the password masked should it appear."""
+    # lazy: keeps CLI start fast
     from sqlalchemy.engine import make_url
 
     orig = getattr(exc, "orig", None) or exc
@@ -110,9 +112,13 @@ def open_database(config: Config) -> Iterator[Engine]:
     print one line naming the database and what to run, exit 3 and create nothing; a
     database that cannot be reached is one line and exit 2.
     """
+    # lazy: keeps CLI start fast
     from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
+    # lazy: keeps CLI start fast
     from levante.db import manage
+
+    # lazy: keeps CLI start fast
     from levante.db.connect import engine_from_config, is_sqlite, sqlite_path
 
     url = config.database_url

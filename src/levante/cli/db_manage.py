@@ -223,7 +223,11 @@ def purge(
     """
     # lazy: keeps CLI start fast (the services' stores load only for this command)
     from levante.engine.retention import purge_engine
+
+    # lazy: keeps CLI start fast
     from levante.platform.retention.service import purge_platform
+
+    # lazy: keeps CLI start fast
     from levante.retention import Policy
 
     if not (older_than or status_ages or output_older_than or events_older_than):

@@ -47,6 +47,7 @@ def pack_register(names: tuple[str, ...], as_json: bool, api_url: str | None,
 
 def _pack_env_settings(config_file: str | None, config_dir: str | None) -> Any:
     # imported here, not at the top: the HTTP-only commands (list, register) start faster
+    # lazy: keeps CLI start fast
     from levante.platform.core.pack_env import settings_from_config
 
     return settings_from_config(get_config(config_file, config_dir))
@@ -54,6 +55,7 @@ def _pack_env_settings(config_file: str | None, config_dir: str | None) -> Any:
 
 def _setup_env(settings: Any, name: str, path: Any, quiet: bool = False) -> dict[str, Any]:
     # imported here: only the commands that build virtualenvs need it (quick CLI start)
+    # lazy: keeps CLI start fast
     from levante.platform.core.pack_env import PackEnvError, needs_virtualenv, setup_virtualenv
 
     if not needs_virtualenv(path):
@@ -79,6 +81,7 @@ def pack_setup_virtualenv(names: tuple[str, ...], as_json: bool, config_file: st
     """(Re)make the virtual environment of packs and install their requirements.txt
     (on this host, in [packs] virtualenvs_path)."""
     # imported here: only setup-virtualenv reads the pack folders (quick CLI start)
+    # lazy: keeps CLI start fast
     from levante.platform.core.packs import discover_packs
 
     config = get_config(config_file, config_dir)
@@ -102,6 +105,7 @@ def pack_install(source: str, force: bool, as_json: bool, api_url: str | None,
     """Install a pack from a local folder or a git URL: copy it into the first pack folder
     ([content] packs_paths), set up its virtual environment, register it."""
     # imported here: only install fetches packs (quick CLI start)
+    # lazy: keeps CLI start fast
     from levante.platform.core.pack_install import PackInstallError, fetch_pack
 
     config = get_config(config_file, config_dir)

@@ -136,6 +136,7 @@ def up(
     engine, services = _services_for(sorted(ROLES), config)
     _pin(config)  # (before any thread starts: they inherit it)
     # imported here: `levante serve` of any role has no use for the first-start example
+    # lazy: keeps CLI start fast
     from levante.platform.core import example_run
 
     hint = cli_hint(config, config_file, config_dir)

@@ -21,7 +21,8 @@ from urllib.parse import quote
 
 import httpx
 
-from levante.identity.keys import API_KEY_HEADER, ASSERTED_USER_HEADER
+from levante.engine.platform_actions import ENGINE_KEY_FILE
+from levante.identity.keys import API_KEY_HEADER, ASSERTED_USER_HEADER, service_key
 
 TIMEOUT = 4.0  # s: below the expressions' own time bound ([engine] expression_timeout)
 
@@ -63,8 +64,6 @@ def where_of(row: Mapping[str, Any], config: Any, db: Any) -> Where:
                                        "was not launched by the platform)")
         api_url = config.public_url("api")
     if not credential and config is not None and db is not None:
-        from levante.engine.platform_actions import ENGINE_KEY_FILE
-        from levante.identity.keys import service_key
 
         credential = service_key(db, config.data_dir, "engine", ENGINE_KEY_FILE)
     execution_id = levante.get("execution_id")

@@ -41,6 +41,8 @@ import httpx
 
 from levante.config import Config, find_option
 from levante.contract import wire
+from levante.engine.actions import UnknownAction
+from levante.engine.actions import get_action as std_action
 from levante.engine.actions.base import (
     MASKED,
     ActionContext,
@@ -161,8 +163,6 @@ def lookup(name: str) -> PlatformAction | None:
 def get_action(name: str) -> StdAction:
     """A standard action, else a platform action; UnknownAction otherwise (the worker's
     look-up of queued actions)."""
-    from levante.engine.actions import UnknownAction
-    from levante.engine.actions import get_action as std_action
 
     try:
         return std_action(name)

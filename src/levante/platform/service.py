@@ -17,10 +17,14 @@ from levante.service import HttpService, Service
 
 
 def api_services(config: Config, engine: Engine) -> list[Service]:
+    # lazy: keeps CLI start fast
     from levante.platform.api.app import create_app
+
+    # lazy: keeps CLI start fast
     from levante.platform.logins.listeners import extra_listeners
 
     app = create_app(config, engine)
+    # lazy: keeps CLI start fast
     from levante.platform.stream.service import StreamCloser
 
     return [HttpService("platform-api", app, config.get_str("api", "host"),
@@ -29,11 +33,22 @@ def api_services(config: Config, engine: Engine) -> list[Service]:
 
 
 def runner_services(config: Config, engine: Engine) -> list[Service]:
+    # lazy: keeps CLI start fast
     from levante.platform.core.runner_service import RunnerService
+
+    # lazy: keeps CLI start fast
     from levante.platform.datastore import render as datastore_render
+
+    # lazy: keeps CLI start fast
     from levante.platform.datastore.pairs import key_path_of
+
+    # lazy: keeps CLI start fast
     from levante.platform.inquiries.service import InquirySweeper
+
+    # lazy: keeps CLI start fast
     from levante.platform.workflows.launch import Launcher
+
+    # lazy: keeps CLI start fast
     from levante.platform.workflows.reports import EngineReporter
 
     launcher = Launcher.from_config(config, engine)  # its settings and caches, passed in
@@ -43,13 +58,17 @@ def runner_services(config: Config, engine: Engine) -> list[Service]:
 
 
 def resultstracker_services(config: Config, engine: Engine) -> list[Service]:
+    # lazy: keeps CLI start fast
     from levante.platform.workflows.tracker import ResultsTracker
 
     return [ResultsTracker(config, engine)]
 
 
 def garbagecollector_services(config: Config, engine: Engine) -> list[Service]:
+    # lazy: keeps CLI start fast
     from levante.platform.retention.service import retention_service
+
+    # lazy: keeps CLI start fast
     from levante.retention import Policy
 
     return [retention_service(engine, Policy.from_config(config))]

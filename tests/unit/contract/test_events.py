@@ -30,8 +30,8 @@ def _sources() -> list[tuple[Path, ast.Module]]:
 
 
 def test_the_engine_source_is_found() -> None:
-    names = {path.name for path, _ in _sources()}
-    assert {"step_base.py", "step_commands.py"} <= names
+    names = {path.relative_to(ENGINE).as_posix() for path, _ in _sources()}
+    assert {"core/step/base.py", "core/step/commands.py"} <= names
 
 
 def _event_names(tree: ast.Module) -> dict[str, int]:
@@ -84,7 +84,7 @@ def test_events_are_never_built_where_they_are_emitted() -> None:
 
 
 def test_the_state_maps_of_the_engine_publish_contract_events() -> None:
-    from levante.engine import step_base
+    from levante.engine.core.step import base as step_base
 
     for mapping in (step_base.WORKFLOW_EVENTS, step_base.TASK_EVENTS):
         for state, name in mapping.items():

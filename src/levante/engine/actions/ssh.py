@@ -94,6 +94,7 @@ class Ssh(StdAction):
         yield None
 
     def _load_key(self, input: Mapping[str, Any]) -> Any:
+        # lazy: keeps CLI start fast (asyncssh loads only for SSH)
         from levante.ssh_support import asyncssh  # (late: asyncssh is slow to import)
 
         passphrase = input.get("password") or None
@@ -130,6 +131,7 @@ class Ssh(StdAction):
             ) from None
 
     async def _exec(self, input: Mapping[str, Any], host: str, key: Any, tunnel: Any) -> str:
+        # lazy: keeps CLI start fast (asyncssh loads only for SSH)
         from levante.ssh_support import asyncssh  # (late: asyncssh is slow to import)
 
         cmd = input["cmd"]
@@ -211,6 +213,7 @@ class SshProxied(Ssh):
 
     @contextlib.asynccontextmanager
     async def _gateway(self, input: Mapping[str, Any], key: Any) -> AsyncIterator[Any]:
+        # lazy: keeps CLI start fast (asyncssh loads only for SSH)
         from levante.ssh_support import asyncssh  # (late: asyncssh is slow to import)
 
         gateway = input["gateway_host"]

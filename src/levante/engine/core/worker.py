@@ -341,6 +341,7 @@ class EngineWorker:
                           action_row.get("workflow_execution_id"), action_row["id"])
 
     async def _listen_loop(self, stopping: asyncio.Event) -> None:
+        # lazy: keeps CLI start fast (psycopg loads only on PostgreSQL)
         import psycopg
 
         url = self.db.url.set(drivername="postgresql").render_as_string(hide_password=False)

@@ -462,6 +462,7 @@ class DeliveryService:
         """On PostgreSQL, LISTEN for commits of other processes."""
         if self.engine.dialect.name != "postgresql":
             return
+        # lazy: keeps CLI start fast (psycopg loads only on PostgreSQL)
         import psycopg
 
         url = self.engine.url.set(drivername="postgresql")

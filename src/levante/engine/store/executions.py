@@ -28,6 +28,7 @@ from sqlalchemy import (
     text,
     update,
 )
+from sqlalchemy.exc import DBAPIError
 
 from levante.db.metadata import processes
 from levante.engine.models import (
@@ -177,8 +178,8 @@ def write_batch(
         for table, row_id, values in updates:
             conn.execute(update(table).where(table.c.id == row_id).values(**values))
         return found
+    # lazy: keeps CLI start fast (psycopg loads only on PostgreSQL)
     import psycopg
-    from sqlalchemy.exc import DBAPIError
 
     raw: Any = conn.connection.driver_connection
     cursors: list[Any] = []

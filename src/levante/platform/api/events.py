@@ -28,6 +28,7 @@ from levante.contract.signing import SignatureError, signing_secret, verify
 from levante.contract.wire import MISTRAL_RECEIVER_PATH, RECEIVER_PATH
 from levante.platform.api.common import fault, json_response, platform
 from levante.platform.workflows import receiver
+from levante.platform.workflows import tracker as resultstracker
 
 log = logging.getLogger("levante.platform.receiver")
 
@@ -86,7 +87,6 @@ async def _handle(request: Request, require_signature: bool) -> Response:
         log.warning("event for an unknown workflow execution: %s", applied.message)
         return fault(404, applied.message)
     if applied.extra.get("track"):
-        from levante.platform.workflows import tracker as resultstracker
 
         resultstracker.wake_trackers()
     return json_response({"message": applied.message, "execution_id": applied.execution_id,

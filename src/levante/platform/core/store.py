@@ -285,6 +285,7 @@ _FINISH = (
 async def listening(engine: Engine) -> AsyncIterator[AsyncIterator[str]]:
     """On PostgreSQL: a connection of its own that LISTENs on `NOTIFY_CHANNEL`; gives the
     payloads of the notifications as they come. Errors (a lost connection) go to the caller."""
+    # lazy: keeps CLI start fast (psycopg loads only on PostgreSQL)
     import psycopg  # the driver, loaded only by the processes that listen
 
     conninfo = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)

@@ -61,6 +61,7 @@ class Datastore:
 
 def key_path_of(config: Any) -> Path:
     """``[datastore] crypto_key_path``, else the key file in the data folder."""
+    # lazy: keeps CLI start fast (cryptography loads only for secrets)
     from levante.platform.datastore.crypto import KEY_FILE_NAME
 
     path = config.get_str("datastore", "crypto_key_path")

@@ -17,7 +17,8 @@ from typing import Any
 import jinja2
 from sqlalchemy import Engine
 
-from levante.platform.datastore import pairs
+from levante.db.times import now
+from levante.platform.datastore import pairs, store
 from levante.platform.datastore.crypto import DecryptError
 from levante.platform.datastore.pairs import Datastore, DatastoreError
 
@@ -78,8 +79,6 @@ class KeyLookup:
             f"user scope of {self._owner!r}"
 
     def read(self, key: str) -> Any:
-        from levante.db.times import now
-        from levante.platform.datastore import store
 
         row = store.get(self._ds.db, self._scope, self._owner, key, now())
         if row is None:

@@ -8,6 +8,10 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from levante.platform.core import store
+from levante.platform.inquiries import answers, workflows
+from levante.platform.inquiries import store as inquiry_store
+from levante.platform.runners.action_chain import DATABASE
 from levante.platform.runners.base import OutputCallback, RunOutcome, RunRequest
 
 log = logging.getLogger("levante.platform.inquiries")
@@ -26,11 +30,6 @@ def _names(value: Any, what: str) -> list[str]:
 async def run_inquirer(request: RunRequest, on_output: OutputCallback) -> RunOutcome:
     """Record the inquiry and leave the execution pending; fail at once on bad
     parameters (a schema that is not one, a ttl below 0)."""
-    from levante.platform.core import store
-    from levante.platform.inquiries import answers, workflows
-    from levante.platform.inquiries import store as inquiry_store
-    from levante.platform.runners.action_chain import DATABASE
-
     del on_output
     db = DATABASE.get()
     if db is None:

@@ -151,6 +151,7 @@ class Hub:
 
     async def _listen(self) -> None:
         """PostgreSQL: LISTEN on one connection; reconnect when it is lost."""
+        # lazy: keeps CLI start fast (psycopg loads only on PostgreSQL)
         import psycopg
 
         conninfo = self.db.url.set(drivername="postgresql").render_as_string(
