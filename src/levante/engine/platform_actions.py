@@ -1,4 +1,4 @@
-"""Tasks that run platform actions (handshake 2 of ARCHITECTURE.md), engine side.
+"""Tasks that run platform actions (handshake 2 of docs/architecture.md), engine side.
 
 A task whose action is not a standard or ad-hoc action but a platform ref such as
 ``core.local`` runs that action on the platform: ``POST /v1/executions`` with the task's

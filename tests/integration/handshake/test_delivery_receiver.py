@@ -2,7 +2,7 @@
 
 A delivery is retried while the receiver is down and lands once it is up; events of one
 execution arrive in order; the platform execution ends with the right status and result;
-the notifier logs the ARCHITECTURE.md lines.
+the notifier logs the lines docs/architecture.md promises.
 """
 
 from __future__ import annotations

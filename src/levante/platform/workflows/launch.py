@@ -1,4 +1,4 @@
-"""Launch of a workflow action on the engine (handshake 1 of ARCHITECTURE.md).
+"""Launch of a workflow action on the engine (handshake 1 of docs/architecture.md).
 
 The workflow runner hands a requested execution here. The workflow YAML (the action's
 entry point in its pack) is registered or updated on the engine (``PUT``, else ``POST

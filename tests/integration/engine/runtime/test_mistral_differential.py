@@ -1,5 +1,5 @@
 """Differential tests: the same definitions on Levante's engine and on the reference,
-OpenStack Mistral 23 (`../shared/reference/mistral/`), compared state for state and value
+OpenStack Mistral 23 (a reference build outside this repository), compared state for state and value
 for value: workflow states, outputs (no `output` section, ERROR with and without
 `output-on-error`), task states and published values, workbooks named `pack.action`.
 
@@ -35,8 +35,6 @@ from levante.engine.store import definitions
 from .harness import ThreadWorker, define, run, tasks
 from .test_workbooks_outputs import NO_OUTPUT, WORKBOOK
 
-REPO = Path(__file__).resolve().parents[4]
-REFERENCE = REPO.parent / "shared" / "reference" / "mistral"
 BUILT = Path(os.environ.get("MISTRAL_TRY") or Path(tempfile.gettempdir()) / "mistral-reference")
 FAILING_EXPRESSION = """
 version: '2.0'
@@ -72,8 +70,8 @@ def mistral(tmp_path_factory: pytest.TempPathFactory) -> Iterator[httpx.Client]:
     python = BUILT / "venv" / "bin" / "python"
     database = BUILT / "inproc" / "mistral.db"
     if not (python.exists() and database.exists()):
-        pytest.skip(f"the Mistral reference is not built in {BUILT}: run "
-                    f"{REFERENCE}/setup.sh (MISTRAL_TRY chooses the folder)")
+        pytest.skip(f"the Mistral reference is not built in {BUILT}: build Mistral 23 "
+                    "there with its reference setup script (MISTRAL_TRY chooses the folder)")
     here = tmp_path_factory.mktemp("mistral")
     shutil.copy(database, here / "mistral.db")
     port = _free_port()
