@@ -11,9 +11,10 @@ import httpx
 import pytest
 
 from levante.platform.logins.users import set_password
-from tests.acceptance.platform.conftest import Platform, wait_up
+from tests.acceptance.platform.conftest import Platform
 from tests.acceptance.platform.test_st2_cli import ANSI, ST2
 from tests.conftest import free_port
+from tests.harness import clean_environ
 
 pytestmark = pytest.mark.skipif(
     not ST2.exists(), reason="st2client is not installed: run `make clients`"
@@ -23,7 +24,7 @@ pytestmark = pytest.mark.skipif(
 def st2(platform: Platform, home: Path, auth_url: str, *args: str,
         ) -> subprocess.CompletedProcess[str]:
     """st2 with no key: only what `st2 login` left in HOME authenticates it."""
-    env = platform.env(HOME=str(home))
+    env = clean_environ(HOME=str(home))
     done = subprocess.run(
         [str(ST2), "--api-url", f"{platform.url}/v1", "--auth-url", auth_url, *args],
         capture_output=True, text=True, env=env, timeout=120,
@@ -87,7 +88,8 @@ def test_st2_login_and_tail_on_the_extra_ports(sqlite_platform: Platform,
     conf.write_text(conf.read_text().replace(
         "[api]\n", f"[api]\nauth_port = {auth_port}\nstream_port = {stream_port}\n"))
     platform.stop("api")
-    wait_up(platform.url, platform.start("api"))
+    platform.start("api")
+    platform.wait_up(platform.url)
     home = tmp_path / "home"
     home.mkdir()
     auth_url = f"http://127.0.0.1:{auth_port}"

@@ -31,7 +31,7 @@ version: '2.0'
 sleepy:
   tasks:
     nap:
-      action: std.sleep seconds=0.3
+      action: std.echo output=null delay=0.3
 """
 
 FAN = """
@@ -40,7 +40,7 @@ fan:
   tasks:
     naps:
       with-items: i in <% range(0, 5) %>
-      action: std.sleep seconds=0.3
+      action: std.echo output=null delay=0.3
 """
 
 

@@ -62,9 +62,6 @@ class Echo(StdAction):
     def can_run_inline(self, input: Mapping[str, Any]) -> bool:
         return not input.get("delay")
 
-    def waits_for(self, input: Mapping[str, Any]) -> float:
-        return float(input.get("delay") or 0)
-
     def run_inline(self, input: Mapping[str, Any]) -> Any:
         return input["output"]
 

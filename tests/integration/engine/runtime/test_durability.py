@@ -49,7 +49,7 @@ durable:
 unsafe:
   tasks:
     sleepy:
-      action: std.sleep seconds=3
+      action: std.echo output=null delay=3
       on-error: cleanup
     cleanup:
       action: std.noop

@@ -299,7 +299,7 @@ version: '2.0'
 rerun:
   tasks:
     long:
-      action: std.sleep seconds=120
+      action: std.echo output=null delay=120
       safe-rerun: true
       on-error: cleanup
     cleanup:

@@ -1,4 +1,4 @@
-"""Actions that only wait (std.sleep, std.echo delay=) are timers in the database.
+"""Actions that only wait (std.sleep) are timers in the database.
 
 They hold no worker slot: with two slots and a dozen sleeping workflows, a workflow whose
 action needs a slot runs at once, and the sleepers still end together.
@@ -28,8 +28,8 @@ sleeper:
       publish: {slept: true}
       on-success: echo
     echo:
-      action: std.echo output=awake delay=0.5
-      publish: {said: <% task().result %>}
+      action: std.sleep seconds=0.5
+      publish: {said: awake}
 quick:
   input: [url]
   tasks:

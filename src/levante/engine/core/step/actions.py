@@ -214,7 +214,7 @@ class ActionRunning(StepBase):
         return self.shared.definitions.workflow_definition(self.conn, name, namespace)
 
     def on_action_wait(self, payload: Mapping[str, Any]) -> None:
-        """The wait of a waiting-only action (std.sleep, std.echo delay=) is over."""
+        """The wait of a waiting-only action (std.sleep) is over."""
         action = store.get_action(self.conn, str(payload["action_id"]))
         if action is None or action["state"] != states.RUNNING:
             return  # canceled, timed out or failed meanwhile
