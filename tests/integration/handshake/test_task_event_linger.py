@@ -192,10 +192,10 @@ version: '2.0'
 slow:
   tasks:
     t1:
-      action: std.sleep seconds=0.5
+      action: std.echo output=null delay=0.5
       on-success: t2
     t2:
-      action: std.sleep seconds=2
+      action: std.echo output=null delay=2
 """
 
 
