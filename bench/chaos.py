@@ -584,7 +584,7 @@ class Chaos:
         state: str | None = None
         state_info = None
         if wf_id:
-            answer = engine.get(f"/executions/{wf_id}")
+            answer = _get_when_up(engine, f"/executions/{wf_id}")
             if answer.status_code == 200:
                 state = answer.json().get("state")
                 state_info = answer.json().get("state_info")
@@ -705,3 +705,16 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+def _get_when_up(client: httpx.Client, path: str, within: float = 30.0) -> httpx.Response:
+    """GET, waiting out a process that the run restarted and that is not listening yet
+    (a refused connection); any answer, or the last refusal after `within` seconds."""
+    deadline = time.monotonic() + within
+    while True:
+        try:
+            return client.get(path)
+        except httpx.ConnectError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)

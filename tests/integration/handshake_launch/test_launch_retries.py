@@ -75,7 +75,7 @@ class FlakyEngine:
 
 def _short_retries(loopback: Loopback, url: str) -> None:
     loopback.launcher = workflow_launch.Launcher(dataclasses.replace(
-        loopback.launcher.settings, engine_url=url, retry_seconds=1.0, request_timeout=0.4,
+        loopback.launcher.settings, engine_url=url, retry_seconds=3.0, request_timeout=0.4,
         max_backoff=0.2))
 
 
