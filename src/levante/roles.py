@@ -27,6 +27,8 @@ ROLES: dict[str, str] = {
     "runner": "levante.platform.service:runner_services",
     "resultstracker": "levante.platform.service:resultstracker_services",
     "garbagecollector": "levante.platform.service:garbagecollector_services",
+    "rulesengine": "levante.platform.rules.service:rulesengine_services",
+    "sensorcontainer": "levante.platform.sensors.service:sensorcontainer_services",
 }
 
 # (role, "module:factory") of the feature packages' services, one line per feature.

@@ -48,7 +48,9 @@ MODEL_MODULES = ("levante.identity.tables", "levante.engine.models", "levante.pl
                  "levante.engine.platform_link.tables", "levante.platform.workflows.tables",
                  "levante.platform.datastore.tables",
                  "levante.platform.inquiries.tables",
-                 "levante.platform.stream.tables")
+                 "levante.platform.stream.tables",
+                 "levante.platform.triggers.tables", "levante.platform.rules.tables",
+                 "levante.platform.timers.tables", "levante.platform.sensors.tables")
 
 
 def all_metadata() -> MetaData:

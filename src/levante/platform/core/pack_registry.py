@@ -6,6 +6,8 @@ stored and its actions that disappeared from disk are removed.
 
 from __future__ import annotations
 
+import importlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,10 +30,35 @@ class RegisterReport:
     actions: int = 0
     removed: int = 0
     errors: list[dict[str, str]] = field(default_factory=list)
+    # What the content loaders registered, by kind ("rules": 2, "sensors": 1, ...).
+    content: dict[str, int] = field(default_factory=dict)
 
     def to_api(self) -> dict[str, Any]:
         return {"packs": self.packs, "actions": self.actions, "removed": self.removed,
-                "errors": self.errors}
+                "errors": self.errors, **self.content}
+
+
+@dataclass
+class ContentLoaded:
+    """What a content loader did for one pack: how many it registered, by kind, and one
+    ``{"file", "reason"}`` per file it refused."""
+
+    counts: dict[str, int] = field(default_factory=dict)
+    errors: list[dict[str, str]] = field(default_factory=list)
+
+
+# A pack's content beyond actions and config (rules, sensors, trigger types), one line per
+# feature: "module:function" with function(db, pack_name, pack_path) -> ContentLoaded.
+# Loaders run in this order, after the pack's actions are stored.
+CONTENT_LOADERS: tuple[str, ...] = ()
+
+ContentLoader = Callable[[Engine, str, Path], ContentLoaded]
+
+
+def _loader(spec: str) -> ContentLoader:
+    module_name, _, attr = spec.partition(":")
+    found: ContentLoader = getattr(importlib.import_module(module_name), attr)
+    return found
 
 
 class UnknownPack(LookupError):
@@ -93,6 +120,11 @@ def register_packs(
             meta.name, Path(meta.path), configs_path)
         config_store.save_pack_config(db, meta.name, schema, values, config_file)
         report.errors.extend({"file": f, "reason": r} for f, r in problems)
+        for spec in CONTENT_LOADERS:
+            loaded = _loader(spec)(db, meta.name, Path(meta.path))
+            for kind, count in loaded.counts.items():
+                report.content[kind] = report.content.get(kind, 0) + count
+            report.errors.extend(loaded.errors)
         if envs is not None:
             try:
                 ensure_virtualenv(envs, meta.name, meta.path)

@@ -1,0 +1,1 @@
+"""Rules: "if this trigger's payload matches, run that action", and their enforcements."""
