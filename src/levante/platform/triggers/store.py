@@ -13,12 +13,12 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, insert, select
+from sqlalchemy import Connection, Engine, insert, select, update
 
 from levante.db.connect import writing
 from levante.db.times import now
 from levante.identity.keys import new_id
-from levante.platform.triggers.tables import trigger_instances, triggers
+from levante.platform.triggers.tables import trigger_instances, trigger_types, triggers
 
 PENDING = "pending"
 PROCESSING = "processing"
@@ -71,3 +71,24 @@ def ensure_trigger(conn: Connection, type_ref: str, parameters: dict[str, Any] |
             "parameters": params, "description": description, "created_at": now(),
         })
     return ref
+
+
+def upsert_trigger_type(conn: Connection, ref: str, *, description: str = "",
+                        payload_schema: dict[str, Any] | None = None,
+                        parameters_schema: dict[str, Any] | None = None,
+                        tags: list[Any] | None = None, metadata_file: str = "") -> str:
+    """Create or update the trigger type ``ref`` (``pack.name``); its id. Used for the
+    built-in types and for the types a pack declares (its sensors' ``trigger_types``)."""
+    pack, _, name = ref.rpartition(".")
+    stamp = now()
+    values = {"description": description, "payload_schema": payload_schema or {},
+              "parameters_schema": parameters_schema or {}, "tags": tags or [],
+              "metadata_file": metadata_file, "updated_at": stamp}
+    found = conn.execute(select(trigger_types.c.id).where(trigger_types.c.ref == ref)).first()
+    if found is not None:
+        conn.execute(update(trigger_types).where(trigger_types.c.ref == ref).values(**values))
+        return str(found.id)
+    type_id = new_id()
+    conn.execute(insert(trigger_types), {"id": type_id, "ref": ref, "pack": pack,
+                                         "name": name, "created_at": stamp, **values})
+    return type_id
