@@ -368,6 +368,22 @@ SECTIONS: tuple[Section, ...] = (
          "it only for tests.", {"minimum": 0.001}),
     ),
     _section(
+        "rulesengine",
+        "The rules engine: matches trigger instances against rules and starts their "
+        "actions.",
+        ("system_user", "str", "stanley",
+         "User the executions of a rule run as when the rule names none (rules of packs; "
+         "StackStorm's system user)."),
+        ("batch_size", "int", 100,
+         "Trigger instances one rules engine claims at once.", {"minimum": 1}),
+        ("poll_interval", "float", 0.5,
+         "Seconds between looks for pending trigger instances when no wake-up arrives.",
+         {"minimum": 0.01}),
+        ("lease_seconds", "float", 30.0,
+         "Seconds a claim on trigger instances holds; the instances of a rules engine "
+         "that died are taken over by another after this.", {"minimum": 1}),
+    ),
+    _section(
         "log",
         "Logging: one line per event with a timestamp, level, component and message.",
         ("level", "str", "INFO", "Lowest level logged.",

@@ -19,13 +19,9 @@ pytestmark = pytest.mark.skipif(
 @pytest.mark.parametrize(
     ("command", "what"),
     [
-        (["rule", "list"], "Rules"),
-        (["trigger", "list"], "Trigger types"),
-        (["rule-enforcement", "list"], "Rule enforcements"),
         (["sensor", "list"], "Sensors"),
         (["policy", "list"], "Policies"),
         (["trace", "list"], "Traces"),
-        (["trigger-instance", "list"], "Trigger instances"),
         (["action-alias", "list"], "Action aliases"),
         (["webhook", "list"], "Webhooks"),
     ],
@@ -59,4 +55,4 @@ def test_every_unsupported_prefix_answers_501_and_served_routes_are_untouched(
         assert client.get("/v1/executions").status_code == 200
         assert client.get("/v1/nothing-here").status_code == 404
         # Authentication comes first, as for every other route.
-        assert httpx.get(platform.url + "/v1/rules", timeout=10).status_code == 401
+        assert httpx.get(platform.url + "/v1/policies", timeout=10).status_code == 401

@@ -282,15 +282,17 @@ _FINISH = (
 
 
 @asynccontextmanager
-async def listening(engine: Engine) -> AsyncIterator[AsyncIterator[str]]:
-    """On PostgreSQL: a connection of its own that LISTENs on `NOTIFY_CHANNEL`; gives the
-    payloads of the notifications as they come. Errors (a lost connection) go to the caller."""
+async def listening(engine: Engine, channel: str = NOTIFY_CHANNEL
+                    ) -> AsyncIterator[AsyncIterator[str]]:
+    """On PostgreSQL: a connection of its own that LISTENs on ``channel`` (by default
+    `NOTIFY_CHANNEL`); gives the payloads of the notifications as they come. Errors (a
+    lost connection) go to the caller."""
     # lazy: keeps CLI start fast (psycopg loads only on PostgreSQL)
     import psycopg  # the driver, loaded only by the processes that listen
 
     conninfo = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
     async with await psycopg.AsyncConnection.connect(conninfo, autocommit=True) as conn:
-        await conn.execute(f"LISTEN {NOTIFY_CHANNEL}")
+        await conn.execute(f"LISTEN {channel}")
         yield (note.payload async for note in conn.notifies())
 
 
@@ -328,6 +330,12 @@ def insert_execution(engine: Engine, row: Row, wake: bool = True) -> None:
             except Exception as exc:
                 log.warning("[%s] stored, but runners could not be woken (%s): they find "
                             "it at their next poll", row["id"], type(exc).__name__)
+
+
+def insert_execution_on(conn: Connection, row: Row) -> None:
+    """Store a new execution on ``conn``, in the caller's transaction (no wake-up)."""
+    conn.execute(_INSERT_EXECUTION, row)
+    stream.record(conn, "create", [row["id"]])
 
 
 def get_execution(engine: Engine, execution_id: str) -> Row | None:
