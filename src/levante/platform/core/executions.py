@@ -397,21 +397,28 @@ def prepare_execution(
     return row
 
 
-def insert_requested(conn: Connection, row: dict[str, Any]) -> None:
-    """Store a row of :func:`prepare_execution` on ``conn``, in the caller's transaction
+def insert_requested(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    """Store rows of :func:`prepare_execution` on ``conn``, in the caller's transaction
     (opened by ``levante.db.connect.writing``); the runners are woken once it commits."""
-    store.insert_execution_on(conn, row)
+    if not rows:
+        return
+    store.insert_executions_on(conn, rows)
     db = conn.engine
-    after_commit(conn, lambda: _announce(db, row["id"]))
+    ids = [row["id"] for row in rows]
+    after_commit(conn, lambda: _announce(db, ids))
 
 
-def _announce(db: Engine, execution_id: str) -> None:
-    """Wake the runners for an execution stored by :func:`insert_requested`."""
+def _announce(db: Engine, execution_ids: list[str]) -> None:
+    """Wake the runners for executions stored by :func:`insert_requested`: other
+    processes' with one NOTIFY, this process's for each."""
     if not _alone_on(db):
-        # stored: if the wake-up fails, the runners find it at their next poll
+        # stored: if the wake-up fails, the runners find them at their next poll
         with contextlib.suppress(Exception):
-            store.notify(db, "requested", execution_id)
-    _notify("requested", execution_id)
+            # one id: a hint; several: none, so that woken runners claim the oldest
+            store.notify(db, "requested", execution_ids[0] if len(execution_ids) == 1
+                         else "")
+    for execution_id in execution_ids:
+        _notify("requested", execution_id)
 
 
 CLIENT_ID = re.compile(r"^[0-9a-f]{24}$")  # an execution id as the platform makes them

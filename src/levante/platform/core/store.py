@@ -332,10 +332,11 @@ def insert_execution(engine: Engine, row: Row, wake: bool = True) -> None:
                             "it at their next poll", row["id"], type(exc).__name__)
 
 
-def insert_execution_on(conn: Connection, row: Row) -> None:
-    """Store a new execution on ``conn``, in the caller's transaction (no wake-up)."""
-    conn.execute(_INSERT_EXECUTION, row)
-    stream.record(conn, "create", [row["id"]])
+def insert_executions_on(conn: Connection, rows: Sequence[Row]) -> None:
+    """Store new executions on ``conn``, in the caller's transaction (no wake-up)."""
+    if rows:
+        conn.execute(_INSERT_EXECUTION, list(rows))
+        stream.record(conn, "create", [row["id"] for row in rows])
 
 
 def get_execution(engine: Engine, execution_id: str) -> Row | None:

@@ -12,6 +12,7 @@ number, ``contains`` on ``None``) does not match: nothing here raises for a payl
 from __future__ import annotations
 
 import fnmatch
+import functools
 import re
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
@@ -116,9 +117,16 @@ def canonical(name: Any) -> str | None:
     """The operator's name without alias (case-insensitive), or None if unknown."""
     if not isinstance(name, str):
         return None
+    found = _CANONICAL.get(name)
+    if found is not None:
+        return found
     lowered = name.lower()
     lowered = ALIASES.get(lowered, lowered)
     return lowered if lowered in OPERATORS or lowered == SEARCH else None
+
+
+# every spelling in lower case, to its operator (built once: the hot path's lookup)
+_CANONICAL: dict[str, str] = {**{n: n for n in OPERATORS}, SEARCH: SEARCH, **ALIASES}
 
 
 def allowed() -> list[str]:
@@ -132,7 +140,8 @@ _PART = re.compile(r"""\s*(?:\.?\s*([\w$@\-]+)"""
                    r"""|\[\s*(?:'([^']*)'|"([^"]*)"|(-?\d+))\s*\])""")
 
 
-def path_parts(path: str) -> list[str | int]:
+@functools.lru_cache(maxsize=4096)  # pure: the parts of a path never change
+def path_parts(path: str) -> tuple[str | int, ...]:
     """``trigger.a.b``, ``trigger['x-y'][0]`` as their parts; CriteriaError if malformed."""
     parts: list[str | int] = []
     at = 0
@@ -150,7 +159,7 @@ def path_parts(path: str) -> list[str | int]:
         at = found.end()
     if not parts:
         raise CriteriaError("an empty payload path")
-    return parts
+    return tuple(parts)
 
 
 def lookup(root: Mapping[str, Any], path: str) -> Any:
@@ -181,13 +190,6 @@ def lookup(root: Mapping[str, Any], path: str) -> Any:
 
 
 
-def render_pattern(pattern: Any, context: Mapping[str, Any]) -> Any:
-    """A string pattern rendered with Jinja (a lone expression keeps its type)."""
-    if is_template(pattern):
-        return render(pattern, context)
-    return pattern
-
-
 def check(path: str, criterion: Any, root: Mapping[str, Any],
           names: Mapping[str, Any]) -> bool:
     """Whether one criterion holds for ``root`` (``{"trigger": payload}`` or, under a
@@ -197,10 +199,12 @@ def check(path: str, criterion: Any, root: Mapping[str, Any],
     operator = canonical(criterion.get("type"))
     if operator is None:
         return False
-    try:
-        pattern = render_pattern(criterion.get("pattern"), {**names, **root})
-    except Exception:  # a template that cannot render matches nothing
-        return False
+    pattern = criterion.get("pattern")
+    if isinstance(pattern, str) and is_template(pattern):
+        try:
+            pattern = render(pattern, {**names, **root})
+        except Exception:  # a template that cannot render matches nothing
+            return False
     value = lookup(root, path)
     try:
         if operator == SEARCH:

@@ -142,13 +142,17 @@ def plan(db: Engine, settings: Settings, rules: dict[str, list[Row]],
          instances: list[Row], payloads: Mapping[str, Any]) -> list[Planned]:
     """What the batch ``instances`` will enforce."""
     planned: list[Planned] = []
+    datastores: dict[str, dict[str, Any]] = {}  # by user: what criteria templates see
     for instance in instances:
         candidates = rules.get(instance["trigger"], [])
         if not candidates:
             continue
         payload = payloads.get(instance["id"], instance["payload"])
         for rule in candidates:
-            names = kv_render.names(db, _user_of(rule, settings))
+            user = _user_of(rule, settings)
+            names = datastores.get(user)
+            if names is None:
+                names = datastores[user] = kv_render.names(db, user)
             if criteria.matches(rule["criteria"], payload, names):
                 planned.append(plan_rule(db, settings, instance, payload, rule))
     return planned
@@ -156,26 +160,29 @@ def plan(db: Engine, settings: Settings, rules: dict[str, list[Row]],
 
 def commit(db: Engine, owner: str, instances: list[Row], planned: list[Planned]) -> int:
     """Store the batch's enforcements and executions and end its instances, in one
-    transaction; how many executions were stored."""
+    transaction; how many executions were stored. The enforcements go first: only the
+    executions of those inserted now are stored (a pair enforced before, by this
+    engine before a crash or by another after a takeover, starts nothing)."""
     statuses = {row["id"]: trigger_store.PROCESSED for row in instances}
-    started = 0
     stamp = now()
+    rows = []
+    for item in planned:
+        rows.append({
+            "id": new_id(), "rule_id": item.rule["id"], "rule_ref": item.rule["ref"],
+            "trigger_instance_id": item.instance_id,
+            "execution_id": item.execution["id"] if item.execution is not None else None,
+            "status": "failed" if item.failure else "succeeded",
+            "failure_reason": item.failure, "enforced_at": stamp,
+        })
+        if item.failure:
+            statuses[item.instance_id] = trigger_store.PROCESSING_FAILED
     with writing(db) as conn:
-        for item in planned:
-            execution_id = item.execution["id"] if item.execution is not None else None
-            fresh = rule_store.insert_enforcement(conn, {
-                "id": new_id(), "rule_id": item.rule["id"], "rule_ref": item.rule["ref"],
-                "trigger_instance_id": item.instance_id, "execution_id": execution_id,
-                "status": "failed" if item.failure else "succeeded",
-                "failure_reason": item.failure, "enforced_at": stamp,
-            })
-            if item.failure:
-                statuses[item.instance_id] = trigger_store.PROCESSING_FAILED
-            if fresh and item.execution is not None:
-                executions.insert_requested(conn, item.execution)
-                started += 1
+        fresh = rule_store.insert_enforcements(conn, rows)
+        started = [item.execution for item in planned if item.execution is not None
+                   and (item.instance_id, item.rule["id"]) in fresh]
+        executions.insert_requested(conn, started)
         trigger_store.finish_instances(conn, owner, statuses)
-    return started
+    return len(started)
 
 
 def process_batch(db: Engine, settings: Settings, cache: RuleCache, owner: str) -> int:

@@ -153,13 +153,28 @@ def rules_version(db: Engine) -> tuple[int, Any]:
 
 # --- enforcements -------------------------------------------------------------------------
 
-def insert_enforcement(conn: Connection, row: Row) -> bool:
-    """Insert an enforcement unless its (trigger instance, rule) has one; True when this
-    one is new (the caller then stores its execution, in the same transaction)."""
-    maker = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
-    statement = maker(rule_enforcements).values(**row).on_conflict_do_nothing(
-        index_elements=["trigger_instance_id", "rule_id"]).returning(rule_enforcements.c.id)
-    return conn.execute(statement).first() is not None
+def _insert_enforcements(dialect: str) -> Any:
+    maker = pg_insert if dialect == "postgresql" else sqlite_insert
+    return maker(rule_enforcements).on_conflict_do_nothing(
+        index_elements=["trigger_instance_id", "rule_id"]).returning(
+        rule_enforcements.c.trigger_instance_id, rule_enforcements.c.rule_id)
+
+
+# built once per dialect (SQLAlchemy then reuses their compiled form)
+_INSERT_ENFORCEMENTS = {name: _insert_enforcements(name) for name in ("postgresql", "sqlite")}
+
+
+def insert_enforcements(conn: Connection, rows: list[Row]) -> set[tuple[str, str]]:
+    """Insert enforcements, skipping each (trigger instance, rule) that has one; the
+    pairs inserted now (the caller then stores their executions, in the same
+    transaction)."""
+    if not rows:
+        return set()
+    statement = _INSERT_ENFORCEMENTS["postgresql" if conn.dialect.name == "postgresql"
+                                     else "sqlite"]
+    found = conn.execute(statement, rows) if len(rows) > 1 else conn.execute(
+        statement, rows[0])
+    return {(r.trigger_instance_id, r.rule_id) for r in found}
 
 
 def enforced(conn: Connection, instance_ids: Iterable[str]) -> set[tuple[str, str]]:
