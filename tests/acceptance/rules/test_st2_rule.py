@@ -227,3 +227,46 @@ def test_rule_and_trigger_api_shapes_and_errors(system: System) -> None:
         assert page.status_code == 200 and len(page.json()) <= 1
         assert "X-Total-Count" in page.headers
         assert client.get("/ruleenforcements/nothing").status_code == 404
+
+
+def test_levante_rule_and_trigger_commands(system: System, tmp_path: Path) -> None:
+    path = tmp_path / "cli.yaml"
+    path.write_text(RULE.replace("name: alerts", "name: from_cli")
+                    .replace("url: alerts", "url: cli"))
+    made = system.levante("rule", "create", str(path), "-j")
+    assert made.returncode == 0, made.stdout + made.stderr
+    trigger = json.loads(made.stdout)["trigger"]["ref"]
+    listed = system.levante("rule", "list", "--pack", "ops")
+    assert listed.returncode == 0 and "ops.from_cli" in listed.stdout, listed.stderr
+    shown = system.levante("rule", "get", "ops.from_cli")
+    assert "criteria:" in shown.stdout and "iequals" in shown.stdout, shown.stderr
+    off = system.levante("rule", "disable", "ops.from_cli")
+    assert off.returncode == 0 and "disabled" in off.stdout, off.stderr
+    assert json.loads(system.levante("rule", "get", "ops.from_cli", "-j").stdout)[
+        "enabled"] is False
+    on = system.levante("rule", "enable", "ops.from_cli")
+    assert on.returncode == 0 and "enabled" in on.stdout, on.stderr
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("- not a rule\n")
+    refused = system.levante("rule", "create", str(bad))
+    assert refused.returncode != 0 and "a rule is an object" in refused.stderr
+
+    types = system.levante("trigger", "list", "--pack", "core")
+    assert types.returncode == 0 and "core.st2.IntervalTimer" in types.stdout, types.stderr
+    first = record(system, trigger, {"body": {"severity": "High", "host": "cli-1"}})
+    until(lambda: api_get(system, "/ruleenforcements", rule_ref="ops.from_cli"),
+          "the enforcement")
+    instances = system.levante("trigger", "instances", "--trigger", trigger)
+    assert instances.returncode == 0 and first in instances.stdout, instances.stderr
+    one = system.levante("trigger", "instance", first)
+    assert "cli-1" in one.stdout and "processed" in one.stdout, one.stderr
+    again = system.levante("trigger", "re-emit", first, "-j")
+    assert again.returncode == 0, again.stdout + again.stderr
+    until(lambda: len(api_get(system, "/ruleenforcements", rule_ref="ops.from_cli")) == 2,
+          "the re-emitted instance enforced")
+    enforced = system.levante("rule", "enforcements", "--rule", "ops.from_cli")
+    assert enforced.returncode == 0 and enforced.stdout.count("ops.from_cli") == 2
+    gone = system.levante("rule", "delete", "ops.from_cli")
+    assert gone.returncode == 0 and "Deleted" in gone.stdout, gone.stderr
+    missing = system.levante("rule", "get", "ops.from_cli")
+    assert missing.returncode != 0 and "cannot be found" in missing.stderr
