@@ -275,6 +275,10 @@ SECTIONS: tuple[Section, ...] = (
         ("events_days", "float", 0.0,
          "Days delivered events and sent reports between the services are kept (they feed "
          "`levante execution trace`).", {"minimum": 0}),
+        ("trigger_instances_days", "float", 0.0,
+         "Days a trigger instance that was processed (or failed) is kept, with its rule "
+         "enforcements; the executions they started follow executions_days.",
+         {"minimum": 0}),
         ("batch_size", "int", 500,
          "Executions (or rows) deleted in one short transaction.", {"minimum": 1}),
         ("interval", "float", 3600.0, "Seconds between two purge passes.",

@@ -22,6 +22,7 @@ from levante.identity.keys import new_id
 from levante.platform.rules.model import Rule
 from levante.platform.rules.tables import rule_enforcements, rules
 from levante.platform.triggers import store as trigger_store
+from levante.platform.triggers.tables import trigger_instances
 
 Row = dict[str, Any]
 
@@ -220,3 +221,20 @@ def list_enforcements(db: Engine, *, rule_ref: str | None = None,
         capped = select(c.id).where(*where).limit(cap).subquery()
         total = conn.execute(select(func.count()).select_from(capped)).scalar_one()
     return rows, int(total)
+
+
+def purge_instances(db: Engine, cutoff: datetime, batch: int) -> int:
+    """Delete up to ``batch`` trigger instances processed (or failed) before ``cutoff``,
+    with their enforcements; how many instances went (0: none left)."""
+    ended = (trigger_store.PROCESSED, trigger_store.PROCESSING_FAILED)
+    with writing(db) as conn:
+        ids = [r.id for r in conn.execute(
+            select(trigger_instances.c.id)
+            .where(trigger_instances.c.status.in_(ended),
+                   trigger_instances.c.occurrence_time < cutoff)
+            .limit(batch))]
+        if ids:
+            conn.execute(delete(rule_enforcements)
+                         .where(rule_enforcements.c.trigger_instance_id.in_(ids)))
+            conn.execute(delete(trigger_instances).where(trigger_instances.c.id.in_(ids)))
+    return len(ids)

@@ -210,3 +210,26 @@ def test_two_engines_share_a_burst_without_duplicates(postgres_url: str) -> None
         assert len(rule_executions(db)) == 600
     finally:
         db.dispose()
+
+
+def test_retention_purges_old_processed_instances_with_their_enforcements(
+        db: Engine) -> None:
+    from datetime import timedelta
+
+    from levante.platform.retention.service import purge_platform
+    from levante.retention import Policy
+
+    rule = add_rule(db, "alerts", ALERT_RULE)
+    old = record(db, rule["trigger_ref"], [{"body": {"severity": "high"}}] * 3)
+    drain(db)
+    with writing(db) as conn:
+        conn.execute(update(trigger_instances).where(trigger_instances.c.id.in_(old))
+                     .values(occurrence_time=trigger_store.now() - timedelta(days=10)))
+    waiting = record(db, rule["trigger_ref"], [{"body": {"severity": "high"}}])
+    with writing(db) as conn:  # pending and old: never purged
+        conn.execute(update(trigger_instances).where(trigger_instances.c.id.in_(waiting))
+                     .values(occurrence_time=trigger_store.now() - timedelta(days=10)))
+    counts = purge_platform(db, Policy(trigger_instances_days=7, batch_size=2))
+    assert counts == {"trigger instances": 3}
+    assert statuses(db, old + waiting) == {waiting[0]: "pending"}
+    assert enforcements(db) == []
