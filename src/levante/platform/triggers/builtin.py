@@ -9,13 +9,17 @@ with the next start.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
 
+from levante.db import faults
 from levante.db.connect import writing
 from levante.platform.triggers import store
+
+log = logging.getLogger("levante.platform.triggers")
 
 ACTION_TRIGGER = "core.st2.generic.actiontrigger"
 NOTIFY_TRIGGER = "core.st2.generic.notifytrigger"
@@ -124,3 +128,10 @@ def ensure_builtin(db: Engine) -> None:
         except IntegrityError:
             if attempt == 2:
                 raise
+        except Exception as exc:
+            # A database that refuses writes for now (read-only, failing over): the types
+            # stored before serve; the next start writes what changed.
+            if not faults.refuses_writes(exc):
+                raise
+            faults.warn_refused(log, "registering the built-in trigger types", exc)
+            return
