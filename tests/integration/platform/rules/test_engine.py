@@ -233,3 +233,34 @@ def test_retention_purges_old_processed_instances_with_their_enforcements(
     assert counts == {"trigger instances": 3}
     assert statuses(db, old + waiting) == {waiting[0]: "pending"}
     assert enforcements(db) == []
+
+
+def test_criteria_and_parameters_read_the_datastore(db: Engine) -> None:
+    from levante.platform.datastore import pairs
+    from levante.platform.datastore import store as kv_store
+
+    kv_store.put(db, pairs.SYSTEM, "", "restartable", '["nginx", "postgresql"]', False,
+                 None, trigger_store.now())
+    kv_store.put(db, pairs.SYSTEM, "", "team", "web-ops", False, None,
+                 trigger_store.now())
+    add_rule(db, "restart", {
+        "trigger": {"type": "core.st2.webhook", "parameters": {"url": "alerts"}},
+        "criteria": {
+            "trigger.body.alert.service": {
+                "type": "inside",
+                "pattern": "{{ st2kv.system.restartable | from_json_string }}"},
+            "trigger.body.alert.host": {"type": "matchwildcard", "pattern": "prod-*"}},
+        "action": {"ref": "core.local", "parameters": {
+            "cmd": "echo {{ st2kv.system.team }} {{ trigger.body.alert.service }}"}},
+    })
+    trigger = rule_store.get_rule(db, "tests.restart")["trigger_ref"]  # type: ignore[index]
+    ids = record(db, trigger, [
+        {"body": {"alert": {"service": "nginx", "host": "prod-web-3"}}},
+        {"body": {"alert": {"service": "sshd", "host": "prod-web-3"}}},
+        {"body": {"alert": {"service": "nginx", "host": "staging-1"}}},
+    ])
+    drain(db)
+    found = enforcements(db)
+    assert [e["trigger_instance_id"] for e in found] == [ids[0]]
+    (run,) = rule_executions(db)
+    assert run["parameters"]["cmd"] == "echo web-ops nginx"
