@@ -380,8 +380,10 @@ SECTIONS: tuple[Section, ...] = (
          "StackStorm's system user)."),
         ("batch_size", "int", 100,
          "Trigger instances one rules engine claims at once.", {"minimum": 1}),
-        ("poll_interval", "float", 0.5,
-         "Seconds between looks for pending trigger instances when no wake-up arrives.",
+        ("poll_interval", "float", 0.2,
+         "Seconds between looks for pending trigger instances when no wake-up arrives "
+         "(a look is one indexed read; on SQLite, the wake-up of instances recorded by "
+         "another process).",
          {"minimum": 0.01}),
         ("lease_seconds", "float", 30.0,
          "Seconds a claim on trigger instances holds; the instances of a rules engine "

@@ -308,6 +308,10 @@ def claim_instances(db: Engine, owner: str, limit: int, lease_seconds: float) ->
     found then (unique per instance and rule), so nothing is enforced twice.
     """
     stamp = now()
+    with db.connect() as conn:  # a read first: an idle poll takes no write lock
+        if conn.execute(select(trigger_instances.c.id).where(_claimable(stamp))
+                        .limit(1)).first() is None:
+            return []
     lease = stamp + timedelta(seconds=lease_seconds)
     pick = (select(trigger_instances.c.id).where(_claimable(stamp))
             .order_by(trigger_instances.c.occurrence_time, trigger_instances.c.id)
