@@ -526,10 +526,14 @@ def request_cancel(db: Engine, execution_id: str) -> tuple[dict[str, Any], str |
             return row, f"Action cannot be canceled. State = {status}."
         if status == "canceling":
             return row, None
-        if status in WAITING:
+        if status in WAITING or (status == "running"
+                                 and row.get("claimed_by") == store.TIMER_CLAIM):
+            # Not started yet, or only waiting (core.pause): nothing to stop.
             changed = store.transition(
                 db, execution_id, [status], "canceled",
-                {"end_timestamp": store.now(), "result": {"error": "canceled before it ran"}},
+                {"end_timestamp": store.now(), "lease_until": None,
+                 "result": {"error": "canceled while it waited" if status == "running"
+                            else "canceled before it ran"}},
                 known=(status, row["log"]),
             )
         else:

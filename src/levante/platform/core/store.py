@@ -711,6 +711,48 @@ def claimed_active(engine: Engine, statuses: Sequence[str]) -> list[Row]:
         return _rows(conn.execute(query))
 
 
+# --- executions that only wait (core.pause): held by a timer, not by a runner -------------
+
+# ``claimed_by`` of an execution that only waits: no runner process holds it; its
+# ``lease_until`` is when the wait ends (levante.platform.core.waits).
+TIMER_CLAIM = "timer"
+
+
+def hold_for_timer(engine: Engine, execution_id: str, process_id: str, due: datetime) -> bool:
+    """Hand a running execution claimed by ``process_id`` over to the wait timers, due at
+    ``due``; False when it is no longer that runner's (canceled meanwhile)."""
+    with one_statement(engine) as conn:
+        return bool(conn.execute(
+            update(executions)
+            .where(executions.c.id == execution_id, executions.c.status == "running",
+                   executions.c.claimed_by == process_id)
+            .values(claimed_by=TIMER_CLAIM, lease_until=due)
+        ).rowcount)
+
+
+def timers_due(engine: Engine, until: datetime, limit: int = 500) -> list[Row]:
+    """Running executions held by the wait timers whose wait ends by ``until``."""
+    with reading(engine) as conn:
+        return _rows(conn.execute(
+            select(executions.c.id, executions.c.action_ref, executions.c.parameters,
+                   executions.c.timeout, executions.c.log, executions.c.context,
+                   executions.c.lease_until)
+            .where(executions.c.claimed_by == TIMER_CLAIM, executions.c.status == "running",
+                   executions.c.lease_until <= until)
+            .order_by(executions.c.lease_until).limit(limit)
+        ))
+
+
+def next_timer_due(engine: Engine) -> datetime | None:
+    """When the next wait held by the timers ends (None: no wait)."""
+    with reading(engine) as conn:
+        found = conn.execute(
+            select(func.min(executions.c.lease_until))
+            .where(executions.c.claimed_by == TIMER_CLAIM, executions.c.status == "running")
+        ).scalar()
+    return aware(found)
+
+
 # --- runner processes ---------------------------------------------------------------------
 
 
