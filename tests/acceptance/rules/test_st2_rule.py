@@ -134,6 +134,12 @@ def test_rules_through_st2(system: System, tmp_path: Path) -> None:
 
     listed = st2(system, home, "rule-enforcement", "list")
     assert listed.returncode == 0 and "ops.alerts" in listed.stdout, listed.stderr
+    mine = ok_json(st2(system, home, "rule-enforcement", "list", "--rule", "ops.alerts",
+                       "-j"))
+    assert [(e["rule"]["ref"], e["execution_id"]) for e in mine] == [
+        ("ops.alerts", execution["id"])]
+    webhook = ok_json(st2(system, home, "trigger", "get", "core.st2.webhook", "-j"))
+    assert webhook["parameters_schema"]["required"] == ["url"]
     until(lambda: {i["id"]: i["status"] for i in api_get(system, "/triggerinstances")}
           .get(low) == "processed", "the low instance processed")
     instances = ok_json(st2(system, home, "trigger-instance", "list", "-j"))
