@@ -187,6 +187,11 @@ def commit(db: Engine, owner: str, instances: list[Row], planned: list[Planned])
                    and (item.instance_id, item.rule["id"]) in fresh]
         executions.insert_requested(conn, started)
         trigger_store.finish_instances(conn, owner, statuses)
+    for item in planned:
+        if item.failure and (item.instance_id, item.rule["id"]) in fresh:
+            log.warning("[%s] %s", item.instance_id, item.failure)
+    if started:
+        log.debug("%d instance(s): %d execution(s) started", len(instances), len(started))
     return len(started)
 
 
