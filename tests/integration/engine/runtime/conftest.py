@@ -14,7 +14,8 @@ from levante.db import manage
 from levante.db.connect import make_engine
 from levante.engine.core.runtime import EngineRuntime
 from levante.engine.settings import EngineSettings
-from tests.conftest import create_postgres_database, drop_postgres_database, postgres_server_url
+from tests.conftest import drop_postgres_database, postgres_server_url
+from tests.harness import migrated_database
 
 from .harness import ThreadWorker
 
@@ -33,9 +34,8 @@ def module_url(
         return
     if not postgres_server_url():
         pytest.skip("PostgreSQL tests need LEVANTE_TEST_POSTGRES_URL")
-    url = create_postgres_database()
+    url = migrated_database(str(postgres_server_url()))
     try:
-        manage.upgrade(url, "head")
         yield url
     finally:
         drop_postgres_database(url)

@@ -14,7 +14,8 @@ from levante.db import manage
 from levante.db.connect import make_engine
 from levante.engine.core.runtime import EngineRuntime
 from levante.engine.store import executions as store
-from tests.conftest import create_postgres_database, drop_postgres_database, postgres_server_url
+from tests.conftest import drop_postgres_database, postgres_server_url
+from tests.harness import migrated_database
 
 from .harness import define, wait_done
 from .processes import EngineProcess
@@ -65,9 +66,8 @@ def url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         return
     if not postgres_server_url():
         pytest.skip("PostgreSQL tests need LEVANTE_TEST_POSTGRES_URL")
-    u = create_postgres_database()
+    u = migrated_database(str(postgres_server_url()))
     try:
-        manage.upgrade(u, "head")
         yield u
     finally:
         drop_postgres_database(u)
