@@ -17,8 +17,8 @@ from typing import Protocol
 import uvicorn
 from sqlalchemy import Engine
 
-from levante.db.manage import EXIT_SCHEMA_NOT_AT_HEAD as EXIT_SCHEMA_NOT_AT_HEAD
-from levante.db.manage import ensure_at_head
+from levante.db.schema_guard import EXIT_SCHEMA_NOT_AT_HEAD as EXIT_SCHEMA_NOT_AT_HEAD
+from levante.db.schema_guard import ensure_at_head
 
 log = logging.getLogger("levante.service")
 

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 
 import pytest
 
-from levante.db import manage
+from levante.db import manage, schema_guard
+from levante.db.connect import make_engine
 from levante.roles import ROLES
 from levante.service import EXIT_SCHEMA_NOT_AT_HEAD
 from tests.conftest import levante_bin
@@ -68,3 +70,28 @@ def test_levante_up_upgrades_by_itself_and_says_so(tmp_path: object) -> None:
     assert "`levante up` upgrades by itself" in first
     url = f"sqlite:///{data}/levante.sqlite"
     assert manage.check(url) == []
+
+
+def test_the_light_guard_agrees_with_alembic(database_url: str) -> None:
+    """The guard reads the head from the migration files and the revision with one query;
+    Alembic is the reference for both (empty, an older revision, head)."""
+    assert schema_guard.head_revision() == manage.head_revision()
+    engine = make_engine(database_url)
+    try:
+        assert schema_guard.current_revision(engine) is None
+        manage.upgrade(database_url, "0001")
+        assert schema_guard.current_revision(engine) == manage.current_revision(engine) == "0001"
+        with pytest.raises(schema_guard.SchemaNotAtHead):
+            schema_guard.ensure_at_head(engine)
+        manage.upgrade(database_url, "head")
+        assert schema_guard.current_revision(engine) == manage.current_revision(engine)
+        schema_guard.ensure_at_head(engine)
+    finally:
+        engine.dispose()
+
+
+def test_serving_does_not_import_alembic() -> None:
+    """Half a second of every process start: only upgrades need Alembic."""
+    probe = ("import sys, levante.cli.serve, levante.service; "
+             "sys.exit('alembic' in sys.modules)")
+    assert subprocess.run([sys.executable, "-c", probe], timeout=60).returncode == 0

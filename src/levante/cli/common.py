@@ -116,7 +116,7 @@ def open_database(config: Config) -> Iterator[Engine]:
     from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
     # lazy: keeps CLI start fast
-    from levante.db import manage
+    from levante.db import schema_guard as manage
 
     # lazy: keeps CLI start fast
     from levante.db.connect import engine_from_config, is_sqlite, sqlite_path

@@ -18,8 +18,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from levante import cpu
 from levante.cli.common import config_options, database_error_line, fail, get_config
 from levante.config import Config, ConfigError, load_config
-from levante.db import manage
-from levante.db.connect import engine_from_config
+from levante.db import schema_guard
+from levante.db.connect import engine_from_config, make_engine
 from levante.log import setup_logging
 from levante.roles import ROLES, role_services
 from levante.service import EXIT_SCHEMA_NOT_AT_HEAD, Service, guard, run_services
@@ -32,11 +32,26 @@ UP_HOOKS: tuple[str, ...] = ("levante.platform.service:prepare_up",
                              "levante.platform.datastore.cli:prepare_up")
 
 
+def _upgrade(url: str) -> tuple[str | None, str | None]:
+    """(revision before, after): Alembic runs only when the database is not at head."""
+    engine = make_engine(url)
+    try:
+        current = schema_guard.current_revision(engine)
+    finally:
+        engine.dispose()
+    if current == schema_guard.head_revision():
+        return current, current
+    # lazy: keeps CLI start fast (Alembic, only when there is something to upgrade)
+    from levante.db import manage
+
+    return manage.upgrade(url, "head")
+
+
 def _services_for(roles: list[str], config: Config) -> tuple[Any, list[Service]]:
     engine = engine_from_config(config)
     try:
         guard(engine)
-    except manage.SchemaNotAtHead as exc:
+    except schema_guard.SchemaNotAtHead as exc:
         click.echo(f"levante: {exc}", err=True)
         sys.exit(EXIT_SCHEMA_NOT_AT_HEAD)
     except SQLAlchemyError as exc:
@@ -121,8 +136,8 @@ def up(
     url = config.database_url
     shown = make_url(url).render_as_string(hide_password=True)
     try:
-        before, after = manage.upgrade(url, "head")
-    except manage.DatabaseStateError as exc:
+        before, after = _upgrade(url)
+    except schema_guard.DatabaseStateError as exc:
         fail(str(exc))
     except (SQLAlchemyError, OSError) as exc:
         fail(database_error_line(url, exc))

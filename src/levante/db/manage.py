@@ -11,7 +11,6 @@ import fcntl
 import io
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from alembic import command
@@ -23,37 +22,15 @@ from sqlalchemy import Connection, Engine, inspect
 
 from levante.db.connect import make_engine, normalize_url, sqlite_path
 from levante.db.metadata import all_metadata
+from levante.db.schema_guard import EXIT_SCHEMA_NOT_AT_HEAD as EXIT_SCHEMA_NOT_AT_HEAD
+from levante.db.schema_guard import MIGRATIONS_DIR as MIGRATIONS_DIR
+from levante.db.schema_guard import UPGRADE_COMMAND as UPGRADE_COMMAND
+from levante.db.schema_guard import VERSION_TABLE as VERSION_TABLE
+from levante.db.schema_guard import DatabaseStateError as DatabaseStateError
+from levante.db.schema_guard import SchemaNotAtHead as SchemaNotAtHead
+from levante.db.schema_guard import ensure_at_head as ensure_at_head
 
-MIGRATIONS_DIR = Path(__file__).parent / "migrations"
-VERSION_TABLE = "alembic_version"
-UPGRADE_COMMAND = "levante-db-manage upgrade head"
 _LOCK_KEY = 7435126
-
-
-class DatabaseStateError(Exception):
-    """The database is not in a state the requested operation can work from."""
-
-
-# The exit status of a command or service refusing a database that is not at head.
-EXIT_SCHEMA_NOT_AT_HEAD = 3
-
-
-class SchemaNotAtHead(DatabaseStateError):
-    """A service found the database at another revision than its code expects."""
-
-    def __init__(self, current: str | None, expected: str) -> None:
-        self.current = current
-        self.expected = expected
-        super().__init__(self.describe())
-
-    def describe(self, database: str | None = None, also: str = "") -> str:
-        """The one line to show, naming `database` when given (commands that open any
-        configured database say which); `also` is added to the advice."""
-        name = f"database {database}" if database else "database"
-        return (
-            f"{name} is at revision {self.current or 'none (empty)'}, expected "
-            f"{self.expected}; run `{UPGRADE_COMMAND}`{also}"
-        )
 
 
 class UnmanagedTables(DatabaseStateError):
@@ -306,9 +283,3 @@ def check(url: str) -> list[str]:
         engine.dispose()
 
 
-def ensure_at_head(engine: Engine) -> None:
-    """The schema guard: raise SchemaNotAtHead unless the database is at head."""
-    expected = head_revision()
-    current = current_revision(engine)
-    if current != expected:
-        raise SchemaNotAtHead(current, expected)
