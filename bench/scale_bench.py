@@ -3,8 +3,10 @@
 Each part starts real processes (`levante serve api`, `levante serve engine`) on a fresh
 database and measures through HTTP:
   listing   `st2 execution list` (top level, newest first, 50 rows, the CLI's attributes
-            and count) with each filter and deep in the history, and `mistral
-            execution-list`, with 1,000 / 10,000 / 100,000 executions seeded on each service
+            and count) with each filter and deep in the history, `st2 trigger-instance
+            list` and `st2 rule-enforcement list`, and `mistral execution-list`, with
+            1,000 / 10,000 / 100,000 executions (each with its trigger instance and rule
+            enforcement) seeded on each service
   items     with-items over 500 / 5,000 / 50,000 std.echo: time and the engine's peak memory
   chains    chains of 100 / 1,000 / 5,000 std.noop
   waiting   1 / 1,000 / 5,000 workflows whose task sleeps 30 s: the engine's CPU while they
@@ -44,6 +46,7 @@ BIN = Path(sys.executable).parent
 ACTIONS = ("core.local", "core.noop", "core.http", "examples.deploy", "linux.check")
 STATUSES = ("succeeded", "failed", "succeeded", "succeeded", "canceled")
 USERS = ("stanley", "alice", "bob")
+TRIGGERS = ("core.st2.webhook", "core.st2.generic.actiontrigger", "ops.alert")
 ST2_LIST_ATTRIBUTES = "id,status,start_timestamp,action.ref,context.user,end_timestamp"
 
 
@@ -79,6 +82,7 @@ def seed(url: str, count: int, start: int) -> None:
 
     tables = all_metadata().tables
     platform_ex, engine_ex = tables["executions"], tables["workflow_executions"]
+    instances, enforcements = tables["trigger_instances"], tables["rule_enforcements"]
     db = create_engine(url)
     base = datetime(2026, 1, 1, tzinfo=UTC)
     rng = random.Random(start)
@@ -86,6 +90,8 @@ def seed(url: str, count: int, start: int) -> None:
         for first in range(start, start + count, 5000):
             platform_rows: list[dict[str, Any]] = []
             engine_rows: list[dict[str, Any]] = []
+            instance_rows: list[dict[str, Any]] = []
+            enforcement_rows: list[dict[str, Any]] = []
             for n in range(first, min(first + 5000, start + count)):
                 when = base + timedelta(seconds=n * 13)
                 ident = f"{n:024x}"
@@ -109,8 +115,19 @@ def seed(url: str, count: int, start: int) -> None:
                     "accepted": True, "root_execution_id": wf, "project_id": "<default-project>",
                     "created_at": when, "updated_at": when,
                 })
+                # Each execution started by a rule from a trigger instance (an event).
+                instance_rows.append({
+                    "id": ident, "trigger": TRIGGERS[n % len(TRIGGERS)],
+                    "payload": {"n": n}, "occurrence_time": when, "status": "processed",
+                    "payload_from": None, "claimed_by": None, "lease_until": None})
+                enforcement_rows.append({
+                    "id": ident, "rule_id": f"{n % 50:024x}", "rule_ref": f"ops.rule{n % 50}",
+                    "trigger_instance_id": ident, "execution_id": ident,
+                    "status": "succeeded", "failure_reason": None, "enforced_at": when})
             conn.execute(insert(platform_ex), platform_rows)
             conn.execute(insert(engine_ex), engine_rows)
+            conn.execute(insert(instances), instance_rows)
+            conn.execute(insert(enforcements), enforcement_rows)
     if db.dialect.name == "postgresql":
         # Statistics as autovacuum keeps them on a live database (a bulk load outruns it).
         with db.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
@@ -177,6 +194,14 @@ def measure(url: str, tmp: str, samples: int) -> dict[str, float]:
                 params = {k: v for k, v in {**listing, **extra}.items() if v is not None}
                 figures[f"st2 execution list {name}"] = timed(
                     client, "/executions", params, samples)
+            figures["st2 trigger-instance list"] = timed(
+                client, "/triggerinstances", {"limit": 50}, samples)
+            figures["st2 trigger-instance list --trigger"] = timed(
+                client, "/triggerinstances", {"limit": 50, "trigger": "ops.alert"}, samples)
+            figures["st2 rule-enforcement list"] = timed(
+                client, "/ruleenforcements", {"limit": 50}, samples)
+            figures["st2 rule-enforcement list --rule"] = timed(
+                client, "/ruleenforcements", {"limit": 50, "rule_ref": "ops.rule7"}, samples)
         with httpx.Client(base_url=f"http://127.0.0.1:{engine_port}/v2") as client:
             # As `mistral execution-list` asks: the newest 100.
             newest = {"limit": 100, "sort_keys": "created_at", "sort_dirs": "desc"}
