@@ -57,6 +57,8 @@ from levante.platform.inquiries import api as inquiries
 from levante.platform.logins import api as logins
 from levante.platform.logins.users import users_path
 from levante.platform.stream import api as stream
+from levante.platform.timers import api as timers_api
+from levante.platform.webhooks import api as webhooks_api
 
 log = logging.getLogger("levante.platform.api")
 
@@ -71,6 +73,8 @@ FEATURES: tuple[Callable[[], RouteTable], ...] = (
     configs_api.routes,
     datastore_api.routes,
     inquiries.routes,
+    webhooks_api.routes,
+    timers_api.routes,
 )
 
 

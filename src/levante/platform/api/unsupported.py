@@ -24,8 +24,6 @@ UNSUPPORTED: tuple[tuple[str, str], ...] = (
     ("/v1/triggers", "Triggers"),
     ("/v1/triggerinstances", "Trigger instances"),
     ("/v1/sensortypes", "Sensors"),
-    ("/v1/timers", "Timers"),
-    ("/v1/webhooks", "Webhooks"),
     ("/v1/policies", "Policies"),
     ("/v1/policytypes", "Policy types"),
     ("/v1/actionalias", "Action aliases"),
