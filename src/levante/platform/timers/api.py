@@ -13,7 +13,7 @@ from levante.platform.webhooks.api import trigger_view
 
 async def list_timers(request: Request) -> Response:
     wanted = request.query_params.get("timer_type")
-    types = schedule.TIMER_TYPES
+    types: tuple[str, ...] = schedule.TIMER_TYPES
     if wanted:
         if wanted not in types:
             raise ApiError(400, f"'timer_type' must be one of {', '.join(types)}.")

@@ -64,7 +64,8 @@ def timer_triggers(engine: Engine, types: Sequence[str]) -> list[Row]:
 def _insert_slot(conn: Connection) -> Any:
     insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
     return insert(timer_slots).on_conflict_do_nothing(
-        index_elements=[timer_slots.c.trigger_ref, timer_slots.c.slot_at])
+        index_elements=[timer_slots.c.trigger_ref, timer_slots.c.slot_at]
+    ).returning(timer_slots.c.trigger_ref)
 
 
 def fire_slot(engine: Engine, trigger_ref: str, slot_at: datetime,
@@ -75,8 +76,8 @@ def fire_slot(engine: Engine, trigger_ref: str, slot_at: datetime,
     with writing(engine) as conn:
         taken = conn.execute(_insert_slot(conn), {
             "trigger_ref": trigger_ref, "slot_at": slot_at, "instance_id": None,
-            "fired_at": now()}).rowcount
-        if not taken or payload is None:
+            "fired_at": now()}).first()
+        if taken is None or payload is None:
             return None
         instance_id = record_instance(conn, trigger_ref, payload)
         conn.execute(update(timer_slots).where(
