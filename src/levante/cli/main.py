@@ -34,6 +34,8 @@ COMMANDS: dict[str, tuple[str, tuple[str, ...]]] = {
     "inquiry": ("List, show and answer inquiries (core.ask).",
                 ("levante.platform.inquiries.cli",)),
     "user": ("Add users who log in with a password.", ("levante.platform.logins.cli",)),
+    "webhook": ("Post to webhooks and list them.", ("levante.platform.webhooks.cli",)),
+    "timer": ("List timers (interval, date, cron).", ("levante.platform.timers.cli",)),
     "config": ("Show the effective configuration or write the sample file.",
                ("levante.cli.config_cmd",)),
 }
