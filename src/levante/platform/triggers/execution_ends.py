@@ -12,11 +12,11 @@ payloads are built when the rules engine processes them
 
 Which ``notify`` block applies, as StackStorm 2.x had it:
 
-- the execution's own (``context.notify``: a request's), else its action's;
+- its action's, else the one it was requested with (``context.notify``: the ``notify``
+  of ``POST /v1/executions``, or of the action-chain node that started it);
 - a child of a Mistral workflow or an action-chain without one inherits its parent's,
   unless its task is named in the parent's ``skip_notify`` parameter (StackStorm's
-  mistral-v2 and action-chain runners; a chain node's own ``notify`` is the child action's
-  here).
+  mistral-v2 and action-chain runners).
 """
 
 from __future__ import annotations
@@ -60,11 +60,13 @@ def _task_name(context: Any) -> str | None:
 
 
 def _own(row: Mapping[str, Any]) -> dict[str, Any]:
-    context = row.get("context")
-    if isinstance(context, Mapping) and _block(context.get("notify")):
-        return _block(context.get("notify"))
+    """The action's block, else the request's (StackStorm's create_request: an action's
+    ``notify`` replaces the one its execution was requested with)."""
     action = row.get("action")
-    return _block(action.get("notify")) if isinstance(action, Mapping) else {}
+    if isinstance(action, Mapping) and _block(action.get("notify")):
+        return _block(action.get("notify"))
+    context = row.get("context")
+    return _block(context.get("notify")) if isinstance(context, Mapping) else {}
 
 
 def _skipped(parent: Mapping[str, Any], child_context: Any) -> bool:

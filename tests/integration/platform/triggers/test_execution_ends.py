@@ -18,7 +18,7 @@ from levante.platform.triggers import execution_payloads
 from levante.platform.triggers.execution_ends import ACTION_TRIGGER, NOTIFY_TRIGGER
 from levante.platform.triggers.tables import trigger_instances
 from levante.platform.workflows import store as wf_store
-from tests.integration.platform.service.conftest import Db
+from tests.integration.platform.service.conftest import Db, Served, wait_status
 
 NOTIFY = {
     "on-complete": {"routes": ["audit"]},
@@ -135,4 +135,28 @@ def test_children_inherit_the_parent_notify_unless_skipped(platform_db: Db) -> N
                   context={"chain": {"name": "b"}, "notify": {"on-complete": {"routes": ["x"]}}})
     store.finish(db, own, "succeeded", None, [], context={})
     assert [i["payload"].get("route") for i in instances(db, own)] == [None, "x"]
+    # As StackStorm's create_request: the action's block replaces the requested one.
+    replaced = started(db, "testpack.parent",
+                       context={"notify": {"on-complete": {"routes": ["asked"]}}})
+    store.finish(db, replaced, "succeeded", None, [], context={})
+    assert [i["payload"].get("route") for i in instances(db, replaced)] == [None, "ops"]
 
+
+
+def test_an_execution_requested_with_notify_records_it(served: Served) -> None:
+    with served.client() as c:
+        bad = c.post("/executions", json={"action": "core.noop",
+                                          "notify": {"on-done": {"routes": ["x"]}}})
+        assert bad.status_code == 400 and "'on-done'" in bad.json()["faultstring"]
+        made = c.post("/executions", json={
+            "action": "core.noop", "notify": {"on-success": {"routes": ["chat"],
+                                                             "message": "done"}}})
+        assert made.status_code == 201, made.text
+        execution_id = made.json()["id"]
+        wait_status(c, execution_id, {"succeeded"})
+    found = instances(served.engine, execution_id)
+    assert [(i["trigger"], i["payload"].get("route")) for i in found] == [
+        (ACTION_TRIGGER, None), (NOTIFY_TRIGGER, "chat")]
+    with served.engine.connect() as conn:
+        payload = execution_payloads.complete(conn, found[1:])[found[1]["id"]]
+    assert payload["message"] == "done" and payload["status"] == "succeeded"
