@@ -42,30 +42,9 @@ UNITS = {"seconds": 1, "minutes": 60, "hours": 3600, "days": 86400, "weeks": 7 *
 # How far ahead a cron search looks before it says "never".
 SEARCH_DAYS = 366 * 8
 
-_ON_MISSED_SCHEMA = {"type": "string", "enum": list(ON_MISSED), "default": FIRE_ONCE,
+ON_MISSED_SCHEMA = {"type": "string", "enum": list(ON_MISSED), "default": FIRE_ONCE,
                      "description": "After downtime: fire the latest missed slot once "
                                     "(fire_once) or skip it (skip)."}
-_CRON_FIELD = {"anyOf": [{"type": "string"}, {"type": "integer"}]}
-# The parameters schemas of the timer trigger types (StackStorm's, plus on_missed).
-PARAMETERS_SCHEMAS: dict[str, dict[str, Any]] = {
-    INTERVAL: {"type": "object", "additionalProperties": False,
-               "required": ["unit", "delta"],
-               "properties": {"unit": {"enum": list(UNITS)}, "delta": {"type": "integer"},
-                              "on_missed": _ON_MISSED_SCHEMA}},
-    DATE: {"type": "object", "additionalProperties": False, "required": ["date"],
-           "properties": {"timezone": {"type": "string"},
-                          "date": {"type": "string", "format": "date-time"},
-                          "on_missed": _ON_MISSED_SCHEMA}},
-    CRON: {"type": "object", "additionalProperties": False,
-           "properties": {"timezone": {"type": "string"},
-                          **{f: _CRON_FIELD for f in ("year", "month", "day", "week",
-                                                      "day_of_week", "hour", "minute",
-                                                      "second")},
-                          "on_missed": _ON_MISSED_SCHEMA}},
-}
-PAYLOAD_SCHEMA = {"type": "object", "properties": {
-    "executed_at": {"type": "string", "format": "date-time"},
-    "schedule": {"type": "object"}}}
 
 
 class ScheduleError(ValueError):
@@ -330,6 +309,16 @@ def schedule_of(type_ref: str, parameters: Mapping[str, Any] | None,
     if type_ref == CRON:
         return cron_of(params)
     raise ScheduleError(f"{type_ref!r} is not a timer trigger type")
+
+
+def problem(type_ref: str, parameters: Mapping[str, Any] | None) -> str | None:
+    """Why a timer's parameters are not a schedule (for a rule's 400), or None."""
+    try:
+        schedule_of(type_ref, parameters, datetime.now(UTC))
+        on_missed(parameters)
+    except ScheduleError as exc:
+        return str(exc)
+    return None
 
 
 def on_missed(parameters: Mapping[str, Any] | None) -> str:

@@ -145,3 +145,11 @@ def test_latest_due_after_a_downtime_is_one_slot() -> None:
     once = date_of({"date": "2026-12-06 01:00:00"})
     assert latest_due(once, T0 - timedelta(days=1), T0) == utc(2026, 12, 6, 1)
     assert latest_due(once, utc(2026, 12, 6, 1), T0) is None
+
+
+def test_problem_names_what_a_rule_gets_wrong() -> None:
+    assert schedule.problem(schedule.CRON, {"minute": "*/5", "timezone": "UTC"}) is None
+    assert "'minute'" in str(schedule.problem(schedule.CRON, {"minute": "99"}))
+    assert "'on_missed'" in str(schedule.problem(schedule.INTERVAL, {
+        "unit": "seconds", "delta": 1, "on_missed": "later"}))
+    assert "'date'" in str(schedule.problem(schedule.DATE, {"date": "soon"}))
