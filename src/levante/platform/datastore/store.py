@@ -21,12 +21,8 @@ from levante.db.times import aware
 from levante.identity.keys import new_id
 from levante.platform.datastore.tables import kv_pairs
 from levante.platform.datastore.views import masked_view
+from levante.platform.triggers.builtin import KV_CREATE, KV_DELETE, KV_UPDATE, KV_VALUE_CHANGE
 from levante.platform.triggers.store import record_instance
-
-KV_CREATE = "core.st2.key_value_pair.create"
-KV_UPDATE = "core.st2.key_value_pair.update"
-KV_VALUE_CHANGE = "core.st2.key_value_pair.value_change"
-KV_DELETE = "core.st2.key_value_pair.delete"
 
 Row = dict[str, Any]
 

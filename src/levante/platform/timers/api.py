@@ -8,7 +8,7 @@ from starlette.responses import Response
 
 from levante.platform.api.common import ApiError, RouteTable, in_db, json_response, platform
 from levante.platform.timers import schedule, store
-from levante.platform.webhooks.api import trigger_view
+from levante.platform.triggers.api import trigger_view
 
 
 async def list_timers(request: Request) -> Response:

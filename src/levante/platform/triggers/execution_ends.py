@@ -24,16 +24,15 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, select
 
 from levante.db.times import now
-from levante.identity.keys import new_id
 from levante.platform.core.models import executions
-from levante.platform.triggers.store import PENDING
-from levante.platform.triggers.tables import trigger_instances
+from levante.platform.triggers.builtin import ACTION_TRIGGER, NOTIFY_TRIGGER
+from levante.platform.triggers.store import record_instance
 
-ACTION_TRIGGER = "core.st2.generic.actiontrigger"
-NOTIFY_TRIGGER = "core.st2.generic.notifytrigger"
+__all__ = ["ACTION_TRIGGER", "NOTIFY_TRIGGER", "notify_blocks", "notify_entries",
+           "record_ends"]
 # The key of a notify instance's recorded payload that says which sub-section it is; the
 # completed payload has no such key.
 NOTIFY_KEY = "_notify"
@@ -41,9 +40,6 @@ SUCCEEDED = "succeeded"
 FAILED_STATES = frozenset({"failed", "timeout", "abandoned"})
 # How far up the parents a child looks for a notify block to inherit.
 MAX_INHERIT = 8
-
-_INSERT = insert(trigger_instances)
-
 
 def _block(value: Any) -> dict[str, Any]:
     return dict(value) if isinstance(value, Mapping) and value else {}
@@ -138,19 +134,15 @@ def record_ends(conn: Connection, ended: Sequence[tuple[str, str]]) -> int:
     if not ended:
         return 0
     stamp = now()
-    rows = [_row(ACTION_TRIGGER, {"execution_id": eid, "status": status}, eid, stamp)
+    rows = [(ACTION_TRIGGER, {"execution_id": eid, "status": status}, eid)
             for eid, status in ended]
     blocks = notify_blocks(conn, [eid for eid, _ in ended])
     for eid, status in ended:
         block = blocks.get(eid)
         if block:
-            rows += [_row(NOTIFY_TRIGGER, {"execution_id": eid, "status": status, **entry},
-                          eid, stamp) for entry in notify_entries(block, status)]
-    conn.execute(_INSERT, rows)
+            rows += [(NOTIFY_TRIGGER, {"execution_id": eid, "status": status, **entry}, eid)
+                     for entry in notify_entries(block, status)]
+    for trigger, payload, execution_id in rows:
+        record_instance(conn, trigger, payload, occurrence_time=stamp,
+                        payload_from=execution_id)
     return len(rows)
-
-
-def _row(trigger: str, payload: dict[str, Any], execution_id: str, stamp: Any) -> dict[str, Any]:
-    return {"id": new_id(), "trigger": trigger, "payload": payload, "occurrence_time": stamp,
-            "status": PENDING, "payload_from": execution_id, "claimed_by": None,
-            "lease_until": None}

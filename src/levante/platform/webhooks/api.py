@@ -24,6 +24,7 @@ from levante.platform.api.common import (
     json_response,
     platform,
 )
+from levante.platform.triggers.api import trigger_view
 from levante.platform.webhooks import store
 
 # Credentials never reach a trigger's payload (StackStorm's copied every header).
@@ -98,13 +99,6 @@ async def _post_generic(request: Request, body: Any) -> Response:
     if done is None:
         raise ApiError(404, f"Trigger {ref} not found.")
     return json_response(body, 202)
-
-
-def trigger_view(row: dict[str, Any]) -> dict[str, Any]:
-    """A trigger as StackStorm's API shows it."""
-    return {"id": row["id"], "ref": row["ref"], "uid": f"trigger:{row['pack']}:{row['name']}",
-            "name": row["name"], "pack": row["pack"], "type": row["type"],
-            "parameters": row["parameters"] or {}, "description": row["description"] or ""}
 
 
 async def list_webhooks(request: Request) -> Response:

@@ -6,20 +6,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Engine, insert, select
+from sqlalchemy import Connection, Engine, select
 
 from levante.db.connect import writing
 from levante.db.times import now
-from levante.identity.keys import new_id
-from levante.platform.triggers.store import PENDING
-from levante.platform.triggers.tables import trigger_instances, trigger_types, triggers
+from levante.platform.triggers.builtin import WEBHOOK as WEBHOOK_TYPE
+from levante.platform.triggers.store import record_instance
+from levante.platform.triggers.tables import trigger_types, triggers
 
-WEBHOOK_TYPE = "core.st2.webhook"
 GENERIC_URL = "st2"
 
 Row = dict[str, Any]
 
-_INSERT = insert(trigger_instances)
 _WEBHOOKS = select(triggers).where(triggers.c.type == WEBHOOK_TYPE).order_by(triggers.c.ref)
 
 
@@ -48,13 +46,9 @@ def list_webhooks(engine: Engine) -> list[Row]:
 
 
 def _record(conn: Connection, refs: Sequence[str], payload: Any) -> list[str]:
+    """One instance per trigger (the rules engines are woken once it commits)."""
     stamp = now()
-    rows = [{"id": new_id(), "trigger": ref, "payload": payload, "occurrence_time": stamp,
-             "status": PENDING, "payload_from": None, "claimed_by": None,
-             "lease_until": None} for ref in refs]
-    if rows:
-        conn.execute(_INSERT, rows)
-    return [r["id"] for r in rows]
+    return [record_instance(conn, ref, payload, occurrence_time=stamp) for ref in refs]
 
 
 def post_url(engine: Engine, url: str, payload: Any) -> list[str] | None:
