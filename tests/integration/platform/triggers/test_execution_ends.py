@@ -131,6 +131,10 @@ def test_children_inherit_the_parent_notify_unless_skipped(platform_db: Db) -> N
     skipped = started(db, "testpack.quiet", parent=parent, context={"chain": {"name": "b"}})
     store.finish(db, skipped, "succeeded", None, [], context={})
     assert [i["trigger"] for i in instances(db, skipped)] == [ACTION_TRIGGER]
+    task = started(db, "testpack.quiet", parent=parent,
+                   context={"mistral": {"task_name": "b", "workflow_name": "w"}})
+    store.finish(db, task, "succeeded", None, [], context={})
+    assert [i["trigger"] for i in instances(db, task)] == [ACTION_TRIGGER]  # a skipped task
     own = started(db, "testpack.quiet", parent=parent,
                   context={"chain": {"name": "b"}, "notify": {"on-complete": {"routes": ["x"]}}})
     store.finish(db, own, "succeeded", None, [], context={})
