@@ -187,6 +187,12 @@ def test_webhook_rule_starts_a_workflow_with_the_payload(system: System) -> None
              lambda: executions_of(system, "emit.remediate"), count=2)
     listed_hooks = system.levante("webhook", "list")
     assert "alerts/disk" in listed_hooks.stdout, listed_hooks.stderr
+    st2_hooks = _st2(system, "webhook", "list", "-j")
+    assert st2_hooks.returncode == 0, st2_hooks.stdout + st2_hooks.stderr
+    assert [h["url"] for h in json.loads(st2_hooks.stdout)] == ["alerts/disk"]
+    st2_hook = _st2(system, "webhook", "get", "alerts/disk", "-j")
+    assert st2_hook.returncode == 0, st2_hook.stdout + st2_hook.stderr
+    assert json.loads(st2_hook.stdout)["ref"] == hook_ref
 
 
 def test_actiontrigger_rule_chains_two_actions(system: System) -> None:
@@ -233,6 +239,17 @@ def test_each_timer_kind_fires(system: System, tmp_path: Path) -> None:
     assert timers.returncode == 0, timers.stderr
     assert {t["type"] for t in json.loads(timers.stdout)} == {
         "core.st2.IntervalTimer", "core.st2.DateTimer", "core.st2.CronTimer"}
+    st2_timers = _st2(system, "timer", "list", "-j")
+    assert st2_timers.returncode == 0, st2_timers.stdout + st2_timers.stderr
+    shown = json.loads(st2_timers.stdout)
+    assert len(shown) == 3
+    one = _st2(system, "timer", "get", shown[0]["id"], "-j")
+    assert one.returncode == 0 and json.loads(one.stdout)["uid"] == shown[0]["uid"], \
+        one.stdout + one.stderr
+    refused = _st2(system, "rule", "create", str(_rule_file(tmp_path, "bad_cron", {
+        "type": "core.st2.CronTimer", "parameters": {"minute": "75"}}, "echo never")))
+    assert refused.returncode != 0
+    assert "'minute': 75 is out of 0-59" in refused.stdout + refused.stderr
     for name in ("every_second", "cron_2s"):
         assert _st2(system, "rule", "disable", f"emit.{name}").returncode == 0
     time.sleep(1.5)  # a slot already being fired may still start one
