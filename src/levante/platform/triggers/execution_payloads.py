@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, Engine, select
 
 from levante.db.times import aware
 from levante.platform.core.executions import masked_parameters
@@ -135,3 +135,14 @@ def complete(conn: Connection, instances: list[Row]) -> dict[str, Any]:
             payload["status"] = recorded.get("status", row["status"])
             payloads[instance["id"]] = payload
     return payloads
+
+
+def with_payloads(db: Engine, rows: list[Row]) -> list[Row]:
+    """``rows`` (instances) with the payloads of action and notify triggers completed:
+    what the API shows and what a re-emit records (StackStorm's instances held the full
+    payload). One read, only when some row has a ``payload_from``."""
+    if not any(r.get("payload_from") for r in rows):
+        return rows
+    with db.connect() as conn:
+        payloads = complete(conn, rows)
+    return [{**r, "payload": payloads[r["id"]]} if r["id"] in payloads else r for r in rows]

@@ -164,3 +164,11 @@ def test_an_execution_requested_with_notify_records_it(served: Served) -> None:
     with served.engine.connect() as conn:
         payload = execution_payloads.complete(conn, found[1:])[found[1]["id"]]
     assert payload["message"] == "done" and payload["status"] == "succeeded"
+    # The API shows (and a re-emit records) the completed payloads, as StackStorm's.
+    with served.client() as c:
+        shown = c.get(f"/triggerinstances/{found[0]['id']}").json()["payload"]
+        assert shown["action_ref"] == "core.noop" and shown["runner_ref"] == "noop"
+        listed = c.get("/triggerinstances", params={"trigger": NOTIFY_TRIGGER}).json()
+        assert [i["payload"]["message"] for i in listed] == ["done"]
+        again = c.post(f"/triggerinstances/{found[1]['id']}/re_emit", json={}).json()
+        assert again["payload"]["message"] == "done" and "_notify" not in again["payload"]
