@@ -32,7 +32,9 @@ ROLES: dict[str, str] = {
 }
 
 # (role, "module:factory") of the feature packages' services, one line per feature.
-FEATURE_SERVICES: tuple[tuple[str, str], ...] = ()
+FEATURE_SERVICES: tuple[tuple[str, str], ...] = (
+    ("rulesengine", "levante.platform.timers.service:timer_services"),
+)
 
 
 def _load(spec: str) -> ServiceFactory:

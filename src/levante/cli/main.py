@@ -38,6 +38,8 @@ COMMANDS: dict[str, tuple[str, tuple[str, ...]]] = {
     "trigger": ("Trigger types and trigger instances: list, show, re-emit.",
                 ("levante.platform.triggers.cli",)),
     "user": ("Add users who log in with a password.", ("levante.platform.logins.cli",)),
+    "webhook": ("Post to webhooks and list them.", ("levante.platform.webhooks.cli",)),
+    "timer": ("List timers (interval, date, cron).", ("levante.platform.timers.cli",)),
     "config": ("Show the effective configuration or write the sample file.",
                ("levante.cli.config_cmd",)),
 }

@@ -58,8 +58,10 @@ from levante.platform.logins import api as logins
 from levante.platform.logins.users import users_path
 from levante.platform.rules import api as rules_api
 from levante.platform.stream import api as stream
+from levante.platform.timers import api as timers_api
 from levante.platform.triggers import api as triggers_api
 from levante.platform.triggers.builtin import ensure_builtin
+from levante.platform.webhooks import api as webhooks_api
 
 log = logging.getLogger("levante.platform.api")
 
@@ -76,6 +78,8 @@ FEATURES: tuple[Callable[[], RouteTable], ...] = (
     inquiries.routes,
     triggers_api.routes,
     rules_api.routes,
+    webhooks_api.routes,
+    timers_api.routes,
 )
 
 

@@ -25,6 +25,7 @@ from levante.platform.api.common import (
 )
 from levante.platform.core import executions as ex
 from levante.platform.core import store
+from levante.platform.core.packs import check_notify
 
 OUTPUT_STREAMS = ("stdout", "stderr", "other")
 
@@ -77,6 +78,12 @@ async def create_execution(request: Request) -> Response:
     context = body.get("context")
     if context is not None and not isinstance(context, dict):
         raise ApiError(400, "'context' must be an object.")
+    notify = body.get("notify")
+    if notify:
+        problem = check_notify(notify)
+        if problem:
+            raise ApiError(400, f"{problem}.")
+        context = {**(context or {}), "notify": notify}
     p = platform(request)
     parent = _parent_from(body)
     user = user_of(request)

@@ -64,6 +64,8 @@ _EXECUTION_BODY: dict[str, Any] = {
         "parameters": {"type": "object"},
         "context": {"type": "object"},
         "parent": {"type": "string"},
+        "notify": {"type": "object", "description": "StackStorm's notify block "
+                                                    "(on-complete, on-success, on-failure)."},
         "id": {"type": "string", "pattern": "^[0-9a-f]{24}$",
                "description": "Chosen by the client: a repeated request answers the "
                               "execution the first created (200) instead of a second."},
@@ -225,6 +227,16 @@ def build() -> dict[str, Any]:
         "/v1/triggerinstances/{id}/re_emit": {
             "post": _op("Record the instance again for the rules to match", params=[eid]),
         },
+        "/v1/webhooks": {"get": _op("List the webhooks (triggers of core.st2.webhook)",
+                                    schema=_LIST)},
+        "/v1/webhooks/{url}": {
+            "get": _op("Get the webhook of a URL", params=[_p("url")]),
+            "post": _op("Post to a webhook (st2: the generic one, with trigger and "
+                        "payload)", 202, params=[_p("url")], body={"type": "object"}),
+        },
+        "/v1/timers": {"get": _op("List the timer triggers", schema=_LIST, params=[
+            _q("timer_type", {"type": "string"})])},
+        "/v1/timers/{ref}": {"get": _op("Get a timer trigger by ref or id", params=[ref])},
         "/v1/inquiries": {"get": _op("List the inquiries that wait for an answer",
                                      schema=_LIST, params=[_LIMIT, _OFFSET])},
         "/v1/inquiries/{id}": {

@@ -19,8 +19,6 @@ from levante.platform.api.common import fault
 UNSUPPORTED: tuple[tuple[str, str], ...] = (
     ("/v1/ruletypes", "Rule types"),
     ("/v1/sensortypes", "Sensors"),
-    ("/v1/timers", "Timers"),
-    ("/v1/webhooks", "Webhooks"),
     ("/v1/policies", "Policies"),
     ("/v1/policytypes", "Policy types"),
     ("/v1/actionalias", "Action aliases"),

@@ -5,9 +5,10 @@ and use ``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so several runner processes ne
 the same execution. Status changes are compare-and-set on the current status, so a cancel
 and a finish that race end in exactly one of them.
 
-On PostgreSQL every hot path is one statement in autocommit, i.e. one round trip: no
+On PostgreSQL most hot paths are one statement in autocommit, i.e. one round trip: no
 BEGIN/COMMIT around it (the claim picks, locks and marks running in one UPDATE; the ends of
-many executions are written by one UPDATE).
+many executions are written by one UPDATE). An ending is a transaction: the trigger
+instances it records (``core.st2.generic.actiontrigger``, notify) commit with it.
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB
 
+from levante.contract.states import DONE
 from levante.db.connect import writing
 from levante.db.metadata import processes
 from levante.db.times import aware as aware
@@ -51,6 +53,7 @@ from levante.identity import store as identity_store
 from levante.identity.keys import new_id as new_id
 from levante.platform.core.models import actions, execution_output, executions, packs
 from levante.platform.stream import changes as stream
+from levante.platform.triggers import execution_ends
 from levante.platform.workflows import reports as engine_reporting
 
 Row = dict[str, Any]
@@ -479,9 +482,11 @@ def transition(
         stamp = values.pop("_stamp", None) or now()
         new_log = [*log, {"timestamp": iso(stamp), "status": to_status}]
         fields = {**values, "status": to_status, "log": new_log}
-        # A report to the engine may be due: written in the same transaction.
+        # A report to the engine may be due, and an ending records its trigger instances:
+        # written in the same transaction.
         reporting = to_status in engine_reporting.REPORTED_STATUSES
-        with writing(engine) if reporting else one_statement(engine) as conn:
+        ending = to_status in DONE and current not in DONE
+        with writing(engine) if reporting or ending else one_statement(engine) as conn:
             changed = conn.execute(
                 update(executions)
                 .where(executions.c.id == execution_id, executions.c.status == current)
@@ -489,6 +494,8 @@ def transition(
             ).rowcount
             if changed and reporting:
                 engine_reporting.on_status(conn, execution_id, to_status, fields.get("result"))
+            if changed and ending:
+                execution_ends.record_ends(conn, [(execution_id, to_status)])
             if changed:
                 stream.record(conn, "update", [execution_id])
         if changed:
@@ -558,11 +565,13 @@ def finish(
         "log": [*log, {"timestamp": iso(stamp), "status": status}],
     }
     reporting = engine_reporting.may_report(context)
-    with writing(engine) if reporting else one_statement(engine) as conn:
+    # The end, its report (if due) and its trigger instances: one transaction.
+    with writing(engine) as conn:
         changed = conn.execute(_FINISH, params).rowcount
         if changed and reporting:
             engine_reporting.on_status(conn, execution_id, status, result, context=context)
         if changed:
+            execution_ends.record_ends(conn, [(execution_id, status)])
             stream.record(conn, "update", [execution_id])
     return bool(changed)
 
@@ -573,7 +582,7 @@ _FINISH_MANY = text(
     " end_timestamp = :end_timestamp, lease_until = NULL, log = CAST(v.log AS json)"
     " FROM unnest(CAST(:ids AS text[]), CAST(:statuses AS text[]),"
     " CAST(:results AS text[]), CAST(:logs AS text[])) AS v(id, status, result, log)"
-    " WHERE e.id = v.id AND e.status = 'running' RETURNING e.id"
+    " WHERE e.id = v.id AND e.status = 'running' RETURNING e.id, e.status"
 )
 
 
@@ -581,8 +590,8 @@ def finish_many(engine: Engine, ended: Sequence[tuple[str, str, Any, list[Any]]]
     """End running executions, each ``(id, status, result, log so far)``; returns the ids
     ended (the others changed status meanwhile). One statement on PostgreSQL."""
     if len(ended) == 1 or not _skip_locked(engine):
-        done = set()
-        with writing(engine) if len(ended) > 1 else one_statement(engine) as conn:
+        done: dict[str, str] = {}
+        with writing(engine) as conn:
             for execution_id, status, result, log in ended:
                 stamp = now()
                 if conn.execute(_FINISH, {
@@ -590,9 +599,10 @@ def finish_many(engine: Engine, ended: Sequence[tuple[str, str, Any, list[Any]]]
                     "end_timestamp": stamp,
                     "log": [*log, {"timestamp": iso(stamp), "status": status}],
                 }).rowcount:
-                    done.add(execution_id)
+                    done[execution_id] = status
+            execution_ends.record_ends(conn, list(done.items()))
             stream.record(conn, "update", sorted(done))
-        return done
+        return set(done)
     stamp = now()
     entry = iso(stamp)
     params = {
@@ -602,10 +612,11 @@ def finish_many(engine: Engine, ended: Sequence[tuple[str, str, Any, list[Any]]]
         "results": [json.dumps(e[2]) for e in ended],
         "logs": [json.dumps([*e[3], {"timestamp": entry, "status": e[1]}]) for e in ended],
     }
-    with one_statement(engine) as conn:
-        ended_ids = {r[0] for r in conn.execute(_FINISH_MANY, params)}
-        stream.record(conn, "update", sorted(ended_ids))
-        return ended_ids
+    with writing(engine) as conn:
+        finished = {r[0]: r[1] for r in conn.execute(_FINISH_MANY, params)}
+        execution_ends.record_ends(conn, list(finished.items()))
+        stream.record(conn, "update", sorted(finished))
+        return set(finished)
 
 
 def set_first_result(engine: Engine, execution_id: str, result: Any) -> None:

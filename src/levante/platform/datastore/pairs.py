@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -19,11 +19,13 @@ from sqlalchemy import Engine
 from levante.db.times import now as utcnow
 from levante.platform.datastore import store
 from levante.platform.datastore.crypto import Cipher, CryptoKeyError, DecryptError
+from levante.platform.datastore.views import FULL as FULL
+from levante.platform.datastore.views import SYSTEM as SYSTEM
+from levante.platform.datastore.views import USER as USER
+from levante.platform.datastore.views import iso as iso
+from levante.platform.datastore.views import view as view
 
-SYSTEM = "system"
-USER = "user"
 ALL = "all"
-FULL = {SYSTEM: "st2kv.system", USER: "st2kv.user"}
 MAX_NAME = 512
 MAX_TTL = 10 * 365 * 86400
 
@@ -108,33 +110,6 @@ def owner_of(caller: Caller, scope: str, user: str | None) -> str:
 
 def may_decrypt(caller: Caller, scope: str, owner: str) -> bool:
     return caller.admin or (scope == USER and owner == caller.user)
-
-
-def iso(value: datetime | None) -> str | None:
-    if value is None:
-        return None
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def view(row: Mapping[str, Any], plain: str | None = None) -> dict[str, Any]:
-    """StackStorm's KeyValuePair: a secret's value is its ciphertext unless ``plain``."""
-    scope = FULL[row["scope"]]
-    shown = plain if plain is not None else row["value"]
-    doc: dict[str, Any] = {
-        "id": row["id"],
-        "uid": f"key_value_pair:{scope}:" + (f"{row['owner']}:" if row["owner"] else "")
-        + row["name"],
-        "name": row["name"],
-        "value": shown,
-        "secret": bool(row["secret"]),
-        "encrypted": bool(row["secret"]) and plain is None,
-        "scope": scope,
-    }
-    if row["scope"] == USER:
-        doc["user"] = row["owner"]
-    if row["expires_at"] is not None:
-        doc["expire_timestamp"] = iso(row["expires_at"])
-    return doc
 
 
 def _shown(ds: Datastore, row: Mapping[str, Any], decrypt: bool) -> dict[str, Any]:

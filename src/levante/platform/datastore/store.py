@@ -2,6 +2,8 @@
 
 Reads never write (an expression of the engine may read a key while its own transaction
 is open): an expired key is filtered out, and deleted by the next write (``sweep``).
+A put or a delete records StackStorm's key-value trigger instances in its transaction
+(an expiry records none, as StackStorm's TTL records none).
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, and_, delete, func, insert, or_, select, update
+from sqlalchemy import Connection, Engine, and_, delete, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -18,6 +20,9 @@ from levante.db.connect import writing
 from levante.db.times import aware
 from levante.identity.keys import new_id
 from levante.platform.datastore.tables import kv_pairs
+from levante.platform.datastore.views import masked_view
+from levante.platform.triggers.builtin import KV_CREATE, KV_DELETE, KV_UPDATE, KV_VALUE_CHANGE
+from levante.platform.triggers.store import record_instance
 
 Row = dict[str, Any]
 
@@ -50,13 +55,16 @@ def put(engine: Engine, scope: str, owner: str, name: str, value: str, secret: b
         try:
             with writing(engine) as conn:
                 conn.execute(delete(kv_pairs).where(kv_pairs.c.expires_at <= now))
-                done = conn.execute(update(kv_pairs).where(where).values(**values))
-                if not done.rowcount:
+                old = conn.execute(select(kv_pairs).where(where)).first()
+                if old is not None:
+                    conn.execute(update(kv_pairs).where(where).values(**values))
+                else:
                     conn.execute(insert(kv_pairs).values(
                         id=new_id(), scope=scope, owner=owner, name=name, created_at=now,
                         **values))
-                found = conn.execute(select(kv_pairs).where(where)).one()
-            return _row(found)
+                found = _row(conn.execute(select(kv_pairs).where(where)).one())
+                _record_put(conn, _row(old) if old is not None else None, found)
+            return found
         except IntegrityError:  # created meanwhile by another writer: replace it
             if attempt:
                 raise
@@ -96,9 +104,26 @@ def list_pairs(engine: Engine, owners: Sequence[tuple[str, str | None]], prefix:
 
 def delete_pair(engine: Engine, scope: str, owner: str, name: str, now: datetime) -> bool:
     """Delete a live key; False when there is none."""
+    where = and_(kv_pairs.c.scope == scope, kv_pairs.c.owner == owner,
+                 kv_pairs.c.name == name, _live(now))
     with writing(engine) as conn:
-        done = conn.execute(delete(kv_pairs).where(
-            kv_pairs.c.scope == scope, kv_pairs.c.owner == owner, kv_pairs.c.name == name,
-            _live(now)))
+        old = conn.execute(select(kv_pairs).where(where)).first()
+        done = conn.execute(delete(kv_pairs).where(where))
+        if done.rowcount and old is not None:
+            record_instance(conn, KV_DELETE, {"object": masked_view(_row(old))})
         conn.execute(delete(kv_pairs).where(kv_pairs.c.expires_at <= now))
     return bool(done.rowcount)
+
+
+def _record_put(conn: Connection, old: Row | None, new: Row) -> None:
+    """StackStorm's key-value triggers of a write, in its transaction: ``create`` for a
+    new key; ``update`` for a replaced one, and ``value_change`` when its value changed
+    (a secret's values masked: its ciphertext changes at every write)."""
+    shown = masked_view(new)
+    if old is None:
+        record_instance(conn, KV_CREATE, {"object": shown})
+        return
+    record_instance(conn, KV_UPDATE, {"object": shown})
+    if old["value"] != new["value"]:
+        record_instance(conn, KV_VALUE_CHANGE,
+                        {"old_object": masked_view(old), "new_object": shown})

@@ -17,6 +17,7 @@ import jsonschema
 
 from levante.platform.core.store import iso
 from levante.platform.rules import criteria as criteria_mod
+from levante.platform.timers import schedule
 
 DEFAULT_PACK = "default"
 RULE_TYPE = {"ref": "standard", "parameters": {}}
@@ -107,6 +108,10 @@ def checked(body: Any, *, trigger_type: Callable[[str], Mapping[str, Any] | None
                             f"{exc.message}") from None
         except jsonschema.SchemaError:
             pass  # a pack's bad schema does not make the rule wrong
+    if type_ref in schedule.TIMER_TYPES:
+        problem = schedule.problem(type_ref, parameters)
+        if problem:
+            raise RuleError(f"'trigger.parameters': {problem}.")
     try:
         rule_criteria = criteria_mod.validate(body.get("criteria"))
     except criteria_mod.CriteriaError as exc:

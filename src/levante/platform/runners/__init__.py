@@ -50,6 +50,7 @@ _RUN_FUNCTIONS: dict[str, str] = {
     "mistral-v2": "levante.platform.runners.workflow:run_workflow",
     "action-chain": "levante.platform.runners.action_chain:run_chain",
     "inquirer": "levante.platform.inquiries.runner:run_inquirer",
+    "inject-trigger": "levante.platform.webhooks.inject:run_inject_trigger",
 }
 
 _BY_NAME: dict[str, RunnerType] = {}

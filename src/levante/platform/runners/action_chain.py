@@ -68,6 +68,7 @@ class Node:
     on_success: str | None
     on_failure: str | None
     publish: dict[str, Any]
+    notify: dict[str, Any] = field(default_factory=dict)  # the child's (StackStorm's)
 
 
 @dataclass
@@ -109,8 +110,12 @@ def parse_chain(data: Any, where: str) -> Chain:
             raise ChainError(f"{at} ({name}): 'params' must be an object")
         if not isinstance(publish, dict):
             raise ChainError(f"{at} ({name}): 'publish' must be an object")
+        notify = raw.get("notify") or {}
+        if not isinstance(notify, dict):
+            raise ChainError(f"{at} ({name}): 'notify' must be a mapping of on-complete, "
+                             "on-success, on-failure")
         nodes[name] = Node(name, ref, params, _link(raw, "on-success", at),
-                           _link(raw, "on-failure", at), publish)
+                           _link(raw, "on-failure", at), publish, notify)
     for node in nodes.values():
         for target in (node.on_success, node.on_failure):
             if target is not None and target not in nodes:
@@ -123,6 +128,18 @@ def parse_chain(data: Any, where: str) -> Chain:
     if not isinstance(chain_vars, dict):
         raise ChainError(f"{where}: 'vars' must be an object")
     return Chain(nodes, default, chain_vars)
+
+
+def child_context(node: Node, skip_notify: Any) -> dict[str, Any]:
+    """A child's context: its node's name, and the node's ``notify`` block unless the
+    chain's ``skip_notify`` names the node (the child's end records its notify triggers;
+    one without a block of its own inherits the chain's, see
+    :mod:`levante.platform.triggers.execution_ends`)."""
+    context: dict[str, Any] = {"chain": {"name": node.name}}
+    skipped = isinstance(skip_notify, list) and node.name in skip_notify
+    if node.notify and not skipped:
+        context["notify"] = node.notify
+    return context
 
 
 def load_chain(entry_point: str) -> Chain:
@@ -247,7 +264,7 @@ async def run_chain(request: RunRequest, on_output: OutputCallback) -> RunOutcom
             try:
                 child = executions.create_execution(
                     db, node.ref, node_params, user, parent=request.execution_id,
-                    context={"chain": {"name": node.name}},
+                    context=child_context(node, request.parameters.get("skip_notify")),
                     allow_sudo=ALLOW_SUDO.get())
             except executions.NotFound:
                 return RunOutcome("failed", _result(

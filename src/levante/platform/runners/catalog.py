@@ -270,6 +270,16 @@ INQUIRER = RunnerType(
     },
 )
 
+# core.inject_trigger's; run by levante.platform.webhooks.inject.
+INJECT_TRIGGER = RunnerType(
+    name="inject-trigger",
+    description="Records an instance of a trigger (core.inject_trigger), as a POST to the "
+                "generic webhook does, without a process of its own.",
+    enabled=True,
+    runner_module="inject_trigger_runner",
+    runner_parameters={},
+)
+
 RUNNER_TYPES: tuple[RunnerType, ...] = (
     LOCAL_SHELL_CMD,
     LOCAL_SHELL_SCRIPT,
@@ -281,4 +291,5 @@ RUNNER_TYPES: tuple[RunnerType, ...] = (
     WORKFLOW,
     ACTION_CHAIN,
     INQUIRER,
+    INJECT_TRIGGER,
 )

@@ -32,7 +32,7 @@ from levante.platform.api.common import (
     read_object,
 )
 from levante.platform.core.store import iso
-from levante.platform.triggers import store
+from levante.platform.triggers import execution_payloads, store
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 Row = dict[str, Any]
@@ -234,10 +234,11 @@ async def delete_trigger(request: Request) -> Response:
 
 def _instance_or_404(request: Request) -> Row:
     instance_id = str(request.path_params["id"])
-    found = store.get_instance(platform(request).db, instance_id)
+    db = platform(request).db
+    found = store.get_instance(db, instance_id)
     if found is None:
         raise ApiError(404, f'Trigger instance "{instance_id}" cannot be found.')
-    return found
+    return execution_payloads.with_payloads(db, [found])[0]
 
 
 async def list_instances(request: Request) -> Response:
@@ -250,6 +251,7 @@ async def list_instances(request: Request) -> Response:
         platform(request).db, request.query_params.get("trigger") or None, status,
         query_time(request, "timestamp_gt"), query_time(request, "timestamp_lt"),
         limit, offset)
+    rows = execution_payloads.with_payloads(platform(request).db, rows)
     return _listing([instance_view(r) for r in rows], total, request)
 
 

@@ -17,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 
 from levante.db import faults
 from levante.db.connect import writing
+from levante.platform.timers.schedule import ON_MISSED_SCHEMA
 from levante.platform.triggers import store
 
 log = logging.getLogger("levante.platform.triggers")
@@ -81,14 +82,16 @@ BUILTIN: dict[str, tuple[str, dict[str, Any], dict[str, Any]]] = {
         {"type": "object",
          "properties": {"timezone": {"type": "string"},
                         "unit": {"enum": ["weeks", "days", "hours", "minutes", "seconds"]},
-                        "delta": {"type": "integer"}},
+                        "delta": {"type": "integer"},
+                        "on_missed": ON_MISSED_SCHEMA},
          "required": ["unit", "delta"], "additionalProperties": False}),
     DATE_TIMER: (
         "Fires once, at `date` (in `timezone`, UTC by default).",
         TIMER_PAYLOAD,
         {"type": "object",
          "properties": {"timezone": {"type": "string"},
-                        "date": {"type": "string", "format": "date-time"}},
+                        "date": {"type": "string", "format": "date-time"},
+                        "on_missed": ON_MISSED_SCHEMA},
          "required": ["date"], "additionalProperties": False}),
     CRON_TIMER: (
         "Fires whenever the time matches the given fields, as a cron schedule does.",
@@ -97,7 +100,8 @@ BUILTIN: dict[str, tuple[str, dict[str, Any], dict[str, Any]]] = {
          "properties": {"timezone": {"type": "string"}, "year": _cron(),
                         "month": _cron(1, 12), "day": _cron(1, 31), "week": _cron(1, 53),
                         "day_of_week": _cron(0, 6), "hour": _cron(0, 23),
-                        "minute": _cron(0, 59), "second": _cron(0, 59)},
+                        "minute": _cron(0, 59), "second": _cron(0, 59),
+                        "on_missed": ON_MISSED_SCHEMA},
          "additionalProperties": False}),
     KV_CREATE: ("Emitted when a datastore item is created.", _object("object"), {}),
     KV_UPDATE: ("Emitted when a datastore item is set (created or updated).",

@@ -30,11 +30,13 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import aliased
 
+from levante.contract.states import DONE
 from levante.db.connect import writing
 from levante.db.times import aware as aware
 from levante.db.times import now as now
 from levante.platform.core.models import executions as ex
 from levante.platform.stream import changes as stream
+from levante.platform.triggers import execution_ends
 from levante.platform.workflows.tables import engine_reports as er
 from levante.platform.workflows.tables import tracked_executions as tr
 from levante.platform.workflows.tables import workflow_links as wl
@@ -95,6 +97,9 @@ def update_execution(conn: Connection, execution_id: str, old_status: str,
     """Compare-and-set on the status read in this transaction."""
     changed = conn.execute(_CAS_EXECUTION, {"b_id": execution_id, "b_old": old_status, **values})
     if changed.rowcount:
+        new_status = values.get("status", old_status)
+        if new_status in DONE and old_status not in DONE:
+            execution_ends.record_ends(conn, [(execution_id, new_status)])
         stream.record(conn, "update", [execution_id])
     return bool(changed.rowcount)
 

@@ -30,6 +30,7 @@ from levante.platform.core.models import executions as ex
 # WORKFLOW_RUNNERS: a runner other than the engine's (action-chain) carries out
 # pausing/resuming of its own executions itself.)
 from levante.platform.stream import changes as stream
+from levante.platform.triggers import execution_ends
 
 # What the engine said of the workflow (result.extra.state) -> the status it settles in.
 SETTLED = {"canceling": ("CANCELLED", "canceled"), "pausing": ("PAUSED", "paused")}
@@ -70,6 +71,8 @@ def _move(conn: Connection, on_change: OnChange, execution_id: str, old: str, ne
     changed = conn.execute(update(ex).where(ex.c.id == execution_id, ex.c.status == old)
                            .values(**fields)).rowcount
     if changed:
+        if new in DONE and old not in DONE:
+            execution_ends.record_ends(conn, [(execution_id, new)])
         stream.record(conn, "update", [execution_id])
         on_change(conn, execution_id, new, row.result, context=row.context,
                   action=row.action)

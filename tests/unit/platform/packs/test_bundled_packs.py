@@ -20,6 +20,10 @@ def test_core_pack_has_the_promised_actions() -> None:
     assert refs["core.remote"].runner_type == "remote-shell-cmd"
     assert refs["core.http"].runner_type == "http-request"
     assert refs["core.noop"].runner_type == "noop"
+    inject = refs["core.inject_trigger"]
+    assert inject.runner_type == "inject-trigger"
+    assert inject.parameters["trigger"]["required"] is True
+    assert set(inject.parameters) == {"trigger", "payload", "trace_tag"}
 
 
 def test_examples_pack_shows_each_runner() -> None:

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from levante.platform.runners.action_chain import ChainError, parse_chain
+from levante.platform.runners.action_chain import ChainError, child_context, parse_chain
 
 
 def test_default_is_the_first_node_and_params_may_be_called_parameters() -> None:
@@ -32,3 +32,16 @@ def test_bad_chains_are_refused_naming_the_problem(data: Any, words: str) -> Non
     with pytest.raises(ChainError) as caught:
         parse_chain(data, "c.yaml")
     assert str(caught.value).startswith("c.yaml") and words in str(caught.value)
+
+
+def test_a_node_notify_goes_to_its_child_unless_skipped() -> None:
+    chain = parse_chain({"chain": [
+        {"name": "a", "ref": "core.noop", "notify": {"on-complete": {"routes": ["r"]}}},
+        {"name": "b", "ref": "core.noop"}]}, "c.yaml")
+    told, plain = chain.nodes["a"], chain.nodes["b"]
+    assert child_context(told, None) == {"chain": {"name": "a"},
+                                          "notify": {"on-complete": {"routes": ["r"]}}}
+    assert child_context(told, ["a"]) == {"chain": {"name": "a"}}
+    assert child_context(plain, []) == {"chain": {"name": "b"}}
+    with pytest.raises(ChainError, match="'notify' must be a mapping"):
+        parse_chain({"chain": [{"name": "a", "ref": "core.noop", "notify": [1]}]}, "c.yaml")

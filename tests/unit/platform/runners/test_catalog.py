@@ -27,7 +27,7 @@ def test_every_promised_runner_is_listed_in_st2_shape() -> None:
     names = {rt.name for rt in runner_types()}
     assert names == {"local-shell-cmd", "local-shell-script", "python-script", "http-request",
                      "noop", "remote-shell-cmd", "remote-shell-script", "mistral-v2",
-                     "action-chain", "inquirer"}
+                     "action-chain", "inquirer", "inject-trigger"}
     body = get_runner("local-shell-cmd").to_api()
     assert body["name"] == "local-shell-cmd" and body["enabled"] is True
     assert body["uid"] == "runner_type:local-shell-cmd"

@@ -1,0 +1,37 @@
+"""The ``inject-trigger`` runner of ``core.inject_trigger``: records one instance of a
+trigger, in the runner's process (StackStorm's action posted to the generic webhook from
+a Python process of its own; the instance and the result are the same, at the cost of an
+insert instead of a process)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from levante.platform.runners.action_chain import DATABASE
+from levante.platform.runners.base import OutputCallback, RunOutcome, RunRequest
+from levante.platform.webhooks import store
+
+
+async def run_inject_trigger(request: RunRequest, on_output: OutputCallback) -> RunOutcome:
+    """Record an instance of ``trigger`` with ``payload``; the result is what the generic
+    webhook answers (``trigger``, ``payload``, ``trace_tag``)."""
+    del on_output
+    db = DATABASE.get()
+    if db is None:
+        return RunOutcome("failed", {"error": "the inject-trigger runner needs the platform's "
+                                              "database (it runs in the runner service)"})
+    params = request.parameters
+    ref = params.get("trigger")
+    payload: Any = params.get("payload")
+    if payload is None:
+        payload = {}
+    if not isinstance(ref, str) or not ref:
+        return RunOutcome("failed", {"error": "'trigger' is required: a trigger ref."})
+    if not isinstance(payload, dict):
+        return RunOutcome("failed", {"error": "'payload' must be an object."})
+    instance = store.post_generic(db, ref, payload)
+    if instance is None:
+        return RunOutcome("failed", {"error": f"Trigger {ref} not found."})
+    return RunOutcome("succeeded", {"trigger": ref, "payload": payload,
+                                    "trace_tag": params.get("trace_tag"),
+                                    "trigger_instance_id": instance})
