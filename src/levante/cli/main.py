@@ -33,6 +33,8 @@ COMMANDS: dict[str, tuple[str, tuple[str, ...]]] = {
     "key": ("Datastore keys: list, get, set, delete, load.", ("levante.platform.datastore.cli",)),
     "inquiry": ("List, show and answer inquiries (core.ask).",
                 ("levante.platform.inquiries.cli",)),
+    "sensor": ("List, show, enable and disable pack sensors.",
+               ("levante.platform.sensors.cli",)),
     "user": ("Add users who log in with a password.", ("levante.platform.logins.cli",)),
     "config": ("Show the effective configuration or write the sample file.",
                ("levante.cli.config_cmd",)),

@@ -56,6 +56,7 @@ from levante.platform.datastore import api as datastore_api
 from levante.platform.inquiries import api as inquiries
 from levante.platform.logins import api as logins
 from levante.platform.logins.users import users_path
+from levante.platform.sensors import api as sensors_api
 from levante.platform.stream import api as stream
 
 log = logging.getLogger("levante.platform.api")
@@ -71,6 +72,7 @@ FEATURES: tuple[Callable[[], RouteTable], ...] = (
     configs_api.routes,
     datastore_api.routes,
     inquiries.routes,
+    sensors_api.routes,
 )
 
 

@@ -50,7 +50,9 @@ class ContentLoaded:
 # A pack's content beyond actions and config (rules, sensors, trigger types), one line per
 # feature: "module:function" with function(db, pack_name, pack_path) -> ContentLoaded.
 # Loaders run in this order, after the pack's actions are stored.
-CONTENT_LOADERS: tuple[str, ...] = ()
+CONTENT_LOADERS: tuple[str, ...] = (
+    "levante.platform.sensors.loader:load_pack_sensors",
+)
 
 ContentLoader = Callable[[Engine, str, Path], ContentLoaded]
 

@@ -1,0 +1,92 @@
+"""The sensor container on a real database (SQLite and PostgreSQL) with the test pack: a
+polling sensor dispatching through its sensor service (instances committed, payloads
+checked against their schema, the pack config passed, local datastore keys prefixed as in
+StackStorm), a crashing sensor restarted with backoff, disable (cleanup runs, lease given
+back) and enable; on PostgreSQL two containers sharing the sensors, each run once."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import Engine
+
+from levante.db.times import now
+from levante.platform.datastore import store as kv_store
+from levante.platform.sensors import store
+from tests.integration.platform.sensors.conftest import Containers, eventually
+
+COUNTER = "sensortest.CounterSensor"
+CRASHER = "sensortest.CrashSensor"
+
+
+def _key(db: Engine, name: str) -> str | None:
+    row = kv_store.get(db, "system", "", name, now())
+    return None if row is None else str(row["value"])
+
+
+def test_container_runs_restarts_and_follows_enable(sensor_db: Engine,
+                                                    containers: Containers) -> None:
+    db = sensor_db
+    container = containers.start()
+
+    ticks = eventually(lambda: (found := store.instances_of(db, "sensortest.tick"))
+                       and len(found) >= 3 and found, what="three ticks")
+    counts = [t["payload"]["count"] for t in ticks]
+    assert counts == list(range(1, len(counts) + 1))  # the bad payloads were refused
+    assert all(t["payload"]["greeting"] == "hello" for t in ticks)  # the pack's config
+    assert all(t["status"] == "pending" for t in ticks)
+    assert int(_key(db, "sensortest.CounterSensor:count") or 0) >= 3
+
+    # The crashing sensor: started again and again, each time a little later.
+    crashes = eventually(lambda: (found := store.instances_of(db, "sensortest.crashed"))
+                         and len(found) >= 3 and found, what="three starts of the crasher")
+    assert [c["payload"]["start"] for c in crashes[:3]] == [1, 2, 3]
+    process = container.running[CRASHER].process
+    assert process.starts >= 3 and process.backoff.failures >= 2
+    gaps = [b["payload"]["at"] - a["payload"]["at"] for a, b in zip(crashes, crashes[1:])]
+    assert gaps[1] >= 0.6  # waited at least the second backoff (0.3 s doubled)
+
+    held = store.get_sensor(db, COUNTER)
+    assert held is not None and held["claimed_by"] == container.owner
+    assert store.get_sensor(db, "sensortest.BurstSensor")["claimed_by"] is None  # disabled
+
+    # Disabled: stopped (its cleanup ran), its lease given back; enabled: started again.
+    store.set_enabled(db, str(held["id"]), False)
+    eventually(lambda: _key(db, "cleaned") == "yes", what="the counter's cleanup")
+    eventually(lambda: store.get_sensor(db, COUNTER)["claimed_by"] is None,
+               what="the lease given back")
+    assert COUNTER not in container.running
+    before = len(store.instances_of(db, "sensortest.tick"))
+    store.set_enabled(db, str(held["id"]), True)
+    eventually(lambda: len(store.instances_of(db, "sensortest.tick")) > before + 1,
+               what="ticks after enabling again")
+
+    containers.stop(container)
+    assert store.get_sensor(db, COUNTER)["claimed_by"] is None
+
+
+@pytest.mark.parametrize("database_url", [pytest.param("postgres",
+                                                       marks=pytest.mark.postgres)],
+                         indirect=True)
+def test_two_containers_share_the_sensors(sensor_db: Engine, containers: Containers) -> None:
+    db = sensor_db
+    first = containers.start()
+    second = containers.start()
+    eventually(lambda: len(store.instances_of(db, "sensortest.tick")) >= 4, what="ticks")
+    for ref in (COUNTER, CRASHER):
+        row = store.get_sensor(db, ref)
+        assert row is not None and row["claimed_by"] in (first.owner, second.owner)
+    running = [ref for c in (first, second) for ref in c.running]
+    assert sorted(running) == sorted({*running})  # no sensor in both
+    # One counter at a time: its counts never repeat.
+    counts = [t["payload"]["count"] for t in store.instances_of(db, "sensortest.tick")]
+    assert len(counts) == len(set(counts))
+
+    holder = first if COUNTER in first.running else second
+    other = second if holder is first else first
+    containers.stop(holder)  # gives its leases back: the other takes them over
+    eventually(lambda: COUNTER in other.running, what="the counter taken over")
+    seen = len(store.instances_of(db, "sensortest.tick"))
+    eventually(lambda: len(store.instances_of(db, "sensortest.tick")) > seen,
+               what="ticks from the other container")
+    counts = [t["payload"]["count"] for t in store.instances_of(db, "sensortest.tick")]
+    assert len(counts) == len(set(counts))
