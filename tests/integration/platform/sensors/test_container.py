@@ -6,6 +6,8 @@ back) and enable; on PostgreSQL two containers sharing the sensors, each run onc
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 from sqlalchemy import Engine
 
@@ -42,7 +44,7 @@ def test_container_runs_restarts_and_follows_enable(sensor_db: Engine,
     assert [c["payload"]["start"] for c in crashes[:3]] == [1, 2, 3]
     process = container.running[CRASHER].process
     assert process.starts >= 3 and process.backoff.failures >= 2
-    gaps = [b["payload"]["at"] - a["payload"]["at"] for a, b in zip(crashes, crashes[1:])]
+    gaps = [b["payload"]["at"] - a["payload"]["at"] for a, b in itertools.pairwise(crashes)]
     assert gaps[1] >= 0.6  # waited at least the second backoff (0.3 s doubled)
 
     held = store.get_sensor(db, COUNTER)
