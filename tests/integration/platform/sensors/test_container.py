@@ -2,20 +2,33 @@
 polling sensor dispatching through its sensor service (instances committed, payloads
 checked against their schema, the pack config passed, local datastore keys prefixed as in
 StackStorm), a crashing sensor restarted with backoff, disable (cleanup runs, lease given
-back) and enable; on PostgreSQL two containers sharing the sensors, each run once."""
+back) and enable; on PostgreSQL two containers sharing the sensors, each run once; a pack
+with a virtual environment of its own runs its sensor with that environment's Python
+(where Levante is not installed)."""
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
+from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine
 
+from levante.db import manage
+from levante.db.connect import make_engine
 from levante.db.times import now
+from levante.platform.core.pack_env import PackEnvSettings, setup_virtualenv
+from levante.platform.core.pack_registry import register_packs
 from levante.platform.datastore import store as kv_store
 from levante.platform.sensors import store
-from tests.integration.platform.sensors.conftest import Containers, eventually
+from tests.integration.platform.sensors.conftest import (
+    FAST,
+    Containers,
+    eventually,
+)
 
+ENV_PACKS = Path(__file__).resolve().parent / "envpacks"
 COUNTER = "sensortest.CounterSensor"
 CRASHER = "sensortest.CrashSensor"
 
@@ -92,3 +105,22 @@ def test_two_containers_share_the_sensors(sensor_db: Engine, containers: Contain
                what="ticks from the other container")
     counts = [t["payload"]["count"] for t in store.instances_of(db, "sensortest.tick")]
     assert len(counts) == len(set(counts))
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_a_pack_environment_runs_its_sensor(database_url: str, tmp_path: Path) -> None:
+    manage.upgrade(database_url, "head")
+    db = make_engine(database_url)
+    envs = PackEnvSettings(root=tmp_path / "virtualenvs")
+    setup_virtualenv(envs, "sensorenv", ENV_PACKS / "sensorenv")
+    containers = Containers(db, tmp_path / "crypto_key")
+    try:
+        assert not register_packs(db, [str(ENV_PACKS)], ["sensorenv"]).errors
+        containers.start(dataclasses.replace(FAST, virtualenvs_dir=envs.root))
+        [first, *_] = eventually(lambda: store.instances_of(db, "sensorenv.where"),
+                                 what="the sensor's report")
+        assert first["payload"]["python"].startswith(str(envs.root / "sensorenv"))
+        assert first["payload"]["levante"] is False
+    finally:
+        containers.close()
+        db.dispose()
