@@ -33,6 +33,7 @@ import inspect
 import json
 import logging
 import os
+import queue
 import signal
 import sys
 import threading
@@ -265,9 +266,10 @@ class Wrapper:
         self.channel = channel
         self.logger = logging.getLogger(f"SensorWrapper.{start['ref']}")
         self.sensor: Any = None
-        self.ready = False
-        self.pending: list[dict[str, Any]] = []
-        self.lock = threading.Lock()
+        # Trigger events, handled in order by a thread of their own once the sensor is set
+        # up (not by the channel's reader: a handler may use the datastore, whose answers
+        # that reader delivers).
+        self.events: queue.Queue[dict[str, Any]] = queue.Queue()
         self.deadline = time.monotonic() + float(start.get("hold") or 30)
         self.stop_reason = ""
 
@@ -285,18 +287,18 @@ class Wrapper:
         elif op == "stop":
             self.stop("asked to stop")
         elif op in ("add_trigger", "update_trigger", "remove_trigger"):
-            with self.lock:
-                if not self.ready:
-                    self.pending.append(message)
-                    return
-            self.trigger_event(message)
+            self.events.put(message)
 
-    def trigger_event(self, message: dict[str, Any]) -> None:
-        op = str(message["op"])
-        try:
-            getattr(self.sensor, op)(trigger=message.get("trigger") or {})
-        except Exception:
-            self.logger.exception("The sensor's %s failed", op)
+    def handle_events(self) -> None:
+        while True:
+            message = self.events.get()
+            op = str(message["op"])
+            try:
+                getattr(self.sensor, op)(trigger=message.get("trigger") or {})
+            except ContainerGone:
+                return
+            except Exception:
+                self.logger.exception("The sensor's %s failed", op)
 
     def watch(self) -> None:
         """Stop the sensor when its container goes away or its lease is not renewed."""
@@ -328,11 +330,8 @@ class Wrapper:
             self.sensor.setup()
             for trigger in self.start.get("triggers") or []:
                 self.sensor.add_trigger(trigger=trigger)
-            with self.lock:
-                self.ready = True
-                pending, self.pending = self.pending, []
-            for message in pending:
-                self.trigger_event(message)
+            threading.Thread(target=self.handle_events, name="trigger-events",
+                             daemon=True).start()
             poll = self.start.get("poll_interval")
             self.logger.info("Running sensor in %s", f"active mode (poll interval={poll}s)"
                              if poll else "passive mode")

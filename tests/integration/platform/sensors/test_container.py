@@ -1,7 +1,8 @@
 """The sensor container on a real database (SQLite and PostgreSQL) with the test pack: a
 polling sensor dispatching through its sensor service (instances committed, payloads
 checked against their schema, the pack config passed, local datastore keys prefixed as in
-StackStorm), a crashing sensor restarted with backoff, disable (cleanup runs, lease given
+StackStorm, add_trigger and remove_trigger following the triggers of its types), a
+crashing sensor restarted with backoff, disable (cleanup runs, lease given
 back) and enable; on PostgreSQL two containers sharing the sensors, each run once; a pack
 with a virtual environment of its own runs its sensor with that environment's Python
 (where Levante is not installed)."""
@@ -13,15 +14,17 @@ import itertools
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, delete
 
 from levante.db import manage
-from levante.db.connect import make_engine
+from levante.db.connect import make_engine, writing
 from levante.db.times import now
 from levante.platform.core.pack_env import PackEnvSettings, setup_virtualenv
 from levante.platform.core.pack_registry import register_packs
 from levante.platform.datastore import store as kv_store
 from levante.platform.sensors import store
+from levante.platform.triggers import store as trigger_store
+from levante.platform.triggers.tables import triggers
 from tests.integration.platform.sensors.conftest import (
     FAST,
     Containers,
@@ -59,6 +62,16 @@ def test_container_runs_restarts_and_follows_enable(sensor_db: Engine,
     assert process.starts >= 3 and process.backoff.failures >= 2
     gaps = [b["payload"]["at"] - a["payload"]["at"] for a, b in itertools.pairwise(crashes)]
     assert gaps[1] >= 0.6  # waited at least the second backoff (0.3 s doubled)
+
+    # Triggers of the sensor's types: add_trigger, and remove_trigger once deleted.
+    with writing(db) as conn:
+        watched = trigger_store.ensure_trigger(conn, "sensortest.watched",
+                                               {"url": "http://example.test"})
+    key = f"sensortest.CounterSensor:watch:{watched}"
+    eventually(lambda: _key(db, key) == "http://example.test", what="add_trigger")
+    with writing(db) as conn:
+        conn.execute(delete(triggers).where(triggers.c.ref == watched))
+    eventually(lambda: _key(db, key) is None, what="remove_trigger")
 
     held = store.get_sensor(db, COUNTER)
     assert held is not None and held["claimed_by"] == container.owner

@@ -17,5 +17,15 @@ class CounterSensor(PollingSensor):
         self.sensor_service.dispatch("sensortest.tick", {"count": "not a number"})
         print(f"counter printed {count}")
 
+    def add_trigger(self, trigger):
+        self.sensor_service.set_value("watch:" + trigger["ref"],
+                                      trigger["parameters"]["url"])
+
+    def update_trigger(self, trigger):
+        self.add_trigger(trigger)
+
+    def remove_trigger(self, trigger):
+        self.sensor_service.delete_value("watch:" + trigger["ref"])
+
     def cleanup(self):
         self.sensor_service.set_value("cleaned", "yes", local=False)
