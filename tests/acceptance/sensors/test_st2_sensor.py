@@ -57,7 +57,7 @@ def test_st2_sensor_commands(system: SensorSystem, tmp_path: Path) -> None:
     doc = _json(system.st2(home, "sensor", "get", COUNTER, "-j"))
     assert doc["uid"] == "sensor_type:sensortest:CounterSensor"  # type: ignore[index]
     assert doc["entry_point"] == "sensors.counter.CounterSensor"  # type: ignore[index]
-    assert doc["trigger_types"] == ["sensortest.tick"]  # type: ignore[index]
+    assert doc["trigger_types"] == ["sensortest.tick", "sensortest.watched"]  # type: ignore[index]
     assert doc["poll_interval"] == 1 and doc["enabled"] is True  # type: ignore[index]
     assert str(doc["artifact_uri"]).endswith("sensortest/sensors/counter.py")  # type: ignore[index]
     by_id = _json(system.st2(home, "sensor", "get", str(doc["id"]), "-j"))  # type: ignore[index]
