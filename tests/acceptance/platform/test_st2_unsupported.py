@@ -22,7 +22,6 @@ pytestmark = pytest.mark.skipif(
         (["rule", "list"], "Rules"),
         (["trigger", "list"], "Trigger types"),
         (["rule-enforcement", "list"], "Rule enforcements"),
-        (["sensor", "list"], "Sensors"),
         (["policy", "list"], "Policies"),
         (["trace", "list"], "Traces"),
         (["trigger-instance", "list"], "Trigger instances"),

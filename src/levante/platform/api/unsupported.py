@@ -23,7 +23,6 @@ UNSUPPORTED: tuple[tuple[str, str], ...] = (
     ("/v1/triggertypes", "Trigger types"),
     ("/v1/triggers", "Triggers"),
     ("/v1/triggerinstances", "Trigger instances"),
-    ("/v1/sensortypes", "Sensors"),
     ("/v1/timers", "Timers"),
     ("/v1/webhooks", "Webhooks"),
     ("/v1/policies", "Policies"),

@@ -112,6 +112,12 @@ class SensorContainer:
         held = await asyncio.to_thread(store.renew, self.db, self.owner, until)
         self.renewed_at = time.monotonic()
         rows = {r["ref"]: r for r in held}
+        for ref, item in list(self.running.items()):
+            if item.task.done() and not item.process.finished:  # a bug, not the sensor's
+                failure = None if item.task.cancelled() else item.task.exception()
+                log.error("[%s] the sensor's supervision ended (%r); starting it again",
+                          ref, failure)
+                del self.running[ref]
         gone = [ref for ref, r in self.running.items()
                 if ref not in rows or not rows[ref]["enabled"]
                 or rows[ref]["updated_at"] != r.version]
