@@ -90,14 +90,14 @@ def sensor_view_for_wrapper(trigger: dict[str, Any]) -> dict[str, Any]:
 
 def log_line(ref: str, line: str, previous: int = logging.INFO) -> int:
     """One line of a sensor's output in the container's log, under the sensor's ref, at
-    the level the sensor's logger gave it (its first word); the lines of a traceback at
+    the level the sensor's logger gave it (its first word, then dropped); the lines of a traceback at
     the level of the record they belong to (``previous``). Returns the level used."""
     text = line.rstrip("\n")
     if not text.strip():
         return previous
-    first = text.split(" ", 1)[0]
+    first, _, rest = text.partition(" ")
     if first in _LEVELS:
-        level = _LEVELS[first]
+        level, text = _LEVELS[first], rest  # (the container's line says the level)
     elif text.startswith((" ", "\t", "Traceback")) or (
             previous > logging.INFO and _EXCEPTION_LINE.match(text)):
         level = previous

@@ -30,7 +30,7 @@ def test_output_lines_keep_their_level(caplog: pytest.LogCaptureFixture) -> None
     level = log_line("p.S", "printed by the sensor", level)
     log_line("p.S", "   ", level)
     assert [(r.levelno, r.getMessage()) for r in caplog.records] == [
-        (logging.ERROR, "[p.S] ERROR SensorWrapper.p.S: it failed"),
+        (logging.ERROR, "[p.S] SensorWrapper.p.S: it failed"),
         (logging.ERROR, "[p.S] Traceback (most recent call last):"),
         (logging.ERROR, '[p.S]   File "x.py", line 1'),
         (logging.ERROR, "[p.S] RuntimeError: boom"),
