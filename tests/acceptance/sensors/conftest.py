@@ -44,7 +44,7 @@ class SensorSystem(System):
         self.start(name)
 
     def st2(self, home: Path, *args: str) -> subprocess.CompletedProcess[str]:
-        env = clean_environ(ST2_API_KEY=self.key, HOME=str(home))
+        env = clean_environ(ST2_API_KEY=self.key, HOME=str(home), COLUMNS="250")
         return subprocess.run([str(ST2), "--api-url", f"{self.api}/v1", *args],
                               capture_output=True, text=True, env=env, timeout=120)
 
