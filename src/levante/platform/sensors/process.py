@@ -90,8 +90,9 @@ def sensor_view_for_wrapper(trigger: dict[str, Any]) -> dict[str, Any]:
 
 def log_line(ref: str, line: str, previous: int = logging.INFO) -> int:
     """One line of a sensor's output in the container's log, under the sensor's ref, at
-    the level the sensor's logger gave it (its first word, then dropped); the lines of a traceback at
-    the level of the record they belong to (``previous``). Returns the level used."""
+    the level the sensor's logger gave it (its first word, then dropped); the lines of a
+    traceback at the level of the record they belong to (``previous``). Returns the level
+    used."""
     text = line.rstrip("\n")
     if not text.strip():
         return previous

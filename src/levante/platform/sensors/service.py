@@ -41,10 +41,18 @@ HOLD_SHARE = 0.8
 
 
 def settings_from_config(config: Config) -> Settings:
+    """The container's settings; a ``renew_interval`` too long for its lease (a sensor
+    would stop itself between two renewals) is shortened to a third of the lease."""
     section = "sensorcontainer"
+    lease = config.get_float(section, "lease_seconds")
+    renew = config.get_float(section, "renew_interval")
+    if renew > lease / 3:
+        log.warning("[sensorcontainer] renew_interval %g is too long for lease_seconds %g; "
+                    "using %g", renew, lease, lease / 3)
+        renew = lease / 3
     return Settings(
-        lease_seconds=config.get_float(section, "lease_seconds"),
-        renew_interval=config.get_float(section, "renew_interval"),
+        lease_seconds=lease,
+        renew_interval=renew,
         initial_backoff=config.get_float(section, "initial_backoff"),
         max_backoff=config.get_float(section, "max_backoff"),
         backoff_reset=config.get_float(section, "backoff_reset"),
