@@ -400,4 +400,5 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # os._exit: threads the sensor started must not keep a stopped or failed sensor alive.
+    os._exit(main())
