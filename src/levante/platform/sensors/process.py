@@ -158,6 +158,8 @@ class SensorProcess:
         except Exception as exc:
             log.error("[%s] cannot start the sensor: %s", self.ref, exc)
             return None
+        if self.stopping.is_set():
+            return None
         try:
             proc = await asyncio.create_subprocess_exec(
                 *argv, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
@@ -167,6 +169,10 @@ class SensorProcess:
             log.error("[%s] cannot start the sensor: %s", self.ref, exc.strerror or exc)
             return None
         self.proc = proc
+        if self.stopping.is_set():  # stop() came while the process was being started
+            self._signal(signal.SIGTERM)
+            asyncio.get_running_loop().call_later(self.settings.stop_timeout, self._signal,
+                                                  signal.SIGKILL)
         self.starts += 1
         log.info("[%s] sensor started (pid %s)%s", self.ref, proc.pid,
                  f", start {self.starts}" if self.starts > 1 else "")
