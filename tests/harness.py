@@ -41,6 +41,8 @@ from levante.db.connect import normalize_url
 
 ROLES = ("api", "engine", "notifier", "runner", "resultstracker")
 ENGINE_ROLES = ("engine", "notifier")
+# Roles a test starts when it needs them (not part of a default system).
+EXTRA_ROLES = ("rulesengine", "sensorcontainer", "garbagecollector")
 DONE = frozenset({"succeeded", "failed", "timeout", "abandoned", "canceled"})
 BIN = Path(sys.executable).parent
 POSTGRES_ENV = "LEVANTE_TEST_POSTGRES_URL"
@@ -419,7 +421,7 @@ def start_system(tmp: Path, kind: str = "sqlite", roles: Sequence[str] = ROLES, 
                    platform_db=urls[-1],
                    env=dict(env or {}), server_url=server,
                    made=list(urls) if server else [], **settings)
-    for role in (*ROLES, "up"):
+    for role in (*ROLES, *EXTRA_ROLES, "up"):
         found.confs[role] = confs["levante"] if not split else (
             confs["engine"] if role in ENGINE_ROLES else confs["platform"])
     try:

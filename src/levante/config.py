@@ -275,6 +275,10 @@ SECTIONS: tuple[Section, ...] = (
         ("events_days", "float", 0.0,
          "Days delivered events and sent reports between the services are kept (they feed "
          "`levante execution trace`).", {"minimum": 0}),
+        ("trigger_instances_days", "float", 0.0,
+         "Days a trigger instance that was processed (or failed) is kept, with its rule "
+         "enforcements; the executions they started follow executions_days.",
+         {"minimum": 0}),
         ("batch_size", "int", 500,
          "Executions (or rows) deleted in one short transaction.", {"minimum": 1}),
         ("interval", "float", 3600.0, "Seconds between two purge passes.",
@@ -366,6 +370,24 @@ SECTIONS: tuple[Section, ...] = (
         ("ttl_unit", "float", 60.0,
          "Seconds in one unit of an inquiry's `ttl`: 60, minutes as in StackStorm. Lower "
          "it only for tests.", {"minimum": 0.001}),
+    ),
+    _section(
+        "rulesengine",
+        "The rules engine: matches trigger instances against rules and starts their "
+        "actions.",
+        ("system_user", "str", "stanley",
+         "User the executions of a rule run as when the rule names none (rules of packs; "
+         "StackStorm's system user)."),
+        ("batch_size", "int", 100,
+         "Trigger instances one rules engine claims at once.", {"minimum": 1}),
+        ("poll_interval", "float", 0.2,
+         "Seconds between looks for pending trigger instances when no wake-up arrives "
+         "(a look is one indexed read; on SQLite, the wake-up of instances recorded by "
+         "another process).",
+         {"minimum": 0.01}),
+        ("lease_seconds", "float", 30.0,
+         "Seconds a claim on trigger instances holds; the instances of a rules engine "
+         "that died are taken over by another after this.", {"minimum": 1}),
     ),
     _section(
         "sensorcontainer",

@@ -49,6 +49,7 @@ class Policy:
     status_days: dict[str, float] = field(default_factory=dict)
     output_days: float = 0.0
     events_days: float = 0.0
+    trigger_instances_days: float = 0.0
     batch_size: int = 500
     interval: float = 3600.0
 
@@ -60,6 +61,7 @@ class Policy:
                                           "[retention] status_days"),
             output_days=config.get_float("retention", "output_days"),
             events_days=config.get_float("retention", "events_days"),
+            trigger_instances_days=config.get_float("retention", "trigger_instances_days"),
             batch_size=config.get_int("retention", "batch_size"),
             interval=config.get_float("retention", "interval"),
         )
@@ -67,7 +69,7 @@ class Policy:
     @property
     def enabled(self) -> bool:
         return bool(self.executions_days or self.status_days or self.output_days
-                    or self.events_days)
+                    or self.events_days or self.trigger_instances_days)
 
     def execution_cutoffs(self, now: datetime, statuses: frozenset[str]) -> dict[str, datetime]:
         """For each final status kept for a limited time, the end before which it goes."""

@@ -37,6 +37,9 @@ def runner_services(config: Config, engine: Engine) -> list[Service]:
     from levante.platform.core.runner_service import RunnerService
 
     # lazy: keeps CLI start fast
+    from levante.platform.core.waits import WaitTimers
+
+    # lazy: keeps CLI start fast
     from levante.platform.datastore import render as datastore_render
 
     # lazy: keeps CLI start fast
@@ -53,8 +56,9 @@ def runner_services(config: Config, engine: Engine) -> list[Service]:
 
     launcher = Launcher.from_config(config, engine)  # its settings and caches, passed in
     datastore_render.configure(engine, key_path_of(config))
-    return [RunnerService(config, engine, launcher), EngineReporter(config, engine),
-            InquirySweeper(config, engine)]
+    timers = WaitTimers(engine)
+    return [RunnerService(config, engine, launcher, timers), timers,
+            EngineReporter(config, engine), InquirySweeper(config, engine)]
 
 
 def resultstracker_services(config: Config, engine: Engine) -> list[Service]:

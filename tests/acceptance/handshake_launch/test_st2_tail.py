@@ -53,7 +53,26 @@ def system(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
     yield from running_system(request.param, tmp_path_factory, packs=TAIL_PACK)
 
 
+OPENED = "event stream opened for"
+
+
+def _streams_opened(system: System) -> int:
+    return system.log_path("api").read_text(errors="replace").count(OPENED)
+
+
 def _tail(system: System, command: str, execution_id: str) -> subprocess.Popen[str]:
+    """The tail, started, once the API says it opened its stream."""
+    before = _streams_opened(system)
+    proc = _start_tail(system, command, execution_id)
+    deadline = time.monotonic() + 60
+    while _streams_opened(system) == before:
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline, "the tail did not open the event stream"
+        time.sleep(0.05)
+    return proc
+
+
+def _start_tail(system: System, command: str, execution_id: str) -> subprocess.Popen[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ST2_", "LEVANTE_"))}
     if command == "st2":
         env["ST2_API_KEY"] = system.key
@@ -68,9 +87,7 @@ def _tail(system: System, command: str, execution_id: str) -> subprocess.Popen[s
 
 
 def _finish(proc: subprocess.Popen[str], go: Path) -> tuple[str, str]:
-    # Give the tail time to start and subscribe (a loaded machine starts Python slowly).
-    time.sleep(6)
-    go.touch()
+    go.touch()  # the tail is listening (see _tail)
     out, err = proc.communicate(timeout=120)
     return ANSI.sub("", out), ANSI.sub("", err)
 

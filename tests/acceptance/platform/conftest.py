@@ -90,3 +90,15 @@ def sqlite_platform(tmp_path: Path, sqlite_url: str) -> Iterator[Platform]:
         yield running
     finally:
         running.close()
+
+
+@pytest.fixture(scope="module")
+def shared_sqlite_platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
+    """One platform on SQLite for the tests of a module that only read what they made
+    (a system start is the dearest part of an acceptance test)."""
+    tmp = tmp_path_factory.mktemp("platform")
+    running = start_platform(tmp, f"sqlite:///{tmp / 'levante.sqlite'}")
+    try:
+        yield running
+    finally:
+        running.close()

@@ -1,4 +1,7 @@
-"""The `levante` CLI against a running platform (API and runner processes), on both DBs."""
+"""The `levante` CLI against a running platform (API and runner processes).
+
+The CLI's behaviour does not depend on the database: its tests share one platform on
+SQLite; what PostgreSQL changes (a runner killed while it holds a claim) runs on both."""
 
 from __future__ import annotations
 
@@ -26,7 +29,8 @@ def _status(platform: Platform, execution_id: str, wanted: set[str],
             time.sleep(0.05)
 
 
-def test_run_get_list_and_re_run(platform: Platform) -> None:
+def test_run_get_list_and_re_run(shared_sqlite_platform: Platform) -> None:
+    platform = shared_sqlite_platform
     ok = platform.levante("run", "core.local", "cmd=echo hello from levante")
     assert ok.returncode == 0, ok.stderr
     assert "status: succeeded" in ok.stdout
@@ -52,9 +56,9 @@ def test_run_get_list_and_re_run(platform: Platform) -> None:
     assert json.loads(rerun.stdout)["result"]["stdout"] == "again"
 
 
-def test_bad_input_and_secrets(sqlite_platform: Platform) -> None:
+def test_bad_input_and_secrets(shared_sqlite_platform: Platform) -> None:
     """CLI behaviour only (the same checks run over HTTP on both databases)."""
-    platform = sqlite_platform
+    platform = shared_sqlite_platform
     unknown = platform.levante("run", "core.nope")
     assert unknown.returncode == 2
     assert 'Action "core.nope" cannot be found' in unknown.stderr
@@ -78,7 +82,8 @@ def test_bad_input_and_secrets(sqlite_platform: Platform) -> None:
         assert "hunter2" not in (platform.data_dir / f"{role}.log").read_text()
 
 
-def test_cancel_timeout_and_tail(platform: Platform) -> None:
+def test_cancel_timeout_and_tail(shared_sqlite_platform: Platform) -> None:
+    platform = shared_sqlite_platform
     sleeper = platform.levante("run", "core.local", "cmd=sleep 30", "--async").stdout.strip()
     _status(platform, sleeper, {"running"})
     canceled = platform.levante("execution", "cancel", sleeper)
@@ -96,8 +101,8 @@ def test_cancel_timeout_and_tail(platform: Platform) -> None:
     assert "succeeded" in tail.stderr
 
 
-def test_packs_and_api_keys(sqlite_platform: Platform) -> None:
-    platform = sqlite_platform
+def test_packs_and_api_keys(shared_sqlite_platform: Platform) -> None:
+    platform = shared_sqlite_platform
     registered = platform.levante("pack", "register", "testpack")
     assert registered.returncode == 1  # one action file is invalid
     assert "Registered 2 action(s) from pack(s) testpack" in registered.stdout
@@ -131,8 +136,9 @@ def test_killed_runner_leaves_its_execution_abandoned(platform: Platform) -> Non
     assert _status(platform, after["id"], {"succeeded", "failed"})["status"] == "succeeded"
 
 
-def test_actions_explain_themselves(sqlite_platform: Platform) -> None:
-    platform = sqlite_platform
+def test_actions_explain_themselves(shared_sqlite_platform: Platform) -> None:
+    platform = shared_sqlite_platform
+    ran = json.loads(platform.levante("execution", "list", "-j", "-n", "1000").stdout)
     helped = platform.levante("run", "core.local", "-h")
     assert helped.returncode == 0, helped.stderr
     text = helped.stdout
@@ -148,7 +154,7 @@ def test_actions_explain_themselves(sqlite_platform: Platform) -> None:
         "type": "integer", "default": 60,
         "description": "Seconds the action may run before it is killed."}
     # -h never runs the action
-    assert json.loads(platform.levante("execution", "list", "-j").stdout) == []
+    assert json.loads(platform.levante("execution", "list", "-j", "-n", "1000").stdout) == ran
     plain = platform.levante("run", "--help")
     assert plain.returncode == 0 and "Usage: levante run" in plain.stdout
     missing = platform.levante("run")
@@ -173,8 +179,8 @@ def test_actions_explain_themselves(sqlite_platform: Platform) -> None:
     assert "cannot be found. See `levante action list`." in nothing.stderr
 
 
-def test_list_hides_children_and_keeps_ids_whole(sqlite_platform: Platform) -> None:
-    platform = sqlite_platform
+def test_list_hides_children_and_keeps_ids_whole(shared_sqlite_platform: Platform) -> None:
+    platform = shared_sqlite_platform
     with platform.client() as client:
         parent = client.post("/executions", json={"action": "core.noop"}).json()["id"]
         child = client.post("/executions", json={"action": "core.noop",

@@ -33,7 +33,10 @@ def st2(platform: Platform, home: Path, auth_url: str, *args: str,
                                        ANSI.sub("", done.stdout), ANSI.sub("", done.stderr))
 
 
-def test_st2_login_then_commands_with_the_token(platform: Platform, tmp_path: Path) -> None:
+def test_st2_login_then_commands_with_the_token(sqlite_platform: Platform,
+                                               tmp_path: Path) -> None:
+    """Users are a file and tokens a plain table: SQLite is enough."""
+    platform = sqlite_platform
     set_password(platform.data_dir / "htpasswd", "alice", "Tr0ub4dor&3", create=True)
     home = tmp_path / "home"
     home.mkdir()

@@ -90,13 +90,15 @@ def _packs(root: Path) -> None:
 
 
 @pytest.fixture
-def platform(tmp_path: Path, database_url: str) -> Iterator[Platform]:
+def platform(tmp_path: Path, sqlite_url: str) -> Iterator[Platform]:
+    """On SQLite: rendering is the platform's Python; the configs' SQL runs on both
+    databases in tests/integration/platform/service/test_params_configs.py."""
     configs = tmp_path / "configs"
     _write(configs, {"paramsdemo.yaml": f"api_token: {SECRET}\nretries: 5\n",
                      "badvalue.yaml": "port: eighty\n"})
     packs = tmp_path / "packs2"
     _packs(packs)
-    running = start_platform(tmp_path, database_url, f", {packs}", configs)
+    running = start_platform(tmp_path, sqlite_url, f", {packs}", configs)
     try:
         yield running
     finally:

@@ -14,17 +14,18 @@ import pytest
 from tests.acceptance.platform.conftest import Platform
 
 
-def test_page_is_served_and_a_browser_is_sent_to_it(sqlite_platform: Platform) -> None:
-    page = httpx.get(sqlite_platform.url + "/ui/", timeout=10)
+def test_page_is_served_and_a_browser_is_sent_to_it(shared_sqlite_platform: Platform) -> None:
+    page = httpx.get(shared_sqlite_platform.url + "/ui/", timeout=10)
     assert page.status_code == 200
     assert page.headers["content-type"].startswith("text/html")
     assert "default-src 'self'" in page.headers["content-security-policy"]
     assert "/executions?limit=50" in page.text
-    assert sqlite_platform.key not in page.text
-    browser = httpx.get(sqlite_platform.url + "/", headers={"accept": "text/html"}, timeout=10)
+    assert shared_sqlite_platform.key not in page.text
+    browser = httpx.get(shared_sqlite_platform.url + "/", headers={"accept": "text/html"},
+                        timeout=10)
     assert browser.status_code == 307
     assert browser.headers["location"] == "/ui/"
-    api = httpx.get(sqlite_platform.url + "/", timeout=10)
+    api = httpx.get(shared_sqlite_platform.url + "/", timeout=10)
     assert api.json()["api"] == "/v1"
 
 
@@ -33,8 +34,8 @@ def _chromium() -> str | None:
 
 
 @pytest.mark.skipif(_chromium() is None, reason="needs Chromium (Debian package chromium)")
-def test_browser_lists_executions(sqlite_platform: Platform, tmp_path: Path) -> None:
-    with sqlite_platform.client() as client:
+def test_browser_lists_executions(shared_sqlite_platform: Platform, tmp_path: Path) -> None:
+    with shared_sqlite_platform.client() as client:
         created = client.post("/executions", json={"action": "core.noop", "parameters": {}})
         assert created.status_code == 201, created.text
         execution_id = created.json()["id"]
@@ -43,7 +44,7 @@ def test_browser_lists_executions(sqlite_platform: Platform, tmp_path: Path) -> 
          "--disable-quic", "--no-first-run", "--disable-background-networking",
          "--disable-component-update", "--disable-sync", f"--user-data-dir={tmp_path}",
          "--virtual-time-budget=5000", "--dump-dom",
-         f"{sqlite_platform.url}/ui/#key={sqlite_platform.key}"],
+         f"{shared_sqlite_platform.url}/ui/#key={shared_sqlite_platform.key}"],
         capture_output=True, text=True, timeout=60,
     )
     assert execution_id[-10:] in proc.stdout, proc.stdout[-2000:] + proc.stderr[-2000:]
@@ -68,18 +69,18 @@ def _play(platform: Platform, tmp_path: Path, steps: list[dict[str, Any]]) -> li
 
 
 @pytest.mark.skipif(shutil.which("node") is None, reason="needs Node.js (Debian package nodejs)")
-def test_web_url_opens_that_execution(sqlite_platform: Platform, tmp_path: Path) -> None:
-    with sqlite_platform.client() as client:
+def test_web_url_opens_that_execution(shared_sqlite_platform: Platform, tmp_path: Path) -> None:
+    with shared_sqlite_platform.client() as client:
         first = client.post("/executions", json={"action": "core.local",
                                                  "parameters": {"cmd": "echo linked"}}).json()
         client.post("/executions", json={"action": "core.noop", "parameters": {}})
         web_url = client.get(f"/executions/{first['id']}").json()["web_url"]
-    assert web_url == f"{sqlite_platform.url}/ui/#/history/{first['id']}/general"
+    assert web_url == f"{shared_sqlite_platform.url}/ui/#/history/{first['id']}/general"
     # What a browser does with it: GET the path (the UI page), keep the fragment.
     path, _, fragment = web_url.partition("#")
     assert httpx.get(path, timeout=10).status_code == 200
-    seen = _play(sqlite_platform, tmp_path, [
-        {"do": "open", "key": sqlite_platform.key, "hash": "#" + fragment},
+    seen = _play(shared_sqlite_platform, tmp_path, [
+        {"do": "open", "key": shared_sqlite_platform.key, "hash": "#" + fragment},
         {"do": "tick"},
     ])
     for shown in seen:
@@ -91,10 +92,10 @@ def test_web_url_opens_that_execution(sqlite_platform: Platform, tmp_path: Path)
 
 
 @pytest.mark.skipif(shutil.which("node") is None, reason="needs Node.js (Debian package nodejs)")
-def test_an_error_stays_until_dismissed_or_the_user_acts(sqlite_platform: Platform,
+def test_an_error_stays_until_dismissed_or_the_user_acts(shared_sqlite_platform: Platform,
                                                          tmp_path: Path) -> None:
-    seen = _play(sqlite_platform, tmp_path, [
-        {"do": "open", "key": sqlite_platform.key},
+    seen = _play(shared_sqlite_platform, tmp_path, [
+        {"do": "open", "key": shared_sqlite_platform.key},
         {"do": "run", "action": "core.nope", "params": ""},
         {"do": "tick"},
         {"do": "tick"},

@@ -56,8 +56,11 @@ from levante.platform.datastore import api as datastore_api
 from levante.platform.inquiries import api as inquiries
 from levante.platform.logins import api as logins
 from levante.platform.logins.users import users_path
+from levante.platform.rules import api as rules_api
 from levante.platform.sensors import api as sensors_api
 from levante.platform.stream import api as stream
+from levante.platform.triggers import api as triggers_api
+from levante.platform.triggers.builtin import ensure_builtin
 
 log = logging.getLogger("levante.platform.api")
 
@@ -72,6 +75,8 @@ FEATURES: tuple[Callable[[], RouteTable], ...] = (
     configs_api.routes,
     datastore_api.routes,
     inquiries.routes,
+    triggers_api.routes,
+    rules_api.routes,
     sensors_api.routes,
 )
 
@@ -283,6 +288,7 @@ def create_app(config: Config, db_engine: Engine) -> ASGIApp:
     )
     app.router.redirect_slashes = False
     datastore_api.configure(config, db_engine)
+    ensure_builtin(db_engine)
     app.state.platform = platform
     return logins.LoginGate(Guard(app, platform), db_engine, users_path(config),
                             platform.token_ttl)

@@ -70,6 +70,20 @@ _EXECUTION_BODY: dict[str, Any] = {
     },
     "required": ["action"],
 }
+_RULE_BODY: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "name": {"type": "string"}, "pack": {"type": "string"},
+        "description": {"type": "string"}, "enabled": {"type": "boolean"},
+        "trigger": {"type": "object", "properties": {
+            "type": {"type": "string"}, "parameters": {"type": "object"}}},
+        "criteria": {"type": "object"},
+        "action": {"type": "object", "properties": {
+            "ref": {"type": "string"}, "parameters": {"type": "object"}}},
+        "context": {"type": "object"}, "tags": {"type": "array"},
+    },
+    "required": ["name", "trigger", "action"],
+}
 _ACTION_BODY: dict[str, Any] = {
     "type": "object",
     "properties": {
@@ -161,6 +175,55 @@ def build() -> dict[str, Any]:
                 "type": "object", "properties": {"enabled": {"type": "boolean"}},
                 "required": ["enabled"]}),
             "delete": _op("Delete an API key", 204, params=[kid]),
+        },
+        "/v1/rules": {
+            "get": _op("List rules", schema=_LIST, params=[
+                _q("pack", {"type": "string"}), _q("name", {"type": "string"}),
+                _q("enabled", {"type": "string"}), _LIMIT, _OFFSET, _INCLUDE, _EXCLUDE]),
+            "post": _op("Create a rule", 201, body=_RULE_BODY),
+        },
+        "/v1/rules/{ref}": {
+            "get": _op("Get a rule by ref or id", params=[ref, _INCLUDE, _EXCLUDE]),
+            "put": _op("Replace a rule", params=[ref], body=_RULE_BODY),
+            "delete": _op("Delete a rule", 204, params=[ref]),
+        },
+        "/v1/ruleenforcements": {
+            "get": _op("List rule enforcements, newest first", schema=_LIST, params=[
+                _q("rule_ref", {"type": "string"}), _q("execution", {"type": "string"}),
+                _q("trigger_instance", {"type": "string"}),
+                _q("enforced_at_gt", {"type": "string"}), _LIMIT, _OFFSET]),
+        },
+        "/v1/triggertypes": {
+            "get": _op("List trigger types", schema=_LIST, params=[
+                _q("pack", {"type": "string"}), _LIMIT, _OFFSET]),
+            "post": _op("Create a trigger type", 201, body={
+                "type": "object", "properties": {
+                    "name": {"type": "string"}, "pack": {"type": "string"},
+                    "description": {"type": "string"}, "payload_schema": {"type": "object"},
+                    "parameters_schema": {"type": "object"}, "tags": {"type": "array"}},
+                "required": ["name"]}),
+        },
+        "/v1/triggertypes/{ref}": {
+            "get": _op("Get a trigger type by ref or id", params=[ref]),
+        },
+        "/v1/triggers": {
+            "get": _op("List triggers", schema=_LIST, params=[
+                _q("type", {"type": "string"}), _LIMIT, _OFFSET]),
+            "post": _op("Create a trigger", 201, body={
+                "type": "object", "properties": {
+                    "type": {"type": "string"}, "name": {"type": "string"},
+                    "pack": {"type": "string"}, "parameters": {"type": "object"}},
+                "required": ["type"]}),
+        },
+        "/v1/triggerinstances": {
+            "get": _op("List trigger instances, newest first", schema=_LIST, params=[
+                _q("trigger", {"type": "string"}), _q("status", {"type": "string"}),
+                _q("timestamp_gt", {"type": "string"}),
+                _q("timestamp_lt", {"type": "string"}), _LIMIT, _OFFSET]),
+        },
+        "/v1/triggerinstances/{id}": {"get": _op("Get a trigger instance", params=[eid])},
+        "/v1/triggerinstances/{id}/re_emit": {
+            "post": _op("Record the instance again for the rules to match", params=[eid]),
         },
         "/v1/inquiries": {"get": _op("List the inquiries that wait for an answer",
                                      schema=_LIST, params=[_LIMIT, _OFFSET])},

@@ -17,12 +17,7 @@ from levante.platform.api.common import fault
 
 # (path prefix under the API root, what it is, as the message names it)
 UNSUPPORTED: tuple[tuple[str, str], ...] = (
-    ("/v1/rules", "Rules"),
     ("/v1/ruletypes", "Rule types"),
-    ("/v1/ruleenforcements", "Rule enforcements"),
-    ("/v1/triggertypes", "Trigger types"),
-    ("/v1/triggers", "Triggers"),
-    ("/v1/triggerinstances", "Trigger instances"),
     ("/v1/timers", "Timers"),
     ("/v1/webhooks", "Webhooks"),
     ("/v1/policies", "Policies"),

@@ -8,6 +8,7 @@ free worker takes a new execution straight from the API, stored already claimed 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import threading
@@ -16,7 +17,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
 from levante.contract.states import (
@@ -26,6 +27,7 @@ from levante.contract.states import (
     PLATFORM_WAITING,
 )
 from levante.contract.wire import ENGINE_RUNNERS, WORKFLOW_RUNNERS
+from levante.db.connect import after_commit
 from levante.platform.configs import store as config_store
 from levante.platform.configs.schema import validated
 from levante.platform.core import store
@@ -316,6 +318,44 @@ def create_execution(
     bad parameters: nothing is stored or run then. ``execution_id``: the id to store it
     under (a client's, see :func:`create_once`), else a new one.
     """
+    row = prepare_execution(db, ref, params, user, parent, context, allow_sudo=allow_sudo,
+                            default_timeout=default_timeout, execution_id=execution_id,
+                            max_nesting=max_nesting)
+    handoff = _reserve(db)
+    if handoff is None:
+        store.insert_execution(db, row, wake=not _alone_on(db))
+        _notify("requested", row["id"])
+        return row
+    # A runner of this process has a free worker: store the execution already claimed by
+    # it (one statement instead of an insert, a wake-up and a claim), then hand it over.
+    taker, fields = handoff
+    row.update(fields, status="running")
+    row["log"] = [*row["log"], {"timestamp": row["log"][0]["timestamp"], "status": "running"}]
+    try:
+        store.insert_execution(db, row, wake=False)
+    except BaseException:
+        taker.release()
+        raise
+    taker.accept(row)
+    return row
+
+
+def prepare_execution(
+    db: Engine,
+    ref: str,
+    params: Any,
+    user: str,
+    parent: str | None = None,
+    context: dict[str, Any] | None = None,
+    *,
+    allow_sudo: bool = True,
+    default_timeout: int = DEFAULT_TIMEOUT,
+    execution_id: str | None = None,
+    max_nesting: int = DEFAULT_MAX_NESTING,
+) -> dict[str, Any]:
+    """The row of a requested execution, checked as :func:`create_execution` checks it
+    (same errors), not stored: for a caller that stores it in a transaction of its own
+    (:func:`insert_requested`), e.g. with the rule enforcement that asks for it."""
     action_row = get_action(db, ref, cached=True)
     if not action_row["enabled"]:
         raise Refused(f'Action "{action_row["ref"]}" is disabled.')
@@ -354,23 +394,31 @@ def create_execution(
         "claimed_by": None,
         "lease_until": None,
     }
-    handoff = _reserve(db)
-    if handoff is None:
-        store.insert_execution(db, row, wake=not _alone_on(db))
-        _notify("requested", row["id"])
-        return row
-    # A runner of this process has a free worker: store the execution already claimed by
-    # it (one statement instead of an insert, a wake-up and a claim), then hand it over.
-    taker, fields = handoff
-    row.update(fields, status="running")
-    row["log"] = [*row["log"], {"timestamp": store.iso(stamp), "status": "running"}]
-    try:
-        store.insert_execution(db, row, wake=False)
-    except BaseException:
-        taker.release()
-        raise
-    taker.accept(row)
     return row
+
+
+def insert_requested(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    """Store rows of :func:`prepare_execution` on ``conn``, in the caller's transaction
+    (opened by ``levante.db.connect.writing``); the runners are woken once it commits."""
+    if not rows:
+        return
+    store.insert_executions_on(conn, rows)
+    db = conn.engine
+    ids = [row["id"] for row in rows]
+    after_commit(conn, lambda: _announce(db, ids))
+
+
+def _announce(db: Engine, execution_ids: list[str]) -> None:
+    """Wake the runners for executions stored by :func:`insert_requested`: other
+    processes' with one NOTIFY, this process's for each."""
+    if not _alone_on(db):
+        # stored: if the wake-up fails, the runners find them at their next poll
+        with contextlib.suppress(Exception):
+            # one id: a hint; several: none, so that woken runners claim the oldest
+            store.notify(db, "requested", execution_ids[0] if len(execution_ids) == 1
+                         else "")
+    for execution_id in execution_ids:
+        _notify("requested", execution_id)
 
 
 CLIENT_ID = re.compile(r"^[0-9a-f]{24}$")  # an execution id as the platform makes them
@@ -478,10 +526,14 @@ def request_cancel(db: Engine, execution_id: str) -> tuple[dict[str, Any], str |
             return row, f"Action cannot be canceled. State = {status}."
         if status == "canceling":
             return row, None
-        if status in WAITING:
+        if status in WAITING or (status == "running"
+                                 and row.get("claimed_by") == store.TIMER_CLAIM):
+            # Not started yet, or only waiting (core.pause): nothing to stop.
             changed = store.transition(
                 db, execution_id, [status], "canceled",
-                {"end_timestamp": store.now(), "result": {"error": "canceled before it ran"}},
+                {"end_timestamp": store.now(), "lease_until": None,
+                 "result": {"error": "canceled while it waited" if status == "running"
+                            else "canceled before it ran"}},
                 known=(status, row["log"]),
             )
         else:

@@ -52,6 +52,7 @@ class ContentLoaded:
 # Loaders run in this order, after the pack's actions are stored.
 CONTENT_LOADERS: tuple[str, ...] = (
     "levante.platform.sensors.loader:load_pack_sensors",
+    "levante.platform.rules.packs:load_pack_rules",
 )
 
 ContentLoader = Callable[[Engine, str, Path], ContentLoaded]

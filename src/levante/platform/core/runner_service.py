@@ -32,7 +32,7 @@ from levante.config import Config
 from levante.contract.wire import ENGINE_RUNNERS
 from levante.db import faults
 from levante.identity import keys
-from levante.platform.core import executions, store
+from levante.platform.core import executions, store, waits
 from levante.platform.runners import (
     RunOutcome,
     RunRequest,
@@ -153,8 +153,8 @@ def abandon_dead_claims(engine: Engine, own_process: str | None = None) -> list[
     host = socket.gethostname()
     ended: list[str] = []
     for row in store.claimed_active(engine, sorted(executions.ACTIVE)):
-        if row["claimed_by"] == own_process:
-            continue
+        if row["claimed_by"] in (own_process, store.TIMER_CLAIM):
+            continue  # ours, or a wait held by the timers (no process holds it)
         beat = store.aware(row["heartbeat_at"])
         lease = store.aware(row["lease_until"])
         if row["hostname"] is None:
@@ -195,9 +195,12 @@ class RunnerService:
     """A Service of role ``runner``."""
 
     def __init__(self, config: Config, engine: Engine,
-                 launcher: workflow_launch.Launcher | None = None) -> None:
+                 launcher: workflow_launch.Launcher | None = None,
+                 timers: waits.WaitTimers | None = None) -> None:
         self.name = "platform-runner"
         self.engine = engine
+        # Ends the waits this runner hands over (core.pause holds no worker).
+        self.timers = timers
         # Starts workflow actions on the engine (its settings and caches).
         self.launcher = launcher or workflow_launch.Launcher.from_config(config, engine)
         self.workers = config.get_int("runner", "workers")
@@ -491,6 +494,11 @@ class RunnerService:
 
     async def _run_one(self, row: dict[str, Any]) -> None:
         execution_id = row["id"]
+        if self.timers is not None and waits.seconds_to_wait(row) is not None:
+            # Only waits: held in the database by the timers, not by this worker.
+            if await self._db(waits.defer, self.engine, row, self.process_id):
+                self.timers.wake()
+            return
         output = OutputBuffer(self.engine, execution_id)
         workflow_launch.WAITING.set(lambda waiting: self._waiting(execution_id, waiting))
         action_chain.DATABASE.set(self.engine)

@@ -282,15 +282,17 @@ _FINISH = (
 
 
 @asynccontextmanager
-async def listening(engine: Engine) -> AsyncIterator[AsyncIterator[str]]:
-    """On PostgreSQL: a connection of its own that LISTENs on `NOTIFY_CHANNEL`; gives the
-    payloads of the notifications as they come. Errors (a lost connection) go to the caller."""
+async def listening(engine: Engine, channel: str = NOTIFY_CHANNEL
+                    ) -> AsyncIterator[AsyncIterator[str]]:
+    """On PostgreSQL: a connection of its own that LISTENs on ``channel`` (by default
+    `NOTIFY_CHANNEL`); gives the payloads of the notifications as they come. Errors (a
+    lost connection) go to the caller."""
     # lazy: keeps CLI start fast (psycopg loads only on PostgreSQL)
     import psycopg  # the driver, loaded only by the processes that listen
 
     conninfo = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
     async with await psycopg.AsyncConnection.connect(conninfo, autocommit=True) as conn:
-        await conn.execute(f"LISTEN {NOTIFY_CHANNEL}")
+        await conn.execute(f"LISTEN {channel}")
         yield (note.payload async for note in conn.notifies())
 
 
@@ -328,6 +330,13 @@ def insert_execution(engine: Engine, row: Row, wake: bool = True) -> None:
             except Exception as exc:
                 log.warning("[%s] stored, but runners could not be woken (%s): they find "
                             "it at their next poll", row["id"], type(exc).__name__)
+
+
+def insert_executions_on(conn: Connection, rows: Sequence[Row]) -> None:
+    """Store new executions on ``conn``, in the caller's transaction (no wake-up)."""
+    if rows:
+        conn.execute(_INSERT_EXECUTION, list(rows))
+        stream.record(conn, "create", [row["id"] for row in rows])
 
 
 def get_execution(engine: Engine, execution_id: str) -> Row | None:
@@ -700,6 +709,48 @@ def claimed_active(engine: Engine, statuses: Sequence[str]) -> list[Row]:
     )
     with reading(engine) as conn:
         return _rows(conn.execute(query))
+
+
+# --- executions that only wait (core.pause): held by a timer, not by a runner -------------
+
+# ``claimed_by`` of an execution that only waits: no runner process holds it; its
+# ``lease_until`` is when the wait ends (levante.platform.core.waits).
+TIMER_CLAIM = "timer"
+
+
+def hold_for_timer(engine: Engine, execution_id: str, process_id: str, due: datetime) -> bool:
+    """Hand a running execution claimed by ``process_id`` over to the wait timers, due at
+    ``due``; False when it is no longer that runner's (canceled meanwhile)."""
+    with one_statement(engine) as conn:
+        return bool(conn.execute(
+            update(executions)
+            .where(executions.c.id == execution_id, executions.c.status == "running",
+                   executions.c.claimed_by == process_id)
+            .values(claimed_by=TIMER_CLAIM, lease_until=due)
+        ).rowcount)
+
+
+def timers_due(engine: Engine, until: datetime, limit: int = 500) -> list[Row]:
+    """Running executions held by the wait timers whose wait ends by ``until``."""
+    with reading(engine) as conn:
+        return _rows(conn.execute(
+            select(executions.c.id, executions.c.action_ref, executions.c.parameters,
+                   executions.c.timeout, executions.c.log, executions.c.context,
+                   executions.c.lease_until)
+            .where(executions.c.claimed_by == TIMER_CLAIM, executions.c.status == "running",
+                   executions.c.lease_until <= until)
+            .order_by(executions.c.lease_until).limit(limit)
+        ))
+
+
+def next_timer_due(engine: Engine) -> datetime | None:
+    """When the next wait held by the timers ends (None: no wait)."""
+    with reading(engine) as conn:
+        found = conn.execute(
+            select(func.min(executions.c.lease_until))
+            .where(executions.c.claimed_by == TIMER_CLAIM, executions.c.status == "running")
+        ).scalar()
+    return aware(found)
 
 
 # --- runner processes ---------------------------------------------------------------------

@@ -35,9 +35,13 @@ def get_inquiry(db: Engine, inquiry_id: str) -> Row | None:
 
 
 def list_pending(db: Engine, limit: int | None, offset: int = 0) -> tuple[list[Row], int]:
-    """Inquiries still waiting for an answer, newest first, and how many there are."""
+    """Inquiries still waiting for an answer, newest first, and how many there are.
+
+    Read from the executions' status index (few are pending), not from the inquiries in
+    order: answered inquiries pile up with history, pending ones do not. An inquiry is
+    asked as its execution starts, so the order is the inquiries' too."""
     waiting = _JOINED.where(ex.c.status == "pending")
-    query = waiting.order_by(iq.c.created_at.desc(), iq.c.id.desc()).offset(offset)
+    query = waiting.order_by(ex.c.start_timestamp.desc(), ex.c.id.desc()).offset(offset)
     if limit is not None:
         query = query.limit(limit)
     with db.connect() as conn:

@@ -9,6 +9,7 @@ from sqlalchemy import Engine
 from levante.db.times import now
 from levante.platform.core.executions import DONE
 from levante.platform.retention import store
+from levante.platform.rules import store as rule_store
 from levante.retention import Policy, Purge, PurgeLoop, run_purges
 
 
@@ -29,6 +30,10 @@ def purge_platform(engine: Engine, policy: Policy,
     if events_cutoff is not None:
         passes.append(("reports to the engine",
                        lambda: store.purge_reports(engine, events_cutoff, policy.batch_size)))
+    instances_cutoff = policy.cutoff(stamp, policy.trigger_instances_days)
+    if instances_cutoff is not None:
+        passes.append(("trigger instances", lambda: rule_store.purge_instances(
+            engine, instances_cutoff, policy.batch_size)))
     return run_purges(passes, progress)
 
 

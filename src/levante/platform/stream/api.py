@@ -10,15 +10,18 @@ ended status. A comment line every :data:`KEEPALIVE_SECONDS` keeps idle connecti
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
-from levante.platform.api.common import ApiError, platform
+from levante.platform.api.common import ApiError, platform, user_of
 from levante.platform.stream import events
 from levante.platform.stream.hub import END, Filter, Hub
+
+log = logging.getLogger("levante.platform.stream")
 
 KEEPALIVE_SECONDS = 15.0
 POLL_SECONDS = 0.005
@@ -73,6 +76,7 @@ async def stream(request: Request) -> Response:
     except BaseException:
         hub.unsubscribe(sub)
         raise
+    log.info("event stream opened for %s (%d open)", user_of(request), len(hub.subscribers))
 
     async def body() -> AsyncIterator[bytes]:
         try:

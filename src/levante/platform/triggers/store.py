@@ -9,22 +9,40 @@ here too as the feature grows.
 
 from __future__ import annotations
 
+import logging
+import threading
 import uuid
-from datetime import datetime
+from collections.abc import Callable
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, insert, select, update
+from sqlalchemy import (
+    Connection,
+    Engine,
+    and_,
+    delete,
+    func,
+    insert,
+    or_,
+    select,
+    text,
+    update,
+)
 
-from levante.db.connect import writing
+from levante.db.connect import AFTER_COMMIT, after_commit, writing
 from levante.db.times import now
 from levante.identity.keys import new_id
 from levante.platform.triggers.tables import trigger_instances, trigger_types, triggers
+
+log = logging.getLogger("levante.platform.triggers")
 
 PENDING = "pending"
 PROCESSING = "processing"
 PROCESSED = "processed"
 PROCESSING_FAILED = "processing_failed"
 STATUSES = (PENDING, PROCESSING, PROCESSED, PROCESSING_FAILED)
+
+Row = dict[str, Any]
 
 _INSERT = insert(trigger_instances)
 
@@ -39,7 +57,59 @@ def record_instance(conn: Connection, trigger: str, payload: Any, *,
         "occurrence_time": occurrence_time or now(), "status": PENDING,
         "payload_from": payload_from, "claimed_by": None, "lease_until": None,
     })
+    pending = conn.info.get(AFTER_COMMIT)
+    if not (isinstance(pending, list) and any(isinstance(c, _Wake) for c in pending)):
+        after_commit(conn, _Wake(conn.engine))  # one wake-up per transaction
     return instance_id
+
+
+# --- waking the rules engines ---------------------------------------------------------------
+
+NOTIFY_CHANNEL = "levante_triggers"
+_NOTIFY = text(f"SELECT pg_notify('{NOTIFY_CHANNEL}', '')")
+_wakers: list[Callable[[Engine], None]] = []
+_wakers_lock = threading.Lock()
+
+
+def add_waker(callback: Callable[[Engine], None]) -> None:
+    """Call ``callback(db)`` when instances of ``db`` were committed by this process."""
+    with _wakers_lock:
+        _wakers.append(callback)
+
+
+def remove_waker(callback: Callable[[Engine], None]) -> None:
+    with _wakers_lock:
+        if callback in _wakers:
+            _wakers.remove(callback)
+
+
+class _Wake:
+    """The wake-up of a transaction that recorded instances, run once it commits."""
+
+    def __init__(self, db: Engine) -> None:
+        self.db = db
+
+    def __call__(self) -> None:
+        wake(self.db)
+
+
+def wake(db: Engine) -> None:
+    """Tell the rules engines that instances are pending: this process's at once, other
+    processes' through PostgreSQL NOTIFY (SQLite: they poll). Never raises: the
+    instances are committed, and the engines poll as well."""
+    with _wakers_lock:
+        callbacks = list(_wakers)
+    for callback in callbacks:
+        callback(db)
+    if db.dialect.name == "sqlite":
+        return
+    try:
+        with db.connect() as conn:
+            conn.execute(_NOTIFY)
+            conn.commit()
+    except Exception as exc:
+        log.warning("trigger instances stored, but the rules engines could not be woken "
+                    "(%s): they find them at their next poll", type(exc).__name__)
 
 
 def dispatch(db: Engine, trigger: str, payload: Any) -> str:
@@ -57,7 +127,7 @@ def ensure_trigger(conn: Connection, type_ref: str, parameters: dict[str, Any] |
     every rule with the same type and parameters shares it.
     """
     params = dict(parameters or {})
-    pack, _, name = type_ref.rpartition(".")
+    pack, _, name = type_ref.partition(".")  # StackStorm: the pack ends at the first dot
     if params:
         for row in conn.execute(select(triggers.c.ref, triggers.c.parameters)
                                 .where(triggers.c.type == type_ref)):
@@ -79,7 +149,7 @@ def upsert_trigger_type(conn: Connection, ref: str, *, description: str = "",
                         tags: list[Any] | None = None, metadata_file: str = "") -> str:
     """Create or update the trigger type ``ref`` (``pack.name``); its id. Used for the
     built-in types and for the types a pack declares (its sensors' ``trigger_types``)."""
-    pack, _, name = ref.rpartition(".")
+    pack, _, name = ref.partition(".")
     stamp = now()
     values = {"description": description, "payload_schema": payload_schema or {},
               "parameters_schema": parameters_schema or {}, "tags": tags or [],
@@ -92,3 +162,198 @@ def upsert_trigger_type(conn: Connection, ref: str, *, description: str = "",
     conn.execute(insert(trigger_types), {"id": type_id, "ref": ref, "pack": pack,
                                          "name": name, "created_at": stamp, **values})
     return type_id
+
+
+# --- trigger types ------------------------------------------------------------------------
+
+def _row(found: Any) -> Row:
+    return dict(found._mapping)
+
+
+def get_trigger_type(db: Engine, ref_or_id: str) -> Row | None:
+    with db.connect() as conn:
+        found = conn.execute(select(trigger_types).where(
+            or_(trigger_types.c.ref == ref_or_id, trigger_types.c.id == ref_or_id))).first()
+    return _row(found) if found is not None else None
+
+
+def list_trigger_types(db: Engine, pack: str | None, name: str | None, limit: int | None,
+                       offset: int) -> tuple[list[Row], int]:
+    """Trigger types by ref, the page asked for and how many match."""
+    where = [c for c in (trigger_types.c.pack == pack if pack else None,
+                         trigger_types.c.name == name if name else None) if c is not None]
+    query = select(trigger_types).where(*where).order_by(trigger_types.c.ref).offset(offset)
+    if limit is not None:
+        query = query.limit(limit)
+    with db.connect() as conn:
+        rows = [_row(r) for r in conn.execute(query)]
+        total = conn.execute(select(func.count()).select_from(trigger_types)
+                             .where(*where)).scalar_one()
+    return rows, int(total)
+
+
+def delete_trigger_type(db: Engine, type_id: str) -> None:
+    """Delete a trigger type and its triggers."""
+    with writing(db) as conn:
+        ref = conn.execute(select(trigger_types.c.ref)
+                           .where(trigger_types.c.id == type_id)).scalar_one_or_none()
+        if ref is not None:
+            conn.execute(delete(triggers).where(triggers.c.type == ref))
+        conn.execute(delete(trigger_types).where(trigger_types.c.id == type_id))
+
+
+# --- triggers -----------------------------------------------------------------------------
+
+def get_trigger(db: Engine, ref_or_id: str) -> Row | None:
+    with db.connect() as conn:
+        found = conn.execute(select(triggers).where(
+            or_(triggers.c.ref == ref_or_id, triggers.c.id == ref_or_id))).first()
+    return _row(found) if found is not None else None
+
+
+def list_triggers(db: Engine, type_ref: str | None, pack: str | None, limit: int | None,
+                  offset: int) -> tuple[list[Row], int]:
+    where = [c for c in (triggers.c.type == type_ref if type_ref else None,
+                         triggers.c.pack == pack if pack else None) if c is not None]
+    query = select(triggers).where(*where).order_by(triggers.c.ref).offset(offset)
+    if limit is not None:
+        query = query.limit(limit)
+    with db.connect() as conn:
+        rows = [_row(r) for r in conn.execute(query)]
+        total = conn.execute(select(func.count()).select_from(triggers)
+                             .where(*where)).scalar_one()
+    return rows, int(total)
+
+
+def create_trigger(db: Engine, ref: str, type_ref: str, parameters: dict[str, Any],
+                   description: str) -> Row:
+    """A trigger of a given ref (IntegrityError if it exists)."""
+    pack, _, name = ref.partition(".")
+    row = {"id": new_id(), "ref": ref, "pack": pack, "name": name, "type": type_ref,
+           "parameters": parameters, "description": description, "created_at": now()}
+    with writing(db) as conn:
+        conn.execute(insert(triggers), row)
+    return row
+
+
+def update_trigger(db: Engine, trigger_id: str, parameters: dict[str, Any],
+                   description: str) -> None:
+    with writing(db) as conn:
+        conn.execute(update(triggers).where(triggers.c.id == trigger_id)
+                     .values(parameters=parameters, description=description))
+
+
+def delete_trigger(db: Engine, trigger_id: str) -> None:
+    with writing(db) as conn:
+        conn.execute(delete(triggers).where(triggers.c.id == trigger_id))
+
+
+def drop_unused_trigger(conn: Connection, ref: str, used: bool) -> None:
+    """Delete the parameterized trigger ``ref`` when no rule uses it any more (``used``:
+    the caller's finding); a type's own trigger (no parameters) stays."""
+    if used:
+        return
+    conn.execute(delete(triggers).where(triggers.c.ref == ref, triggers.c.type != ref))
+
+
+# --- trigger instances --------------------------------------------------------------------
+
+def get_instance(db: Engine, instance_id: str) -> Row | None:
+    with db.connect() as conn:
+        found = conn.execute(select(trigger_instances)
+                             .where(trigger_instances.c.id == instance_id)).first()
+    return _row(found) if found is not None else None
+
+
+COUNT_CAP = 1_000  # as the executions' listing: counted up to here or just past the page
+
+
+def list_instances(db: Engine, trigger: str | None, status: str | None,
+                   after: datetime | None, before: datetime | None, limit: int | None,
+                   offset: int) -> tuple[list[Row], int]:
+    """Instances, newest first; the page and how many match (counted up to ``COUNT_CAP``
+    or just past the page, whichever is further)."""
+    where = [c for c in (
+        trigger_instances.c.trigger == trigger if trigger else None,
+        trigger_instances.c.status == status if status else None,
+        trigger_instances.c.occurrence_time > after if after else None,
+        trigger_instances.c.occurrence_time < before if before else None,
+    ) if c is not None]
+    query = (select(trigger_instances).where(*where)
+             .order_by(trigger_instances.c.occurrence_time.desc(),
+                       trigger_instances.c.id.desc()).offset(offset))
+    if limit is not None:
+        query = query.limit(limit)
+    cap = max(COUNT_CAP, offset + (limit or 0) + 1)
+    with db.connect() as conn:
+        rows = [_row(r) for r in conn.execute(query)]
+        capped = select(trigger_instances.c.id).where(*where).limit(cap).subquery()
+        total = conn.execute(select(func.count()).select_from(capped)).scalar_one()
+    return rows, int(total)
+
+
+# The oldest pending first, or those whose claim ran out (their rules engine died).
+def _claimable(stamp: datetime) -> Any:
+    return or_(trigger_instances.c.status == PENDING,
+               and_(trigger_instances.c.status == PROCESSING,
+                    trigger_instances.c.lease_until < stamp))
+
+
+def claim_instances(db: Engine, owner: str, limit: int, lease_seconds: float) -> list[Row]:
+    """Claim up to ``limit`` instances for ``owner``: status ``processing``, with a lease.
+
+    PostgreSQL: FOR UPDATE SKIP LOCKED, so any number of rules engines take disjoint
+    batches; SQLite: one writer at a time does the same. An instance whose lease ran out
+    (its engine died mid-batch) is claimed again; its enforcements already written are
+    found then (unique per instance and rule), so nothing is enforced twice.
+    """
+    stamp = now()
+    with db.connect() as conn:  # a read first: an idle poll takes no write lock
+        if conn.execute(select(trigger_instances.c.id).where(_claimable(stamp))
+                        .limit(1)).first() is None:
+            return []
+    lease = stamp + timedelta(seconds=lease_seconds)
+    pick = (select(trigger_instances.c.id).where(_claimable(stamp))
+            .order_by(trigger_instances.c.occurrence_time, trigger_instances.c.id)
+            .limit(limit))
+    if db.dialect.name != "sqlite":
+        pick = pick.with_for_update(skip_locked=True)
+    with writing(db) as conn:
+        ids = [r.id for r in conn.execute(pick)]
+        if not ids:
+            return []
+        conn.execute(update(trigger_instances).where(trigger_instances.c.id.in_(ids))
+                     .values(status=PROCESSING, claimed_by=owner, lease_until=lease))
+        rows = [_row(r) for r in conn.execute(
+            select(trigger_instances).where(trigger_instances.c.id.in_(ids))
+            .order_by(trigger_instances.c.occurrence_time, trigger_instances.c.id))]
+    return rows
+
+
+def finish_instances(conn: Connection, owner: str, statuses: dict[str, str]) -> None:
+    """End claimed instances (id -> processed | processing_failed), on ``conn``."""
+    for status in set(statuses.values()):
+        ids = [i for i, s in statuses.items() if s == status]
+        conn.execute(update(trigger_instances)
+                     .where(trigger_instances.c.id.in_(ids),
+                            trigger_instances.c.status == PROCESSING)
+                     .values(status=status, claimed_by=None, lease_until=None))
+
+
+def release_instances(db: Engine, owner: str, ids: list[str]) -> None:
+    """Give back claimed instances (a rules engine stopping): pending again."""
+    if not ids:
+        return
+    with writing(db) as conn:
+        conn.execute(update(trigger_instances)
+                     .where(trigger_instances.c.id.in_(ids),
+                            trigger_instances.c.claimed_by == owner,
+                            trigger_instances.c.status == PROCESSING)
+                     .values(status=PENDING, claimed_by=None, lease_until=None))
+
+
+def count_by_status(db: Engine) -> dict[str, int]:
+    with db.connect() as conn:
+        return {r.status: int(r.n) for r in conn.execute(
+            select(trigger_instances.c.status, func.count().label("n"))
+            .group_by(trigger_instances.c.status))}

@@ -25,7 +25,9 @@ def _json(done: object) -> object:
 
 
 @pytest.mark.timeout(600)  # some thirty runs of the st2 CLI, each a Python start
-def test_st2_key_commands(platform: Platform, tmp_path: Path) -> None:
+def test_st2_key_commands(sqlite_platform: Platform, tmp_path: Path) -> None:
+    # The store's SQL runs on PostgreSQL in test_levante_key_commands and the API tests.
+    platform = sqlite_platform
     home = tmp_path / "home"
     home.mkdir()
     made = platform.levante("key", "generate-crypto-key")

@@ -37,7 +37,7 @@ class EngineProcess:
                 [levante_bin("levante"), "serve", "engine", "--config-file", str(self.config)],
                 stdout=log, stderr=subprocess.STDOUT, env=env,
             )
-        deadline = time.monotonic() + 15
+        deadline = time.monotonic() + 60  # a loaded machine starts Python slowly
         while time.monotonic() < deadline:
             assert self.proc.poll() is None, self.log.read_text()
             try:
@@ -45,6 +45,9 @@ class EngineProcess:
                 return self
             except httpx.HTTPError:
                 time.sleep(0.1)
+        # Never leave it running: the caller has no handle to stop it yet.
+        self.proc.kill()
+        self.proc.wait(10)
         raise AssertionError(f"engine did not start: {self.log.read_text()}")
 
     def kill(self) -> None:

@@ -20,6 +20,7 @@ from levante.platform.api.app import create_app
 from levante.platform.core.pack_registry import register_packs
 from levante.platform.core.runner_service import RunnerService
 from levante.platform.service import ensure_api_key
+from levante.platform.stream.service import StreamCloser
 from levante.service import HttpService, run_services
 from tests.conftest import free_port
 
@@ -141,7 +142,8 @@ def served(platform_db: Db) -> Iterator[Served]:
     key, _ = ensure_api_key(config, platform_db.engine)
     runner = RunnerService(config, platform_db.engine)
     api = HttpService("api", create_app(config, platform_db.engine), "127.0.0.1", port)
-    background = Background([api, runner])
+    # As `levante serve api` composes it: open streams end when the API stops.
+    background = Background([api, runner, StreamCloser()])
     background.start()
     url = f"http://127.0.0.1:{port}"
     wait_http(url)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import queue
+import socket
 import threading
 import time
 from dataclasses import dataclass
@@ -26,6 +28,7 @@ class SseReader:
         self.status = 0
         self.opened = threading.Event()
         self._stop = threading.Event()
+        self._response: httpx.Response | None = None
         self._client = httpx.Client(timeout=httpx.Timeout(10, read=60))
         self._thread = threading.Thread(target=self._run, args=(url, params, headers),
                                         daemon=True)
@@ -36,6 +39,7 @@ class SseReader:
              headers: dict[str, str] | None) -> None:
         try:
             with self._client.stream("GET", url, params=params, headers=headers) as resp:
+                self._response = resp
                 self.status = resp.status_code
                 self.opened.set()
                 name = ""
@@ -46,8 +50,8 @@ class SseReader:
                         name = line[7:]
                     elif line.startswith("data: "):
                         self.events.put(Event(name, json.loads(line[6:]), time.monotonic()))
-        except httpx.HTTPError:
-            pass
+        except (httpx.HTTPError, OSError, ValueError, RuntimeError):
+            pass  # closed by close() or by the server
         finally:
             self.opened.set()
             self.events.put(None)
@@ -76,6 +80,16 @@ class SseReader:
         return not self._thread.is_alive()
 
     def close(self) -> None:
+        """Hang up: the server sees the connection end now, not at its next keepalive."""
         self._stop.set()
+        response = self._response
+        if response is not None:
+            # Shut the socket down: that wakes the reading thread at once.
+            stream = response.extensions.get("network_stream")
+            sock = stream.get_extra_info("socket") if stream is not None else None
+            if sock is not None:
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
+        self._thread.join(5)
         self._client.close()
         self._thread.join(5)
