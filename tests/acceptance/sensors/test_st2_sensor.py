@@ -1,14 +1,17 @@
-"""Pack sensors on a running system (SQLite): `levante serve api` and
-`levante serve sensorcontainer` as processes, driven by the real `st2 sensor` commands and
-`levante sensor`: list, get, disable (the sensor stops, its cleanup runs), enable (it
-runs again); the sensors' triggers recorded, their output in the container's log under
-their ref, the crashing sensor restarted with backoff."""
+"""Pack sensors on a running system (SQLite): `levante serve api`, `runner`, `rulesengine`
+and `sensorcontainer` as processes, driven by the real `st2` CLI and `levante sensor`:
+list, get, disable (the sensor stops, its cleanup runs), enable (it runs again); the
+sensors' triggers recorded, their output in the container's log under their ref, the
+crashing sensor restarted with backoff; the pack's rules turning what the sensors dispatch
+(and the crashed sensor's process_exit) into executions."""
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -28,7 +31,10 @@ COUNTER = "sensortest.CounterSensor"
 
 @pytest.fixture(scope="module")
 def system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SensorSystem]:
-    found = start_sensor_system(tmp_path_factory.mktemp("sensors"), "sqlite")
+    found = start_sensor_system(tmp_path_factory.mktemp("sensors"), "sqlite",
+                                ("api", "runner", "rulesengine"),
+                                options={"rulesengine": {"poll_interval": 0.1},
+                                         "runner": {"poll_interval": 0.1}})
     try:
         yield found
     finally:
@@ -124,3 +130,53 @@ def test_levante_sensor_commands_and_api_errors(system: SensorSystem) -> None:
         assert page.status_code == 200 and len(page.json()) == 1
         assert page.headers["X-Total-Count"] == "2"
         assert httpx.get(f"{system.api}/v1/sensortypes").status_code == 401
+
+
+def _executions(system: SensorSystem, rule: str) -> list[dict[str, Any]]:
+    with httpx.Client(base_url=system.api, headers=system.headers, timeout=30) as http:
+        found = http.get("/v1/executions", params={"limit": 200}).json()
+    return [e for e in found
+            if (e.get("context") or {}).get("rule", {}).get("ref") == rule]
+
+
+@pytest.mark.timeout(300)
+def test_a_rule_turns_sensor_triggers_into_executions(system: SensorSystem,
+                                                      tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    rules = _json(system.st2(home, "rule", "list", "-p", "sensortest", "-j"))
+    assert {"sensortest.on_tick", "sensortest.on_crash"} <= {
+        r["ref"] for r in rules}  # type: ignore[union-attr, index]
+
+    # Each tick the counter sensor dispatches runs core.local with the tick's payload.
+    done = eventually(lambda: [e for e in _executions(system, "sensortest.on_tick")
+                               if e["status"] == "succeeded"], what="a tick's execution")
+    execution = done[0]
+    assert execution["action"]["ref"] == "core.local"
+    assert re.fullmatch(r"tick \d+ hello", execution["result"]["stdout"].strip())
+    instance_id = execution["context"]["trigger_instance"]["id"]
+    instance = _json(system.st2(home, "trigger-instance", "get", instance_id, "-j"))
+    assert instance["trigger"] == "sensortest.tick"  # type: ignore[index]
+    assert execution["result"]["stdout"].strip() == (
+        f"tick {instance['payload']['count']} hello")  # type: ignore[index]
+    enforced = _json(system.st2(home, "rule-enforcement", "list", "--rule",
+                                "sensortest.on_tick", "-j"))
+    assert instance_id in {e["trigger_instance_id"] for e in enforced}  # type: ignore[union-attr, index]
+
+    # The crashing sensor's exits (core.st2.sensor.process_exit) start the on_crash rule's
+    # core.noop: a crash, a restart, a crash again, each seen by a rule.
+    crashes = eventually(lambda: len(_executions(system, "sensortest.on_crash")) >= 2
+                         and _executions(system, "sensortest.on_crash"),
+                         what="executions for two crashes")
+    exits = _json(system.st2(home, "trigger-instance", "list", "--trigger",
+                             "core.st2.sensor.process_exit", "-n", "-1", "-a", "all", "-j"))
+    ours = [i for i in exits  # type: ignore[union-attr]
+            if i["payload"]["id"] == "CrashSensor"]  # type: ignore[index]
+    assert len(ours) >= 2 and {i["payload"]["exit_code"] for i in ours} == {1}  # type: ignore[index]
+    assert {c["context"]["trigger_instance"]["id"] for c in crashes} <= {
+        i["id"] for i in ours}  # type: ignore[index]
+    spawns = _json(system.st2(home, "trigger-instance", "list", "--trigger",
+                              "core.st2.sensor.process_spawn", "-n", "-1", "-a", "all",
+                              "-j"))
+    assert any(i["payload"]["id"] == "CrashSensor" and i["payload"]["pid"]  # type: ignore[index]
+               for i in spawns)  # type: ignore[union-attr]

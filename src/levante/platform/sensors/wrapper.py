@@ -270,6 +270,8 @@ class Wrapper:
         # up (not by the channel's reader: a handler may use the datastore, whose answers
         # that reader delivers).
         self.events: queue.Queue[dict[str, Any]] = queue.Queue()
+        for trigger in start.get("triggers") or []:
+            self.events.put({"op": "add_trigger", "trigger": trigger})
         self.deadline = time.monotonic() + float(start.get("hold") or 30)
         self.stop_reason = ""
 
@@ -328,8 +330,6 @@ class Wrapper:
             self.sensor = self.instance()
             self.logger.info("Running sensor initialization code")
             self.sensor.setup()
-            for trigger in self.start.get("triggers") or []:
-                self.sensor.add_trigger(trigger=trigger)
             threading.Thread(target=self.handle_events, name="trigger-events",
                              daemon=True).start()
             poll = self.start.get("poll_interval")

@@ -18,6 +18,8 @@ class CounterSensor(PollingSensor):
         print(f"counter printed {count}")
 
     def add_trigger(self, trigger):
+        if trigger["type"] != "sensortest.watched":
+            return  # (a rule on sensortest.tick makes a trigger of that type too)
         self.sensor_service.set_value("watch:" + trigger["ref"],
                                       trigger["parameters"]["url"])
 
@@ -25,6 +27,8 @@ class CounterSensor(PollingSensor):
         self.add_trigger(trigger)
 
     def remove_trigger(self, trigger):
+        if trigger["type"] != "sensortest.watched":
+            return
         self.sensor_service.delete_value("watch:" + trigger["ref"])
 
     def cleanup(self):
