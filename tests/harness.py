@@ -20,6 +20,7 @@ authentication is driven as the platform and the CLI drive it.
 
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
 import signal
@@ -36,6 +37,7 @@ from typing import Any, Self
 import httpx
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 
 from levante.db.connect import normalize_url
 
@@ -69,18 +71,47 @@ def clean_environ(**extra: str) -> dict[str, str]:
     return env
 
 
-def create_database(server_url: str, prefix: str = "levante_test_") -> str:
-    """A new empty database on the PostgreSQL server of `server_url`; returns its URL."""
+def create_database(server_url: str, prefix: str = "levante_test_",
+                    template: str | None = None) -> str:
+    """A new database on the PostgreSQL server of `server_url` (empty, or a copy of the
+    database `template`); returns its URL."""
     admin = create_engine(normalize_url(server_url), isolation_level="AUTOCOMMIT")
     name = f"{prefix}{uuid.uuid4().hex[:12]}"
+    statement = f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else "")
     try:
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
+        for attempt in range(50):
+            try:
+                with admin.connect() as conn:
+                    conn.execute(text(statement))
+                break
+            except OperationalError as exc:
+                # Another copy of the same template is being made at this instant.
+                if "is being accessed by other users" not in str(exc) or attempt == 49:
+                    raise
+                time.sleep(0.1)
     finally:
         admin.dispose()
     return make_url(normalize_url(server_url)).set(database=name).render_as_string(
         hide_password=False
     )
+
+
+# (server URL, head revision) -> the template database this process migrated once.
+_TEMPLATES: dict[tuple[str, str], str] = {}
+
+
+def migrated_database(server_url: str) -> str:
+    """A new PostgreSQL database already at the head of the migrations: a copy of a
+    template this process migrated once (a copy takes milliseconds, migrating a second)."""
+    from levante.db import manage
+
+    key = (server_url, manage.head_revision())
+    if key not in _TEMPLATES:
+        url = create_database(server_url, prefix=f"levante_template_{os.getpid()}_")
+        manage.upgrade(url, "head")
+        _TEMPLATES[key] = str(make_url(url).database)
+        atexit.register(drop_database, server_url, url)
+    return create_database(server_url, template=_TEMPLATES[key])
 
 
 def drop_database(server_url: str, url: str) -> None:
@@ -95,15 +126,20 @@ def drop_database(server_url: str, url: str) -> None:
 
 
 def new_databases(kind: str, folder: Path, names: Sequence[str],
-                  server_url: str = "") -> list[str]:
-    """Empty databases, one per name: SQLite files `<folder>/<name>.sqlite`, or ("postgres")
-    new databases on `server_url` (default: $LEVANTE_TEST_POSTGRES_URL)."""
+                  server_url: str = "", migrated: bool = False) -> list[str]:
+    """Databases, one per name, empty or (`migrated`) at head: SQLite files
+    `<folder>/<name>.sqlite`, or ("postgres") new databases on `server_url` (default:
+    $LEVANTE_TEST_POSTGRES_URL)."""
     if kind == "sqlite":
-        return [f"sqlite:///{folder / f'{name}.sqlite'}" for name in names]
+        urls = [f"sqlite:///{folder / f'{name}.sqlite'}" for name in names]
+        for url in urls if migrated else ():
+            upgrade(url)
+        return urls
     server = server_url or os.environ.get(POSTGRES_ENV, "")
     if not server:
         raise LookupError(f"PostgreSQL needs a server URL (set {POSTGRES_ENV})")
-    return [create_database(server) for _ in names]
+    return [migrated_database(server) if migrated else create_database(server)
+            for _ in names]
 
 
 def write_ini(path: Path, sections: Sections) -> Path:
@@ -406,7 +442,7 @@ def start_system(tmp: Path, kind: str = "sqlite", roles: Sequence[str] = ROLES, 
 
     tmp.mkdir(parents=True, exist_ok=True)
     names = ["engine", "platform"] if split else ["levante"]
-    urls = list(databases) or new_databases(kind, tmp, names, server_url)
+    urls = list(databases) or new_databases(kind, tmp, names, server_url, migrated=True)
     server = "" if kind == "sqlite" or databases else (
         server_url or os.environ.get(POSTGRES_ENV, ""))
     engine_port, api_port = free_port(), free_port()
@@ -425,7 +461,7 @@ def start_system(tmp: Path, kind: str = "sqlite", roles: Sequence[str] = ROLES, 
         found.confs[role] = confs["levante"] if not split else (
             confs["engine"] if role in ENGINE_ROLES else confs["platform"])
     try:
-        for url in urls:
+        for url in databases or ():  # the caller's; those made here are at head already
             upgrade(url)
         if register_packs:
             found.key = register(found.confs["api"], strict_packs)

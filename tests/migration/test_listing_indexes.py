@@ -1,4 +1,5 @@
-"""The indexes of migration 0010 serve the listings: no sort of every match, no table scan.
+"""The indexes of migrations 0010 and 0014 serve the listings: no sort of every match, no
+table scan.
 
 Each listing query the stores really send is captured and explained on the migrated
 database (SQLite and PostgreSQL): its plan must read an index in the listing's order.
@@ -17,6 +18,10 @@ from levante.db.connect import make_engine
 from levante.db.metadata import all_metadata
 from levante.engine.store import queries
 from levante.platform.core import store
+from levante.platform.datastore import store as kv_store
+from levante.platform.inquiries import store as inquiry_store
+from levante.platform.rules import store as rule_store
+from levante.platform.triggers import store as trigger_store
 
 ST2_LISTINGS: list[dict[str, Any]] = [
     {"parent": "null"},
@@ -79,7 +84,9 @@ def plan(engine: Engine, statement: str, parameters: Any) -> str:
         if engine.dialect.name == "sqlite":
             rows = conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", parameters)
             return "\n".join(str(row[-1]) for row in rows)
-        conn.execute(text("SET enable_seqscan = off"))  # tiny tables: judge the plan shape
+        # Tiny tables: judge the plan's shape, as it would be on a big one.
+        conn.execute(text("SET enable_seqscan = off"))
+        conn.execute(text("SET enable_bitmapscan = off"))
         rows = conn.exec_driver_sql(f"EXPLAIN {statement}", parameters)
         return "\n".join(str(row[0]) for row in rows)
 
@@ -125,5 +132,52 @@ def test_engine_execution_listings_read_an_index_in_their_order(migrated_url: st
                     queries.list_rows(conn, listing, request)
 
             assert_served_by_index(engine, run)
+    finally:
+        engine.dispose()
+
+
+def seed_events(engine: Engine, count: int = 3000) -> None:
+    """Trigger instances, enforcements, keys and inquiries, as history leaves them."""
+    tables = all_metadata().tables
+    base = datetime(2026, 3, 1, tzinfo=UTC)
+    instances, enforcements, pairs = [], [], []
+    for n in range(count):
+        when = base + timedelta(seconds=n)
+        instances.append({
+            "id": f"{n:024x}", "trigger": f"pack.trigger{n % 30}", "payload": {},
+            "occurrence_time": when, "status": ("processed", "processing_failed")[n % 2],
+            "payload_from": None, "claimed_by": None, "lease_until": None})
+        enforcements.append({
+            "id": f"{n:024x}", "rule_id": f"{n % 30:024x}", "rule_ref": f"pack.rule{n % 30}",
+            "trigger_instance_id": f"{n:024x}", "execution_id": f"{n:024x}",
+            "status": "succeeded", "failure_reason": None, "enforced_at": when})
+        pairs.append({
+            "id": f"{n:024x}", "scope": ("system", "user")[n % 2],
+            "owner": "" if n % 2 == 0 else f"user{n % 20}", "name": f"key.{n}",
+            "value": "v", "secret": False, "created_at": when, "updated_at": when,
+            "expires_at": None})
+    with engine.begin() as conn:
+        conn.execute(insert(tables["trigger_instances"]), instances)
+        conn.execute(insert(tables["rule_enforcements"]), enforcements)
+        conn.execute(insert(tables["kv_pairs"]), pairs)
+        conn.execute(text("ANALYZE"))
+
+
+def test_event_key_and_inquiry_listings_read_an_index_in_their_order(
+        migrated_url: str) -> None:
+    engine = make_engine(migrated_url)
+    seed(engine)
+    seed_events(engine)
+    now = datetime(2027, 1, 1, tzinfo=UTC)
+    try:
+        for trigger, status in ((None, None), ("pack.trigger3", None), (None, "processed")):
+            assert_served_by_index(engine, lambda t=trigger, s=status: trigger_store
+                                   .list_instances(engine, t, s, None, None, 50, 0))
+        for filters in ({}, {"rule_ref": "pack.rule4"}, {"offset": 500}):
+            assert_served_by_index(engine, lambda f=filters: rule_store.list_enforcements(
+                engine, limit=50, **f))
+        assert_served_by_index(engine, lambda: inquiry_store.list_pending(engine, 50))
+        assert_served_by_index(engine, lambda: kv_store.list_pairs(
+            engine, [("system", ""), ("user", "user3")], "key.1", 50, 0, now))
     finally:
         engine.dispose()

@@ -21,7 +21,7 @@ from levante.cli.common import config_options
 COMMANDS: dict[str, tuple[str, tuple[str, ...]]] = {
     "up": ("Run all of Levante in one process (embedded, SQLite).", ("levante.cli.serve",)),
     "serve": ("Run one role of Levante (api, engine, notifier, runner, resultstracker, "
-              "garbagecollector).",
+              "garbagecollector, rulesengine, sensorcontainer).",
               ("levante.cli.serve",)),
     "run": ("Run an action and show its result.", ("levante.cli.actions",)),
     "action": ("List and show actions.", ("levante.cli.actions",)),

@@ -18,7 +18,7 @@ import pytest
 from levante.db.connect import make_engine, writing
 from levante.platform.triggers.store import record_instance
 from tests.acceptance.platform.test_st2_cli import ANSI, ST2
-from tests.harness import System, clean_environ, start_system
+from tests.harness import System, clean_environ, start_system, write_pack
 
 pytestmark = pytest.mark.skipif(
     not ST2.exists(), reason="st2client is not installed: run `make clients`"
@@ -47,7 +47,11 @@ action:
 @pytest.fixture(scope="module")
 def system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[System]:
     tmp = tmp_path_factory.mktemp("rules")
-    found = start_system(tmp, "sqlite", ("api", "runner", "rulesengine"),
+    packs = write_pack(tmp / "packs", "watch", {
+        "pack.yaml": "name: watch\nversion: 0.1.0\ndescription: A pack with a rule.\n",
+        "rules/on_end.yaml": "name: on_end\ntrigger: {type: core.st2.generic.actiontrigger}"
+                             "\naction: {ref: core.noop}\n"})
+    found = start_system(tmp, "sqlite", ("api", "runner", "rulesengine"), packs=packs,
                          options={"rulesengine": {"poll_interval": "0.1"}})
     try:
         yield found
@@ -134,6 +138,12 @@ def test_rules_through_st2(system: System, tmp_path: Path) -> None:
 
     listed = st2(system, home, "rule-enforcement", "list")
     assert listed.returncode == 0 and "ops.alerts" in listed.stdout, listed.stderr
+    mine = ok_json(st2(system, home, "rule-enforcement", "list", "--rule", "ops.alerts",
+                       "-j"))
+    assert [(e["rule"]["ref"], e["execution_id"]) for e in mine] == [
+        ("ops.alerts", execution["id"])]
+    webhook = ok_json(st2(system, home, "trigger", "get", "core.st2.webhook", "-j"))
+    assert webhook["parameters_schema"]["required"] == ["url"]
     until(lambda: {i["id"]: i["status"] for i in api_get(system, "/triggerinstances")}
           .get(low) == "processed", "the low instance processed")
     instances = ok_json(st2(system, home, "trigger-instance", "list", "-j"))
@@ -227,6 +237,18 @@ def test_rule_and_trigger_api_shapes_and_errors(system: System) -> None:
         assert page.status_code == 200 and len(page.json()) <= 1
         assert "X-Total-Count" in page.headers
         assert client.get("/ruleenforcements/nothing").status_code == 404
+
+        # a pack's rule enabled over the API stays its file's (removed with it)
+        pack_rule = client.get("/rules/watch.on_end").json()
+        assert pack_rule["enabled"] is False and "user" not in pack_rule["context"]
+        changed = client.put(f"/rules/{pack_rule['id']}", json={**pack_rule,
+                                                                "enabled": True})
+        assert changed.status_code == 200, changed.text
+        assert changed.json()["metadata_file"] == "rules/on_end.yaml"
+        assert changed.json()["enabled"] is True
+        assert changed.json()["context"] == {}  # still runs as [rulesengine] system_user
+        assert client.put(f"/rules/{pack_rule['id']}", json={
+            **pack_rule, "context": ["x"]}).status_code == 400
 
 
 def test_levante_rule_and_trigger_commands(system: System, tmp_path: Path) -> None:

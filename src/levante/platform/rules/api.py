@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from sqlalchemy.exc import IntegrityError
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -69,11 +70,15 @@ async def get_rule(request: Request) -> Response:
     return json_response(project(model.view(_rule_or_404(request)), request))
 
 
-def _checked(request: Request, body: Row) -> model.Rule:
+def _checked(request: Request, body: Row, metadata_file: str = "",
+             user: str | None = None) -> model.Rule:
+    """The rule of ``body`` (400 naming the field); ``user``: whom it runs as when its
+    context names nobody (by default the requester)."""
     db = platform(request).db
     try:
         rule = model.checked(body, trigger_type=lambda ref: trigger_store.get_trigger_type(
-            db, ref), user=user_of(request))
+            db, ref), user=user_of(request) if user is None else user,
+            metadata_file=metadata_file)
     except model.RuleError as exc:
         raise ApiError(400, str(exc)) from None
     if core_store.get_action(db, rule.action["ref"]) is None:
@@ -87,23 +92,30 @@ async def create_rule(request: Request) -> Response:
     db = platform(request).db
     if rule_store.ref_taken(db, rule.ref):
         raise ApiError(409, f'Rule "{rule.ref}" exists already.')
-    row = await in_db(request, lambda: rule_store.save_rule(db, rule), commits=True)
+    try:
+        row = await in_db(request, lambda: rule_store.save_rule(db, rule), commits=True)
+    except IntegrityError:  # created meanwhile by another request
+        raise ApiError(409, f'Rule "{rule.ref}" exists already.') from None
     return json_response(model.view(row), 201)
 
 
 async def update_rule(request: Request) -> Response:
     found = _rule_or_404(request)
     body = await read_object(request)
-    if not isinstance((body.get("context") or {}).get("user"), str):
-        body = {**body, "context": {**(body.get("context") or {}),
-                                    "user": (found["context"] or {}).get("user")
-                                    or user_of(request)}}
-    rule = _checked(request, body)
+    # The rule keeps its user unless the body names one: its creator's, or none for a
+    # pack's rule ([rulesengine] system_user), which also stays its file's (removed
+    # with it), whatever is changed here.
+    pack_file = found["metadata_file"] or ""
+    kept = (found["context"] or {}).get("user") or ("" if pack_file else user_of(request))
+    rule = _checked(request, body, pack_file, kept)
     db = platform(request).db
     if rule_store.ref_taken(db, rule.ref, other_than=found["id"]):
         raise ApiError(409, f'Rule "{rule.ref}" exists already.')
-    row = await in_db(request, lambda: rule_store.save_rule(db, rule, found["id"]),
-                      commits=True)
+    try:
+        row = await in_db(request, lambda: rule_store.save_rule(db, rule, found["id"]),
+                          commits=True)
+    except IntegrityError:  # its new ref taken meanwhile by another request
+        raise ApiError(409, f'Rule "{rule.ref}" exists already.') from None
     return json_response(model.view(row))
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -74,15 +75,19 @@ class Settings:
 @dataclass
 class RuleCache:
     """The enabled rules by trigger ref, reloaded when a rule changed (one cheap query
-    per batch tells)."""
+    per batch tells: how many rules and their latest change), and at least every
+    ``max_age`` seconds (a change stamped by a host whose clock is behind)."""
 
     db: Engine
+    max_age: float = 10.0
     version: tuple[int, Any] | None = None
+    loaded_at: float = 0.0
     by_trigger: dict[str, list[Row]] = field(default_factory=dict)
 
     def current(self) -> dict[str, list[Row]]:
         version = rule_store.rules_version(self.db)
-        if version != self.version:
+        if version != self.version or time.monotonic() - self.loaded_at > self.max_age:
+            self.loaded_at = time.monotonic()
             found: dict[str, list[Row]] = {}
             for row in rule_store.enabled_rules(self.db):
                 found.setdefault(row["trigger_ref"], []).append(row)
@@ -182,6 +187,11 @@ def commit(db: Engine, owner: str, instances: list[Row], planned: list[Planned])
                    and (item.instance_id, item.rule["id"]) in fresh]
         executions.insert_requested(conn, started)
         trigger_store.finish_instances(conn, owner, statuses)
+    for item in planned:
+        if item.failure and (item.instance_id, item.rule["id"]) in fresh:
+            log.warning("[%s] %s", item.instance_id, item.failure)
+    if started:
+        log.debug("%d instance(s): %d execution(s) started", len(instances), len(started))
     return len(started)
 
 

@@ -60,6 +60,6 @@ rule_enforcements = Table(
     Column("enforced_at", DateTime(timezone=True), nullable=False),
     UniqueConstraint("trigger_instance_id", "rule_id"),
     Index("ix_rule_enforcements_enforced_at_id", "enforced_at", "id"),
-    Index("ix_rule_enforcements_rule_ref_enforced_at", "rule_ref", "enforced_at"),
+    Index("ix_rule_enforcements_rule_ref_enforced_at_id", "rule_ref", "enforced_at", "id"),
     Index("ix_rule_enforcements_execution_id", "execution_id"),
 )

@@ -139,7 +139,11 @@ async def create_trigger_type(request: Request) -> Response:
             store.upsert_trigger_type(conn, ref, **fields)
         return store.get_trigger_type(db, ref) or {}
 
-    return json_response(type_view(await in_db(request, work, commits=True)), 201)
+    try:
+        made = await in_db(request, work, commits=True)
+    except IntegrityError:  # created meanwhile by another request
+        raise ApiError(409, f'Trigger type "{ref}" exists already.') from None
+    return json_response(type_view(made), 201)
 
 
 async def update_trigger_type(request: Request) -> Response:

@@ -50,7 +50,12 @@ _INSERT = insert(trigger_instances)
 def record_instance(conn: Connection, trigger: str, payload: Any, *,
                     occurrence_time: datetime | None = None,
                     payload_from: str | None = None) -> str:
-    """Write one ``pending`` instance of ``trigger`` (a trigger ref) on ``conn``; its id."""
+    """Write one ``pending`` instance of ``trigger`` (a trigger ref) on ``conn``; its id.
+
+    When ``conn`` is a transaction of ``levante.db.connect.writing``, the rules engines
+    are woken once it commits (:func:`wake`, once per transaction); on another
+    connection, call :func:`wake` after the commit, or they find it at their next poll.
+    """
     instance_id = new_id()
     conn.execute(_INSERT, {
         "id": instance_id, "trigger": trigger, "payload": payload,

@@ -60,8 +60,10 @@ trigger_instances = Table(
     Column("claimed_by", String(36), nullable=True),
     Column("lease_until", DateTime(timezone=True), nullable=True),
     # The rules engine's claim: the oldest pending first.
-    Index("ix_trigger_instances_status_occurrence_time", "status", "occurrence_time"),
+    Index("ix_trigger_instances_status_occurrence_time_id", "status", "occurrence_time",
+          "id"),
     # Listings, newest first, all or of one trigger.
     Index("ix_trigger_instances_occurrence_time_id", "occurrence_time", "id"),
-    Index("ix_trigger_instances_trigger_occurrence_time", "trigger", "occurrence_time"),
+    Index("ix_trigger_instances_trigger_occurrence_time_id", "trigger", "occurrence_time",
+          "id"),
 )

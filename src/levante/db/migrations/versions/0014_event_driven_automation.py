@@ -41,7 +41,8 @@ def upgrade() -> None:
         )
         batch_op.create_index("ix_rule_enforcements_execution_id", ["execution_id"], unique=False)
         batch_op.create_index(
-            "ix_rule_enforcements_rule_ref_enforced_at", ["rule_ref", "enforced_at"], unique=False
+            "ix_rule_enforcements_rule_ref_enforced_at_id", ["rule_ref", "enforced_at", "id"],
+            unique=False,
         )
 
     op.create_table(
@@ -116,13 +117,13 @@ def upgrade() -> None:
             "ix_trigger_instances_occurrence_time_id", ["occurrence_time", "id"], unique=False
         )
         batch_op.create_index(
-            "ix_trigger_instances_status_occurrence_time",
-            ["status", "occurrence_time"],
+            "ix_trigger_instances_status_occurrence_time_id",
+            ["status", "occurrence_time", "id"],
             unique=False,
         )
         batch_op.create_index(
-            "ix_trigger_instances_trigger_occurrence_time",
-            ["trigger", "occurrence_time"],
+            "ix_trigger_instances_trigger_occurrence_time_id",
+            ["trigger", "occurrence_time", "id"],
             unique=False,
         )
 
@@ -166,8 +167,8 @@ def downgrade() -> None:
     op.drop_table("triggers")
     op.drop_table("trigger_types")
     with op.batch_alter_table("trigger_instances", schema=None) as batch_op:
-        batch_op.drop_index("ix_trigger_instances_trigger_occurrence_time")
-        batch_op.drop_index("ix_trigger_instances_status_occurrence_time")
+        batch_op.drop_index("ix_trigger_instances_trigger_occurrence_time_id")
+        batch_op.drop_index("ix_trigger_instances_status_occurrence_time_id")
         batch_op.drop_index("ix_trigger_instances_occurrence_time_id")
 
     op.drop_table("trigger_instances")
@@ -182,7 +183,7 @@ def downgrade() -> None:
 
     op.drop_table("rules")
     with op.batch_alter_table("rule_enforcements", schema=None) as batch_op:
-        batch_op.drop_index("ix_rule_enforcements_rule_ref_enforced_at")
+        batch_op.drop_index("ix_rule_enforcements_rule_ref_enforced_at_id")
         batch_op.drop_index("ix_rule_enforcements_execution_id")
         batch_op.drop_index("ix_rule_enforcements_enforced_at_id")
 
