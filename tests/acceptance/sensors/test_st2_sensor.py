@@ -172,9 +172,9 @@ def test_a_rule_turns_sensor_triggers_into_executions(system: SensorSystem,
                              "core.st2.sensor.process_exit", "-n", "-1", "-a", "all", "-j"))
     ours = [i for i in exits  # type: ignore[union-attr]
             if i["payload"]["id"] == "CrashSensor"]  # type: ignore[index]
-    assert len(ours) >= 2 and {i["payload"]["exit_code"] for i in ours} == {1}  # type: ignore[index]
-    assert {c["context"]["trigger_instance"]["id"] for c in crashes} <= {
-        i["id"] for i in ours}  # type: ignore[index]
+    failed = {i["id"] for i in ours if i["payload"]["exit_code"] == 1}  # type: ignore[index]
+    assert len(failed) >= 2  # (a stop shows another code: not the rule's criteria)
+    assert {c["context"]["trigger_instance"]["id"] for c in crashes} <= failed
     spawns = _json(system.st2(home, "trigger-instance", "list", "--trigger",
                               "core.st2.sensor.process_spawn", "-n", "-1", "-a", "all",
                               "-j"))

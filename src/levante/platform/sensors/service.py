@@ -4,8 +4,11 @@ Every ``renew_interval`` seconds a container renews the leases of the sensors it
 (``claimed_by`` = its process id, ``lease_until`` = now + ``lease_seconds``), stops those
 that were disabled (and gives their lease back), changed (re-registered: restarted with
 the new version) or taken by another container, claims enabled sensors nobody holds, and
-starts them. On PostgreSQL any number of containers share the sensors this way, each
-sensor run by one container at a time; a dead container's sensors are taken over once
+starts them, at most its share: the enabled sensors divided by the containers alive (their
+heartbeat in the registry of processes is younger than a lease), so that containers started
+together split the sensors (a running sensor is not moved when another container joins).
+On PostgreSQL any number of containers share the sensors this way, each sensor run by one
+container at a time; a dead container's sensors are taken over once
 its leases pass. A container that cannot renew stops its sensors before its leases pass,
 and each sensor process stops itself if its container neither renews nor answers (the
 ``hold`` it is sent), so that a sensor never runs twice.
@@ -16,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -83,6 +87,7 @@ class SensorContainer:
     owner: str = field(default_factory=lambda: str(uuid.uuid4()))
     running: dict[str, _Running] = field(default_factory=dict)
     renewed_at: float = 0.0  # monotonic time of the last successful renewal
+    registered: bool = False  # in the registry of processes (the containers alive)
 
     def hold(self) -> float:
         """Seconds a sensor may still run on the last renewal (see HOLD_SHARE)."""
@@ -116,6 +121,9 @@ class SensorContainer:
     async def tick(self) -> None:
         """Renew, stop what must stop, claim and start; tell the sensors of their
         triggers and of the lease."""
+        if not self.registered:  # (here: a database refusing writes at start is retried)
+            await asyncio.to_thread(store.register_container, self.db, self.owner)
+            self.registered = True
         until = now() + timedelta(seconds=self.settings.lease_seconds)
         held = await asyncio.to_thread(store.renew, self.db, self.owner, until)
         self.renewed_at = time.monotonic()
@@ -138,10 +146,12 @@ class SensorContainer:
         if disabled:
             await asyncio.to_thread(store.release, self.db, self.owner, disabled)
         mine = {ref: r for ref, r in rows.items() if r["enabled"]}
-        room = None
+        alive_since = now() - timedelta(seconds=self.settings.lease_seconds)
+        live, enabled = await asyncio.to_thread(store.shares, self.db, alive_since)
+        room = max(math.ceil(enabled / max(live, 1)) - len(mine), 0)
         if self.settings.max_sensors > 0:
-            room = max(self.settings.max_sensors - len(mine), 0)
-        if room is None or room > 0:
+            room = min(room, max(self.settings.max_sensors - len(mine), 0))
+        if room > 0:
             won = await asyncio.to_thread(store.claim, self.db, self.owner, until, now(),
                                           room)
             for row in won:
@@ -188,6 +198,7 @@ class SensorContainer:
         await self._stop(list(self.running))
         try:
             await asyncio.to_thread(store.release, self.db, self.owner)
+            await asyncio.to_thread(store.deregister_container, self.db, self.owner)
         except Exception as exc:
             log.warning("sensor container: leases not released (%s); they pass in %g s",
                         exc, self.settings.lease_seconds)

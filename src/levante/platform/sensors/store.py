@@ -9,6 +9,8 @@ win the same sensor.
 
 from __future__ import annotations
 
+import os
+import socket
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -17,6 +19,7 @@ from sqlalchemy import Engine, and_, delete, func, insert, or_, select, update
 from sqlalchemy.sql.elements import ColumnElement
 
 from levante.db.connect import writing
+from levante.db.metadata import processes
 from levante.db.times import aware, now
 from levante.identity.keys import new_id
 from levante.platform.core.models import packs
@@ -125,10 +128,41 @@ def pack_paths(db: Engine, names: Sequence[str]) -> dict[str, str]:
 # --- leases --------------------------------------------------------------------------------
 
 
-def renew(db: Engine, owner: str, until: datetime) -> list[Row]:
-    """Extend the leases of ``owner``'s sensors and give them back (disabled ones
-    included: the caller stops and releases those)."""
+ROLE = "sensorcontainer"
+
+
+def register_container(db: Engine, owner: str) -> None:
+    """Enter a sensor container in the registry of running processes: the containers
+    alive share the sensors between them (see :func:`shares`)."""
+    stamp = now()
     with writing(db) as conn:
+        conn.execute(insert(processes).values(
+            id=owner, role=ROLE, hostname=socket.gethostname(), pid=os.getpid(),
+            started_at=stamp, heartbeat_at=stamp))
+
+
+def deregister_container(db: Engine, owner: str) -> None:
+    with writing(db) as conn:
+        conn.execute(delete(processes).where(processes.c.id == owner))
+
+
+def shares(db: Engine, alive_since: datetime) -> tuple[int, int]:
+    """(sensor containers whose heartbeat is not older than ``alive_since``, enabled
+    sensors): a container claims at most its share of them."""
+    with reading(db) as conn:
+        live = conn.execute(select(func.count()).select_from(processes).where(
+            processes.c.role == ROLE, processes.c.heartbeat_at >= alive_since)).scalar_one()
+        enabled = conn.execute(select(func.count()).select_from(sensors)
+                               .where(sensors.c.enabled.is_(True))).scalar_one()
+    return int(live), int(enabled)
+
+
+def renew(db: Engine, owner: str, until: datetime) -> list[Row]:
+    """Extend the leases of ``owner``'s sensors (and its heartbeat) and give them back
+    (disabled ones included: the caller stops and releases those)."""
+    with writing(db) as conn:
+        conn.execute(update(processes).where(processes.c.id == owner)
+                     .values(heartbeat_at=now()))
         conn.execute(update(sensors).where(sensors.c.claimed_by == owner)
                      .values(lease_until=until))
         return [_row(r) for r in conn.execute(

@@ -137,3 +137,18 @@ def test_a_pack_environment_runs_its_sensor(database_url: str, tmp_path: Path) -
     finally:
         containers.close()
         db.dispose()
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_a_container_claims_its_share(sensor_db: Engine, containers: Containers) -> None:
+    """Two containers alive (one of them a registry entry here) and two enabled sensors:
+    one each; once the other's heartbeat is older than a lease, the rest is taken too."""
+    db = sensor_db
+    store.register_container(db, "another-container")
+    container = containers.start()
+    eventually(lambda: len(container.running) == 1, what="one sensor claimed")
+    claimed = [store.get_sensor(db, ref) for ref in (COUNTER, CRASHER)]
+    owners = [r["claimed_by"] for r in claimed if r]
+    assert sorted(owners, key=str) == sorted([None, container.owner], key=str)  # its share
+    eventually(lambda: len(container.running) == 2, what="the rest once the other is gone")
+    store.deregister_container(db, "another-container")
