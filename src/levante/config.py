@@ -390,6 +390,33 @@ SECTIONS: tuple[Section, ...] = (
          "that died are taken over by another after this.", {"minimum": 1}),
     ),
     _section(
+        "sensorcontainer",
+        "The sensor container role: runs pack sensors, each in a process of its own.",
+        ("lease_seconds", "float", 15.0,
+         "Seconds a container's hold on a sensor lasts without renewal: another container "
+         "takes the sensors of one that died after this long.", {"minimum": 1}),
+        ("renew_interval", "float", 3.0,
+         "Seconds between two lease renewals; also how soon enable, disable and new "
+         "sensors are noticed. Keep it well under lease_seconds.", {"minimum": 0.05}),
+        ("initial_backoff", "float", 1.0,
+         "Seconds before a crashed sensor is started again; doubled after each crash in a "
+         "row.", {"minimum": 0}),
+        ("max_backoff", "float", 60.0,
+         "Longest wait before a crashed sensor is started again.", {"minimum": 0}),
+        ("backoff_reset", "float", 60.0,
+         "Seconds a sensor must run to count as started well: its next crash waits "
+         "initial_backoff again.", {"minimum": 0}),
+        ("stop_timeout", "float", 5.0,
+         "Seconds a stopping sensor has for its cleanup before it is killed.",
+         {"minimum": 0.1}),
+        ("max_sensors", "int", 0,
+         "Most sensors one container runs (0: no limit); more containers share the rest.",
+         {"minimum": 0}),
+        ("validate_trigger_payload", "bool", True,
+         "Refuse (and log) a dispatched payload that its trigger type's payload_schema "
+         "refuses, as StackStorm's [system] validate_trigger_payload."),
+    ),
+    _section(
         "log",
         "Logging: one line per event with a timestamp, level, component and message.",
         ("level", "str", "INFO", "Lowest level logged.",

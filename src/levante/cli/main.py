@@ -37,6 +37,8 @@ COMMANDS: dict[str, tuple[str, tuple[str, ...]]] = {
              ("levante.platform.rules.cli",)),
     "trigger": ("Trigger types and trigger instances: list, show, re-emit.",
                 ("levante.platform.triggers.cli",)),
+    "sensor": ("List, show, enable and disable pack sensors.",
+               ("levante.platform.sensors.cli",)),
     "user": ("Add users who log in with a password.", ("levante.platform.logins.cli",)),
     "webhook": ("Post to webhooks and list them.", ("levante.platform.webhooks.cli",)),
     "timer": ("List timers (interval, date, cron).", ("levante.platform.timers.cli",)),

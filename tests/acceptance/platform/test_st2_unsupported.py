@@ -19,7 +19,6 @@ pytestmark = pytest.mark.skipif(
 @pytest.mark.parametrize(
     ("command", "what"),
     [
-        (["sensor", "list"], "Sensors"),
         (["policy", "list"], "Policies"),
         (["trace", "list"], "Traces"),
         (["action-alias", "list"], "Action aliases"),

@@ -57,6 +57,7 @@ from levante.platform.inquiries import api as inquiries
 from levante.platform.logins import api as logins
 from levante.platform.logins.users import users_path
 from levante.platform.rules import api as rules_api
+from levante.platform.sensors import api as sensors_api
 from levante.platform.stream import api as stream
 from levante.platform.timers import api as timers_api
 from levante.platform.triggers import api as triggers_api
@@ -80,6 +81,7 @@ FEATURES: tuple[Callable[[], RouteTable], ...] = (
     rules_api.routes,
     webhooks_api.routes,
     timers_api.routes,
+    sensors_api.routes,
 )
 
 

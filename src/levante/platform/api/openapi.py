@@ -246,6 +246,15 @@ def build() -> dict[str, Any]:
                                                  "response": {"type": "object"}},
                 "required": ["response"]}),
         },
+        "/v1/sensortypes": {"get": _op("List pack sensors", schema=_LIST, params=[
+            _q("pack", {"type": "string"}), _q("name", {"type": "string"}),
+            _q("enabled", {"type": "boolean"}), _LIMIT, _OFFSET, _INCLUDE, _EXCLUDE])},
+        "/v1/sensortypes/{ref_or_id}": {
+            "get": _op("Get a sensor", params=[_p("ref_or_id")]),
+            "put": _op("Enable or disable a sensor", params=[_p("ref_or_id")], body={
+                "type": "object", "properties": {"enabled": {"type": "boolean"}},
+                "required": ["enabled"]}),
+        },
     }
     return {
         "openapi": "3.0.3",

@@ -18,7 +18,6 @@ from levante.platform.api.common import fault
 # (path prefix under the API root, what it is, as the message names it)
 UNSUPPORTED: tuple[tuple[str, str], ...] = (
     ("/v1/ruletypes", "Rule types"),
-    ("/v1/sensortypes", "Sensors"),
     ("/v1/policies", "Policies"),
     ("/v1/policytypes", "Policy types"),
     ("/v1/actionalias", "Action aliases"),

@@ -51,6 +51,7 @@ class ContentLoaded:
 # feature: "module:function" with function(db, pack_name, pack_path) -> ContentLoaded.
 # Loaders run in this order, after the pack's actions are stored.
 CONTENT_LOADERS: tuple[str, ...] = (
+    "levante.platform.sensors.loader:load_pack_sensors",
     "levante.platform.rules.packs:load_pack_rules",
 )
 

@@ -1,0 +1,1 @@
+"""Levante's stand-in for StackStorm's ``st2reactor``, for sensor processes only."""

@@ -1,0 +1,1 @@
+"""``st2reactor.sensor``: only ``base`` (``Sensor``, ``PollingSensor``) is provided."""

@@ -1,0 +1,108 @@
+"""The sensor container in this test process, on a real database with the test pack
+(`packs/sensortest`) registered: containers run as asyncio tasks in a loop of their own
+thread, their sensors as real processes."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+from sqlalchemy import Engine
+
+from levante.db import manage
+from levante.db.connect import make_engine
+from levante.platform.core.pack_registry import register_packs
+from levante.platform.datastore.pairs import Datastore
+from levante.platform.sensors.process import Settings
+from levante.platform.sensors.service import SensorContainer
+
+PACKS = Path(__file__).resolve().parent / "packs"
+T = TypeVar("T")
+
+FAST = Settings(lease_seconds=3.0, renew_interval=0.3, initial_backoff=0.3, max_backoff=1.2,
+                backoff_reset=30.0, stop_timeout=3.0)
+
+
+@dataclass
+class Containers:
+    """Sensor containers running in one event loop (in a thread of its own)."""
+
+    db: Engine
+    key_path: Path
+    loop: asyncio.AbstractEventLoop = field(default_factory=asyncio.new_event_loop)
+    thread: threading.Thread | None = None
+    running: list[tuple[SensorContainer, asyncio.Event, Any]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+
+    def start(self, settings: Settings = FAST) -> SensorContainer:
+        container = SensorContainer(self.db, Datastore(self.db, self.key_path), settings)
+
+        async def begin() -> tuple[asyncio.Event, Any]:
+            stopping = asyncio.Event()
+            return stopping, asyncio.ensure_future(container.run(stopping))
+
+        stopping, task = asyncio.run_coroutine_threadsafe(begin(), self.loop).result()
+        self.running.append((container, stopping, task))
+        return container
+
+    def stop(self, container: SensorContainer) -> None:
+        for item in list(self.running):
+            if item[0] is container:
+                self.loop.call_soon_threadsafe(item[1].set)
+                asyncio.run_coroutine_threadsafe(_wait(item[2]), self.loop).result(30)
+                self.running.remove(item)
+
+    def close(self) -> None:
+        for container, _, _ in list(self.running):
+            self.stop(container)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        if self.thread is not None:
+            self.thread.join(10)
+
+
+async def _wait(task: Any) -> None:
+    await task
+
+
+def eventually(check: Callable[[], T | None], timeout: float = 30.0,
+               what: str = "condition") -> T:
+    """Poll ``check`` until it gives something truthy; its value."""
+    deadline = time.monotonic() + timeout
+    while True:
+        found = check()
+        if found:
+            return found
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.1)
+
+
+@pytest.fixture
+def sensor_db(database_url: str) -> Iterator[Engine]:
+    """A database at head with the test pack registered."""
+    manage.upgrade(database_url, "head")
+    db = make_engine(database_url)
+    report = register_packs(db, [str(PACKS)], ["sensortest"])
+    assert not report.errors, report.errors
+    try:
+        yield db
+    finally:
+        db.dispose()
+
+
+@pytest.fixture
+def containers(sensor_db: Engine, tmp_path: Path) -> Iterator[Containers]:
+    found = Containers(sensor_db, tmp_path / "crypto_key")
+    try:
+        yield found
+    finally:
+        found.close()
