@@ -102,6 +102,67 @@ def update_execution(conn: Connection, execution_id: str, old_status: str,
     return bool(changed.rowcount)
 
 
+def execution_context(conn: Connection, execution_id: str) -> Any:
+    """An execution's ``context`` (None when it has none, or is not there)."""
+    return conn.execute(select(ex.c.context).where(ex.c.id == execution_id)).scalar()
+
+
+def context_and_user(conn: Connection, execution_id: str) -> Row | None:
+    return _one(conn, select(ex.c.context, ex.c.user).where(ex.c.id == bindparam("b_id")),
+                {"b_id": execution_id})
+
+
+def set_context(conn: Connection, execution_id: str, context: Any) -> None:
+    conn.execute(update(ex).where(ex.c.id == execution_id).values(context=context))
+
+
+def move_link(conn: Connection, workflow_execution_id: str, execution_id: str) -> bool:
+    """Point the link of a workflow execution to another platform execution; False when
+    the workflow execution has no link."""
+    return bool(conn.execute(update(wl).where(wl.c.workflow_execution_id == workflow_execution_id)
+                             .values(execution_id=execution_id)).rowcount)
+
+
+def count_children_in(conn: Connection, parent_id: str, statuses: frozenset[str]) -> int:
+    """How many executions started by ``parent_id`` are in ``statuses``."""
+    return int(conn.execute(
+        select(func.count()).select_from(ex)
+        .where(ex.c.parent == parent_id, ex.c.status.in_(sorted(statuses)))
+    ).scalar() or 0)
+
+
+def execution_if_in(conn: Connection, execution_id: str, status: str) -> Any:
+    """The log, context, action and result of an execution, if it is in ``status``."""
+    return conn.execute(select(ex.c.log, ex.c.context, ex.c.action, ex.c.result)
+                        .where(ex.c.id == execution_id, ex.c.status == status)).first()
+
+
+def change_if_in(conn: Connection, execution_id: str, status: str, values: Row) -> bool:
+    """Compare-and-set: change an execution that is still in ``status`` (no stream record:
+    the caller writes it)."""
+    return bool(conn.execute(update(ex).where(ex.c.id == execution_id, ex.c.status == status)
+                             .values(**values)).rowcount)
+
+
+def status_and_result(conn: Connection, execution_id: str) -> Any:
+    return conn.execute(select(ex.c.status, ex.c.result)
+                        .where(ex.c.id == execution_id)).first()
+
+
+def parent_id_of(conn: Connection, execution_id: str) -> Any:
+    return conn.execute(select(ex.c.parent).where(ex.c.id == execution_id)).scalar()
+
+
+def status_and_action(conn: Connection, execution_id: str) -> Any:
+    """(id, status, action) of an execution, or None."""
+    return conn.execute(select(ex.c.id, ex.c.status, ex.c.action)
+                        .where(ex.c.id == execution_id)).first()
+
+
+def action_of(conn: Connection, execution_id: str) -> Any:
+    return conn.execute(select(ex.c.action).where(ex.c.id == execution_id)).scalar()
+
+
 def workflow_children(conn: Connection, parent_id: str) -> list[Row]:
     return [
         dict(r._mapping)
