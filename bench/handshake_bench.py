@@ -116,9 +116,9 @@ def platform_execution(db: Any, wf_id: str | None) -> str:
 def latency(database_url: str | None, samples: int) -> None:
     from sqlalchemy import select
 
+    from levante.contract.tables import outbox as event_deliveries
     from levante.db.connect import make_engine
     from levante.engine.models import engine_events
-    from levante.engine.platform_link.tables import event_deliveries
     from levante.platform.core import store as platform_store
 
     tmp = tempfile.mkdtemp(prefix="levante-hs-bench-")

@@ -1,13 +1,15 @@
-"""One way of delivering what one service owes the other, in both directions.
+"""What a direction of the handshake is, as data, and the one attempt both share.
 
-Each service keeps an outbox in its own database (the engine's ``event_deliveries``, fed
-by its ``engine_events``; the platform's ``engine_reports``), written in the transaction
-of the change that calls for the message, and a loop that claims due rows, sends them,
-and records how each attempt went. What differs between the two directions is data, a
-:class:`Route`: the HTTP method, how an answer is judged (:class:`Acceptance`), the
-backoff between attempts (:class:`Backoff`), how a refusal reads, and the log lines. The
-attempt itself (:func:`attempt`) and the wait between rounds (:func:`wait_for_wake`) are
-one code path for both.
+Both services write what they owe the other into the one `outbox` table
+(:mod:`levante.contract.tables`; the engine's events to subscribers on the route
+``events``, the platform's reports to the engine on ``reports``), in the transaction of
+the change that calls for the message, and run the one claim-and-send loop
+(:mod:`levante.contract.outbox`). What differs between the two directions is data, a
+:class:`Route`: the HTTP method, how an answer is judged (:class:`Acceptance`), what the
+states are called, which lines go first or travel together, and the log lines; the
+backoff (:class:`Backoff`) comes from each service's configuration. The attempt itself
+(:func:`attempt`) and the wait between rounds (:func:`wait_for_wake`) are one code path
+for both.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ from enum import StrEnum
 from typing import Any, Final
 
 import httpx
+
+from levante.contract import events, wire
 
 ERROR_SNIPPET: Final = 300
 
@@ -100,29 +104,79 @@ def fault_text(response: httpx.Response) -> str:
     return response.text[:ERROR_SNIPPET]
 
 
+def _no_wave(row: Mapping[str, Any]) -> int:
+    del row
+    return 0
+
+
 @dataclass(frozen=True)
 class Route:
-    """One direction of the handshake, as data."""
+    """One direction of the handshake, as data: how its messages are sent and judged,
+    what its states are called, and its log lines (str.format templates, by kind of
+    message for ``before``/``after``; the fields come from ``fields(row)`` plus
+    ``attempt``, ``error``, ``retry_at`` and ``ms``)."""
 
-    name: str
+    name: str  # the outbox's route column
+    label: str  # how the loop names itself in its own warnings
+    logger: str
     method: str
     acceptance: Acceptance
     fault: Callable[[httpx.Response], str]
-    # Log lines by kind of message, before and after a delivery (events: str.format
-    # fields {wf}, {event}, {subject}, {target}; reports: %-style, as retry and give_up).
+    delivered: str  # the state of a message the receiver acknowledged
+    given_up: str  # the state of a message refused, or no longer tried
+    fields: Callable[[Mapping[str, Any]], dict[str, Any]]
+    kind_of: Callable[[Mapping[str, Any]], str]  # the key of a row's before/after line
     before: Mapping[str, str]
     after: Mapping[str, str]
     retry: str
     give_up: str
+    # Lines of a lower wave, claimed together, are sent first (reports: commands first).
+    wave: Callable[[Mapping[str, Any]], int] = _no_wave
+    batches: str | None = None  # the kind whose line is sent in one request, batched
+
+    def line_before(self, row: Mapping[str, Any]) -> str | None:
+        template = self.before.get(self.kind_of(row))
+        return template.format(**self.fields(row)) if template else None
+
+    def line_after(self, row: Mapping[str, Any], answer: Answer) -> str:
+        template = self.after[self.kind_of(row)]
+        return template.format(**self.fields(row), ms=answer.ms, error=answer.error)
+
+    def line_retry(self, row: Mapping[str, Any], answer: Answer,
+                   retry_at: datetime | None) -> str:
+        when = retry_at.isoformat(timespec="milliseconds") if retry_at else ""
+        return self.retry.format(**self.fields(row), attempt=int(row["attempts"]) + 1,
+                                 error=answer.error, retry_at=when)
+
+    def line_give_up(self, row: Mapping[str, Any], answer: Answer) -> str:
+        return self.give_up.format(**self.fields(row), attempt=int(row["attempts"]) + 1,
+                                   error=answer.error)
+
+
+def _event_fields(row: Mapping[str, Any]) -> dict[str, Any]:
+    wf = row["execution_id"]
+    task = events.is_task_event(row["event"])
+    return {"wf": wf, "event": row["event"], "event_id": row["event_id"],
+            "subject": row["task_execution_id"] if task else wf, "target": row["kind"]}
+
+
+def _event_kind(row: Mapping[str, Any]) -> str:
+    return "task" if events.is_task_event(row["event"]) else "workflow"
 
 
 # Engine -> platform (and any webhook): events, POSTed, tried again until delivered or
 # given up after [notifier] max_retry_age (the Backoff comes from the configuration).
 EVENTS: Final = Route(
     name="events",
+    label="notifier",
+    logger="levante.engine.notifier",
     method="POST",
     acceptance=Acceptance(refuses=False),
     fault=response_text,
+    delivered="delivered",
+    given_up="failed",
+    fields=_event_fields,
+    kind_of=_event_kind,
     before={
         "task": "[{wf}] The task event {event} for {subject} will be processed for {target}.",
         "workflow": "[{wf}] The workflow event {event} for {subject} will be published to "
@@ -133,28 +187,56 @@ EVENTS: Final = Route(
         "workflow": "[{wf}] The workflow event {event} for {subject} is published to "
                     "{target}.",
     },
-    retry="[%s] The event %s (id %s) could not be delivered to %s (attempt %d): %s; next "
-          "attempt at %s",
-    give_up="[%s] Giving up the event %s (id %s) to %s after %d attempt(s): %s",
+    retry="[{wf}] The event {event} (id {event_id}) could not be delivered to {target} "
+          "(attempt {attempt}): {error}; next attempt at {retry_at}",
+    give_up="[{wf}] Giving up the event {event} (id {event_id}) to {target} after "
+            "{attempt} attempt(s): {error}",
+    batches=wire.SUBSCRIBER,
 )
 
 # Answers of the engine that mean "it already knows": the report is done.
 ALREADY_DONE: Final = ("already ended", "has already ended", "already been")
+
+
+def _report_fields(row: Mapping[str, Any]) -> dict[str, Any]:
+    body = row.get("body")
+    state = body.get("state") if isinstance(body, Mapping) else None
+    return {"tag": f"[{row['execution_id']}] report {row['id']} ({row['kind']} "
+                   f"{row['target_id']}: {state})"}
+
+
+def _report_kind(row: Mapping[str, Any]) -> str:
+    del row
+    return "report"
+
+
+def _commands_first(row: Mapping[str, Any]) -> int:
+    """Commands to workflows first: a cancel must reach the engine before the ends of the
+    children it cancels, or the engine would see a failed task instead."""
+    return 0 if row["kind"] == "workflow" else 1
+
 
 # Platform -> engine: reports (a child's end, a command to a workflow), PUT until the
 # engine acknowledges them; a definite 4xx is kept as refused (401: the service key is
 # replaced, and the report tried again).
 REPORTS: Final = Route(
     name="reports",
+    label="engine reports",
+    logger="levante.platform.engine_reporting",
     method="PUT",
     acceptance=Acceptance(refuses=True, retry_statuses=frozenset({401, 408, 425, 429}),
                           already_done_statuses=frozenset({400, 409}),
                           already_done=ALREADY_DONE),
     fault=fault_text,
+    delivered="acknowledged",
+    given_up="rejected",
+    fields=_report_fields,
+    kind_of=_report_kind,
     before={},
-    after={"report": "%s acknowledged by the engine in %d ms"},
-    retry="%s not delivered (attempt %d): %s; next attempt at %s",
-    give_up="%s refused by the engine, not sent again: %s",
+    after={"report": "{tag} acknowledged by the engine in {ms} ms"},
+    retry="{tag} not delivered (attempt {attempt}): {error}; next attempt at {retry_at}",
+    give_up="{tag} refused by the engine, not sent again: {error}",
+    wave=_commands_first,
 )
 REPORT_BACKOFF: Final = Backoff(0.5, 60.0)
 

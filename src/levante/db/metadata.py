@@ -45,7 +45,7 @@ processes = Table(
 
 MODEL_MODULES = ("levante.identity.tables", "levante.engine.models", "levante.platform.core.models",
                  "levante.platform.configs.tables",
-                 "levante.engine.platform_link.tables", "levante.platform.workflows.tables",
+                 "levante.contract.tables", "levante.platform.workflows.tables",
                  "levante.platform.datastore.tables",
                  "levante.platform.inquiries.tables",
                  "levante.platform.stream.tables",

@@ -21,11 +21,11 @@ import httpx
 import pytest
 from sqlalchemy import select
 
+from levante.contract.tables import outbox as engine_reports
+from levante.contract.tables import outbox as event_deliveries
 from levante.db.connect import make_engine
 from levante.engine.models import engine_events
 from levante.engine.platform_actions import MASKED
-from levante.engine.platform_link.tables import event_deliveries
-from levante.platform.workflows.tables import engine_reports
 from tests.harness import DONE, System
 from tests.refusal import need_refusal, refused
 

@@ -14,9 +14,9 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from levante.contract.signing import signing_secret, verify
+from levante.contract.tables import outbox as event_deliveries
 from levante.db.connect import make_engine
 from levante.engine.platform_link.delivery import DeliveryService
-from levante.engine.platform_link.tables import event_deliveries
 from tests.conftest import free_port
 from tests.integration.handshake.support import (
     Background,

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from levante.contract.tables import outbox as event_deliveries
 from levante.db.connect import make_engine
 from levante.engine.platform_link.delivery import DeliveryService
-from levante.engine.platform_link.tables import event_deliveries
 from levante.platform.api.app import create_app
 from tests.conftest import free_port
 from tests.integration.handshake.support import (

@@ -15,10 +15,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from levante.contract.tables import outbox as event_deliveries
 from levante.db.connect import make_engine
 from levante.engine import wakeup
 from levante.engine.platform_link.delivery import DeliveryService
-from levante.engine.platform_link.tables import event_deliveries
 from levante.engine.store import outbox
 from tests.conftest import free_port
 from tests.integration.handshake.support import (

@@ -23,11 +23,11 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from levante.config import Config
+from levante.contract.tables import outbox as engine_reports
 from levante.db.connect import make_engine, writing
 from levante.platform.core.models import executions
 from levante.platform.workflows import reports as reporting
 from levante.platform.workflows.reports import EngineReporter
-from levante.platform.workflows.tables import engine_reports
 from tests.conftest import free_port
 from tests.integration.handshake.support import (
     Background,

@@ -21,10 +21,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from levante.contract.tables import outbox as event_deliveries
 from levante.db.connect import make_engine
 from levante.engine.core.runtime import EngineRuntime
 from levante.engine.platform_link.delivery import DeliveryService
-from levante.engine.platform_link.tables import event_deliveries
 from tests.conftest import free_port
 from tests.integration.engine.runtime.harness import ThreadWorker, define, wait_done
 from tests.integration.handshake.support import (

@@ -7,9 +7,12 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from levante.contract.delivery import EVENTS, Answer
 from levante.contract.signing import SignatureError, generate_secret, signed_headers, verify
 from levante.engine.platform_link import delivery
 from levante.engine.store.outbox import subscribers_of
+
+ANSWER = Answer(204, None, 3)
 
 
 def test_backoff_doubles_up_to_the_maximum() -> None:
@@ -61,7 +64,7 @@ def _material(event: str, wf: dict, tasks: list[dict] | None = None) -> dict:
 
 def _delivery(event: str, wf_id: str, task_id: str | None = None) -> dict:
     return {"id": 1, "event_id": 7, "event": event, "execution_id": wf_id,
-            "root_execution_id": wf_id, "task_execution_id": task_id, "subscriber": "levante",
+            "root_execution_id": wf_id, "task_execution_id": task_id, "kind": "levante",
             "url": "http://p", "headers": {}, "attempts": 0,
             "created_at": datetime(2026, 1, 1, tzinfo=UTC)}
 
@@ -109,14 +112,14 @@ def test_signature_of_a_body_verifies_and_breaks_when_changed() -> None:
 
 def test_log_lines_have_the_architecture_shapes() -> None:
     wf = _delivery("WORKFLOW_SUCCEEDED", "wf-1")
-    assert delivery._line(wf, after=False) == (
+    assert EVENTS.line_before(wf) == (
         "[wf-1] The workflow event WORKFLOW_SUCCEEDED for wf-1 will be published to levante.")
-    assert delivery._line(wf, after=True) == (
+    assert EVENTS.line_after(wf, ANSWER) == (
         "[wf-1] The workflow event WORKFLOW_SUCCEEDED for wf-1 is published to levante.")
     task = _delivery("TASK_SUCCEEDED", "wf-1", "t-1")
-    assert delivery._line(task, after=False) == (
+    assert EVENTS.line_before(task) == (
         "[wf-1] The task event TASK_SUCCEEDED for t-1 will be processed for levante.")
-    assert delivery._line(task, after=True) == (
+    assert EVENTS.line_after(task, ANSWER) == (
         "[wf-1] The task event TASK_SUCCEEDED for t-1 is processed for levante.")
 
 

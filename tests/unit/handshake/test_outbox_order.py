@@ -6,9 +6,9 @@ from datetime import timedelta
 
 from sqlalchemy import select, update
 
+from levante.contract.tables import outbox as event_deliveries
 from levante.db.connect import make_engine
 from levante.engine.models import engine_events
-from levante.engine.platform_link.tables import event_deliveries
 from levante.engine.store import outbox
 from tests.integration.handshake.support import engine_event, engine_workflow
 
@@ -25,7 +25,8 @@ def _claim(db, limit: int = 10, lease: float = 60.0) -> list[dict]:
 
 def _done(db, rows: list[dict], ok: bool = True) -> None:
     with outbox.writing(db) as conn:
-        outbox.record(conn, [outbox.Outcome(r["id"], ok, 200 if ok else 500,
+        state = outbox.DELIVERED if ok else outbox.PENDING
+        outbox.record(conn, [outbox.Outcome(r["id"], state, 200 if ok else 500,
                                             None if ok else "boom", 1,
                                             None if ok else outbox.now())
                              for r in rows])
@@ -56,7 +57,7 @@ def test_a_failed_attempt_keeps_the_line_blocked_until_retried(migrated_url: str
     (head,) = _claim(db)
     assert head["event_id"] == e1
     with outbox.writing(db) as conn:
-        outbox.record(conn, [outbox.Outcome(head["id"], False, 503, "down", 1,
+        outbox.record(conn, [outbox.Outcome(head["id"], outbox.PENDING, 503, "down", 1,
                                             outbox.now() + timedelta(hours=1))])
     assert _claim(db) == []  # e2 may not overtake e1
     with db.begin() as conn:  # time passes: e1 is due again
@@ -73,7 +74,7 @@ def test_given_up_deliveries_no_longer_block(migrated_url: str) -> None:
     e2 = engine_event(db, wf, "WORKFLOW_SUCCEEDED")
     (head,) = _claim(db)
     with outbox.writing(db) as conn:
-        outbox.record(conn, [outbox.Outcome(head["id"], False, None, "gone", 1, None)])
+        outbox.record(conn, [outbox.Outcome(head["id"], outbox.FAILED, None, "gone", 1, None)])
     (nxt,) = _claim(db)
     assert nxt["event_id"] == e2
     with db.connect() as conn:
@@ -121,7 +122,7 @@ def test_levante_lines_come_in_batches_in_order(migrated_url: str) -> None:
     with outbox.writing(db) as conn:
         outbox.fanout(conn, [])
         lines = outbox.claim(conn, 60.0, 10, batch=3)
-    by_kind = {line[0]["subscriber"]: [d["event_id"] for d in line] for line in lines}
+    by_kind = {line[0]["kind"]: [d["event_id"] for d in line] for line in lines}
     assert by_kind == {"levante": ids[:3], "webhook": ids[:1]}
     db.dispose()
 

@@ -1,13 +1,11 @@
 """Every SQL statement of the notifier: fan-out of outbox events, claims, results, traces.
 
 An outbox event (`engine_events`, written by the runtime in the transaction of the state
-change) is fanned out once into one `event_deliveries` row per subscriber; its
-`delivered_at` then records when that happened. A delivery is the head of its line when no
-earlier event of the same execution tree waits for the same subscriber URL: only heads are
-claimed, so events reach each subscriber in order. Claims take a lease
-(`next_attempt_at` in the future) so that the HTTP call happens outside any transaction and
-another process takes the delivery over only if this one dies. On PostgreSQL, claims skip
-locked rows and fan-out is serialised by an advisory lock (fan-out order is event order).
+change) is fanned out once into one row of the contract's `outbox` (route `events`) per
+subscriber; its `delivered_at` then records when that happened. A delivery's line is its
+execution tree and subscriber URL: only heads of lines are claimed (by the contract's
+store, `levante.contract.store`), so events reach each subscriber in order. On
+PostgreSQL, fan-out is serialised by an advisory lock (fan-out order is event order).
 """
 
 from __future__ import annotations
@@ -23,26 +21,25 @@ from sqlalchemy import (
     Engine,
     and_,
     bindparam,
-    delete,
-    exists,
-    func,
     insert,
     or_,
     select,
     text,
     update,
 )
-from sqlalchemy.orm import aliased
 
+from levante.contract import store as outbox_store
 from levante.contract import wire
 from levante.contract.events import LINGERING_WORKFLOW_EVENTS, TASK_PREFIX, carries_tasks, lingers
+from levante.contract.store import Outcome as Outcome
+from levante.contract.tables import EVENTS as ROUTE
+from levante.contract.tables import outbox as d
 from levante.db import connect
 from levante.db.times import aware as aware
 from levante.db.times import now as now
 from levante.engine.models import engine_events as ev
 from levante.engine.models import task_executions as te
 from levante.engine.models import workflow_executions as we
-from levante.engine.platform_link.tables import event_deliveries as d
 
 PENDING = "pending"
 DELIVERED = "delivered"
@@ -147,42 +144,9 @@ _FANNED_OUT = (
     update(ev).where(ev.c.id.in_(bindparam("b_ids", expanding=True)))
     .values(delivered_at=bindparam("b_stamp"))
 )
-_EARLIER = aliased(d)
-_HEADS = (
-    select(d)
-    .where(
-        d.c.state == PENDING,
-        d.c.next_attempt_at <= bindparam("b_now"),
-        ~exists().where(
-            _EARLIER.c.root_execution_id == d.c.root_execution_id,
-            _EARLIER.c.url == d.c.url,
-            _EARLIER.c.state == PENDING,
-            _EARLIER.c.event_id < d.c.event_id,
-        ),
-    )
-    .order_by(d.c.event_id, d.c.id)
-    .limit(bindparam("b_limit"))
-)
-_HEADS_PG = _HEADS.with_for_update(skip_locked=True, of=d)
-_FOLLOWERS = (
-    select(d)
-    .where(d.c.root_execution_id == bindparam("b_root"), d.c.url == bindparam("b_url"),
-           d.c.state == PENDING, d.c.event_id > bindparam("b_after"))
-    .order_by(d.c.event_id, d.c.id)
-    .limit(bindparam("b_limit"))
-)
-_LEASE = (
-    update(d)
-    .where(d.c.id.in_(bindparam("b_ids", expanding=True)))
-    .values(
-        next_attempt_at=bindparam("b_until"),
-        last_attempt_at=bindparam("b_now"),
-        first_attempt_at=func.coalesce(d.c.first_attempt_at, bindparam("b_now")),
-    )
-)
 _UNLINGER = (  # task events that wait for company: due now (never a retry's wait)
     update(d)
-    .where(d.c.root_execution_id == bindparam("b_root"), d.c.url == bindparam("b_url"),
+    .where(d.c.route == ROUTE, d.c.line == bindparam("b_line"),
            d.c.state == PENDING, d.c.attempts == 0, d.c.first_attempt_at.is_(None),
            d.c.next_attempt_at > bindparam("b_now"))
     .values(next_attempt_at=bindparam("b_now"))
@@ -213,20 +177,6 @@ _TASKS = (
                te.c.workflow_execution_id.in_(bindparam("b_wf_ids", expanding=True))))
     .order_by(te.c.created_at, te.c.id)
 )
-_RECORD_COMMON = {
-    "attempts": d.c.attempts + 1,
-    "last_status": bindparam("b_status"),
-    "last_duration_ms": bindparam("b_ms"),
-}
-_PENDING_ONE = and_(d.c.id == bindparam("b_id"), d.c.state == PENDING)
-_DELIVERED = update(d).where(_PENDING_ONE).values(
-    **_RECORD_COMMON, state=DELIVERED, delivered_at=bindparam("b_now"), last_error=None)
-_GIVEN_UP = update(d).where(_PENDING_ONE).values(
-    **_RECORD_COMMON, state=FAILED, last_error=bindparam("b_error"))
-_RETRY = update(d).where(_PENDING_ONE).values(
-    **_RECORD_COMMON, next_attempt_at=bindparam("b_retry"), last_error=bindparam("b_error"))
-
-
 def fanout(
     conn: Connection, global_webhooks: Sequence[str], limit: int = 500,
     seen: dict[str, dict[Any, Row]] | None = None, linger: float = 0.0,
@@ -278,16 +228,23 @@ def fanout(
                 "execution_id": event["execution_id"],
                 "root_execution_id": event["root_execution_id"],
                 "task_execution_id": event["task_execution_id"],
-                "subscriber": sub.kind, "url": sub.url, "headers": dict(sub.headers),
+                "route": ROUTE, "kind": sub.kind, "line": line_of(event["root_execution_id"],
+                                                                  sub.url),
+                "url": sub.url, "headers": dict(sub.headers),
                 "state": PENDING, "attempts": 0, "created_at": stamp,
                 "next_attempt_at": due,
             })
     if rows:
         conn.execute(_INSERT, rows)
     for root, url in flush:
-        conn.execute(_UNLINGER, {"b_root": root, "b_url": url, "b_now": stamp})
+        conn.execute(_UNLINGER, {"b_line": line_of(root, url), "b_now": stamp})
     conn.execute(_FANNED_OUT, {"b_ids": [e["id"] for e in events], "b_stamp": stamp})
     return len(events)
+
+
+def line_of(root_execution_id: str, url: str) -> str:
+    """The line of an event's delivery: its execution tree and the subscriber's URL."""
+    return f"{root_execution_id} {url}"
 
 
 def claim(conn: Connection, lease: float, limit: int, batch: int = 1) -> list[list[Row]]:
@@ -295,37 +252,7 @@ def claim(conn: Connection, lease: float, limit: int, batch: int = 1) -> list[li
 
     For `levante` subscribers, up to `batch` events that wait behind a head in its line
     come along (in order), to be sent in one request; returns one list per line."""
-    stamp = now()
-    query = _HEADS_PG if _is_pg(conn) else _HEADS
-    rows = [dict(r._mapping) for r in conn.execute(query, {"b_now": stamp, "b_limit": limit})]
-    # Two subscribers on one URL for the same event: keep one in flight per line.
-    seen: set[tuple[str, str]] = set()
-    heads: list[Row] = []
-    for row in rows:
-        key = (row["root_execution_id"], row["url"])
-        if key in seen:
-            continue
-        seen.add(key)
-        heads.append(row)
-    if not heads:
-        return []
-    lines: list[list[Row]] = []
-    for head in heads:
-        line = [head]
-        if head["subscriber"] == wire.SUBSCRIBER and batch > 1:
-            line.extend(dict(r._mapping) for r in conn.execute(_FOLLOWERS, {
-                "b_root": head["root_execution_id"], "b_url": head["url"],
-                "b_after": head["event_id"], "b_limit": batch - 1,
-            }))
-        lines.append(line)
-    until = stamp + timedelta(seconds=lease)
-    conn.execute(_LEASE, {"b_ids": [r["id"] for line in lines for r in line],
-                          "b_until": until, "b_now": stamp})
-    for line in lines:
-        for row in line:
-            row["created_at"] = aware(row["created_at"])
-            row["first_attempt_at"] = aware(row["first_attempt_at"]) or stamp
-    return lines
+    return outbox_store.claim(conn, ROUTE, lease, limit, batch, batches=wire.SUBSCRIBER)
 
 
 def event_material(
@@ -373,50 +300,19 @@ def event_material(
             "tasks_of": by_workflow}
 
 
-@dataclass
-class Outcome:
-    """The result of one delivery attempt."""
-
-    delivery_id: int
-    ok: bool
-    status: int | None = None
-    error: str | None = None
-    duration_ms: int = 0
-    retry_at: datetime | None = None  # None with ok=False: given up
-
-
 def record(conn: Connection, outcomes: Sequence[Outcome]) -> None:
     """Store the outcomes of attempts: delivered, retry later, or given up."""
-    stamp = now()
-    delivered = [o for o in outcomes if o.ok]
-    if delivered:
-        conn.execute(_DELIVERED, [{"b_id": o.delivery_id, "b_status": o.status,
-                                   "b_ms": o.duration_ms, "b_now": stamp} for o in delivered])
-    for o in outcomes:
-        if o.ok:
-            continue
-        values = {"b_id": o.delivery_id, "b_status": o.status, "b_ms": o.duration_ms,
-                  "b_error": o.error}
-        if o.retry_at is None:
-            conn.execute(_GIVEN_UP, values)
-        else:
-            conn.execute(_RETRY, {**values, "b_retry": o.retry_at})
+    outbox_store.record(conn, outcomes, DELIVERED)
 
 
 def purge(conn: Connection, before: datetime) -> int:
     """Forget finished deliveries (delivered or given up) older than `before`."""
-    done = func.coalesce(d.c.delivered_at, d.c.last_attempt_at, d.c.created_at)
-    return int(conn.execute(
-        delete(d).where(d.c.state != PENDING, done < before)
-    ).rowcount)
-
-
-_NEXT_DUE = select(func.min(d.c.next_attempt_at)).where(d.c.state == PENDING)
+    return outbox_store.purge(conn, ROUTE, before)
 
 
 def pending_due(conn: Connection) -> datetime | None:
     """When the earliest pending delivery is due (None: nothing pending)."""
-    return aware(conn.execute(_NEXT_DUE).scalar())
+    return outbox_store.pending_due(conn, ROUTE)
 
 
 def next_due(engine: Engine) -> datetime | None:
@@ -441,9 +337,7 @@ def has_work(engine: Engine, linger: float = 0.0) -> bool:
             ))
         if conn.execute(unsent.limit(1)).first() is not None:
             return True
-        return conn.execute(
-            select(d.c.id).where(d.c.state == PENDING, d.c.next_attempt_at <= now()).limit(1)
-        ).first() is not None
+        return outbox_store.has_due(conn, ROUTE)
 
 
 # --- traces -------------------------------------------------------------------------------
@@ -463,10 +357,10 @@ def trace_rows(conn: Connection, root_execution_id: str) -> tuple[list[Row], lis
     deliveries = [
         dict(r._mapping)
         for r in conn.execute(
-            select(d.c.id, d.c.event_id, d.c.subscriber, d.c.url, d.c.state, d.c.attempts,
-                   d.c.created_at, d.c.first_attempt_at, d.c.last_attempt_at,
+            select(d.c.id, d.c.event_id, d.c.kind.label("subscriber"), d.c.url, d.c.state,
+                   d.c.attempts, d.c.created_at, d.c.first_attempt_at, d.c.last_attempt_at,
                    d.c.delivered_at, d.c.last_status, d.c.last_error, d.c.last_duration_ms)
-            .where(d.c.root_execution_id == root_execution_id)
+            .where(d.c.route == ROUTE, d.c.root_execution_id == root_execution_id)
             .order_by(d.c.event_id, d.c.id)
         )
     ]

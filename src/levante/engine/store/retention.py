@@ -11,6 +11,8 @@ from datetime import datetime
 
 from sqlalchemy import Connection, and_, delete, exists, or_, select
 
+from levante.contract.tables import EVENTS as EVENT_ROUTE
+from levante.contract.tables import outbox as event_deliveries
 from levante.engine import states
 from levante.engine.models import (
     action_executions,
@@ -19,7 +21,6 @@ from levante.engine.models import (
     task_executions,
     workflow_executions,
 )
-from levante.engine.platform_link.tables import event_deliveries
 
 # The engine's final states, by the platform status they are kept as (the policy's names).
 FINAL_STATES = {"succeeded": states.SUCCESS, "failed": states.ERROR,
@@ -37,6 +38,7 @@ def _referenced(conn: Connection, root: str) -> bool:
         select(engine_events.c.id).where(engine_events.c.root_execution_id == root,
                                          engine_events.c.delivered_at.is_(None)),
         select(event_deliveries.c.id).where(
+            event_deliveries.c.route == EVENT_ROUTE,
             event_deliveries.c.root_execution_id == root,
             event_deliveries.c.state.not_in(DELIVERIES_DONE)),
     )
@@ -66,7 +68,7 @@ def purge_workflows(conn: Connection, cutoffs: dict[str, datetime], batch: int) 
         action_executions.c.task_execution_id.in_(tasks)))
     conn.execute(delete(task_executions).where(task_executions.c.root_execution_id.in_(gone)))
     conn.execute(delete(event_deliveries).where(
-        event_deliveries.c.root_execution_id.in_(gone)))
+        event_deliveries.c.route == EVENT_ROUTE, event_deliveries.c.root_execution_id.in_(gone)))
     conn.execute(delete(engine_events).where(engine_events.c.root_execution_id.in_(gone)))
     result = conn.execute(delete(wf).where(wf.c.root_execution_id.in_(gone)))
     return int(result.rowcount or 0)
@@ -82,6 +84,7 @@ def purge_events(conn: Connection, cutoff: datetime, batch: int) -> int:
         .limit(batch)
     )]
     if ids:
-        conn.execute(delete(event_deliveries).where(event_deliveries.c.event_id.in_(ids)))
+        conn.execute(delete(event_deliveries).where(event_deliveries.c.route == EVENT_ROUTE,
+                                                    event_deliveries.c.event_id.in_(ids)))
         conn.execute(delete(engine_events).where(engine_events.c.id.in_(ids)))
     return len(ids)

@@ -7,7 +7,7 @@ import json
 import re
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -17,6 +17,7 @@ from starlette.responses import Response
 
 from levante import jsontext
 from levante.config import Config
+from levante.contract.signing import signing_secret
 from levante.db import faults
 
 T = TypeVar("T")
@@ -38,6 +39,14 @@ class Platform:
     packs_paths: list[str]
     auth_enabled: bool
     token_ttl: int
+    _event_secret: str | None = field(default=None, init=False, repr=False)
+
+    def event_secret(self) -> str:
+        """The secret the engine signs its events with (read, or made, at the first event
+        this app receives; kept here, by the app that uses it)."""
+        if self._event_secret is None:
+            self._event_secret = signing_secret(self.config)
+        return self._event_secret
 
 
 async def in_db(request: Request, func: Callable[[], T], commits: bool = False) -> T:

@@ -24,7 +24,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from levante import jsontext
-from levante.contract.signing import SignatureError, signing_secret, verify
+from levante.contract.signing import SignatureError, verify
 from levante.contract.wire import MISTRAL_RECEIVER_PATH, RECEIVER_PATH
 from levante.platform.api.common import fault, json_response, platform
 from levante.platform.workflows import receiver
@@ -36,15 +36,8 @@ LEVANTE_PATH = RECEIVER_PATH
 MISTRAL_PATH = MISTRAL_RECEIVER_PATH
 PUBLIC = frozenset({LEVANTE_PATH, LEVANTE_PATH + "/"})
 
-_secrets: dict[int, str] = {}
-
-
 def _secret(request: Request) -> str:
-    found = platform(request)
-    key = id(found)
-    if key not in _secrets:
-        _secrets[key] = signing_secret(found.config)
-    return _secrets[key]
+    return platform(request).event_secret()
 
 
 def _parse(raw: bytes) -> Any:

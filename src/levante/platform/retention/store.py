@@ -13,10 +13,12 @@ from datetime import datetime
 
 from sqlalchemy import Engine, and_, delete, exists, or_, select
 
+from levante.contract.tables import REPORTS as REPORT_ROUTE
+from levante.contract.tables import outbox as engine_reports
 from levante.db.connect import writing
 from levante.platform.core.executions import DONE
 from levante.platform.core.models import execution_output, executions
-from levante.platform.workflows.tables import engine_reports, tracked_executions, workflow_links
+from levante.platform.workflows.tables import tracked_executions, workflow_links
 
 REPORTS_DONE = ("acknowledged", "rejected")
 
@@ -64,6 +66,7 @@ def purge_executions(engine: Engine, cutoffs: dict[str, datetime], batch: int) -
             held = conn.execute(select(tracked_executions.c.execution_id).where(
                 tracked_executions.c.execution_id.in_(tree)).limit(1)).first()
             waiting = conn.execute(select(engine_reports.c.id).where(
+                engine_reports.c.route == REPORT_ROUTE,
                 engine_reports.c.execution_id.in_(tree),
                 engine_reports.c.state.not_in(REPORTS_DONE)).limit(1)).first()
             if held is None and waiting is None:
@@ -74,7 +77,8 @@ def purge_executions(engine: Engine, cutoffs: dict[str, datetime], batch: int) -
         ids = sorted(gone)
         conn.execute(delete(execution_output).where(execution_output.c.execution_id.in_(ids)))
         conn.execute(delete(workflow_links).where(workflow_links.c.execution_id.in_(ids)))
-        conn.execute(delete(engine_reports).where(engine_reports.c.execution_id.in_(ids)))
+        conn.execute(delete(engine_reports).where(engine_reports.c.route == REPORT_ROUTE,
+                                                  engine_reports.c.execution_id.in_(ids)))
         conn.execute(delete(executions).where(executions.c.id.in_(ids)))
     return len(ids)
 
@@ -101,7 +105,8 @@ def purge_reports(engine: Engine, cutoff: datetime, batch: int) -> int:
     with writing(engine) as conn:
         ids = [row[0] for row in conn.execute(
             select(engine_reports.c.id)
-            .where(engine_reports.c.state.in_(REPORTS_DONE),
+            .where(engine_reports.c.route == REPORT_ROUTE,
+                   engine_reports.c.state.in_(REPORTS_DONE),
                    engine_reports.c.created_at < cutoff)
             .limit(batch)
         )]

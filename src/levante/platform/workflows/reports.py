@@ -1,4 +1,4 @@
-"""Reports from the platform to the engine, from a durable outbox (`engine_reports`).
+"""Reports from the platform to the engine, from the durable outbox (route ``reports``).
 
 Two things the engine must hear about, whatever happens to either service:
 
@@ -10,8 +10,9 @@ Two things the engine must hear about, whatever happens to either service:
 
 :func:`on_status` is called by the platform's store inside the transaction that changes
 an execution's status, so the report is committed with the change or not at all. The
-:class:`EngineReporter` service (in the runner role) sends pending reports, at once when
-this process committed one, else every poll; a report is retried with exponential backoff
+:class:`EngineReporter` service (in the runner role: the contract's delivery loop on
+this route) sends pending reports, at once when this process committed one, else every
+poll; a report is retried with exponential backoff
 until the engine acknowledges it. An engine that already had the result (the action or the
 workflow already ended) counts as an acknowledgement; a report the engine refuses for good
 (unknown id, a 4xx) is kept as ``rejected`` with the reason, never retried.
@@ -20,10 +21,9 @@ workflow already ended) counts as an acknowledgement; a report the engine refuse
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -36,26 +36,26 @@ from levante.contract import states, wire
 from levante.contract.delivery import (
     REPORT_BACKOFF,
     REPORTS,
+    Answer,
     Backoff,
     Verdict,
     attempt,
-    wait_for_wake,
 )
+from levante.contract.outbox import Claimed, DeliveryLoop, LoopSettings
 from levante.contract.wire import runner_of as _runner_type
-from levante.db import faults
 from levante.db.connect import after_commit
 from levante.db.times import aware as aware
 from levante.db.times import now as now
 from levante.platform.stream import changes as stream
 from levante.platform.workflows import store, tree_status
 from levante.platform.workflows.engine_auth import engine_headers
-from levante.platform.workflows.store import ReportOutcome as Outcome
+from levante.platform.workflows.store import Outcome as Outcome
 
 log = logging.getLogger("levante.platform.engine_reporting")  # (its name in logs)
 
-PENDING = "pending"
-ACKNOWLEDGED = "acknowledged"
-REJECTED = "rejected"
+PENDING = store.REPORT_PENDING
+ACKNOWLEDGED = REPORTS.delivered
+REJECTED = REPORTS.given_up
 
 ACTION_STATES = states.ACTION_STATE_OF
 WORKFLOW_COMMANDS = states.COMMAND_STATE_OF
@@ -214,9 +214,14 @@ def _hand_over(conn: Connection, rows: list[Row], stamp: datetime) -> bool:
     row = {**rows[0], "state": PENDING, "attempts": 0, "created_at": stamp,
            "next_attempt_at": stamp + timedelta(seconds=LEASE_SECONDS)}
     handed = dict(row)
-    if not after_commit(conn, lambda: reporter.take(handed)):
+    def hand() -> None:
+        reporter.take([[handed]])
+
+    if not after_commit(conn, hand):
         return False
     handed["id"] = store.insert_report(conn, row)
+    handed.update(route=REPORTS.name, line=row["target_id"], first_attempt_at=None,
+                  last_attempt_at=None)
     return True
 
 
@@ -258,9 +263,12 @@ next_due = store.next_report_due
 reports_of = store.reports_of
 
 
-def claim(db: Engine, limit: int, lease: float = LEASE_SECONDS) -> list[Row]:
-    """Take up to ``limit`` due pending reports that head their line, leased."""
-    return store.claim_reports(db, limit, lease)
+def claim(
+    db: Engine, limit: int, lease: float = LEASE_SECONDS, outcomes: Sequence[Outcome] = ()
+) -> tuple[list[Row], datetime | None]:
+    """Record ``outcomes`` and take up to ``limit`` due pending reports that head their
+    line, leased (one transaction); with when the earliest pending report is due."""
+    return store.claim_reports(db, limit, lease, outcomes)
 
 
 # --- sending ------------------------------------------------------------------------------------
@@ -277,153 +285,58 @@ STATE_OF = {Verdict.DELIVERED: ACKNOWLEDGED, Verdict.RETRY: PENDING, Verdict.REF
 
 def classify(report: Mapping[str, Any], status: int | None, error: str | None) -> str:
     """The state a report is in after an answer (``status`` None: no answer at all; a
-    401 is tried again: the service key is replaced, see EngineReporter.send)."""
+    401 is tried again: the service key is replaced, see EngineReporter.request)."""
     del report
     return STATE_OF[REPORTS.acceptance.judge(status, error)]
 
 
-class EngineReporter:
-    """A service (runner role) that sends the pending reports to the engine."""
+class EngineReporter(DeliveryLoop):
+    """A service (runner role) that sends the pending reports to the engine: the
+    contract's delivery loop on the ``reports`` route."""
 
     def __init__(
         self, config: Config, db: Engine, *, initial_backoff: float = INITIAL_BACKOFF,
         max_backoff: float = MAX_BACKOFF, poll_interval: float | None = None,
     ) -> None:
         self.name = "engine-reporter"
-        self.db = db
         self.config = config
         self.engine_url = config.public_url("engine")
-        self.poll = (poll_interval if poll_interval is not None
-                     else config.get_float("runner", "poll_interval"))
-        self.initial = initial_backoff
-        self.maximum = max_backoff
-        self._wake: asyncio.Event | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._client: httpx.AsyncClient | None = None
-        self._handed: set[asyncio.Task[None]] = set()
-        self._behind = False  # a pending report was seen while handed ones were in flight
-
-    def take(self, report: Row) -> None:
-        """Thread-safe: send a report leased to this reporter (see `_hand_over`)."""
-        loop = self._loop
-        if loop is None or loop.is_closed():
-            return  # its lease runs out; a claim sends it
-        with contextlib.suppress(RuntimeError):
-            loop.call_soon_threadsafe(self._start_handed, report)
-
-    def _start_handed(self, report: Row) -> None:
-        task = asyncio.create_task(self._send_handed(report))
-        self._handed.add(task)
-        task.add_done_callback(self._handed.discard)
-
-    async def _send_handed(self, report: Row) -> None:
-        client = self._client
-        if client is None:
-            return
-        outcome = await self.send(client, report)
-        try:
-            await asyncio.to_thread(record, self.db, [outcome])
-        except Exception as exc:  # the lease runs out and a claim sends it again: at least once
-            if faults.refuses_writes(exc):  # expected while the database refuses writes
-                log.warning("[%s] could not record how report %s went (%s); it is sent "
-                            "again once its lease runs out", report["execution_id"],
-                            report["id"], type(exc).__name__)
-            else:
-                log.exception("[%s] could not record how report %s went",
-                              report["execution_id"], report["id"])
-        if self._wake is not None and (outcome.state == PENDING or self._behind):
-            self._wake.set()  # a retry to time, or a report waiting behind it may go now
-
-    def wake(self) -> None:
-        loop, flag = self._loop, self._wake
-        if loop is None or flag is None or loop.is_closed():
-            return
-        with contextlib.suppress(RuntimeError):
-            loop.call_soon_threadsafe(flag.set)
+        poll = (poll_interval if poll_interval is not None
+                else config.get_float("runner", "poll_interval"))
+        super().__init__(REPORTS, db, LoopSettings(
+            poll=poll, concurrency=BATCH, backoff=Backoff(initial_backoff, max_backoff),
+            timeout=REQUEST_TIMEOUT, recheck=RECHECK_SECONDS, rounds=True))
 
     async def run(self, stopping: asyncio.Event) -> None:
-        self._loop = asyncio.get_running_loop()
-        self._wake = asyncio.Event()
         add_listener(self.wake)
         key = str(self.db.url)
         try:
-            headers = await asyncio.to_thread(engine_headers, self.config, self.db)
-            async with httpx.AsyncClient(base_url=self.engine_url, headers=headers,
-                                         timeout=REQUEST_TIMEOUT) as client:
-                self._client = client
-                _local[key] = self
-                try:
-                    await self._loop_until(stopping, client)
-                finally:
-                    if _local.get(key) is self:
-                        del _local[key]
-                    if self._handed:
-                        await asyncio.wait(set(self._handed), timeout=REQUEST_TIMEOUT)
-                    self._client = None
+            await super().run(stopping)
         finally:
+            if _local.get(key) is self:
+                del _local[key]
             remove_listener(self.wake)
 
-    async def _loop_until(self, stopping: asyncio.Event, client: httpx.AsyncClient) -> None:
-        assert self._wake is not None
-        recheck = False
-        while not stopping.is_set():
-            self._wake.clear()
-            try:
-                sent = await self.step(client)
-            except Exception as exc:
-                if faults.refuses_writes(exc):
-                    faults.warn_refused(log, "engine reports", exc)
-                    await asyncio.sleep(self.poll)
-                else:
-                    log.exception("engine reports: a round failed; trying again")
-                sent = 0
-            if sent:
-                continue
-            delay = RECHECK_SECONDS if recheck else self.poll
-            recheck = False
-            with contextlib.suppress(Exception):
-                due = await asyncio.to_thread(next_due, self.db)
-                # (while handed-over reports are in flight, a report due now may wait
-                # behind one of them: their ends wake this loop, no need to spin)
-                self._behind = due is not None and bool(self._handed)
-                if due is not None and not self._handed:
-                    delay = min(delay, max(0.0, (due - now()).total_seconds()))
-            recheck = await wait_for_wake(self._wake, stopping, max(delay, 0.001))
+    async def open_client(self) -> httpx.AsyncClient:
+        headers = await asyncio.to_thread(engine_headers, self.config, self.db)
+        client = httpx.AsyncClient(base_url=self.engine_url, headers=headers,
+                                   timeout=REQUEST_TIMEOUT)
+        _local[str(self.db.url)] = self  # ends of tasks' actions are handed over from now
+        return client
 
-    async def step(self, client: httpx.AsyncClient) -> int:
-        """Claim due reports, send them at once, record how each went; returns how many."""
-        reports = await asyncio.to_thread(claim, self.db, BATCH)
-        if not reports:
-            return 0
-        # Commands to workflows first: a cancel must reach the engine before the ends of
-        # the children it cancels, or the engine would see a failed task instead.
-        commands = [r for r in reports if r["kind"] == "workflow"]
-        ends = [r for r in reports if r["kind"] != "workflow"]
-        outcomes = list(await asyncio.gather(*(self.send(client, r) for r in commands)))
-        outcomes += await asyncio.gather(*(self.send(client, r) for r in ends))
-        await asyncio.to_thread(record, self.db, outcomes)
-        return len(reports)
+    def claim(self, outcomes: Sequence[Outcome], limit: int, direct: bool = False) -> Claimed:
+        del direct
+        reports, due = claim(self.db, limit, LEASE_SECONDS, outcomes)
+        return Claimed([[r] for r in reports], None, due)
 
-    async def send(self, client: httpx.AsyncClient, report: Mapping[str, Any]) -> Outcome:
-        """One attempt; never raises."""
+    async def request(self, client: httpx.AsyncClient, line: list[Row],
+                      material: Any) -> Answer:
+        del material
+        report = line[0]
         answer = await attempt(REPORTS, client, report["url"], json=report["body"])
-        status, error = answer.status, answer.error
-        if status == 401:  # the service key was deleted: make another, retry later
+        if answer.status == 401:  # the service key was deleted: make another, retry later
             client.headers.update(await asyncio.to_thread(engine_headers, self.config, self.db))
-        state = STATE_OF[answer.verdict(REPORTS)]
-        tag = f"[{report['execution_id']}] report {report['id']} ({report['kind']} " \
-              f"{report['target_id']}: {report['body'].get('state')})"
-        if state == ACKNOWLEDGED:
-            log.info(REPORTS.after["report"], tag, answer.ms)
-            return Outcome(report["id"], state, status, error)
-        if state == REJECTED:
-            log.error(REPORTS.give_up, tag, error)
-            return Outcome(report["id"], state, status, error)
-        attempts = int(report["attempts"]) + 1
-        retry_at = now() + timedelta(seconds=backoff(attempts, self.initial, self.maximum))
-        log.warning(REPORTS.retry, tag, attempts, error,
-                    retry_at.isoformat(timespec="milliseconds"))
-        return Outcome(report["id"], PENDING, status, error, retry_at)
+        return answer
 
 
 def reporter_services(config: Config, db: Engine) -> list[EngineReporter]:

@@ -20,11 +20,9 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Engine
 
-from levante.platform.core.models import executions as ex
 from levante.platform.workflows import store as ts
-from levante.platform.workflows.tables import workflow_links as wl
 
 log = logging.getLogger("levante.platform.workflow_rerun")
 
@@ -36,7 +34,7 @@ class RerunError(Exception):
 def rerun_request(db: Engine, execution_id: str) -> tuple[str, list[str], list[str]] | None:
     """(original execution id, tasks, reset) when the execution re-runs tasks, else None."""
     with db.connect() as conn:
-        context = conn.execute(select(ex.c.context).where(ex.c.id == execution_id)).scalar()
+        context = ts.execution_context(conn, execution_id)
     found = context.get("re-run") if isinstance(context, Mapping) else None
     if not isinstance(found, Mapping) or not found.get("tasks"):
         return None
@@ -48,31 +46,29 @@ def rerun_request(db: Engine, execution_id: str) -> tuple[str, list[str], list[s
 def original_workflow(db: Engine, original_id: str) -> tuple[str, str | None]:
     """(engine workflow execution id, user) of the execution whose tasks are re-run."""
     with db.connect() as conn:
-        row = conn.execute(select(ex.c.context, ex.c.user)
-                           .where(ex.c.id == original_id)).first()
+        row = ts.context_and_user(conn, original_id)
     if row is None:
         raise RerunError(f'execution "{original_id}" (re-run) cannot be found')
-    mistral = (row.context or {}).get("mistral") if isinstance(row.context, Mapping) else None
+    context, user = row["context"], row["user"]
+    mistral = (context or {}).get("mistral") if isinstance(context, Mapping) else None
     wf_id = mistral.get("execution_id") if isinstance(mistral, Mapping) else None
     if not isinstance(wf_id, str) or not wf_id:
         raise RerunError(f'execution "{original_id}" has no workflow execution on the engine '
                          "whose tasks could be re-run")
-    return wf_id, (str(row.user) if row.user else None)
+    return wf_id, (str(user) if user else None)
 
 
 def take_over(db: Engine, execution_id: str, original_id: str, wf_id: str) -> None:
     """The new execution follows the original's workflow execution from now on: its
     ``context.mistral`` is the original's, and the receiver's link points to it."""
     with ts.writing(db) as conn:
-        original = conn.execute(select(ex.c.context).where(ex.c.id == original_id)).scalar()
-        context = conn.execute(select(ex.c.context).where(ex.c.id == execution_id)).scalar()
+        original = ts.execution_context(conn, original_id)
+        context = ts.execution_context(conn, execution_id)
         mistral = dict((original or {}).get("mistral") or {})
         new_context = {**(context or {}), "mistral": {
             k: v for k, v in mistral.items() if k in ("execution_id", "workflow_name")}}
-        conn.execute(update(ex).where(ex.c.id == execution_id).values(context=new_context))
-        moved = conn.execute(update(wl).where(wl.c.workflow_execution_id == wf_id)
-                             .values(execution_id=execution_id)).rowcount
-        if not moved:
+        ts.set_context(conn, execution_id, new_context)
+        if not ts.move_link(conn, wf_id, execution_id):
             ts.insert_link(conn, execution_id, wf_id)
         ts.delete_entry(conn, original_id)
 

@@ -1,5 +1,7 @@
 """Every SQL statement of the platform's handshake side: the receiver, the results
-tracker, launches and the outbox of reports to the engine (``engine_reports``).
+tracker, launches and the reports to the engine (route ``reports`` of the contract's
+``outbox``; the claim and record statements common to both routes are the contract's,
+``levante.contract.store``).
 
 The receiver applies one event in one write transaction (`writing`): read the execution
 and its link, decide, write the status, result and link. On PostgreSQL the execution row is
@@ -10,7 +12,6 @@ SQLite the transaction begins IMMEDIATE, which serialises writers.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -28,16 +29,18 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.orm import aliased
 
+from levante.contract import store as outbox_store
 from levante.contract.states import DONE
+from levante.contract.store import Outcome
+from levante.contract.tables import REPORTS as ROUTE
+from levante.contract.tables import outbox as er
 from levante.db.connect import writing
 from levante.db.times import aware as aware
 from levante.db.times import now as now
 from levante.platform.core.models import executions as ex
 from levante.platform.stream import changes as stream
 from levante.platform.triggers import execution_ends
-from levante.platform.workflows.tables import engine_reports as er
 from levante.platform.workflows.tables import tracked_executions as tr
 from levante.platform.workflows.tables import workflow_links as wl
 
@@ -102,6 +105,67 @@ def update_execution(conn: Connection, execution_id: str, old_status: str,
             execution_ends.record_ends(conn, [(execution_id, new_status)])
         stream.record(conn, "update", [execution_id])
     return bool(changed.rowcount)
+
+
+def execution_context(conn: Connection, execution_id: str) -> Any:
+    """An execution's ``context`` (None when it has none, or is not there)."""
+    return conn.execute(select(ex.c.context).where(ex.c.id == execution_id)).scalar()
+
+
+def context_and_user(conn: Connection, execution_id: str) -> Row | None:
+    return _one(conn, select(ex.c.context, ex.c.user).where(ex.c.id == bindparam("b_id")),
+                {"b_id": execution_id})
+
+
+def set_context(conn: Connection, execution_id: str, context: Any) -> None:
+    conn.execute(update(ex).where(ex.c.id == execution_id).values(context=context))
+
+
+def move_link(conn: Connection, workflow_execution_id: str, execution_id: str) -> bool:
+    """Point the link of a workflow execution to another platform execution; False when
+    the workflow execution has no link."""
+    return bool(conn.execute(update(wl).where(wl.c.workflow_execution_id == workflow_execution_id)
+                             .values(execution_id=execution_id)).rowcount)
+
+
+def count_children_in(conn: Connection, parent_id: str, statuses: frozenset[str]) -> int:
+    """How many executions started by ``parent_id`` are in ``statuses``."""
+    return int(conn.execute(
+        select(func.count()).select_from(ex)
+        .where(ex.c.parent == parent_id, ex.c.status.in_(sorted(statuses)))
+    ).scalar() or 0)
+
+
+def execution_if_in(conn: Connection, execution_id: str, status: str) -> Any:
+    """The log, context, action and result of an execution, if it is in ``status``."""
+    return conn.execute(select(ex.c.log, ex.c.context, ex.c.action, ex.c.result)
+                        .where(ex.c.id == execution_id, ex.c.status == status)).first()
+
+
+def change_if_in(conn: Connection, execution_id: str, status: str, values: Row) -> bool:
+    """Compare-and-set: change an execution that is still in ``status`` (no stream record:
+    the caller writes it)."""
+    return bool(conn.execute(update(ex).where(ex.c.id == execution_id, ex.c.status == status)
+                             .values(**values)).rowcount)
+
+
+def status_and_result(conn: Connection, execution_id: str) -> Any:
+    return conn.execute(select(ex.c.status, ex.c.result)
+                        .where(ex.c.id == execution_id)).first()
+
+
+def parent_id_of(conn: Connection, execution_id: str) -> Any:
+    return conn.execute(select(ex.c.parent).where(ex.c.id == execution_id)).scalar()
+
+
+def status_and_action(conn: Connection, execution_id: str) -> Any:
+    """(id, status, action) of an execution, or None."""
+    return conn.execute(select(ex.c.id, ex.c.status, ex.c.action)
+                        .where(ex.c.id == execution_id)).first()
+
+
+def action_of(conn: Connection, execution_id: str) -> Any:
+    return conn.execute(select(ex.c.action).where(ex.c.id == execution_id)).scalar()
 
 
 def workflow_children(conn: Connection, parent_id: str) -> list[Row]:
@@ -307,9 +371,9 @@ def track_launched(db: Engine, execution_id: str, workflow_execution_id: str,
             set_reason(conn, execution_id, reason, only_if="silence")
 
 
-# --- reports to the engine (engine_reports) ---------------------------------------------------
+# --- reports to the engine (the outbox's route "reports") -------------------------------------
 
-REPORT_PENDING = "pending"
+REPORT_PENDING = outbox_store.PENDING
 REPORT_ACKNOWLEDGED = "acknowledged"
 
 
@@ -318,19 +382,25 @@ def context_and_action(conn: Connection, execution_id: str) -> Row | None:
                 {"b_id": execution_id})
 
 
+def _as_message(row: Row) -> Row:
+    """A report row as the outbox holds it (its line: the engine object it is about)."""
+    return {**row, "route": ROUTE, "line": row["target_id"]}
+
+
 def insert_reports(conn: Connection, rows: Sequence[Row]) -> None:
-    conn.execute(insert(er), list(rows))
+    conn.execute(insert(er), [_as_message(r) for r in rows])
 
 
 def insert_report(conn: Connection, row: Row) -> int:
     """One report; its id."""
-    return int(conn.execute(insert(er).returning(er.c.id), row).scalar_one())
+    return int(conn.execute(insert(er).returning(er.c.id), _as_message(row)).scalar_one())
 
 
 def has_pending_report(conn: Connection, target_id: str) -> bool:
     """Whether a report to the same engine object waits (a new one goes behind it)."""
     return conn.execute(
-        select(er.c.id).where(er.c.target_id == target_id, er.c.state == REPORT_PENDING)
+        select(er.c.id).where(er.c.route == ROUTE, er.c.line == target_id,
+                              er.c.state == REPORT_PENDING)
         .limit(1)
     ).first() is not None
 
@@ -343,70 +413,31 @@ def children_in(conn: Connection, parent_id: str, statuses: frozenset[str]) -> l
     ).all())
 
 
-def claim_reports(db: Engine, limit: int, lease: float) -> list[Row]:
-    """Take up to ``limit`` due pending reports that head their line (no earlier pending
-    report for the same engine object), leased for ``lease`` seconds."""
-    stamp = now()
-    earlier = aliased(er)
-    blocked = exists().where(
-        earlier.c.target_id == er.c.target_id,
-        earlier.c.state == REPORT_PENDING,
-        earlier.c.id < er.c.id,
-    )
-    query = (
-        select(er)
-        .where(er.c.state == REPORT_PENDING, er.c.next_attempt_at <= stamp, ~blocked)
-        .order_by(er.c.id)
-        .limit(limit)
-    )
+def claim_reports(
+    db: Engine, limit: int, lease: float, outcomes: Sequence[Outcome] = ()
+) -> tuple[list[Row], datetime | None]:
+    """One write transaction: record ``outcomes``, then take up to ``limit`` due pending
+    reports that head their line (no earlier pending report for the same engine object),
+    leased for ``lease`` seconds; with when the earliest pending report is due."""
     with writing(db) as conn:
-        if conn.dialect.name == "postgresql":
-            query = query.with_for_update(of=er, skip_locked=True)
-        rows = [dict(r._mapping) for r in conn.execute(query)]
-        if rows:
-            conn.execute(
-                update(er).where(er.c.id.in_([r["id"] for r in rows]))
-                .values(next_attempt_at=stamp + timedelta(seconds=lease))
-            )
-    return rows
+        if outcomes:
+            outbox_store.record(conn, outcomes, REPORT_ACKNOWLEDGED)
+        lines = outbox_store.claim(conn, ROUTE, lease, limit)
+        return [line[0] for line in lines], outbox_store.pending_due(conn, ROUTE)
 
 
-@dataclass(frozen=True)
-class ReportOutcome:
-    """How one attempt ended: the new state (pending: try again at ``retry_at``)."""
-
-    report_id: int
-    state: str
-    status: int | None
-    error: str | None
-    retry_at: datetime | None = None
-
-
-def record_reports(db: Engine, outcomes: Sequence[ReportOutcome]) -> None:
-    if not outcomes:
-        return
-    stamp = now()
-    with writing(db) as conn:
-        for o in outcomes:
-            values: Row = {"state": o.state, "last_attempt_at": stamp, "last_status": o.status,
-                           "last_error": o.error, "attempts": er.c.attempts + 1}
-            if o.state == REPORT_ACKNOWLEDGED:
-                values["acknowledged_at"] = stamp
-            if o.state == REPORT_PENDING:
-                values["next_attempt_at"] = o.retry_at or stamp
-            conn.execute(update(er).where(er.c.id == o.report_id).values(**values))
+def record_reports(db: Engine, outcomes: Sequence[Outcome]) -> None:
+    if outcomes:
+        with writing(db) as conn:
+            outbox_store.record(conn, outcomes, REPORT_ACKNOWLEDGED)
 
 
 def next_report_due(db: Engine) -> datetime | None:
     with db.connect() as conn:
-        value = conn.execute(
-            select(func.min(er.c.next_attempt_at)).where(er.c.state == REPORT_PENDING)
-        ).scalar()
-    return aware(value)
+        return outbox_store.pending_due(conn, ROUTE)
 
 
 def reports_of(db: Engine, execution_id: str) -> list[Row]:
     """Every report an execution caused, oldest first (for tests and tracing)."""
     with db.connect() as conn:
-        return [dict(r._mapping) for r in conn.execute(
-            select(er).where(er.c.execution_id == execution_id).order_by(er.c.id))]
+        return outbox_store.messages_of(conn, ROUTE, execution_id)

@@ -18,19 +18,19 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from sqlalchemy import Connection, func, select, update
+from sqlalchemy import Connection
 
 from levante.contract.states import DONE
 from levante.contract.states import PLATFORM_ACTIVE as ACTIVE
 from levante.contract.wire import WORKFLOW_RUNNERS
 from levante.contract.wire import runner_of as _runner_type
-from levante.platform.core.models import executions as ex
 
 # (ACTIVE: children that keep a canceling (pausing) parent from being canceled (paused).
 # WORKFLOW_RUNNERS: a runner other than the engine's (action-chain) carries out
 # pausing/resuming of its own executions itself.)
 from levante.platform.stream import changes as stream
 from levante.platform.triggers import execution_ends
+from levante.platform.workflows import store
 
 # What the engine said of the workflow (result.extra.state) -> the status it settles in.
 SETTLED = {"canceling": ("CANCELLED", "canceled"), "pausing": ("PAUSED", "paused")}
@@ -49,17 +49,13 @@ def _iso(value: datetime) -> str:
 
 def active_children(conn: Connection, parent_id: str) -> int:
     """How many executions started by ``parent_id`` are still active."""
-    return int(conn.execute(
-        select(func.count()).select_from(ex)
-        .where(ex.c.parent == parent_id, ex.c.status.in_(sorted(ACTIVE)))
-    ).scalar() or 0)
+    return store.count_children_in(conn, parent_id, ACTIVE)
 
 
 def _move(conn: Connection, on_change: OnChange, execution_id: str, old: str, new: str,
           values: dict[str, Any] | None = None) -> bool:
     """Compare-and-set ``old`` -> ``new`` with a log entry; then on_status of the change."""
-    row = conn.execute(select(ex.c.log, ex.c.context, ex.c.action, ex.c.result)
-                       .where(ex.c.id == execution_id, ex.c.status == old)).first()
+    row = store.execution_if_in(conn, execution_id, old)
     if row is None:
         return False
     stamp = datetime.now(UTC)
@@ -68,8 +64,7 @@ def _move(conn: Connection, on_change: OnChange, execution_id: str, old: str, ne
                                                          "status": new}]}
     if new in DONE:
         fields.update(end_timestamp=stamp, lease_until=None)
-    changed = conn.execute(update(ex).where(ex.c.id == execution_id, ex.c.status == old)
-                           .values(**fields)).rowcount
+    changed = store.change_if_in(conn, execution_id, old, fields)
     if changed:
         if new in DONE and old not in DONE:
             execution_ends.record_ends(conn, [(execution_id, new)])
@@ -82,8 +77,7 @@ def _move(conn: Connection, on_change: OnChange, execution_id: str, old: str, ne
 def settle(conn: Connection, execution_id: str, on_change: OnChange) -> None:
     """A ``canceling``/``pausing`` workflow that the engine already canceled/paused and
     that has no active child any more becomes ``canceled``/``paused``."""
-    row = conn.execute(select(ex.c.status, ex.c.result)
-                       .where(ex.c.id == execution_id)).first()
+    row = store.status_and_result(conn, execution_id)
     if row is None or row.status not in SETTLED:
         return
     engine_state, final = SETTLED[row.status]
@@ -96,10 +90,7 @@ def settle(conn: Connection, execution_id: str, on_change: OnChange) -> None:
 
 
 def _children(conn: Connection, parent_id: str, statuses: frozenset[str]) -> list[Any]:
-    return list(conn.execute(
-        select(ex.c.id, ex.c.status, ex.c.action)
-        .where(ex.c.parent == parent_id, ex.c.status.in_(sorted(statuses)))
-    ).all())
+    return store.children_in(conn, parent_id, statuses)
 
 
 def _parent_of(conn: Connection, execution_id: str, context: Any) -> Any:
@@ -107,11 +98,10 @@ def _parent_of(conn: Connection, execution_id: str, context: Any) -> Any:
     if isinstance(known, Mapping) and isinstance(known.get("execution_id"), str):
         parent = known["execution_id"]  # as create_execution put it: no read needed
     else:
-        parent = conn.execute(select(ex.c.parent).where(ex.c.id == execution_id)).scalar()
+        parent = store.parent_id_of(conn, execution_id)
     if not parent:
         return None
-    return conn.execute(select(ex.c.id, ex.c.status, ex.c.action)
-                        .where(ex.c.id == parent)).first()
+    return store.status_and_action(conn, parent)
 
 
 TREE_STATUSES = DONE | {"paused", "pausing", "resuming"}
@@ -130,7 +120,7 @@ def after_change(conn: Connection, execution_id: str, status: str, action: Any,
                  context: Any, on_change: OnChange) -> None:
     """What a change of ``execution_id`` to ``status`` calls for in its tree."""
     if action is None and status in ("pausing", "paused", "resuming"):
-        action = conn.execute(select(ex.c.action).where(ex.c.id == execution_id)).scalar()
+        action = store.action_of(conn, execution_id)
     is_workflow = _runner_type(action) in WORKFLOW_RUNNERS
     if status == "pausing" and is_workflow:
         for child in _children(conn, execution_id, frozenset({"running"})):

@@ -87,7 +87,8 @@ def test_old_finished_trees_go_and_nothing_live_or_referenced(served: Served) ->
             conn.execute(insert(tables["tracked_executions"]).values(
                 execution_id=tracked, workflow_execution_id="wf", reason="manual",
                 created_at=now(), errors=0))
-            conn.execute(insert(tables["engine_reports"]).values(
+            conn.execute(insert(tables["outbox"]).values(
+                route="reports", line="x",
                 execution_id=reported, kind="action", target_id="x", url="", body={},
                 state="pending", attempts=0, created_at=now(), next_attempt_at=now()))
 
