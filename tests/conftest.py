@@ -49,7 +49,7 @@ def create_postgres_database() -> str:
 def drop_postgres_database(url: str) -> None:
     server = postgres_server_url()
     assert server
-    drop_database(server, url)
+    drop_database(server, url, wait=False)
 
 
 @pytest.fixture

@@ -22,11 +22,13 @@ from __future__ import annotations
 
 import atexit
 import os
+import queue
 import shutil
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Mapping, Sequence
@@ -114,8 +116,16 @@ def migrated_database(server_url: str) -> str:
     return create_database(server_url, template=_TEMPLATES[key])
 
 
-def drop_database(server_url: str, url: str) -> None:
-    """Drop the database of `url` (its sessions ended first) through `server_url`."""
+def drop_database(server_url: str, url: str, wait: bool = True) -> None:
+    """Drop the database of `url` (its sessions ended first) through `server_url`.
+
+    ``wait=False``: dropped by a thread of this process while the caller goes on (a drop
+    waits for a checkpoint of the whole server: seconds while other tests write); the
+    process waits for those drops before it exits."""
+    if not wait:
+        _DROPS.put((server_url, url))
+        _start_dropper()
+        return
     admin = create_engine(normalize_url(server_url), isolation_level="AUTOCOMMIT")
     name = make_url(url).database
     try:
@@ -123,6 +133,32 @@ def drop_database(server_url: str, url: str) -> None:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     finally:
         admin.dispose()
+
+
+_DROPS: queue.Queue[tuple[str, str] | None] = queue.Queue()
+_DROPPER: list[threading.Thread] = []
+
+
+def _drop_queued() -> None:
+    while (item := _DROPS.get()) is not None:
+        try:
+            drop_database(*item)
+        except Exception as exc:  # a test database left behind is no test failure
+            sys.stderr.write(f"could not drop {make_url(item[1]).database}: {exc}\n")
+
+
+def _start_dropper() -> None:
+    if not _DROPPER:
+        thread = threading.Thread(target=_drop_queued, name="levante-test-drops",
+                                  daemon=True)  # held until exit by `finish`
+        thread.start()
+        _DROPPER.append(thread)
+
+        def finish() -> None:
+            _DROPS.put(None)
+            thread.join()
+
+        atexit.register(finish)
 
 
 def new_databases(kind: str, folder: Path, names: Sequence[str],
@@ -337,7 +373,7 @@ class System:
         """Stop every process and drop the databases made for this system."""
         self.stop_all()
         for url in self.made:
-            drop_database(self.server_url, url)
+            drop_database(self.server_url, url, wait=False)
         self.made.clear()
 
     def wait_up(self, url: str, timeout: float = 60) -> None:
