@@ -31,17 +31,23 @@ WAITING_ACTIONS = {"core.pause": "max_pause"}
 LOOK_EVERY = 1.0
 
 
-def seconds_to_wait(row: dict[str, Any]) -> int | None:
-    """The seconds an execution would only wait, or None when it does more (or its
-    parameter is not a whole number of seconds: the shell script then says why)."""
-    action = row.get("action") or {}
-    param = WAITING_ACTIONS.get(str(row.get("action_ref") or action.get("ref") or ""))
-    if param is None or action.get("runner_type") != "local-shell-script":
-        return None
-    value = (row.get("parameters") or {}).get(param, 5)
+def _seconds(action_ref: str, parameters: dict[str, Any] | None) -> int | None:
+    """The pause a waiting action asks for, or None (not one, or not a whole number of
+    seconds: the shell script then says why)."""
+    param = WAITING_ACTIONS.get(action_ref)
+    value = (parameters or {}).get(param, 5) if param is not None else None
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         return None
     return value
+
+
+def seconds_to_wait(row: dict[str, Any]) -> int | None:
+    """The seconds an execution would only wait, or None when it does more."""
+    action = row.get("action") or {}
+    if action.get("runner_type") != "local-shell-script":
+        return None
+    return _seconds(str(row.get("action_ref") or action.get("ref") or ""),
+                    row.get("parameters"))
 
 
 def defer(db: Engine, row: dict[str, Any], process_id: str) -> bool:
@@ -56,9 +62,7 @@ def defer(db: Engine, row: dict[str, Any], process_id: str) -> bool:
 
 def outcome(row: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     """How a due wait ends: as the shell's ``sleep`` would have."""
-    param = WAITING_ACTIONS.get(str(row["action_ref"]), "")
-    seconds = (row["parameters"] or {}).get(param, 5)
-    if isinstance(seconds, int) and seconds > int(row["timeout"]):
+    if (_seconds(str(row["action_ref"]), row["parameters"]) or 0) > int(row["timeout"]):
         return "timeout", {"error": f"Action failed to complete in {row['timeout']} seconds",
                            "stdout": "", "stderr": "", "return_code": -9,
                            "succeeded": False, "failed": True}
