@@ -134,7 +134,7 @@ async def list_executions(request: Request) -> Response:
     started_before = query_time(request, "timestamp_lt")
 
     def work() -> tuple[list[dict[str, Any]], int]:
-        rows, total = ex.list_executions(
+        rows, total = store.list_executions(
             platform(request).db,
             action=request.query_params.get("action") or None,
             status=status,

@@ -493,25 +493,6 @@ def status_view(db: Engine, execution_id: str) -> dict[str, Any]:
     return body
 
 
-def list_executions(
-    db: Engine,
-    action: str | None = None,
-    status: str | None = None,
-    parent: str | None = None,
-    user: str | None = None,
-    limit: int | None = 50,
-    offset: int = 0,
-    ascending: bool = False,
-    started_after: datetime | None = None,
-    started_before: datetime | None = None,
-) -> tuple[list[dict[str, Any]], int]:
-    return store.list_executions(
-        db, action=action, status=status, parent=parent, user=user, limit=limit,
-        offset=offset, ascending=ascending, started_after=started_after,
-        started_before=started_before,
-    )
-
-
 def request_cancel(db: Engine, execution_id: str) -> tuple[dict[str, Any], str | None]:
     """Cancel: at once when not yet running, else ask the runner to kill the process.
 

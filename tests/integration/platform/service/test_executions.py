@@ -30,7 +30,7 @@ def test_create_checks_parameters_before_storing(platform_db: Db) -> None:
     with pytest.raises(ParameterError) as unknown:
         ex.create_execution(db, "testpack.secret", {"password": "x", "nope": 1}, "a")
     assert unknown.value.parameter == "nope"
-    assert ex.list_executions(db)[1] == 0
+    assert store.list_executions(db)[1] == 0
 
 
 def test_create_records_a_requested_execution(platform_db: Db) -> None:
@@ -57,16 +57,16 @@ def test_list_filters_sorts_and_counts(platform_db: Db) -> None:
     first = ex.create_execution(db, "core.noop", {}, "a")
     ex.create_execution(db, "testpack.secret", {"password": "p"}, "a")
     child = ex.create_execution(db, "core.noop", {}, "a", parent=first["id"])
-    rows, total = ex.list_executions(db, limit=2)
+    rows, total = store.list_executions(db, limit=2)
     assert total == 3 and len(rows) == 2
     assert rows[0]["id"] == child["id"]  # newest first
-    rows, total = ex.list_executions(db, ascending=True)
+    rows, total = store.list_executions(db, ascending=True)
     assert rows[0]["id"] == first["id"]
-    assert ex.list_executions(db, action="core.noop")[1] == 2
-    assert ex.list_executions(db, parent="null")[1] == 2
-    assert [r["id"] for r in ex.list_executions(db, parent=first["id"])[0]] == [child["id"]]
-    assert ex.list_executions(db, status="succeeded")[1] == 0
-    assert ex.list_executions(db, limit=1, offset=2)[0][0]["id"] == first["id"]
+    assert store.list_executions(db, action="core.noop")[1] == 2
+    assert store.list_executions(db, parent="null")[1] == 2
+    assert [r["id"] for r in store.list_executions(db, parent=first["id"])[0]] == [child["id"]]
+    assert store.list_executions(db, status="succeeded")[1] == 0
+    assert store.list_executions(db, limit=1, offset=2)[0][0]["id"] == first["id"]
     assert store.child_ids(db, [first["id"]]) == {first["id"]: [child["id"]]}
 
 
