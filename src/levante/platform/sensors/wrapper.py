@@ -2,8 +2,8 @@
 
 Usage: ``python -P <this file>``, with the ``st2shim`` folder first on ``PYTHONPATH``: the
 file runs as a script with the interpreter of the pack's virtual environment (where
-Levante is not installed), so it needs only the standard library and the shim's
-``st2reactor.sensor.base``.
+Levante is not installed), so it needs only the standard library and the shim
+(``st2reactor.sensor.base``, and ``KeyValuePair`` from ``st2common``'s action base).
 
 It talks to its container over its standard input and output, one JSON object a line:
 
@@ -40,6 +40,9 @@ import threading
 import time
 import traceback
 from typing import Any
+
+# The shim, first on PYTHONPATH: StackStorm's client model of a key, as actions get it.
+from st2common.runners.base_action import KeyValuePair
 
 LEVELS = {"AUDIT": logging.DEBUG, "CRITICAL": logging.CRITICAL, "ERROR": logging.ERROR,
           "WARNING": logging.WARNING, "INFO": logging.INFO, "DEBUG": logging.DEBUG}
@@ -131,24 +134,6 @@ class Channel:
         with self._answered:
             self.closed = True
             self._answered.notify_all()
-
-
-class KeyValuePair:
-    """A key as ``list_values`` returns it (StackStorm's client model's attributes)."""
-
-    def __init__(self, doc: dict[str, Any]) -> None:
-        self.id = doc.get("id")
-        self.name = doc.get("name")
-        self.value = doc.get("value")
-        self.secret = bool(doc.get("secret"))
-        self.encrypted = bool(doc.get("encrypted"))
-        self.scope = doc.get("scope")
-        self.user = doc.get("user")
-        self.expire_timestamp = doc.get("expire_timestamp")
-
-    def __repr__(self) -> str:
-        shown = "********" if self.secret else self.value
-        return f"<KeyValuePair name={self.name!r} value={shown!r} scope={self.scope!r}>"
 
 
 class SensorService:
