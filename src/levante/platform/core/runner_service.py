@@ -443,25 +443,19 @@ class RunnerService:
 
     async def _listen(self, stopping: asyncio.Event) -> None:
         """On PostgreSQL, wake up on NOTIFY from API processes; reconnect when lost."""
-        delay = 0.5
-        while not stopping.is_set():
-            try:
-                async with store.listening(self.engine) as payloads:
-                    self._backlog = True
-                    if self._wake is not None:
-                        self._wake.set()
-                    delay = 0.5
-                    async for payload in payloads:
-                        event, execution_id, origin = [*payload.split(":"), "", ""][:3]
-                        if origin != store.PROCESS_TOKEN or \
-                                not executions.has_listener(self._listener):
-                            self._on_event(event, execution_id)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                log.warning("LISTEN connection lost (%s); polling meanwhile", exc)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 10.0)
+
+        def connected() -> None:
+            self._backlog = True  # what was asked while nobody listened
+            if self._wake is not None:
+                self._wake.set()
+
+        def heard(payload: str) -> None:
+            event, execution_id, origin = [*payload.split(":"), "", ""][:3]
+            if origin != store.PROCESS_TOKEN or not executions.has_listener(self._listener):
+                self._on_event(event, execution_id)
+
+        await store.listen_until(self.engine, stopping, heard, on_connect=connected,
+                                 logger=log)
 
     async def _heartbeats(self, stopping: asyncio.Event) -> None:
         beats = 0

@@ -13,13 +13,14 @@ instances it records (``core.st2.generic.actiontrigger``, notify) commit with it
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import os
 import re
 import secrets
 import socket
-from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -297,6 +298,30 @@ async def listening(engine: Engine, channel: str = NOTIFY_CHANNEL
     async with await psycopg.AsyncConnection.connect(conninfo, autocommit=True) as conn:
         await conn.execute(f"LISTEN {channel}")
         yield (note.payload async for note in conn.notifies())
+
+
+async def listen_until(engine: Engine, stopping: asyncio.Event,
+                       on_payload: Callable[[str], None], *, channel: str = NOTIFY_CHANNEL,
+                       on_connect: Callable[[], None] | None = None,
+                       logger: logging.Logger = log) -> None:
+    """LISTEN on ``channel`` until ``stopping``, calling ``on_payload`` for each
+    notification (and ``on_connect`` each time the connection is made); a lost connection
+    is tried again with backoff (0.5 s, doubling up to 10 s) while the caller polls."""
+    delay = 0.5
+    while not stopping.is_set():
+        try:
+            async with listening(engine, channel) as payloads:
+                delay = 0.5
+                if on_connect is not None:
+                    on_connect()
+                async for payload in payloads:
+                    on_payload(payload)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            logger.warning("LISTEN connection lost (%s); polling meanwhile", exc)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 10.0)
 
 
 _NOTIFY = text(f"SELECT pg_notify('{NOTIFY_CHANNEL}', :payload)")  # built once

@@ -296,21 +296,13 @@ class RulesEngine:
 
     async def _listen(self, stopping: asyncio.Event) -> None:
         """PostgreSQL: wake on NOTIFY from the processes that record instances."""
-        delay = 0.5
-        while not stopping.is_set():
-            try:
-                async with core_store.listening(self.db, trigger_store.NOTIFY_CHANNEL) \
-                        as payloads:
-                    delay = 0.5
-                    async for _ in payloads:
-                        if self._wake is not None:
-                            self._wake.set()
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                log.warning("LISTEN connection lost (%s); polling meanwhile", exc)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 10.0)
+
+        def heard(_: str) -> None:
+            if self._wake is not None:
+                self._wake.set()
+
+        await core_store.listen_until(self.db, stopping, heard,
+                                      channel=trigger_store.NOTIFY_CHANNEL, logger=log)
 
 
 def rulesengine_services(config: Config, db: Engine) -> list[Service]:
