@@ -481,9 +481,13 @@ class RunnerService:
         trip on PostgreSQL), cheaper than two thread hops."""
         return func(*args)
 
-    def _pack_path(self, pack: str) -> str | None:
+    async def _pack_path(self, pack: str) -> str | None:
         if pack not in self._pack_paths:
-            self._pack_paths = store.pack_paths(self.engine)
+            # Waited out, as the outcome's write is, while the database refuses (or drops
+            # the connection): a claimed action is not failed for a read of its set-up.
+            self._pack_paths = await faults.retry_writes_async(
+                lambda: store.pack_paths(self.engine), self.write_retry, "reading the packs",
+                log, in_thread=False)
         return self._pack_paths.get(pack)
 
     async def _run_one(self, row: dict[str, Any]) -> None:
@@ -500,15 +504,17 @@ class RunnerService:
         token_id: str | None = None
         try:
             action = executions.action_meta(row["action"])
-            pack_path = self._pack_path(action.pack)
+            pack_path = await self._pack_path(action.pack)
             env_extra = {
                 "ST2_ACTION_EXECUTION_ID": execution_id,
                 "LEVANTE_EXECUTION_ID": execution_id,
                 "ST2_ACTION_API_URL": f"{self.api_url}/v1",
             }
             if action.runner_type in PROCESS_RUNNERS:
-                token_id, env_extra["ST2_ACTION_AUTH_TOKEN"] = await asyncio.to_thread(
-                    self._action_token, row)
+                token_id, env_extra["ST2_ACTION_AUTH_TOKEN"] = \
+                    await faults.retry_writes_async(
+                        lambda: self._action_token(row), self.write_retry,
+                        "the action's token", log, f"[{execution_id}] ")
             request = RunRequest(
                 execution_id=execution_id,
                 action=action,
