@@ -17,6 +17,7 @@ from sqlalchemy.pool import StaticPool
 
 from levante.config import Config
 from levante.db import faults
+from levante.db.local import attach, local_of
 
 
 def normalize_url(url: str) -> str:
@@ -57,14 +58,14 @@ def make_engine(
         engine = create_engine(url, **kwargs)
         _install_sqlite_pragmas(engine, busy_timeout, in_memory=path is None)
         _drop_stuck_connections(engine)
-        return engine
+        return attach(engine)
     # No pre-ping: it costs a round trip on every checkout, on the hot path of every
     # step; connections are recycled instead, and a dropped one fails one transaction.
     engine = create_engine(
         url, pool_size=pool_size, max_overflow=pool_size, pool_recycle=1800, echo=echo
     )
     _drop_stuck_connections(engine)
-    return engine
+    return attach(engine)
 
 
 def _drop_stuck_connections(engine: Engine) -> None:
@@ -127,26 +128,46 @@ def engine_from_config(config: Config) -> Engine:
     )
 
 
-_writer_locks: dict[str, threading.RLock] = {}
-_writer_locks_guard = threading.Lock()
-
-
-def _writer_lock(db: Engine) -> threading.RLock | None:
-    """One writer at a time per SQLite database in this process, whatever the Engine.
+class _WriterLock:
+    """One writer at a time per SQLite database in this process.
 
     SQLite allows one writer. Threads that race for its lock make its busy handler sleep
     (1, 2, 5, 10 ms... each time), so the writers of one process queue on a Python lock,
-    which hands over at once; other processes still meet the busy handler. Re-entrant: a
-    nested writer fails on SQLite's busy timeout instead of hanging here.
+    which hands over at once; other processes (and other engines) still meet the busy
+    handler. Re-entrant: a nested writer fails on SQLite's busy timeout instead of hanging
+    here. Kept on the engine's `Local`: the roles of a process share their engine.
     """
+
+    def __init__(self) -> None:
+        self.lock = threading.RLock()
+
+
+def _writer_lock(db: Engine) -> threading.RLock | None:
     if db.dialect.name != "sqlite":
         return None
-    key = str(db.url)
-    lock = _writer_locks.get(key)
-    if lock is None:
-        with _writer_locks_guard:
-            lock = _writer_locks.setdefault(key, threading.RLock())
-    return lock
+    return local_of(db).part(_WriterLock).lock
+
+
+class _Autocommit:
+    """The autocommit variant of an engine, made once (see `autocommit`)."""
+
+    def __init__(self) -> None:
+        self.engine: Engine | None = None
+
+
+def autocommit(engine: Engine) -> Engine:
+    """On PostgreSQL, the same pool in autocommit: a lone statement is one round trip
+    (no BEGIN, no COMMIT or ROLLBACK); at READ COMMITTED it sees exactly what it would
+    see in a transaction of its own. SQLite: the engine itself."""
+    if engine.dialect.name == "sqlite":
+        return engine
+    if engine.get_execution_options().get("isolation_level") == "AUTOCOMMIT":
+        return engine
+    held = local_of(engine).part(_Autocommit)
+    found = held.engine
+    if found is None or found.pool is not engine.pool:
+        found = held.engine = engine.execution_options(isolation_level="AUTOCOMMIT")
+    return found
 
 
 @contextmanager

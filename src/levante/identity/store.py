@@ -6,23 +6,14 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, delete, insert, or_, select, update
 
-from levante.db.connect import writing
+from levante.db.connect import autocommit, writing
 from levante.identity.tables import api_keys, tokens
 
 Row = dict[str, Any]
 
-_autocommit: dict[int, Engine] = {}
-
-
 def _reading(engine: Engine) -> Connection:
     """A connection for a lone read: autocommit on PostgreSQL (one round trip)."""
-    if engine.dialect.name == "sqlite":
-        return engine.connect()
-    found = _autocommit.get(id(engine))
-    if found is None or found.pool is not engine.pool:
-        found = engine.execution_options(isolation_level="AUTOCOMMIT")
-        _autocommit[id(engine)] = found
-    return found.connect()
+    return autocommit(engine).connect()
 
 
 def insert_api_key(engine: Engine, row: Row) -> None:

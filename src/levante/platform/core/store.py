@@ -46,7 +46,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 
 from levante.contract.states import DONE
-from levante.db.connect import writing
+from levante.db.connect import autocommit, writing
 from levante.db.metadata import processes
 from levante.db.times import aware as aware
 from levante.db.times import now as now
@@ -72,25 +72,9 @@ def _skip_locked(engine: Engine) -> bool:
     return engine.dialect.name != "sqlite"
 
 
-_autocommit: dict[int, Engine] = {}
-
-
-def _auto(engine: Engine) -> Engine:
-    """On PostgreSQL, the same pool in autocommit: a lone statement is one round trip
-    (no BEGIN, no COMMIT or ROLLBACK); at READ COMMITTED it sees exactly what it would
-    see in a transaction of its own. SQLite: the engine itself."""
-    if engine.dialect.name == "sqlite":
-        return engine
-    found = _autocommit.get(id(engine))
-    if found is None or found.pool is not engine.pool:
-        found = engine.execution_options(isolation_level="AUTOCOMMIT")
-        _autocommit[id(engine)] = found
-    return found
-
-
 def reading(engine: Engine) -> Connection:
     """A connection for reads (autocommit on PostgreSQL, a deferred transaction on SQLite)."""
-    return _auto(engine).connect()
+    return autocommit(engine).connect()
 
 
 @contextmanager
@@ -101,7 +85,7 @@ def one_statement(engine: Engine) -> Iterator[Connection]:
         with writing(engine) as conn:
             yield conn
         return
-    with _auto(engine).connect() as conn:
+    with autocommit(engine).connect() as conn:
         yield conn
 
 
