@@ -21,7 +21,6 @@ import fcntl
 import logging
 import os
 import tempfile
-import threading
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -29,9 +28,6 @@ from pathlib import Path
 log = logging.getLogger("levante.cpu")
 
 OFF = ("off", "none", "no", "false", "")
-_original: set[int] | None = None  # the CPUs allowed before pinning (None: not pinned)
-_held: int | None = None  # the descriptor holding this process's CPU lock
-_lock = threading.Lock()
 
 
 def lock_dir() -> Path:
@@ -48,6 +44,12 @@ def _allowed() -> set[int] | None:
         return set(getter(0))
     except OSError:
         return None
+
+
+# The CPUs this process was allowed when it started (read at import, before any pinning:
+# `levante serve` imports this module first): what the processes of actions get back.
+STARTING_CPUS: frozenset[int] | None = (
+    frozenset(found) if (found := _allowed()) is not None else None)
 
 
 def parse(setting: str, allowed: set[int]) -> str | int | None:
@@ -151,10 +153,10 @@ def choose(setting: str, allowed: set[int], folder: Path,
 
 def pin_process(setting: str, folder: Path | None = None) -> int | None:
     """Keep this process's threads (those started from now on, and the calling one) on
-    the CPU `setting` asks for, claimed for as long as the process lives; call before the
-    service starts its threads. Returns the CPU, or None when nothing was changed (off,
-    one CPU, every CPU taken, or not supported)."""
-    global _original, _held
+    the CPU `setting` asks for, claimed for as long as the process lives (its lock file
+    stays open until the process ends); call before the service starts its threads.
+    Returns the CPU, or None when nothing was changed (off, one CPU, every CPU taken, or
+    not supported)."""
     allowed = _allowed()
     if allowed is None:
         return None
@@ -168,19 +170,17 @@ def pin_process(setting: str, folder: Path | None = None) -> int | None:
         os.close(fd)
         log.warning("could not keep to CPU %d ([core] cpu_affinity): %s", cpu, exc)
         return None
-    with _lock:
-        _original, _held = allowed, fd
     return cpu
 
 
 def for_children() -> Callable[[], None] | None:
     """What a child process runs before its program (``preexec_fn``) so that it may use
-    every CPU again, not only this service's one; None when this process is not pinned.
-    (It makes one system call, no allocation that another thread's lock could block.)"""
-    original = _original
-    if original is None:
+    every CPU again, not only this service's one; None when this process is not pinned
+    (it keeps the CPUs it started with). (It makes one system call, no allocation that
+    another thread's lock could block.)"""
+    cpus = STARTING_CPUS
+    if cpus is None or _allowed() == cpus:
         return None
-    cpus = frozenset(original)
 
     def widen() -> None:
         os.sched_setaffinity(0, cpus)

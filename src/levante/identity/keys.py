@@ -27,6 +27,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
+from levante.db.local import local_of
 from levante.db.times import aware as aware
 from levante.db.times import now as now
 from levante.identity import store
@@ -37,9 +38,20 @@ ASSERTED_USER_HEADER = "X-Levante-User"
 API_KEY_HEADER = "St2-Api-Key"
 TOKEN_HEADER = "X-Auth-Token"
 
-_cache: dict[str, tuple[float, str, bool]] = {}  # key hash -> (until, user, service)
-_cache_lock = threading.Lock()
-_service_keys: dict[str, str] = {}  # key file -> key
+
+class _Remembered:
+    """What this process remembers of a database's keys for a moment (the engine's
+    `Local`): each check of a key is not a query."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        # key hash -> (until, user, service key?)
+        self.identities: dict[str, tuple[float, str, bool]] = {}
+        self.service_keys: dict[str, str] = {}  # key file -> key
+
+
+def _remembered(db: Engine) -> _Remembered:
+    return local_of(db).part(_Remembered)
 
 
 @dataclass(frozen=True)
@@ -66,9 +78,11 @@ def is_service(row: Mapping[str, Any]) -> bool:
     return isinstance(metadata, Mapping) and metadata.get(SERVICE_MARK) is True
 
 
-def forget_all() -> None:
-    with _cache_lock:
-        _cache.clear()
+def forget_all(db: Engine) -> None:
+    """Check every key again at its next use (after this process changed some)."""
+    cache = _remembered(db)
+    with cache.lock:
+        cache.identities.clear()
 
 
 def new_key() -> str:
@@ -101,26 +115,28 @@ def identity_for_api_key(db: Engine, key: str) -> Identity | None:
     """Who holds the enabled key `key`, or None."""
     digest = hash_secret(key)
     stamp = time.monotonic()
-    with _cache_lock:
-        hit = _cache.get(digest)
+    cache = _remembered(db)
+    with cache.lock:
+        hit = cache.identities.get(digest)
     if hit and hit[0] > stamp:
         return Identity(hit[1], hit[2], digest)
     row = store.get_api_key(db, digest)
     if row is None or not row["enabled"]:
         return None
     service = is_service(row)
-    with _cache_lock:
-        if len(_cache) > 10000:
-            _cache.clear()
-        _cache[digest] = (stamp + CACHE_SECONDS, str(row["user"]), service)
+    with cache.lock:
+        if len(cache.identities) > 10000:
+            cache.identities.clear()
+        cache.identities[digest] = (stamp + CACHE_SECONDS, str(row["user"]), service)
     return Identity(str(row["user"]), service, digest)
 
 
-def cached_identity(key: str) -> Identity | None:
-    """The identity of `key` if this process checked it a moment ago (no database)."""
+def cached_identity(db: Engine, key: str) -> Identity | None:
+    """The identity of `key` if this process checked it a moment ago (no query)."""
     digest = hash_secret(key)
-    with _cache_lock:
-        hit = _cache.get(digest)
+    cache = _remembered(db)
+    with cache.lock:
+        hit = cache.identities.get(digest)
     if hit and hit[0] > time.monotonic():
         return Identity(hit[1], hit[2], digest)
     return None
@@ -196,8 +212,9 @@ def service_key(db: Engine, data_dir: Path, user: str, file_name: str) -> str:
     owned by `user` (``engine``, ``platform``). Valid keys are remembered by this
     process for a moment only, so a key deleted by an operator is replaced."""
     path = data_dir / file_name
-    with _cache_lock:
-        cached = _service_keys.get(str(path))
+    cache = _remembered(db)
+    with cache.lock:
+        cached = cache.service_keys.get(str(path))
     if cached:
         found = identity_for_api_key(db, cached)
         if found and found.service:
@@ -218,6 +235,6 @@ def service_key(db: Engine, data_dir: Path, user: str, file_name: str) -> str:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(key + "\n")
         os.replace(tmp, path)
-    with _cache_lock:
-        _service_keys[str(path)] = key
+    with cache.lock:
+        cache.service_keys[str(path)] = key
     return key

@@ -165,7 +165,7 @@ def test_reports_go_through_when_the_platforms_service_key_is_deleted(
     row = identity_store.get_api_key(loopback.db, keys.hash_secret(old))
     assert row is not None and row["metadata"]["levante_service"] is True
     identity_store.delete_api_key(loopback.db, row["id"])
-    keys.forget_all()
+    keys.forget_all(loopback.db)
     second = _engine_action(loopback)
     ex_id = _child(loopback.db, second)
     _finish(loopback.db, ex_id, "succeeded", {"stdout": "two"})

@@ -67,7 +67,7 @@ class EngineAuth:
         found: Identity | None = None
         for value in (key, token):
             if value:
-                found = cached_identity(value)
+                found = cached_identity(self.db, value)
                 if found:
                     break
         if found is None:

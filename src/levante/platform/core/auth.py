@@ -26,10 +26,6 @@ from levante.platform.core.keyfile import read_key_file as read_key_file
 from levante.platform.core.keyfile import write_key_file as write_key_file
 
 
-def _forget_all() -> None:
-    keys.forget_all()
-
-
 def api_key_view(row: dict[str, Any]) -> dict[str, Any]:
     return {
         "id": row["id"],
@@ -49,13 +45,13 @@ def find_api_key(db: Engine, id_or_key: str) -> dict[str, Any] | None:
 
 def delete_api_key(db: Engine, key_id: str) -> bool:
     done = store.delete_api_key(db, key_id)
-    _forget_all()
+    keys.forget_all(db)
     return done
 
 
 def set_api_key_enabled(db: Engine, key_id: str, enabled: bool) -> None:
     store.update_api_key(db, key_id, {"enabled": enabled})
-    _forget_all()
+    keys.forget_all(db)
 
 
 def create_token(db: Engine, user: str, ttl: int) -> dict[str, Any]:

@@ -95,7 +95,7 @@ def test_disabled_keys_and_expired_tokens_are_refused(api: Api) -> None:
         from levante.identity import store
 
         store.update_api_key(api.engine, row["id"], {"enabled": False})
-        keys.forget_all()
+        keys.forget_all(api.engine)
         time.sleep(keys.CACHE_SECONDS)  # another process's cache (the engine's) runs out
         _is_fault(client.get("/workflows", headers={"X-Auth-Token": key}), 401)
         with api.engine.begin() as conn:
