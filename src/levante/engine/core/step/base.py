@@ -478,7 +478,7 @@ class StepBase:
             self.shared.wake()
         if self.events:
             wakeup.events_committed(
-                urgent=not all(events.lingers(e["event"]) for e in self.events))
+                self.conn.engine, urgent=not all(events.lingers(e["event"]) for e in self.events))
 
     def cascade(self, fn: Callable[..., None], *args: Any) -> None:
         """Run ``fn(*args)``, or, when called from within a cascade that runs already, queue
