@@ -32,6 +32,7 @@ from levante.engine.core.context import (
     data_view,
 )
 from levante.engine.core.exceptions import NotFound
+from levante.engine.datastore_client import Datastore
 from levante.engine.languages.graph import TaskNode, WorkflowGraph
 from levante.engine.settings import EngineSettings
 from levante.engine.store import definitions
@@ -156,14 +157,15 @@ def _nothing() -> None:
 
 class StepShared:
     """What the steps of one engine runtime share: its settings, the caches of parsed
-    specs and definitions, and the wake-up of its workers (called after a commit that
-    made work due at once)."""
+    specs and definitions, the client of the platform's datastore, and the wake-up of its
+    workers (called after a commit that made work due at once)."""
 
     def __init__(self, settings: EngineSettings | None = None,
                  wake: Callable[[], None] = _nothing) -> None:
         self.settings = settings or EngineSettings()
         self.specs = SpecCache()
         self.definitions = DefinitionCache()
+        self.datastore = Datastore()  # st2kv() reads, over one HTTP client
         self.wake = wake
 
 
