@@ -107,7 +107,8 @@ class DefinitionCache:
     """Parsed workflow definitions by (identifier, namespace), each with the stamp (id,
     checksum, update time) it was read at."""
 
-    def __init__(self, size: int = 1000) -> None:
+    def __init__(self, parsed: definitions.ParsedSpecs, size: int = 1000) -> None:
+        self.parsed = parsed  # the specs parsed from definition rows, per change
         self._data: dict[tuple[str, str], tuple[tuple[Any, ...], dict[str, Any],
                                                 WorkflowGraph]] = {}
         self._lock = threading.Lock()
@@ -142,7 +143,8 @@ class DefinitionCache:
             cached = self._data.get(key)
         if stamp is not None and cached is not None and cached[0] == stamp:
             return cached[1], cached[2]
-        definition, spec = definitions.get_workflow_spec(conn, identifier, namespace)
+        definition, spec = definitions.get_workflow_spec(conn, identifier, namespace,
+                                                         self.parsed)
         if stamp is not None:
             with self._lock:
                 if len(self._data) > self._size:
@@ -164,7 +166,8 @@ class StepShared:
                  wake: Callable[[], None] = _nothing) -> None:
         self.settings = settings or EngineSettings()
         self.specs = SpecCache()
-        self.definitions = DefinitionCache()
+        self.parsed = definitions.ParsedSpecs(self.settings.languages)
+        self.definitions = DefinitionCache(self.parsed)
         self.datastore = Datastore()  # st2kv() reads, over one HTTP client
         self.wake = wake
 
