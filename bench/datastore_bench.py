@@ -78,7 +78,7 @@ class _Context:
     def __init__(self, where: Any) -> None:
         from levante.engine import datastore_client
 
-        self._read = datastore_client.read_key
+        self._read = datastore_client.Datastore().read_key
         self._where = where
 
     def env(self) -> dict[str, Any]:

@@ -26,10 +26,6 @@ from levante.identity.keys import API_KEY_HEADER, ASSERTED_USER_HEADER, service_
 
 TIMEOUT = 4.0  # s: below the expressions' own time bound ([engine] expression_timeout)
 
-_client: httpx.Client | None = None
-_client_lock = threading.Lock()
-
-
 class KeyNotFound(LookupError):
     """The key does not exist; the message names it."""
 
@@ -72,27 +68,6 @@ def where_of(row: Mapping[str, Any], config: Any, db: Any) -> Where:
                  str(execution_id) if execution_id else None)
 
 
-def _user_of_execution(where: Where, headers: dict[str, str]) -> str | None:
-    """The user of the platform execution that launched the workflow (when the engine
-    did not record one: an engine without authentication)."""
-    try:
-        response = _http().get(f"{where.api_url}/v1/executions/{where.execution_id}",
-                               headers=headers, params={"include_attributes": "context"})
-        context = response.json().get("context") if response.status_code == 200 else None
-    except (httpx.HTTPError, ValueError, AttributeError):
-        return None
-    user = context.get("user") if isinstance(context, Mapping) else None
-    return user if isinstance(user, str) and user else None
-
-
-def _http() -> httpx.Client:
-    global _client
-    with _client_lock:
-        if _client is None or _client.is_closed:
-            _client = httpx.Client(timeout=TIMEOUT)
-        return _client
-
-
 def split_key(key: str) -> tuple[str, str]:
     """(scope, name) of an ``st2kv`` key."""
     if key.startswith("system."):
@@ -102,33 +77,68 @@ def split_key(key: str) -> tuple[str, str]:
     return "user", key
 
 
-def read_key(where: Where, key: Any, decrypt: bool = False) -> str:
-    """The value of ``key`` (decrypted if asked); KeyNotFound when there is none."""
-    if not isinstance(key, str) or not key:
-        raise TypeError(f"st2kv: the key must be a non-empty string, not {key!r}")
-    scope, name = split_key(key)
-    if not name:
-        raise TypeError(f"st2kv: {key!r} names no key")
-    headers = {API_KEY_HEADER: where.credential} if where.credential else {}
-    user = where.user
-    if user is None and scope == "user" and where.execution_id:
-        user = _user_of_execution(where, headers)
-    if user:
-        headers[ASSERTED_USER_HEADER] = user
-    try:
-        response = _http().get(
-            f"{where.api_url}/v1/keys/{quote(name, safe='')}", headers=headers,
-            params={"scope": scope, "decrypt": "true" if decrypt else "false"})
-    except httpx.HTTPError as exc:
-        raise DatastoreUnavailable(f"st2kv({key!r}): cannot reach the platform at "
-                                   f"{where.api_url} ({type(exc).__name__})") from None
-    if response.status_code == 404:
-        raise KeyNotFound(f'The key "{key}" does not exist in the datastore.')
-    if response.status_code >= 400:
+class Datastore:
+    """Reads of the platform's datastore, over one HTTP client (its connections kept
+    alive between reads): one per engine runtime (`StepShared.datastore`), made with it."""
+
+    def __init__(self, timeout: float = TIMEOUT) -> None:
+        self._timeout = timeout
+        self._client: httpx.Client | None = None
+        self._lock = threading.Lock()
+
+    def _http(self) -> httpx.Client:
+        """The client, made at the first read (a runtime that never reads makes none)."""
+        with self._lock:
+            if self._client is None or self._client.is_closed:
+                self._client = httpx.Client(timeout=self._timeout)
+            return self._client
+
+    def close(self) -> None:
+        with self._lock:
+            if self._client is not None:
+                self._client.close()
+                self._client = None
+
+    def _user_of_execution(self, where: Where, headers: dict[str, str]) -> str | None:
+        """The user of the platform execution that launched the workflow (when the engine
+        did not record one: an engine without authentication)."""
         try:
-            fault = str(response.json().get("faultstring"))
-        except (ValueError, AttributeError):
-            fault = response.reason_phrase
-        raise DatastoreUnavailable(f"st2kv({key!r}): HTTP {response.status_code}: {fault}")
-    value = response.json().get("value")
-    return str(value) if value is not None else ""
+            response = self._http().get(
+                f"{where.api_url}/v1/executions/{where.execution_id}",
+                headers=headers, params={"include_attributes": "context"})
+            context = response.json().get("context") if response.status_code == 200 else None
+        except (httpx.HTTPError, ValueError, AttributeError):
+            return None
+        user = context.get("user") if isinstance(context, Mapping) else None
+        return user if isinstance(user, str) and user else None
+
+    def read_key(self, where: Where, key: Any, decrypt: bool = False) -> str:
+        """The value of ``key`` (decrypted if asked); KeyNotFound when there is none."""
+        if not isinstance(key, str) or not key:
+            raise TypeError(f"st2kv: the key must be a non-empty string, not {key!r}")
+        scope, name = split_key(key)
+        if not name:
+            raise TypeError(f"st2kv: {key!r} names no key")
+        headers = {API_KEY_HEADER: where.credential} if where.credential else {}
+        user = where.user
+        if user is None and scope == "user" and where.execution_id:
+            user = self._user_of_execution(where, headers)
+        if user:
+            headers[ASSERTED_USER_HEADER] = user
+        try:
+            response = self._http().get(
+                f"{where.api_url}/v1/keys/{quote(name, safe='')}", headers=headers,
+                params={"scope": scope, "decrypt": "true" if decrypt else "false"})
+        except httpx.HTTPError as exc:
+            raise DatastoreUnavailable(f"st2kv({key!r}): cannot reach the platform at "
+                                       f"{where.api_url} ({type(exc).__name__})") from None
+        if response.status_code == 404:
+            raise KeyNotFound(f'The key "{key}" does not exist in the datastore.')
+        if response.status_code >= 400:
+            try:
+                fault = str(response.json().get("faultstring"))
+            except (ValueError, AttributeError):
+                fault = response.reason_phrase
+            raise DatastoreUnavailable(f"st2kv({key!r}): HTTP {response.status_code}: {fault}")
+        value = response.json().get("value")
+        return str(value) if value is not None else ""

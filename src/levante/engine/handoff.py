@@ -19,6 +19,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
+from levante.db.local import local_of
 from levante.engine import states
 
 
@@ -32,28 +33,31 @@ class Claimer:
     take: Callable[[Sequence[Any]], None]  # ClaimedAction objects, from any thread
 
 
-_claimers: dict[str, Claimer] = {}
-_lock = threading.Lock()
+class _Claimers:
+    """The worker of this process on one database that takes claimed actions (a part of
+    the engine's `Local`: a worker registers on the engine its steps write with)."""
 
-
-def _key(db: Engine) -> str:
-    return str(db.url)
+    def __init__(self) -> None:
+        self.current: Claimer | None = None  # read without the lock: one reference
+        self.lock = threading.Lock()  # a register and an unregister of two workers
 
 
 def register(db: Engine, claimer: Claimer) -> None:
-    with _lock:
-        _claimers[_key(db)] = claimer
+    held = local_of(db).part(_Claimers)
+    with held.lock:
+        held.current = claimer
 
 
 def unregister(db: Engine, claimer: Claimer) -> None:
-    with _lock:
-        if _claimers.get(_key(db)) is claimer:
-            del _claimers[_key(db)]
+    held = local_of(db).part(_Claimers)
+    with held.lock:
+        if held.current is claimer:
+            held.current = None
 
 
 def claimer_for(db: Engine) -> Claimer | None:
     """The worker of this process on database `db` that has room now, if any."""
-    found = _claimers.get(_key(db))
+    found = local_of(db).part(_Claimers).current
     if found is None or found.room() <= 0:
         return None
     return found

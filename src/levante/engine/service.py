@@ -25,8 +25,11 @@ from levante.service import HttpService, Service
 log = logging.getLogger("levante.engine.service")
 
 
-def engine_services(config: Config, engine: Engine) -> list[Service]:
-    runtime = EngineRuntime(engine, EngineSettings.from_config(config))
+def engine_services(config: Config, engine: Engine,
+                    settings: EngineSettings | None = None) -> list[Service]:
+    """The engine role's services on `engine`; `settings` are those of `config` unless
+    given (a test's, with a language of its own)."""
+    runtime = EngineRuntime(engine, settings or EngineSettings.from_config(config))
     poll_interval = config.get_float("engine", "poll_interval")
     return [
         HttpService(

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from levante.config import Config
+from levante.engine.languages.registry import BUILTIN_LANGUAGES, Languages
 
 DEFAULT_MAX_NESTING_DEPTH = 100
 DEFAULT_EXPRESSION_TIMEOUT = 5.0
@@ -37,6 +38,9 @@ class EngineSettings:
     max_nesting_depth: int = DEFAULT_MAX_NESTING_DEPTH
     # Seconds one expression may run.
     expression_timeout: float = DEFAULT_EXPRESSION_TIMEOUT
+    # The workflow languages definitions may be written in (the built-in ones, plus those
+    # a plugin or a test adds: `BUILTIN_LANGUAGES.adding(...)`).
+    languages: Languages = BUILTIN_LANGUAGES
 
     @classmethod
     def from_config(cls, config: Config) -> EngineSettings:

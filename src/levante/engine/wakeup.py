@@ -2,45 +2,49 @@
 
 The runtime calls `notify_in_transaction(conn)` inside a transaction that wrote rows to
 `engine_events` (on PostgreSQL this sends a NOTIFY on `CHANNEL`, delivered at commit to
-notifier processes anywhere), and `events_committed()` right after that transaction
-committed (this wakes notifiers in the same process at once). Both are cheap no-ops when
+notifier processes anywhere), and `events_committed(db)` right after that transaction
+committed (this wakes notifiers of this process on the same database at once: they wait
+on the bells of the engine's `Local`, see `levante.db.local`). Both are cheap no-ops when
 nobody listens; without them the notifier still finds the events at its poll interval.
 """
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, Engine, text
+
+from levante.db.local import local_of
 
 CHANNEL = "levante_engine_events"
 
-_listeners: list[tuple[Callable[[], None], Callable[[], None]]] = []
-_lock = threading.Lock()
+# The bells of the engine's Local: rung when any events were committed, and when only
+# task events were (those may wait a little, see `[notifier] task_event_linger`).
+URGENT = "engine-events"
+LINGERING = "engine-task-events"
 
 
-def add_listener(callback: Callable[[], None],
+def add_listener(db: Engine, callback: Callable[[], None],
                  later: Callable[[], None] | None = None) -> None:
-    """Call `callback()` (from any thread) whenever events were committed; `later()`
-    instead, when given, if they were only task events (which may wait a little, see
-    `[notifier] task_event_linger`)."""
-    with _lock:
-        _listeners.append((callback, later or callback))
+    """Call `callback()` (from any thread) whenever events were committed to `db`;
+    `later()` instead, when given, if they were only task events."""
+    local = local_of(db)
+    local.bell(URGENT).add(callback)
+    local.bell(LINGERING).add(later or callback)
 
 
-def remove_listener(callback: Callable[[], None]) -> None:
-    with _lock:
-        _listeners[:] = [pair for pair in _listeners if pair[0] != callback]
+def remove_listener(db: Engine, callback: Callable[[], None],
+                    later: Callable[[], None] | None = None) -> None:
+    """Undo `add_listener(db, callback, later)`."""
+    local = local_of(db)
+    local.bell(URGENT).remove(callback)
+    local.bell(LINGERING).remove(later or callback)
 
 
-def events_committed(urgent: bool = True) -> None:
-    """Tell notifiers in this process that new outbox events are committed (`urgent`:
-    not only task events)."""
-    with _lock:
-        listeners = [now if urgent else later for now, later in _listeners]
-    for callback in listeners:
-        callback()
+def events_committed(db: Engine, urgent: bool = True) -> None:
+    """Tell notifiers of this process on `db` that new outbox events are committed
+    (`urgent`: not only task events)."""
+    local_of(db).bell(URGENT if urgent else LINGERING).ring()
 
 
 def notify_in_transaction(conn: Connection) -> None:

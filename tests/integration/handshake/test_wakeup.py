@@ -1,5 +1,5 @@
 """The notifier is woken by the runtime's commit, not by its poll interval: in the same
-process by `levante.engine.wakeup.events_committed()`, across processes by NOTIFY on
+process by `levante.engine.wakeup.events_committed(db)`, across processes by NOTIFY on
 PostgreSQL (`notify_in_transaction`) or by the data version on SQLite."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from sqlalchemy import insert, select
+from sqlalchemy import create_engine, insert, select
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
@@ -30,16 +30,23 @@ from tests.integration.handshake.support import (
 
 
 def test_listeners_are_called_and_removed() -> None:
-    calls: list[int] = []
+    calls: list[str] = []
 
     def listener() -> None:
-        calls.append(1)
+        calls.append("now")
 
-    wakeup.add_listener(listener)
-    wakeup.events_committed()
-    wakeup.remove_listener(listener)
-    wakeup.events_committed()
-    assert calls == [1]
+    def later() -> None:
+        calls.append("later")
+
+    db, other = create_engine("sqlite://"), create_engine("sqlite://")
+    wakeup.add_listener(db, listener, later)
+    wakeup.events_committed(db)
+    wakeup.events_committed(db, urgent=False)
+    wakeup.events_committed(other)  # another database: not this listener's
+    wakeup.remove_listener(db, listener, later)
+    wakeup.events_committed(db)
+    wakeup.events_committed(db, urgent=False)
+    assert calls == ["now", "later"]
 
 
 def test_a_commit_wakes_the_notifier_before_its_poll_interval(
@@ -63,7 +70,7 @@ def test_a_commit_wakes_the_notifier_before_its_poll_interval(
                 attempts=0, next_attempt_at=now(), last_error=None))
             wakeup.notify_in_transaction(conn)
         if migrated_url.startswith("sqlite"):
-            wakeup.events_committed()  # on PostgreSQL the NOTIFY alone must do
+            wakeup.events_committed(db)  # on PostgreSQL the NOTIFY alone must do
 
         def delivered() -> bool:
             with db.connect() as conn:

@@ -19,6 +19,7 @@ import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cache
 from typing import TYPE_CHECKING, Any, ClassVar, Final
 
 if TYPE_CHECKING:
@@ -122,15 +123,10 @@ class ActionContext:
         return _networks_cached(tuple(self.config.get_list("engine", "http_denied_networks")))
 
 
-_NETWORK_CACHE: dict[tuple[str, ...], tuple[IPNetwork, ...]] = {}
-
-
+@cache
 def _networks_cached(values: tuple[str, ...]) -> tuple[IPNetwork, ...]:
-    found = _NETWORK_CACHE.get(values)
-    if found is None:
-        found = tuple(parse_networks(values, "[engine] http_denied_networks"))
-        _NETWORK_CACHE[values] = found
-    return found
+    """The networks `values` name, parsed once per text (a function of the text alone)."""
+    return tuple(parse_networks(values, "[engine] http_denied_networks"))
 
 
 class StdAction:

@@ -24,7 +24,7 @@ from levante.engine.api.http import (
     text_body,
 )
 from levante.engine.api.response import JSONResponse
-from levante.engine.languages.base import DEFAULT_LANGUAGE
+from levante.engine.languages.base import DEFAULT_LANGUAGE, WorkflowLanguage
 from levante.engine.store import definitions as store
 from levante.engine.store import queries
 
@@ -38,9 +38,11 @@ def _scope(request: Request) -> str:
     return scope
 
 
-def _language(request: Request) -> str:
-    """`?language=`: the workflow language of the text sent (Mistral v2 when not given)."""
-    return query_str(request, "language", DEFAULT_LANGUAGE)
+def _language(request: Request) -> WorkflowLanguage:
+    """`?language=`: the workflow language of the text sent (Mistral v2 when not given),
+    one the engine's settings know (InvalidRequest otherwise)."""
+    return store.language(query_str(request, "language", DEFAULT_LANGUAGE),
+                          db_of(request).runtime.settings.languages)
 
 
 def _path(request: Request, name: str) -> str:
@@ -52,11 +54,12 @@ def _path(request: Request, name: str) -> str:
 async def _validate(request: Request, parse: Any, with_db: bool = False) -> JSONResponse:
     text = await text_body(request)
     try:
+        lang = _language(request)
         if with_db:  # references to actions and workflows are checked against the store
             await db_of(request).read(parse, text, query_str(request, "namespace"),
-                                      lang=_language(request))
+                                      lang=lang)
         else:
-            await db_of(request).call(parse, text, lang=_language(request))
+            await db_of(request).call(parse, text, lang=lang)
     except Exception as exc:
         if type(exc).__name__ != "ValidationError" and not isinstance(exc, store.DefinitionError):
             raise

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Iterable, Mapping
+from functools import cache
 from typing import Any, TypeVar
 from urllib.parse import urlencode
 
@@ -193,15 +194,11 @@ def _csv(raw: str | None) -> tuple[str, ...]:
 Encoder = Callable[[Mapping[str, Any]], Mapping[str, Any]]
 
 
+@cache
 def field_names(encoder: Encoder) -> frozenset[str]:
-    """The fields of the resource `encoder` makes (what `fields=` may name)."""
-    names = _FIELD_NAMES.get(encoder)
-    if names is None:
-        names = _FIELD_NAMES[encoder] = frozenset(encoder({}))
-    return names
-
-
-_FIELD_NAMES: dict[Encoder, frozenset[str]] = {}
+    """The fields of the resource `encoder` makes (what `fields=` may name): a function of
+    the encoder alone (one of `encode`'s), memoized."""
+    return frozenset(encoder({}))
 
 
 def list_request(

@@ -25,11 +25,21 @@ class WfEx(Protocol):
     by_name: dict[str, list[dict[str, Any]]]
 
 
+class Shared(Protocol):
+    """What expressions need of the runtime's shared parts (`step.base.StepShared`)."""
+
+    @property
+    def datastore(self) -> kv.Datastore: ...
+
+
 class StepBase(Protocol):
     """What expressions need of the step they run in (`step.base.StepBase`)."""
 
     settings: EngineSettings
     conn: Connection
+
+    @property
+    def shared(self) -> Shared: ...
 
     def load(self, wf_id: str) -> Any: ...
 
@@ -123,7 +133,7 @@ class TaskContext:
             return cached
         where = kv.where_of(self._wf.row, self._step.settings.config, self._step.conn.engine)
         try:
-            value = kv.read_key(where, key, decrypt)
+            value = self._step.shared.datastore.read_key(where, key, decrypt)
         except kv.KeyNotFound:
             if default is not None:
                 return default

@@ -175,11 +175,11 @@ class DeliveryService(DeliveryLoop):
             log.info("notifier disabled ([notifier] enabled = false)")
             await stopping.wait()
             return
-        wakeup.add_listener(self.wake, later=self.wake_later)
+        wakeup.add_listener(self.engine, self.wake, later=self.wake_later)
         try:
             await super().run(stopping)
         finally:
-            wakeup.remove_listener(self.wake)
+            wakeup.remove_listener(self.engine, self.wake, later=self.wake_later)
 
     async def open_client(self) -> httpx.AsyncClient:
         concurrency = self.settings.concurrency

@@ -3,12 +3,13 @@ actions, environments and cron triggers.
 
 Functions take an open SQLAlchemy connection inside the caller's transaction and never
 commit. Rows come back as plain dicts (datetimes as aware UTC values; JSON columns decoded).
-Parsed workflow specs are cached in-process keyed by (id, updated_at), so that the engine,
-which needs a spec at every step, parses a definition once per change.
+The engine, which needs a spec at every step, hands its `ParsedSpecs` (parsed specs keyed
+by (id, updated_at)) to the reads of specs, so that it parses a definition once per change.
 
 Every definition row records its `language`; parsing, the stored text and display, and
 rebuilding a graph from its stored JSON are asked of that language (see
-`levante.engine.languages`), never guessed here.
+`levante.engine.languages`), never guessed here. A write is given the language itself or
+its name (a built-in one); a read of stored specs the engine's `Languages`.
 """
 
 from __future__ import annotations
@@ -34,7 +35,6 @@ from levante.engine.definitions_models import (
     workbooks,
     workflow_definitions,
 )
-from levante.engine.languages import registry
 from levante.engine.languages.base import (
     DEFAULT_LANGUAGE,
     ActionDefinition,
@@ -43,6 +43,7 @@ from levante.engine.languages.base import (
     WorkflowLanguage,
 )
 from levante.engine.languages.graph import AdHocAction, WorkflowGraph
+from levante.engine.languages.registry import BUILTIN_LANGUAGES, Languages, UnknownLanguage
 from levante.engine.models import workflow_executions
 from levante.engine.platform_actions import is_platform_ref
 
@@ -122,11 +123,17 @@ def _check_scope(scope: str) -> str:
     return scope
 
 
-def language(name: str | None) -> WorkflowLanguage:
-    """The workflow language called `name` (the default one for None); InvalidRequest."""
+Lang = str | WorkflowLanguage | None  # a language, or its name (None: the default one)
+
+
+def language(lang: Lang, languages: Languages = BUILTIN_LANGUAGES) -> WorkflowLanguage:
+    """The workflow language `lang`, or the one of `languages` it names (the default one
+    for None); InvalidRequest."""
+    if lang is not None and not isinstance(lang, str):
+        return lang
     try:
-        return registry.get(name or DEFAULT_LANGUAGE)
-    except registry.UnknownLanguage as exc:
+        return languages.get(lang or DEFAULT_LANGUAGE)
+    except UnknownLanguage as exc:
         raise InvalidRequest(str(exc)) from None
 
 
@@ -136,10 +143,13 @@ def _checksum(text: str) -> str:
 
 # --- the spec cache ------------------------------------------------------------------------
 
-class _SpecCache:
-    """A bounded in-process map (id, updated_at) -> parsed spec."""
+class ParsedSpecs:
+    """A bounded map (id, updated_at) -> parsed spec, and the languages that parse them:
+    the engine runtime's (on its `StepShared`, made with the languages of its settings),
+    so two runtimes (two tests) share nothing."""
 
-    def __init__(self, size: int = 2048) -> None:
+    def __init__(self, languages: Languages = BUILTIN_LANGUAGES, size: int = 2048) -> None:
+        self.languages = languages
         self._size = size
         self._data: OrderedDict[tuple[str, str], Any] = OrderedDict()
         self._lock = threading.Lock()
@@ -163,9 +173,6 @@ class _SpecCache:
             self._data.clear()
 
 
-SPEC_CACHE = _SpecCache()
-
-
 def _cache_key(row: Mapping[str, Any]) -> tuple[str, str]:
     stamp = as_utc(row.get("updated_at") or row.get("created_at"))
     return (str(row["id"]), stamp.isoformat() if stamp else "")
@@ -173,7 +180,7 @@ def _cache_key(row: Mapping[str, Any]) -> tuple[str, str]:
 
 # --- workflows -----------------------------------------------------------------------------
 
-def parse_workflows(text: str, lang: str | None = None) -> list[WorkflowDefinition]:
+def parse_workflows(text: str, lang: Lang = None) -> list[WorkflowDefinition]:
     """Validate a workflows text in language `lang`; raises the ValidationError."""
     return language(lang).parse_workflows(text)
 
@@ -215,15 +222,16 @@ def create_workflows(
     namespace: str = "",
     scope: str = "private",
     project_id: str = DEFAULT_PROJECT,
-    lang: str | None = None,
+    lang: Lang = None,
 ) -> list[dict[str, Any]]:
     """Register every workflow of `text` (in language `lang`); refuses (DuplicateError)
     if one exists."""
     _check_scope(scope)
     namespace = check_namespace(namespace)
-    lang = language(lang).name
-    found = parse_workflows(text, lang)
-    check_references(conn, [f.graph for f in found], namespace, lang=lang)
+    chosen = language(lang)
+    lang = chosen.name
+    found = chosen.parse_workflows(text)
+    check_references(conn, [f.graph for f in found], namespace, lang=chosen)
     now = utcnow()
     created: list[dict[str, Any]] = []
     for one in found:
@@ -249,7 +257,7 @@ def update_workflows(
     scope: str = "private",
     identifier: str | None = None,
     project_id: str = DEFAULT_PROJECT,
-    lang: str | None = None,
+    lang: Lang = None,
 ) -> list[dict[str, Any]]:
     """Replace the definitions of the workflows in `text` (each must exist: NotFound).
 
@@ -258,13 +266,14 @@ def update_workflows(
     """
     _check_scope(scope)
     namespace = check_namespace(namespace)
-    lang = language(lang).name
-    found = parse_workflows(text, lang)
+    chosen = language(lang)
+    lang = chosen.name
+    found = chosen.parse_workflows(text)
     if identifier is not None and len(found) != 1:
         raise InvalidRequest(
             "the definition must contain exactly one workflow when it is updated by id"
         )
-    check_references(conn, [f.graph for f in found], namespace, lang=lang)
+    check_references(conn, [f.graph for f in found], namespace, lang=chosen)
     now = utcnow()
     updated: list[dict[str, Any]] = []
     for one in found:
@@ -304,7 +313,7 @@ def check_references(
     specs: Sequence[WorkflowGraph],
     namespace: str = "",
     local_actions: Iterable[str] = (),
-    lang: str | None = None,
+    lang: Lang = None,
 ) -> None:
     """Refuse (the language's ValidationError) a workflow whose task names an action or a
     sub-workflow that cannot exist.
@@ -337,7 +346,7 @@ def check_references(
 
 
 def validate_workflows(
-    conn: Connection, text: str, namespace: str = "", lang: str | None = None
+    conn: Connection, text: str, namespace: str = "", lang: Lang = None
 ) -> list[WorkflowDefinition]:
     """What creating the workflows of `text` would check, without storing them."""
     found = parse_workflows(text, lang)
@@ -346,7 +355,7 @@ def validate_workflows(
 
 
 def validate_workbook(
-    conn: Connection, text: str, namespace: str = "", lang: str | None = None
+    conn: Connection, text: str, namespace: str = "", lang: Lang = None
 ) -> WorkbookDefinition:
     """What creating the workbook `text` would check, without storing it."""
     book = parse_workbook(text, lang)
@@ -377,14 +386,15 @@ def _lookup_workflow(conn: Connection, identifier: str, namespace: str) -> dict[
     return row
 
 
-def _spec_from_row(row: Mapping[str, Any]) -> WorkflowGraph:
+def _spec_from_row(row: Mapping[str, Any], specs: ParsedSpecs | None) -> WorkflowGraph:
     """The graph of a workflow row: rebuilt from its stored JSON by the row's language
-    (parsed again from its text if that JSON is unreadable), cached per change."""
+    (parsed again from its text if that JSON is unreadable), kept in `specs` per change."""
     key = _cache_key(row)
-    cached = SPEC_CACHE.get(key)
+    cached = specs.get(key) if specs is not None else None
     if cached is not None:
         return cached
-    lang = language(row.get("language"))
+    lang = language(row.get("language"),
+                    specs.languages if specs is not None else BUILTIN_LANGUAGES)
     spec: WorkflowGraph | None = None
     if row.get("spec"):
         try:
@@ -394,7 +404,8 @@ def _spec_from_row(row: Mapping[str, Any]) -> WorkflowGraph:
     if spec is None:
         found = lang.parse_workflows(row["definition"])
         spec = next((f.graph for f in found if f.name == row["name"]), found[0].graph)
-    SPEC_CACHE.put(key, spec)
+    if specs is not None:
+        specs.put(key, spec)
     return spec
 
 
@@ -404,12 +415,13 @@ _HEAD_COLUMNS = [
 
 
 def get_workflow_spec(
-    conn: Connection, identifier: str, namespace: str = ""
+    conn: Connection, identifier: str, namespace: str = "", specs: ParsedSpecs | None = None
 ) -> tuple[dict[str, Any], WorkflowGraph]:
     """(workflow row without its text, its graph), by id or name; NotFound.
 
-    The row is read without the definition and spec columns; the spec comes from the
-    cache when the row has not changed since it was parsed.
+    The row is read without the definition and spec columns; the spec comes from `specs`
+    (the engine's; without it, the built-in languages parse it each time) when the row
+    has not changed since it was parsed.
     """
     row = None
     if is_uuid(identifier):
@@ -432,12 +444,12 @@ def get_workflow_spec(
     if row is None:
         shown = f", namespace={namespace}" if namespace else ""
         raise NotFound(f"Workflow not found [workflow_identifier={identifier}{shown}]")
-    cached = SPEC_CACHE.get(_cache_key(row))
+    cached = specs.get(_cache_key(row)) if specs is not None else None
     if cached is not None:
         return row, cached
     full = _get_by_id(conn, workflow_definitions, row["id"])
     assert full is not None
-    return row, _spec_from_row(full)
+    return row, _spec_from_row(full, specs)
 
 
 def delete_workflow(conn: Connection, identifier: str, namespace: str = "") -> None:
@@ -472,7 +484,7 @@ def _ensure_not_used_by_triggers(conn: Connection, workflow_id: str, verb: str) 
 
 # --- ad-hoc actions ------------------------------------------------------------------------
 
-def parse_actions(text: str, lang: str | None = None) -> list[ActionDefinition]:
+def parse_actions(text: str, lang: Lang = None) -> list[ActionDefinition]:
     """Validate an ad-hoc actions text in language `lang`; raises the ValidationError."""
     return language(lang).parse_actions(text)
 
@@ -500,12 +512,13 @@ def create_actions(
     namespace: str = "",
     scope: str = "private",
     project_id: str = DEFAULT_PROJECT,
-    lang: str | None = None,
+    lang: Lang = None,
 ) -> list[dict[str, Any]]:
     _check_scope(scope)
     namespace = check_namespace(namespace)
-    lang = language(lang).name
-    found = parse_actions(text, lang)
+    chosen = language(lang)
+    lang = chosen.name
+    found = chosen.parse_actions(text)
     system = _system_action_names()
     now = utcnow()
     created: list[dict[str, Any]] = []
@@ -533,12 +546,13 @@ def update_actions(
     scope: str = "private",
     identifier: str | None = None,
     project_id: str = DEFAULT_PROJECT,
-    lang: str | None = None,
+    lang: Lang = None,
 ) -> list[dict[str, Any]]:
     _check_scope(scope)
     namespace = check_namespace(namespace)
-    lang = language(lang).name
-    found = parse_actions(text, lang)
+    chosen = language(lang)
+    lang = chosen.name
+    found = chosen.parse_actions(text)
     if identifier is not None and len(found) != 1:
         raise InvalidRequest(
             "the definition must contain exactly one action when it is updated by id"
@@ -579,18 +593,21 @@ def get_action(conn: Connection, identifier: str, namespace: str = "") -> dict[s
 
 
 def get_adhoc_action(
-    conn: Connection, name: str, namespace: str = ""
+    conn: Connection, name: str, namespace: str = "", specs: ParsedSpecs | None = None
 ) -> tuple[dict[str, Any], AdHocAction] | None:
-    """(row, parsed action) of the ad-hoc action `name`, or None if there is none."""
+    """(row, parsed action) of the ad-hoc action `name`, or None if there is none (the
+    action parsed as `get_workflow_spec` parses a workflow)."""
     try:
         row = get_action(conn, name, namespace)
     except NotFound:
         return None
-    key = _cache_key(row)
-    cached = SPEC_CACHE.get(("action:" + key[0], key[1]))
+    stamp = _cache_key(row)
+    key = ("action:" + stamp[0], stamp[1])
+    cached = specs.get(key) if specs is not None else None
     if cached is not None:
         return row, cached
-    lang = language(row.get("language"))
+    lang = language(row.get("language"),
+                    specs.languages if specs is not None else BUILTIN_LANGUAGES)
     spec: AdHocAction | None = None
     if row.get("spec"):
         try:
@@ -601,7 +618,8 @@ def get_adhoc_action(
         found = lang.parse_actions(row["definition"])
         spec = next((f.action for f in found if f.name.endswith(_short(row["name"]))),
                     found[0].action)
-    SPEC_CACHE.put(("action:" + key[0], key[1]), spec)
+    if specs is not None:
+        specs.put(key, spec)
     return row, spec
 
 
@@ -626,7 +644,7 @@ def delete_action(conn: Connection, identifier: str, namespace: str = "") -> Non
 
 # --- workbooks -----------------------------------------------------------------------------
 
-def parse_workbook(text: str, lang: str | None = None) -> WorkbookDefinition:
+def parse_workbook(text: str, lang: Lang = None) -> WorkbookDefinition:
     """Validate a workbook text in language `lang`; raises the ValidationError."""
     book = language(lang).parse_workbook(text)
     if not book.name:
@@ -702,16 +720,17 @@ def create_workbook(
     namespace: str = "",
     scope: str = "private",
     project_id: str = DEFAULT_PROJECT,
-    lang: str | None = None,
+    lang: Lang = None,
 ) -> dict[str, Any]:
     """Register a workbook and its workflows and actions as '<workbook>.<name>'."""
     _check_scope(scope)
     namespace = check_namespace(namespace)
-    lang = language(lang).name
-    book = parse_workbook(text, lang)
+    chosen = language(lang)
+    lang = chosen.name
+    book = parse_workbook(text, chosen)
     name = book.name
     check_references(conn, [w.graph for w in book.workflows], namespace,
-                     (a.name for a in book.actions), lang=lang)
+                     (a.name for a in book.actions), lang=chosen)
     check_name(name, "a workbook", 200)
     if _find_by_name(conn, workbooks, name, namespace, project_id):
         raise DuplicateError(f"Duplicate entry for Workbook: workbook {name!r} already exists")
@@ -732,15 +751,16 @@ def update_workbook(
     namespace: str = "",
     scope: str = "private",
     project_id: str = DEFAULT_PROJECT,
-    lang: str | None = None,
+    lang: Lang = None,
 ) -> dict[str, Any]:
     _check_scope(scope)
     namespace = check_namespace(namespace)
-    lang = language(lang).name
-    book = parse_workbook(text, lang)
+    chosen = language(lang)
+    lang = chosen.name
+    book = parse_workbook(text, chosen)
     name = book.name
     check_references(conn, [w.graph for w in book.workflows], namespace,
-                     (a.name for a in book.actions), lang=lang)
+                     (a.name for a in book.actions), lang=chosen)
     existing = _find_by_name(conn, workbooks, name, namespace, project_id)
     if existing is None:
         raise NotFound(f"Workbook not found [name={name}]")

@@ -11,6 +11,7 @@ import socket
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
+from functools import cache
 from typing import Any
 
 from sqlalchemy import (
@@ -80,25 +81,20 @@ def is_postgres(conn: Connection) -> bool:
 # cost of starting a short workflow.
 
 _SQLITE_DATETIME = "%Y-%m-%d %H:%M:%S.%f"
-_INSERTS: dict[tuple[str, str], tuple[str, list[tuple[str, str]]]] = {}
-
-
+@cache
 def _insert_plan(table: Table, dialect: str) -> tuple[str, list[tuple[str, str]]]:
-    key = (table.name, dialect)
-    plan = _INSERTS.get(key)
-    if plan is None:
-        columns = [
-            (c.name, "json" if isinstance(c.type, JSON) else
-             "datetime" if isinstance(c.type, DateTime) else "")
-            for c in table.c
-        ]
-        mark = "?" if dialect == "sqlite" else "%s"
-        names = ", ".join(f'"{n}"' for n, _ in columns)
-        sql = (f'INSERT INTO "{table.name}" ({names}) '
-               f"VALUES ({', '.join(mark for _ in columns)})")
-        plan = (sql, columns)
-        _INSERTS[key] = plan
-    return plan
+    """The INSERT of every column of `table` for `dialect` and how each value converts:
+    a function of the schema alone, memoized (the list is never changed)."""
+    columns = [
+        (c.name, "json" if isinstance(c.type, JSON) else
+         "datetime" if isinstance(c.type, DateTime) else "")
+        for c in table.c
+    ]
+    mark = "?" if dialect == "sqlite" else "%s"
+    names = ", ".join(f'"{n}"' for n, _ in columns)
+    sql = (f'INSERT INTO "{table.name}" ({names}) '
+           f"VALUES ({', '.join(mark for _ in columns)})")
+    return sql, columns
 
 
 def _insert_values(
@@ -139,21 +135,22 @@ Read = tuple[str, tuple[Any, ...]]
 
 
 Update = tuple[Table, str, Mapping[str, Any]]
-_UPDATES: dict[tuple[str, tuple[str, ...]], tuple[str, list[str]]] = {}
+
+
+@cache
+def _update_plan(table: Table, columns: tuple[str, ...]) -> tuple[str, tuple[str, ...]]:
+    """The PostgreSQL UPDATE by id of `columns` of `table` and how each value converts:
+    a function of the schema alone, memoized."""
+    kinds = tuple(("json" if isinstance(table.c[k].type, JSON) else "") for k in columns)
+    sets = ", ".join(f'"{k}" = %s' for k in columns)
+    return f'UPDATE "{table.name}" SET {sets} WHERE "id" = %s', kinds
 
 
 def _update_statement(
     table: Table, row_id: str, values: Mapping[str, Any]
 ) -> tuple[str, list[Any]]:
     """PostgreSQL `UPDATE table SET ... WHERE id = row_id`, values converted as in inserts."""
-    key = (table.name, tuple(values))
-    plan = _UPDATES.get(key)
-    if plan is None:
-        kinds = [("json" if isinstance(table.c[k].type, JSON) else "") for k in values]
-        sets = ", ".join(f'"{k}" = %s' for k in values)
-        plan = (f'UPDATE "{table.name}" SET {sets} WHERE "id" = %s', kinds)
-        _UPDATES[key] = plan
-    sql, kinds = plan
+    sql, kinds = _update_plan(table, tuple(values))
     params = [json.dumps(v) if kind == "json" else v
               for v, kind in zip(values.values(), kinds, strict=True)]
     params.append(row_id)

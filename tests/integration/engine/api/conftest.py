@@ -12,7 +12,7 @@ import importlib.util
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import httpx
@@ -24,6 +24,8 @@ from levante.config import load_config
 from levante.db.connect import make_engine
 from levante.engine.api.app import create_app
 from levante.engine.core.runtime import EngineRuntime
+from levante.engine.languages.registry import BUILTIN_LANGUAGES, Languages
+from levante.engine.settings import EngineSettings
 from levante.identity.keys import create_api_key
 from tests.conftest import free_port
 
@@ -63,8 +65,10 @@ def _wait_up(url: str, thread: threading.Thread) -> None:
 
 
 def serve_role(engine: Engine, url: str,
-               overrides: dict[tuple[str, str], Any] | None = None) -> Iterator[str]:
-    """The engine role's services in a thread, until the generator is closed."""
+               overrides: dict[tuple[str, str], Any] | None = None,
+               languages: Languages = BUILTIN_LANGUAGES) -> Iterator[str]:
+    """The engine role's services in a thread, until the generator is closed; their
+    settings are the configuration's, with `languages`."""
     from levante.engine.service import engine_services
 
     port = free_port()
@@ -82,7 +86,8 @@ def serve_role(engine: Engine, url: str,
     async def main() -> None:
         nonlocal stopping
         stopping = asyncio.Event()
-        services = engine_services(config, engine)
+        settings = replace(EngineSettings.from_config(config), languages=languages)
+        services = engine_services(config, engine, settings)
         await asyncio.gather(*(s.run(stopping) for s in services))
 
     thread = threading.Thread(target=loop.run_until_complete, args=(main(),), daemon=True)
@@ -97,10 +102,11 @@ def serve_role(engine: Engine, url: str,
         thread.join(timeout=15)
 
 
-def serve(engine: Engine) -> Iterator[str]:
+def serve(engine: Engine, languages: Languages = BUILTIN_LANGUAGES) -> Iterator[str]:
     """The API alone, served by uvicorn in a thread."""
     port = free_port()
-    config = uvicorn.Config(create_app(EngineRuntime(engine)), host="127.0.0.1", port=port,
+    runtime = EngineRuntime(engine, EngineSettings(languages=languages))
+    config = uvicorn.Config(create_app(runtime), host="127.0.0.1", port=port,
                             log_level="warning", lifespan="off")
     server = _Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
@@ -113,11 +119,12 @@ def serve(engine: Engine) -> Iterator[str]:
         thread.join(timeout=10)
 
 
-@pytest.fixture
-def api(migrated_url: str) -> Iterator[Api]:
+def running_api(migrated_url: str, languages: Languages = BUILTIN_LANGUAGES) -> Iterator[Api]:
+    """An engine API (the engine role's services when it exists) knowing `languages`."""
     engine = make_engine(migrated_url)
     key, _row = create_api_key(engine, "api-tester")
-    running = serve_role(engine, migrated_url) if has_engine_role() else serve(engine)
+    running = serve_role(engine, migrated_url, languages=languages) if has_engine_role() \
+        else serve(engine, languages)
     try:
         for url in running:
             with httpx.Client(base_url=url + "/v2", timeout=30,
@@ -125,3 +132,8 @@ def api(migrated_url: str) -> Iterator[Api]:
                 yield Api(url, client, engine, key)
     finally:
         engine.dispose()
+
+
+@pytest.fixture
+def api(migrated_url: str) -> Iterator[Api]:
+    yield from running_api(migrated_url)

@@ -21,11 +21,13 @@ def db(migrated_url: str) -> Iterator[Engine]:
 
 
 def test_spec_is_parsed_once_per_change(db: Engine) -> None:
+    specs = store.ParsedSpecs()  # the engine runtime's, in the engine
     with db.begin() as conn:
         [row] = store.create_workflows(conn, WF)
     with db.connect() as conn:
-        head, spec = store.get_workflow_spec(conn, "flow")
-        again_head, again = store.get_workflow_spec(conn, row["id"])
+        head, spec = store.get_workflow_spec(conn, "flow", specs=specs)
+        again_head, again = store.get_workflow_spec(conn, row["id"], specs=specs)
+        assert store.get_workflow_spec(conn, "flow")[1] is not spec  # without: parsed
     assert again is spec
     assert head["id"] == again_head["id"] == row["id"]
     assert "definition" not in head
@@ -34,7 +36,7 @@ def test_spec_is_parsed_once_per_change(db: Engine) -> None:
     with db.begin() as conn:
         store.update_workflows(conn, WF.replace("[a]", "[a, b]"))
     with db.connect() as conn:
-        _, changed = store.get_workflow_spec(conn, "flow")
+        _, changed = store.get_workflow_spec(conn, "flow", specs=specs)
     assert changed is not spec
     assert changed.input_names() == ["a", "b"]
 

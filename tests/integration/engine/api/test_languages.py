@@ -1,4 +1,5 @@
-"""A second workflow language, registered beside Mistral v2, runs through the real engine:
+"""A second workflow language, in the engine's settings beside Mistral v2, runs through the
+real engine:
 definitions sent with `?language=toy` over HTTP are parsed by it, stored with their
 language, and executed by the engine's workers (SQLite and PostgreSQL)."""
 
@@ -12,8 +13,8 @@ import pytest
 from sqlalchemy import select
 
 from levante.engine.definitions_models import workflow_definitions
-from levante.engine.languages import registry
-from tests.integration.engine.api.conftest import Api, has_engine_role
+from levante.engine.languages.registry import BUILTIN_LANGUAGES
+from tests.integration.engine.api.conftest import Api, has_engine_role, running_api
 from tests.unit.engine.languages.toy import ToyLanguage
 
 pytestmark = pytest.mark.skipif(not has_engine_role(),
@@ -37,12 +38,9 @@ MISTRAL = "version: '2.0'\nplain:\n  tasks:\n    t:\n      action: std.noop\n"
 
 
 @pytest.fixture
-def toy_api(api: Api) -> Iterator[Api]:
-    registry.register(ToyLanguage())
-    try:
-        yield api
-    finally:
-        registry.unregister("toy")
+def toy_api(migrated_url: str) -> Iterator[Api]:
+    """An engine whose settings know the toy language beside the built-in ones."""
+    yield from running_api(migrated_url, BUILTIN_LANGUAGES.adding(ToyLanguage()))
 
 
 def _wait(api: Api, ex_id: str, seconds: float = 20) -> dict[str, Any]:

@@ -1,9 +1,8 @@
-"""Languages are found by name; a new one is a module plus `register`, and what it parses
-is the graph the engine core walks (`machine`), the same as Mistral's."""
+"""Languages are found by name in the engine's `Languages` (a value of its settings); a new
+one is a module plus an entry in `BUILTIN`, or added to the settings' languages, and what
+it parses is the graph the engine core walks (`machine`), the same as Mistral's."""
 
 from __future__ import annotations
-
-from collections.abc import Iterator
 
 import pytest
 
@@ -13,6 +12,8 @@ from levante.engine.languages import registry
 from levante.engine.languages.base import DEFAULT_LANGUAGE, WorkflowLanguage
 from levante.engine.languages.errors import ValidationError
 from levante.engine.languages.graph import WorkflowGraph
+from levante.engine.languages.registry import BUILTIN_LANGUAGES
+from levante.engine.settings import EngineSettings
 
 from .toy import ToyLanguage
 
@@ -28,39 +29,38 @@ oops: std.fail
 
 
 @pytest.fixture
-def toy() -> Iterator[WorkflowLanguage]:
-    language = ToyLanguage()
-    registry.register(language)
-    try:
-        yield language
-    finally:
-        registry.unregister(language.name)
+def toy() -> WorkflowLanguage:
+    return ToyLanguage()
 
 
 def test_the_default_language_is_mistral_v2() -> None:
     assert DEFAULT_LANGUAGE == "mistral-v2"
-    assert registry.get().name == DEFAULT_LANGUAGE
-    assert registry.get(None) is registry.get(DEFAULT_LANGUAGE)
-    assert DEFAULT_LANGUAGE in registry.names()
+    assert BUILTIN_LANGUAGES.get().name == DEFAULT_LANGUAGE
+    assert BUILTIN_LANGUAGES.get(None) is BUILTIN_LANGUAGES.get(DEFAULT_LANGUAGE)
+    assert DEFAULT_LANGUAGE in BUILTIN_LANGUAGES.names()
 
 
 def test_an_unknown_language_is_named_with_the_known_ones() -> None:
     with pytest.raises(registry.UnknownLanguage) as caught:
-        registry.get("cobol")
+        BUILTIN_LANGUAGES.get("cobol")
     assert "'cobol'" in str(caught.value) and DEFAULT_LANGUAGE in str(caught.value)
 
 
-def test_register_and_unregister(toy: WorkflowLanguage) -> None:
-    assert registry.get("toy") is toy
-    assert "toy" in registry.names()
-    registry.unregister("toy")
+def test_languages_are_values(toy: WorkflowLanguage) -> None:
+    """Adding a language makes new languages: the built-in ones stay as they are."""
+    with_toy = BUILTIN_LANGUAGES.adding(toy)
+    assert with_toy.get("toy") is toy
+    assert with_toy.names() == sorted([DEFAULT_LANGUAGE, "toy"])
+    assert with_toy.get() is BUILTIN_LANGUAGES.get()
     with pytest.raises(registry.UnknownLanguage):
-        registry.get("toy")
-    registry.register(toy)
+        BUILTIN_LANGUAGES.get("toy")
+    assert "toy" not in BUILTIN_LANGUAGES.names()
+    assert EngineSettings(languages=with_toy).languages.get("toy") is toy
+    assert EngineSettings().languages is BUILTIN_LANGUAGES
 
 
 def test_the_toy_language_builds_the_graph(toy: WorkflowLanguage) -> None:
-    [found] = registry.get("toy").parse_workflows(TOY)
+    [found] = BUILTIN_LANGUAGES.adding(toy).get("toy").parse_workflows(TOY)
     graph = found.graph
     assert found.name == "greet" and found.input == "name, punct"
     assert graph.input_names() == ["name", "punct"]

@@ -41,7 +41,8 @@ class ActionRunning(StepBase):
         try:
             result: tuple[StdAction, Any] = (get_action(name), None)
         except UnknownAction:
-            adhoc = definitions.get_adhoc_action(self.conn, name, namespace)
+            adhoc = definitions.get_adhoc_action(self.conn, name, namespace,
+                                                     self.shared.parsed)
             if adhoc is None:
                 # a platform action (`core.local`): runs as a child execution there
                 found_platform = platform_actions.lookup(name)

@@ -32,6 +32,7 @@ from levante.engine.core.context import (
     data_view,
 )
 from levante.engine.core.exceptions import NotFound
+from levante.engine.datastore_client import Datastore
 from levante.engine.languages.graph import TaskNode, WorkflowGraph
 from levante.engine.settings import EngineSettings
 from levante.engine.store import definitions
@@ -106,7 +107,8 @@ class DefinitionCache:
     """Parsed workflow definitions by (identifier, namespace), each with the stamp (id,
     checksum, update time) it was read at."""
 
-    def __init__(self, size: int = 1000) -> None:
+    def __init__(self, parsed: definitions.ParsedSpecs, size: int = 1000) -> None:
+        self.parsed = parsed  # the specs parsed from definition rows, per change
         self._data: dict[tuple[str, str], tuple[tuple[Any, ...], dict[str, Any],
                                                 WorkflowGraph]] = {}
         self._lock = threading.Lock()
@@ -141,7 +143,8 @@ class DefinitionCache:
             cached = self._data.get(key)
         if stamp is not None and cached is not None and cached[0] == stamp:
             return cached[1], cached[2]
-        definition, spec = definitions.get_workflow_spec(conn, identifier, namespace)
+        definition, spec = definitions.get_workflow_spec(conn, identifier, namespace,
+                                                         self.parsed)
         if stamp is not None:
             with self._lock:
                 if len(self._data) > self._size:
@@ -156,14 +159,16 @@ def _nothing() -> None:
 
 class StepShared:
     """What the steps of one engine runtime share: its settings, the caches of parsed
-    specs and definitions, and the wake-up of its workers (called after a commit that
-    made work due at once)."""
+    specs and definitions, the client of the platform's datastore, and the wake-up of its
+    workers (called after a commit that made work due at once)."""
 
     def __init__(self, settings: EngineSettings | None = None,
                  wake: Callable[[], None] = _nothing) -> None:
         self.settings = settings or EngineSettings()
         self.specs = SpecCache()
-        self.definitions = DefinitionCache()
+        self.parsed = definitions.ParsedSpecs(self.settings.languages)
+        self.definitions = DefinitionCache(self.parsed)
+        self.datastore = Datastore()  # st2kv() reads, over one HTTP client
         self.wake = wake
 
 
@@ -478,7 +483,7 @@ class StepBase:
             self.shared.wake()
         if self.events:
             wakeup.events_committed(
-                urgent=not all(events.lingers(e["event"]) for e in self.events))
+                self.conn.engine, urgent=not all(events.lingers(e["event"]) for e in self.events))
 
     def cascade(self, fn: Callable[..., None], *args: Any) -> None:
         """Run ``fn(*args)``, or, when called from within a cascade that runs already, queue
