@@ -41,6 +41,7 @@ import httpx
 
 from levante.config import Config, find_option
 from levante.contract import wire
+from levante.db.local import local_of
 from levante.engine.actions import UnknownAction
 from levante.engine.actions import get_action as std_action
 from levante.engine.actions.base import (
@@ -50,7 +51,7 @@ from levante.engine.actions.base import (
     ActionInputError,
     StdAction,
 )
-from levante.http_client import loop_client
+from levante.http_client import LoopClients
 from levante.identity.keys import ASSERTED_USER_HEADER, service_key
 
 log = logging.getLogger("levante.engine.platform_actions")
@@ -136,7 +137,7 @@ class PlatformAction(StdAction):
         if credential and isinstance(origin.get("user"), str) and origin["user"]:
             headers[ASSERTED_USER_HEADER] = origin["user"]
         response = await _post(f"{api_url}{wire.CHILDREN_PATH}", body, headers,
-                               Retry.of(ctx.config))
+                               Retry.of(ctx.config), ctx.db)
         if response.status_code >= 300:
             raise ActionError(f"The platform refused to run {self.ref}: "
                               f"HTTP {response.status_code}: {_fault(response)}")
@@ -255,8 +256,11 @@ def child_body(ref: str, parameters: Mapping[str, Any], origin: Mapping[str, Any
     return body
 
 
-def _http() -> httpx.AsyncClient:
-    return loop_client(REQUEST_TIMEOUT)
+def _http(db: Any) -> httpx.AsyncClient:
+    """The pooled client of this loop, kept on the engine database's `Local` (the platform
+    actions of a process share it); a client of its own without a database."""
+    clients = local_of(db).part(LoopClients) if db is not None else LoopClients()
+    return clients.current(REQUEST_TIMEOUT)
 
 
 def _retryable(status: int) -> bool:
@@ -264,7 +268,7 @@ def _retryable(status: int) -> bool:
 
 
 async def _post(url: str, body: Mapping[str, Any], headers: Mapping[str, str],
-                retry: Retry | None = None) -> httpx.Response:
+                retry: Retry | None = None, db: Any = None) -> httpx.Response:
     """POST ``body``; while the platform cannot be reached or answers 5xx, again with
     backoff for ``retry.seconds`` (safe: the body names the child's id). The answer, or
     ActionError when the time is up."""
@@ -274,7 +278,7 @@ async def _post(url: str, body: Mapping[str, Any], headers: Mapping[str, str],
     delay = INITIAL_BACKOFF
     attempts = 0
     waiting = WAITING.get()
-    client = _http()
+    client = _http(db)
     try:
         while True:
             try:

@@ -39,7 +39,7 @@ from sqlalchemy import Engine
 from levante.config import Config
 from levante.contract import wire
 from levante.db import faults
-from levante.http_client import loop_client
+from levante.http_client import LoopClients
 from levante.identity.keys import service_key
 from levante.platform.runners.base import RunOutcome, RunRequest, Status
 from levante.platform.workflows import rerun as workflow_rerun
@@ -363,10 +363,6 @@ async def retrying(step: Callable[[], Awaitable[T]], deadline: float, max_backof
             waiting(False)
 
 
-def _http() -> httpx.AsyncClient:
-    return loop_client(REQUEST_TIMEOUT)
-
-
 def start_body(request: RunRequest, definition: Definition, found: Settings,
                credential: str) -> dict[str, Any]:
     """The ``POST /v2/executions`` body for a platform execution."""
@@ -500,6 +496,7 @@ class Launcher:
         self.settings = settings
         self.registered: Registered = {}
         self.parsed: Parsed = {}
+        self.clients = LoopClients()
 
     @classmethod
     def from_config(cls, config: Config, db: Engine) -> Launcher:
@@ -507,8 +504,8 @@ class Launcher:
 
     def client(self, headers: Mapping[str, str]) -> EngineClient:
         found = self.settings
-        return EngineClient(found.engine_url, _http(), headers, found.request_timeout,
-                            self.registered)
+        return EngineClient(found.engine_url, self.clients.current(REQUEST_TIMEOUT), headers,
+                            found.request_timeout, self.registered)
 
     async def launch(self, request: RunRequest) -> RunOutcome:
         """Start the workflow of ``request`` on the engine; the outcome is ``running``
