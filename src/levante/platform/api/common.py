@@ -40,15 +40,22 @@ class Platform:
     auth_enabled: bool
     token_ttl: int
     _event_secret: str | None = field(default=None, init=False, repr=False)
-    # The threads that run this app's committing work (`in_db`); shut down with the app.
-    committers: ThreadPoolExecutor = field(
-        default_factory=lambda: ThreadPoolExecutor(max_workers=16,
-                                                   thread_name_prefix="levante-api-db"),
-        init=False, repr=False)
+    # The threads that run this app's committing work (`in_db`): made at its first
+    # commit, shut down with the app (and made again if it serves again).
+    _committers: ThreadPoolExecutor | None = field(default=None, init=False, repr=False)
+
+    def committers(self) -> ThreadPoolExecutor:
+        """The app's committer threads (called on the event loop's thread only)."""
+        if self._committers is None:
+            self._committers = ThreadPoolExecutor(max_workers=16,
+                                                  thread_name_prefix="levante-api-db")
+        return self._committers
 
     def close(self) -> None:
         """Let the app's committer threads end (the app has stopped serving)."""
-        self.committers.shutdown(wait=False)
+        pool, self._committers = self._committers, None
+        if pool is not None:
+            pool.shutdown(wait=False)
 
     def event_secret(self) -> str:
         """The secret the engine signs its events with (read, or made, at the first event
@@ -73,7 +80,7 @@ async def in_db(request: Request, func: Callable[[], T], commits: bool = False) 
     if found.db.dialect.name == "sqlite":
         return func()
     # A plain executor: lighter than anyio's (no capacity limiter, no checkpoints).
-    return await asyncio.get_running_loop().run_in_executor(found.committers, func)
+    return await asyncio.get_running_loop().run_in_executor(found.committers(), func)
 
 
 class ApiError(Exception):

@@ -240,7 +240,8 @@ def test_the_app_shuts_its_committer_threads_down_with_it(platform_db: Db) -> No
     first = create_app(platform_db.config, platform_db.engine)
     second = create_app(platform_db.config, platform_db.engine)
     mine, theirs = first.app.platform, second.app.platform  # type: ignore[attr-defined]
-    assert mine.committers is not theirs.committers
+    pool = mine.committers()
+    assert pool is mine.committers() and pool is not theirs.committers()
     messages = iter([{"type": "lifespan.startup"}, {"type": "lifespan.shutdown"}])
     served: list[bool] = []
 
@@ -249,10 +250,12 @@ def test_the_app_shuts_its_committer_threads_down_with_it(platform_db: Db) -> No
 
     async def send(message: dict[str, Any]) -> None:
         if message["type"] == "lifespan.startup.complete":
-            served.append(mine.committers._shutdown)
+            served.append(pool._shutdown)
 
     asyncio.run(first({"type": "lifespan", "asgi": {"version": "3.0"}, "state": {}},
                       receive, send))  # type: ignore[arg-type]
     assert served == [False]
-    assert mine.committers._shutdown and not theirs.committers._shutdown
+    assert pool._shutdown and not theirs.committers()._shutdown
+    assert mine.committers() is not pool  # served again: threads of its own again
+    mine.close()
     theirs.close()
