@@ -29,7 +29,7 @@ def api_services(config: Config, engine: Engine) -> list[Service]:
 
     return [HttpService("platform-api", app, config.get_str("api", "host"),
                         config.get_int("api", "port")), *extra_listeners(config, app),
-            StreamCloser()]
+            StreamCloser(engine)]
 
 
 def runner_services(config: Config, engine: Engine) -> list[Service]:

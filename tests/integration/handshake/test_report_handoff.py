@@ -74,7 +74,7 @@ class Setup:
         reporter = EngineReporter(self.config, self.db, **options)
         self.parts.append(Background(reporter).start())
         # running: registered as this process's reporter of the database
-        wait_for(lambda: reporting._local.get(str(self.db.url)) is reporter, 5.0)
+        wait_for(lambda: reporting.reporter_of(self.db) is reporter, 5.0)
         return reporter
 
 
@@ -94,7 +94,7 @@ def setup(migrated_url: str, tmp_path: Path) -> Iterator[Setup]:
             part.stop()
         served.stop()
         db.dispose()
-    assert reporting._local.get(str(db.url)) is None  # a stopped reporter takes nothing
+    assert reporting.reporter_of(db) is None  # a stopped reporter takes nothing
 
 
 def _child(db: Engine, action_execution_id: str) -> str:
@@ -174,7 +174,7 @@ def test_with_no_reporter_the_report_is_due_now_and_a_later_reporter_sends_it(
 ) -> None:
     db = setup.db
     setup.engine.gate.set()
-    assert reporting._local.get(str(db.url)) is None
+    assert reporting.reporter_of(db) is None
     child = _child(db, "act-3")
     _finish(db, child, "timeout", {"error": "too slow"})
     report = _report(db, child)

@@ -95,7 +95,7 @@ async def create_action(request: Request) -> Response:
     if store.get_action(db, row["ref"]) is not None:
         raise ApiError(409, f'Action "{row["ref"]}" already exists.')
     stored = store.insert_action(db, row)
-    ex.forget_actions()
+    ex.forget_actions(db)
     return json_response(ex.action_view(stored, shown=True), 201)
 
 
@@ -109,7 +109,7 @@ async def update_action(request: Request) -> Response:
     if row["ref"] != existing["ref"]:
         raise ApiError(400, "An action's pack and name cannot change; create a new action.")
     store.update_action(db, existing["id"], {k: v for k, v in row.items() if k != "ref"})
-    ex.forget_actions()
+    ex.forget_actions(db)
     return json_response(ex.action_view(ex.get_action(db, existing["id"]), shown=True))
 
 
@@ -117,7 +117,7 @@ async def delete_action(request: Request) -> Response:
     db = platform(request).db
     existing = ex.get_action(db, request.path_params["ref"])
     store.delete_action(db, existing["id"])
-    ex.forget_actions()
+    ex.forget_actions(db)
     return Response(status_code=204)
 
 

@@ -11,8 +11,9 @@ Click commands in ``levante.cli.main.COMMANDS``, its services in ``levante.roles
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -275,7 +276,16 @@ def create_app(config: Config, db_engine: Engine) -> ASGIApp:
         auth_enabled=config.get_bool("auth", "enabled"),
         token_ttl=config.get_int("auth", "token_ttl"),
     )
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        """What the app holds (its committer threads) ends with it."""
+        try:
+            yield
+        finally:
+            platform.close()
+
     app = Starlette(
+        lifespan=lifespan,
         # events: the hot path first; what st2 may call but Levante does not serve, last
         routes=events.routes() + _routes() + logins.routes() + stream.routes() + web.routes()
         + unsupported.routes(),

@@ -40,6 +40,22 @@ class Platform:
     auth_enabled: bool
     token_ttl: int
     _event_secret: str | None = field(default=None, init=False, repr=False)
+    # The threads that run this app's committing work (`in_db`): made at its first
+    # commit, shut down with the app (and made again if it serves again).
+    _committers: ThreadPoolExecutor | None = field(default=None, init=False, repr=False)
+
+    def committers(self) -> ThreadPoolExecutor:
+        """The app's committer threads (called on the event loop's thread only)."""
+        if self._committers is None:
+            self._committers = ThreadPoolExecutor(max_workers=16,
+                                                  thread_name_prefix="levante-api-db")
+        return self._committers
+
+    def close(self) -> None:
+        """Let the app's committer threads end (the app has stopped serving)."""
+        pool, self._committers = self._committers, None
+        if pool is not None:
+            pool.shutdown(wait=False)
 
     def event_secret(self) -> str:
         """The secret the engine signs its events with (read, or made, at the first event
@@ -58,13 +74,13 @@ async def in_db(request: Request, func: Callable[[], T], commits: bool = False) 
     in a thread, the event loop serves other requests meanwhile and concurrent commits
     share a flush. SQLite: always inline (its commits do not wait for the disk).
     """
-    if not commits or platform(request).db.dialect.name == "sqlite":
+    if not commits:
+        return func()
+    found = platform(request)
+    if found.db.dialect.name == "sqlite":
         return func()
     # A plain executor: lighter than anyio's (no capacity limiter, no checkpoints).
-    return await asyncio.get_running_loop().run_in_executor(_COMMITTERS, func)
-
-
-_COMMITTERS = ThreadPoolExecutor(max_workers=16, thread_name_prefix="levante-api-db")
+    return await asyncio.get_running_loop().run_in_executor(found.committers(), func)
 
 
 class ApiError(Exception):

@@ -80,8 +80,7 @@ async def _handle(request: Request, require_signature: bool) -> Response:
         log.warning("event for an unknown workflow execution: %s", applied.message)
         return fault(404, applied.message)
     if applied.extra.get("track"):
-
-        resultstracker.wake_trackers()
+        resultstracker.wake_trackers(db)
     return json_response({"message": applied.message, "execution_id": applied.execution_id,
                           "changed": applied.changed}, applied.status)
 

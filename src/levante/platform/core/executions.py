@@ -28,6 +28,7 @@ from levante.contract.states import (
 )
 from levante.contract.wire import ENGINE_RUNNERS, WORKFLOW_RUNNERS
 from levante.db.connect import after_commit
+from levante.db.local import local_of
 from levante.platform.configs import store as config_store
 from levante.platform.configs.schema import validated
 from levante.platform.core import store
@@ -66,33 +67,28 @@ class EngineOwned(Refused):
 
 
 # --- wake-ups of runner loops in this process -----------------------------------------------
+# Kept on the engine's Local (levante.db.local): the runner loops of this process on one
+# database hear of that database's new executions; another engine's loops do not.
 
-_listeners: list[Callable[[str, str], None]] = []
-_listeners_lock = threading.Lock()
-
-
-def add_listener(callback: Callable[[str, str], None]) -> None:
-    """Call ``callback(event, execution_id)`` on "requested" and "canceling" events."""
-    with _listeners_lock:
-        _listeners.append(callback)
+BELL = "executions"
 
 
-def remove_listener(callback: Callable[[str, str], None]) -> None:
-    with _listeners_lock:
-        if callback in _listeners:
-            _listeners.remove(callback)
+def add_listener(db: Engine, callback: Callable[[str, str], None]) -> None:
+    """Call ``callback(event, execution_id)`` on "requested" and "canceling" events of
+    ``db`` in this process."""
+    local_of(db).bell(BELL).add(callback)
 
 
-def has_listener(callback: Callable[[str, str], None]) -> bool:
-    with _listeners_lock:
-        return callback in _listeners
+def remove_listener(db: Engine, callback: Callable[[str, str], None]) -> None:
+    local_of(db).bell(BELL).remove(callback)
 
 
-def _notify(event: str, execution_id: str) -> None:
-    with _listeners_lock:
-        listeners = list(_listeners)
-    for callback in listeners:
-        callback(event, execution_id)
+def has_listener(db: Engine, callback: Callable[[str, str], None]) -> bool:
+    return local_of(db).bell(BELL).has(callback)
+
+
+def _notify(db: Engine, event: str, execution_id: str) -> None:
+    local_of(db).bell(BELL).ring(event, execution_id)
 
 
 class Taker(Protocol):
@@ -112,31 +108,38 @@ class Taker(Protocol):
         """Run this execution, stored already claimed with the reserved fields."""
 
 
-_takers: list[Taker] = []
+class Takers:
+    """The takers of one database in this process (a part of its engine's Local). Read on
+    every new execution, so a tuple replaced whole: readers take no lock."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.members: tuple[Taker, ...] = ()
+
+    def add(self, taker: Taker) -> None:
+        with self._lock:
+            self.members = (*self.members, taker)
+
+    def remove(self, taker: Taker) -> None:
+        with self._lock:
+            self.members = tuple(t for t in self.members if t is not taker)
 
 
-def add_taker(taker: Taker) -> None:
-    with _listeners_lock:
-        _takers.append(taker)
+def add_taker(db: Engine, taker: Taker) -> None:
+    local_of(db).part(Takers).add(taker)
 
 
-def remove_taker(taker: Taker) -> None:
-    with _listeners_lock:
-        if taker in _takers:
-            _takers.remove(taker)
+def remove_taker(db: Engine, taker: Taker) -> None:
+    local_of(db).part(Takers).remove(taker)
 
 
 def _alone_on(db: Engine) -> bool:
     """A runner of this process is the only one of ``db``: wake-ups stay in-process."""
-    with _listeners_lock:
-        takers = list(_takers)
-    return any(taker.alone_on(db) for taker in takers)
+    return any(taker.alone_on(db) for taker in local_of(db).part(Takers).members)
 
 
 def _reserve(db: Engine) -> tuple[Taker, dict[str, Any]] | None:
-    with _listeners_lock:
-        takers = list(_takers)
-    for taker in takers:
+    for taker in local_of(db).part(Takers).members:
         fields = taker.reserve(db)
         if fields is not None:
             return taker, fields
@@ -210,29 +213,36 @@ def runner_view(name: str) -> dict[str, Any]:
     return body
 
 
-_action_cache: dict[tuple[int, str], tuple[float, dict[str, Any]]] = {}
 ACTION_CACHE_SECONDS = 2.0
 
 
-def forget_actions() -> None:
-    """Drop cached actions (after this process changed some)."""
-    _action_cache.clear()
+class ActionCache:
+    """Actions of one database read lately (a part of its engine's Local): a new execution
+    reads its action from here; ref or id -> (good until, row)."""
+
+    def __init__(self) -> None:
+        self.rows: dict[str, tuple[float, dict[str, Any]]] = {}
+
+
+def forget_actions(db: Engine) -> None:
+    """Drop the cached actions of ``db`` (after this process changed some)."""
+    local_of(db).part(ActionCache).rows.clear()
 
 
 def get_action(db: Engine, ref_or_id: str, cached: bool = False) -> dict[str, Any]:
     """An action row; ``cached`` accepts one read up to ACTION_CACHE_SECONDS ago."""
-    key = (id(db), ref_or_id)
+    rows = local_of(db).part(ActionCache).rows
     stamp = time.monotonic()
     if cached:
-        hit = _action_cache.get(key)
+        hit = rows.get(ref_or_id)
         if hit is not None and hit[0] > stamp:
             return hit[1]
     row = store.get_action(db, ref_or_id)
     if row is None:
         raise NotFound(f'Action "{ref_or_id}" cannot be found.')
-    if len(_action_cache) > 1000:
-        _action_cache.clear()
-    _action_cache[key] = (stamp + ACTION_CACHE_SECONDS, row)
+    if len(rows) > 1000:
+        rows.clear()
+    rows[ref_or_id] = (stamp + ACTION_CACHE_SECONDS, row)
     return row
 
 
@@ -324,7 +334,7 @@ def create_execution(
     handoff = _reserve(db)
     if handoff is None:
         store.insert_execution(db, row, wake=not _alone_on(db))
-        _notify("requested", row["id"])
+        _notify(db, "requested", row["id"])
         return row
     # A runner of this process has a free worker: store the execution already claimed by
     # it (one statement instead of an insert, a wake-up and a claim), then hand it over.
@@ -418,7 +428,7 @@ def _announce(db: Engine, execution_ids: list[str]) -> None:
             store.notify(db, "requested", execution_ids[0] if len(execution_ids) == 1
                          else "")
     for execution_id in execution_ids:
-        _notify("requested", execution_id)
+        _notify(db, "requested", execution_id)
 
 
 CLIENT_ID = re.compile(r"^[0-9a-f]{24}$")  # an execution id as the platform makes them
@@ -522,7 +532,7 @@ def request_cancel(db: Engine, execution_id: str) -> tuple[dict[str, Any], str |
                 db, execution_id, [status], "canceling", known=(status, row["log"])
             )
             if changed:
-                _notify("canceling", execution_id)
+                _notify(db, "canceling", execution_id)
                 store.notify(db, "canceling", execution_id)
         row = get_execution(db, execution_id)
         if changed:
@@ -587,7 +597,7 @@ def set_status(
                         known=(row["status"], row["log"])) is None:
         raise Refused(f'Execution "{execution_id}" changed meanwhile; try again.')
     if status == "canceling":
-        _notify("canceling", execution_id)
+        _notify(db, "canceling", execution_id)
         store.notify(db, "canceling", execution_id)
     return get_execution(db, execution_id)
 
@@ -615,7 +625,7 @@ def _pause_or_resume_chain(db: Engine, row: dict[str, Any], status: str
             raise Refused(f'Execution "{execution_id}" changed meanwhile; try again.')
         known = None
     if steps[-1][1] == "requested":
-        _notify("requested", execution_id)
+        _notify(db, "requested", execution_id)
         store.notify(db, "requested", execution_id)
     return get_execution(db, execution_id)
 

@@ -114,7 +114,7 @@ def register_packs(
             "version": meta.version, "author": meta.author, "path": str(meta.path),
         }
         written, removed = store.save_pack(db, pack_row, [action_row(a) for a in actions])
-        forget_actions()
+        forget_actions(db)
         report.packs.append(meta.name)
         report.actions += written
         report.removed += removed

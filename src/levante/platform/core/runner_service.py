@@ -337,9 +337,9 @@ class RunnerService:
         self._wake = asyncio.Event()
         store.register_process(self.engine, self.process_id, "runner")
         abandon_dead_claims(self.engine, self.process_id)
-        executions.add_listener(self._listener)
+        executions.add_listener(self.engine, self._listener)
         self._count_peers()
-        executions.add_taker(self)
+        executions.add_taker(self.engine, self)
         beating = asyncio.create_task(self._heartbeats(stopping))
         listening = (None if self.engine.dialect.name == "sqlite"
                      else asyncio.create_task(self._listen(stopping)))
@@ -347,8 +347,8 @@ class RunnerService:
         try:
             await self._claim_loop(stopping)
         finally:
-            executions.remove_taker(self)
-            executions.remove_listener(self._listener)
+            executions.remove_taker(self.engine, self)
+            executions.remove_listener(self.engine, self._listener)
             with self._reserve_lock:
                 self.shutting_down = True
             for task in list(self.active.values()):
@@ -451,7 +451,8 @@ class RunnerService:
 
         def heard(payload: str) -> None:
             event, execution_id, origin = [*payload.split(":"), "", ""][:3]
-            if origin != store.PROCESS_TOKEN or not executions.has_listener(self._listener):
+            if (origin != store.origin_token(self.engine)
+                    or not executions.has_listener(self.engine, self._listener)):
                 self._on_event(event, execution_id)
 
         await store.listen_until(self.engine, stopping, heard, on_connect=connected,

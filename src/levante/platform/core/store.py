@@ -47,6 +47,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 
 from levante.contract.states import DONE
 from levante.db.connect import autocommit, writing
+from levante.db.local import local_of
 from levante.db.metadata import processes
 from levante.db.times import aware as aware
 from levante.db.times import now as now
@@ -212,8 +213,21 @@ def delete_action(engine: Engine, action_id: str) -> bool:
 
 
 NOTIFY_CHANNEL = "levante_platform"
-# Tags this process's notifications, so its own runner (already woken in-process) skips them.
-PROCESS_TOKEN = secrets.token_hex(4)
+
+
+class Origin:
+    """Tags the notifications sent through one engine (a part of its Local): a runner on
+    that engine, woken in-process already, skips them; any other runner heeds them."""
+
+    def __init__(self) -> None:
+        self.token = secrets.token_hex(4)
+
+
+def origin_token(engine: Engine) -> str:
+    """The tag of ``engine``'s notifications (see `Origin`)."""
+    return local_of(engine).part(Origin).token
+
+
 # Hot statements built once (SQLAlchemy then reuses their compiled form).
 _INSERT_EXECUTION = insert(executions)
 _GET_EXECUTION = select(executions).where(executions.c.id == bindparam("b_id"))
@@ -313,7 +327,7 @@ _NOTIFY = text(f"SELECT pg_notify('{NOTIFY_CHANNEL}', :payload)")  # built once
 
 def _pg_notify(engine: Engine, conn: Connection, event: str, execution_id: str) -> None:
     if _skip_locked(engine):
-        conn.execute(_NOTIFY, {"payload": f"{event}:{execution_id}:{PROCESS_TOKEN}"})
+        conn.execute(_NOTIFY, {"payload": f"{event}:{execution_id}:{origin_token(engine)}"})
 
 
 def notify(engine: Engine, event: str, execution_id: str) -> None:

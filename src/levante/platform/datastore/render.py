@@ -10,28 +10,36 @@ the process that serves it (:func:`configure`).
 
 from __future__ import annotations
 
-import weakref
 from pathlib import Path
 from typing import Any
 
 import jinja2
 from sqlalchemy import Engine
 
+from levante.db.local import local_of
 from levante.db.times import now
 from levante.platform.datastore import pairs, store
 from levante.platform.datastore.crypto import DecryptError
 from levante.platform.datastore.pairs import Datastore, DatastoreError
 
-_KEY_PATHS: weakref.WeakKeyDictionary[Engine, Path] = weakref.WeakKeyDictionary()
+NO_KEY = Path("/nonexistent/datastore_crypto_key")
+
+
+class KeyFile:
+    """Where the crypto key of one database's datastore is, for this process (a part of
+    its engine's Local): templates rendered with only the engine at hand find it here."""
+
+    def __init__(self) -> None:
+        self.path: Path | None = None
 
 
 def configure(db: Engine, key_path: Path) -> None:
     """Where the crypto key of ``db``'s datastore is (the API and the runner call this)."""
-    _KEY_PATHS[db] = key_path
+    local_of(db).part(KeyFile).path = key_path
 
 
 def datastore_of(db: Engine) -> Datastore:
-    return Datastore(db, _KEY_PATHS.get(db) or Path("/nonexistent/datastore_crypto_key"))
+    return Datastore(db, local_of(db).part(KeyFile).path or NO_KEY)
 
 
 class KeyValue(str):

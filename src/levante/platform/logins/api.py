@@ -34,7 +34,7 @@ from levante.platform.api.common import (
     user_of,
 )
 from levante.platform.core import auth
-from levante.platform.logins.users import check_password
+from levante.platform.logins.users import UsersFile
 
 log = logging.getLogger("levante.platform.logins")
 
@@ -89,7 +89,7 @@ class LoginGate:
     def __init__(self, app: ASGIApp, db: Engine, users_file: Path, token_ttl: int) -> None:
         self.app = app
         self.db = db
-        self.users_file = users_file
+        self.users = UsersFile(users_file)
         self.token_ttl = token_ttl
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -114,7 +114,7 @@ class LoginGate:
             ttl = ttl_of(await read_object(request, required=False), self.token_ttl)
         except ApiError as exc:
             return fault(exc.status, exc.message)
-        ok = await asyncio.to_thread(check_password, self.users_file, name, password)
+        ok = await asyncio.to_thread(self.users.check, name, password)
         if not ok:
             log.info("refused a login as %r: wrong user name or password", name[:255])
             return fault(401, WRONG)

@@ -37,10 +37,6 @@ class _Snapshot:
     hashes: dict[str, bytes]
 
 
-_cache: dict[str, _Snapshot] = {}
-_lock = threading.Lock()
-
-
 @functools.cache
 def _dummy() -> bytes:
     """Checked when the user does not exist, so that a wrong name costs as long as a wrong
@@ -74,31 +70,52 @@ def _parse(path: Path) -> dict[str, bytes]:
 
 def read_users(path: Path) -> dict[str, bytes]:
     """User name -> bcrypt hash; empty when the file does not exist."""
-    stamp = _stamp(path)
-    if stamp is None:
-        return {}
-    with _lock:
-        hit = _cache.get(str(path))
-    if hit and hit.stamp == stamp:
-        return hit.hashes
-    hashes = _parse(path)
-    with _lock:
-        _cache[str(path)] = _Snapshot(stamp, hashes)
-    return hashes
+    return UsersFile(path).read()
+
+
+class UsersFile:
+    """The users file as a login gate checks passwords against it: parsed again only when
+    its modification time or size changed (the parse is kept here, by its user)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._lock = threading.Lock()
+        self._snapshot: _Snapshot | None = None
+
+    def read(self) -> dict[str, bytes]:
+        """User name -> bcrypt hash; empty when the file does not exist."""
+        stamp = _stamp(self.path)
+        if stamp is None:
+            return {}
+        with self._lock:
+            hit = self._snapshot
+        if hit and hit.stamp == stamp:
+            return hit.hashes
+        hashes = _parse(self.path)
+        with self._lock:
+            self._snapshot = _Snapshot(stamp, hashes)
+        return hashes
+
+    def check(self, name: str, password: str) -> bool:
+        """Whether `password` is `name`'s (slow on purpose: bcrypt; call it off the event
+        loop)."""
+        digest = self.read().get(name)
+        given = password.encode("utf-8")
+        if digest is None:
+            bcrypt.checkpw(given, _dummy())
+            return False
+        try:
+            return bcrypt.checkpw(given, digest)
+        except ValueError:  # a damaged hash
+            log.warning("%s: the hash of user %s cannot be read; login refused", self.path,
+                        name)
+            return False
 
 
 def check_password(path: Path, name: str, password: str) -> bool:
-    """Whether `password` is `name`'s (slow on purpose: bcrypt; call it off the event loop)."""
-    digest = read_users(path).get(name)
-    given = password.encode("utf-8")
-    if digest is None:
-        bcrypt.checkpw(given, _dummy())
-        return False
-    try:
-        return bcrypt.checkpw(given, digest)
-    except ValueError:  # a damaged hash
-        log.warning("%s: the hash of user %s cannot be read; login refused", path, name)
-        return False
+    """Whether `password` is `name`'s in the file at `path` (read now; a login gate keeps
+    a `UsersFile`)."""
+    return UsersFile(path).check(name, password)
 
 
 def hash_password(password: str, rounds: int = ROUNDS) -> str:

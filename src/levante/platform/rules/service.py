@@ -244,9 +244,8 @@ class RulesEngine:
         self._wake: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
-    def _woken(self, db: Engine) -> None:
-        if db is not self.db and str(db.url) != str(self.db.url):
-            return
+    def _woken(self) -> None:
+        """Instances were committed to this engine's database (any thread)."""
         loop, wake = self._loop, self._wake
         if loop is not None and wake is not None:
             with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
@@ -257,14 +256,14 @@ class RulesEngine:
         self._wake = asyncio.Event()
         kv_render.configure(self.db, pairs.key_path_of(self.config))
         await asyncio.to_thread(builtin.ensure_builtin, self.db)
-        trigger_store.add_waker(self._woken)
+        trigger_store.add_waker(self.db, self._woken)
         listening = (None if self.db.dialect.name == "sqlite"
                      else asyncio.create_task(self._listen(stopping)))
         log.info("rules engine %s ready", self.owner)
         try:
             await self._loop_batches(stopping)
         finally:
-            trigger_store.remove_waker(self._woken)
+            trigger_store.remove_waker(self.db, self._woken)
             if listening is not None:
                 listening.cancel()
                 with contextlib.suppress(asyncio.CancelledError):

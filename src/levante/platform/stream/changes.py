@@ -3,7 +3,8 @@
 Called right after the write, on the write's own connection:
 - SQLite: one row per execution in ``stream_changes``, in the same transaction (readers
   see the change exactly when they see the write); rows older than
-  :data:`KEEP_SECONDS` are deleted every :data:`PRUNE_EVERY` writes of a process.
+  :data:`KEEP_SECONDS` are deleted every :data:`PRUNE_EVERY` writes of a process
+  (counted on the engine's Local).
 - PostgreSQL: one ``NOTIFY levante_stream`` (a statement of its own when the write was a
   lone autocommit statement, so no transaction holds the notify lock through its commit;
   inside the transaction otherwise). A listener that is not connected at that moment
@@ -21,6 +22,7 @@ from collections.abc import Iterable
 
 from sqlalchemy import Connection, delete, func, insert, select, text
 
+from levante.db.local import local_of
 from levante.platform.stream.tables import stream_changes
 
 log = logging.getLogger("levante.platform.stream")
@@ -31,7 +33,14 @@ PRUNE_EVERY = 1000
 _PAYLOAD_IDS = 250  # ids per NOTIFY (its payload must stay under 8000 bytes)
 _INSERT = insert(stream_changes)
 _NOTIFY = text(f"SELECT pg_notify('{CHANNEL}', :payload)")
-_writes = itertools.count()
+
+
+class Writes:
+    """The change rows this process wrote to one SQLite database (a part of its engine's
+    Local): every PRUNE_EVERY-th write prunes the old ones."""
+
+    def __init__(self) -> None:
+        self.count = itertools.count()
 
 
 def record(conn: Connection, op: str, execution_ids: Iterable[str],
@@ -44,7 +53,7 @@ def record(conn: Connection, op: str, execution_ids: Iterable[str],
         stamp = time.time()
         conn.execute(_INSERT, [{"op": op, "execution_id": i, "first_seq": first_seq,
                                 "at": stamp} for i in ids])
-        if next(_writes) % PRUNE_EVERY == PRUNE_EVERY - 1:
+        if next(local_of(conn.engine).part(Writes).count) % PRUNE_EVERY == PRUNE_EVERY - 1:
             # The newest row stays: SQLite numbers a new row after the largest left, and
             # readers go by that number.
             newest = select(func.max(stream_changes.c.seq)).scalar_subquery()

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import threading
 import weakref
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -21,6 +22,7 @@ from typing import Any, NamedTuple
 
 from sqlalchemy import Engine, func, select
 
+from levante.db.local import local_of
 from levante.platform.core import store
 from levante.platform.stream import changes, events
 from levante.platform.stream.tables import stream_changes
@@ -29,7 +31,6 @@ log = logging.getLogger("levante.platform.stream")
 
 QUEUE_SIZE = 1000
 _KNOWN = 10000  # executions whose ref and last output line the hub remembers
-_HUBS: weakref.WeakSet[Hub] = weakref.WeakSet()
 
 
 @dataclass(frozen=True)
@@ -81,6 +82,23 @@ class Subscriber:
         self.queue.put_nowait(END)
 
 
+class Hubs:
+    """The hubs of this process on one database (a part of its engine's Local), so that
+    a stopping process can end their streams (`close_all`)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._hubs: weakref.WeakSet[Hub] = weakref.WeakSet()
+
+    def add(self, hub: Hub) -> None:
+        with self._lock:
+            self._hubs.add(hub)
+
+    def members(self) -> list[Hub]:
+        with self._lock:
+            return list(self._hubs)
+
+
 class Hub:
     def __init__(self, db: Engine, web_base: str, poll_interval: float) -> None:
         self.db = db
@@ -91,7 +109,7 @@ class Hub:
         self._wanted = asyncio.Event()
         self.ready = asyncio.Event()  # the feed is being read: no change is missed now
         self._known: OrderedDict[str, tuple[dict[str, Any], int]] = OrderedDict()
-        _HUBS.add(self)
+        local_of(db).part(Hubs).add(self)
 
     # --- subscribers ----------------------------------------------------------------
 
@@ -258,8 +276,8 @@ class Hub:
             self._known.popitem(last=False)
 
 
-def close_all() -> None:
-    """End the open streams of every hub of this process."""
-    for hub in list(_HUBS):
+def close_all(db: Engine) -> None:
+    """End the open streams of every hub of this process on ``db``."""
+    for hub in local_of(db).part(Hubs).members():
         with contextlib.suppress(Exception):
             hub.close()

@@ -10,7 +10,6 @@ here too as the feature grows.
 from __future__ import annotations
 
 import logging
-import threading
 import uuid
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -30,6 +29,7 @@ from sqlalchemy import (
 )
 
 from levante.db.connect import AFTER_COMMIT, after_commit, writing
+from levante.db.local import local_of
 from levante.db.times import now
 from levante.identity.keys import new_id
 from levante.platform.triggers.tables import trigger_instances, trigger_types, triggers
@@ -72,20 +72,16 @@ def record_instance(conn: Connection, trigger: str, payload: Any, *,
 
 NOTIFY_CHANNEL = "levante_triggers"
 _NOTIFY = text(f"SELECT pg_notify('{NOTIFY_CHANNEL}', '')")
-_wakers: list[Callable[[Engine], None]] = []
-_wakers_lock = threading.Lock()
+BELL = "trigger-instances"  # on the engine's Local: the rules engines of this process
 
 
-def add_waker(callback: Callable[[Engine], None]) -> None:
-    """Call ``callback(db)`` when instances of ``db`` were committed by this process."""
-    with _wakers_lock:
-        _wakers.append(callback)
+def add_waker(db: Engine, callback: Callable[[], None]) -> None:
+    """Call ``callback()`` when this process committed instances to ``db``."""
+    local_of(db).bell(BELL).add(callback)
 
 
-def remove_waker(callback: Callable[[Engine], None]) -> None:
-    with _wakers_lock:
-        if callback in _wakers:
-            _wakers.remove(callback)
+def remove_waker(db: Engine, callback: Callable[[], None]) -> None:
+    local_of(db).bell(BELL).remove(callback)
 
 
 class _Wake:
@@ -102,10 +98,7 @@ def wake(db: Engine) -> None:
     """Tell the rules engines that instances are pending: this process's at once, other
     processes' through PostgreSQL NOTIFY (SQLite: they poll). Never raises: the
     instances are committed, and the engines poll as well."""
-    with _wakers_lock:
-        callbacks = list(_wakers)
-    for callback in callbacks:
-        callback(db)
+    local_of(db).bell(BELL).ring()
     if db.dialect.name == "sqlite":
         return
     try:

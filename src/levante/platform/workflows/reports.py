@@ -22,8 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -44,6 +43,7 @@ from levante.contract.delivery import (
 from levante.contract.outbox import Claimed, DeliveryLoop, LoopSettings
 from levante.contract.wire import runner_of as _runner_type
 from levante.db.connect import after_commit
+from levante.db.local import local_of
 from levante.db.times import aware as aware
 from levante.db.times import now as now
 from levante.platform.stream import changes as stream
@@ -77,32 +77,28 @@ BATCH = 50
 Row = dict[str, Any]
 
 
-# --- wake-ups of reporters in this process --------------------------------------------------
+# --- the reporters of this process, on the engine's Local -----------------------------------
 
-_listeners: list[Callable[[], None]] = []
-_listeners_lock = threading.Lock()
-
-
-def add_listener(callback: Callable[[], None]) -> None:
-    with _listeners_lock:
-        _listeners.append(callback)
+BELL = "engine-reports"
 
 
-def remove_listener(callback: Callable[[], None]) -> None:
-    with _listeners_lock:
-        if callback in _listeners:
-            _listeners.remove(callback)
+class Running:
+    """The reporter of this process that runs on one database (a part of its engine's
+    Local): the end of a task's action is handed over to it (see `_hand_over`)."""
+
+    def __init__(self) -> None:
+        self.reporter: EngineReporter | None = None
 
 
-_local: dict[str, EngineReporter] = {}  # database URL -> the reporter of this process
+def reporter_of(db: Engine) -> EngineReporter | None:
+    """The reporter of this process that takes ``db``'s reports handed over, if any."""
+    return local_of(db).part(Running).reporter
 
 
-def wake(*_args: Any) -> None:
-    """Wake the reporters of this process (thread-safe)."""
-    with _listeners_lock:
-        callbacks = list(_listeners)
-    for callback in callbacks:
-        callback()
+def wake(conn: Connection) -> None:
+    """Wake the reporters of this process on ``conn``'s database (thread-safe): called
+    when a transaction that wrote reports commits."""
+    local_of(conn.engine).bell(BELL).ring()
 
 
 # --- what to report -------------------------------------------------------------------------
@@ -206,7 +202,7 @@ def _hand_over(conn: Connection, rows: list[Row], stamp: datetime) -> bool:
     report already leased to it and hand it over once the transaction commits, so that
     no claim transaction (nor wake-up) stands between a child's end and the engine.
     False (nothing written) when that does not apply; the report is then claimed."""
-    reporter = _local.get(str(conn.engine.url))
+    reporter = reporter_of(conn.engine)
     if reporter is None or len(rows) != 1 or rows[0]["kind"] != "action":
         return False
     if store.has_pending_report(conn, rows[0]["target_id"]):
@@ -308,20 +304,22 @@ class EngineReporter(DeliveryLoop):
             timeout=REQUEST_TIMEOUT, recheck=RECHECK_SECONDS, rounds=True))
 
     async def run(self, stopping: asyncio.Event) -> None:
-        add_listener(self.wake)
-        key = str(self.db.url)
+        bell = local_of(self.db).bell(BELL)
+        bell.add(self.wake)
+        running = local_of(self.db).part(Running)
         try:
             await super().run(stopping)
         finally:
-            if _local.get(key) is self:
-                del _local[key]
-            remove_listener(self.wake)
+            if running.reporter is self:
+                running.reporter = None
+            bell.remove(self.wake)
 
     async def open_client(self) -> httpx.AsyncClient:
         headers = await asyncio.to_thread(engine_headers, self.config, self.db)
         client = httpx.AsyncClient(base_url=self.engine_url, headers=headers,
                                    timeout=REQUEST_TIMEOUT)
-        _local[str(self.db.url)] = self  # ends of tasks' actions are handed over from now
+        # ends of tasks' actions are handed over from now
+        local_of(self.db).part(Running).reporter = self
         return client
 
     def claim(self, outcomes: Sequence[Outcome], limit: int, direct: bool = False) -> Claimed:

@@ -30,6 +30,7 @@ from levante.contract.delivery import wait_for_wake
 from levante.contract.states import DONE, STATUS_OF, WIRE_STATES, WORKFLOW_TERMINAL
 from levante.contract.states import PLATFORM_ACTIVE as ACTIVE
 from levante.db import faults
+from levante.db.local import local_of
 from levante.platform.core import store as platform_store
 from levante.platform.workflows import receiver
 from levante.platform.workflows import store as ts
@@ -37,13 +38,13 @@ from levante.platform.workflows.engine_auth import engine_headers
 
 log = logging.getLogger("levante.platform.resultstracker")
 
-_trackers: list[ResultsTracker] = []
+BELL = "results-trackers"  # on the engine's Local: the trackers of this process
 
 
-def wake_trackers() -> None:
-    """Have trackers in this process poll now (e.g. an event asked for a fetch)."""
-    for tracker in list(_trackers):
-        tracker.wake()
+def wake_trackers(db: Engine) -> None:
+    """Have the trackers of this process on ``db`` poll now (e.g. an event asked for a
+    fetch)."""
+    local_of(db).bell(BELL).ring()
 
 
 class TrackError(ValueError):
@@ -95,7 +96,7 @@ def add_tracking(db: Engine, execution_id: str, reason: str = "manual") -> list[
                 lines.append(f'Tracking execution "{row["id"]}" (workflow execution {wf_id}).')
             else:
                 lines.append(f'Execution "{row["id"]}" is already tracked: nothing to do.')
-    wake_trackers()
+    wake_trackers(db)
     return lines
 
 
@@ -208,7 +209,7 @@ class ResultsTracker:
 
     async def run(self, stopping: asyncio.Event) -> None:
         self._loop = asyncio.get_running_loop()
-        _trackers.append(self)
+        local_of(self.db).bell(BELL).add(self.wake)
         silence_every = max(0.5, min(self.silence_timeout / 2, 5.0))
         next_silence = 0.0
         try:
@@ -240,7 +241,7 @@ class ResultsTracker:
                         pause = min(pause, max(0.0, next_silence - time.monotonic()))
                     await _wait(self._wake, stopping, max(0.0, pause))
         finally:
-            _trackers.remove(self)
+            local_of(self.db).bell(BELL).remove(self.wake)
 
     async def poll_once(self, stopping: asyncio.Event | None = None) -> int:
         """Ask the engine about every entry once; returns the number of entries."""

@@ -143,7 +143,7 @@ def served(platform_db: Db) -> Iterator[Served]:
     runner = RunnerService(config, platform_db.engine)
     api = HttpService("api", create_app(config, platform_db.engine), "127.0.0.1", port)
     # As `levante serve api` composes it: open streams end when the API stops.
-    background = Background([api, runner, StreamCloser()])
+    background = Background([api, runner, StreamCloser(platform_db.engine)])
     background.start()
     url = f"http://127.0.0.1:{port}"
     wait_http(url)

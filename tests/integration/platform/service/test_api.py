@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
+from typing import Any
 
 import httpx
 
 from levante.identity import keys
+from levante.platform.api.app import create_app
 from levante.platform.core import auth
 from levante.platform.core import executions as ex
-from tests.integration.platform.service.conftest import Served, wait_status
+from tests.integration.platform.service.conftest import Db, Served, wait_status
 
 
 def test_requests_without_a_valid_key_get_401_and_nothing_else(served: Served) -> None:
@@ -229,3 +232,30 @@ def test_only_a_service_key_may_say_which_user_an_execution_runs_as(
                             json={"action": "core.noop"})
         assert answer.status_code == 201, answer.text
         assert answer.json()["context"]["user"] == expected
+
+
+def test_the_app_shuts_its_committer_threads_down_with_it(platform_db: Db) -> None:
+    """The threads that run committing work belong to the app (its Platform value): two
+    apps have their own, and each ends with its app's lifespan."""
+    first = create_app(platform_db.config, platform_db.engine)
+    second = create_app(platform_db.config, platform_db.engine)
+    mine, theirs = first.app.platform, second.app.platform  # type: ignore[attr-defined]
+    pool = mine.committers()
+    assert pool is mine.committers() and pool is not theirs.committers()
+    messages = iter([{"type": "lifespan.startup"}, {"type": "lifespan.shutdown"}])
+    served: list[bool] = []
+
+    async def receive() -> dict[str, Any]:
+        return next(messages)
+
+    async def send(message: dict[str, Any]) -> None:
+        if message["type"] == "lifespan.startup.complete":
+            served.append(pool._shutdown)
+
+    asyncio.run(first({"type": "lifespan", "asgi": {"version": "3.0"}, "state": {}},
+                      receive, send))  # type: ignore[arg-type]
+    assert served == [False]
+    assert pool._shutdown and not theirs.committers()._shutdown
+    assert mine.committers() is not pool  # served again: threads of its own again
+    mine.close()
+    theirs.close()

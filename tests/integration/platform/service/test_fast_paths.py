@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
+from sqlalchemy import Engine
 
 from levante.db import manage
 from levante.db.connect import make_engine
@@ -74,6 +75,55 @@ def test_api_hands_a_new_execution_to_the_runner_of_its_process(served: Served) 
     row = ex.get_execution(served.engine, created["id"])
     assert row["claimed_by"] == served.runner.process_id
     assert served.runner._reserved == 0
+
+
+class _Taker:
+    """Stands in for a runner loop with a free worker: takes whatever it is offered."""
+
+    def __init__(self) -> None:
+        self.accepted: list[str] = []
+
+    def reserve(self, db: Engine) -> dict[str, Any] | None:
+        return {"claimed_by": "stand-in", "lease_until": None}
+
+    def alone_on(self, db: Engine) -> bool:
+        return True
+
+    def release(self) -> None:
+        pass
+
+    def accept(self, row: dict[str, Any]) -> None:
+        self.accepted.append(row["id"])
+
+
+def test_two_engines_of_one_process_share_no_wake_ups_nor_takers(platform_db: Db,
+                                                                  migrated_url: str) -> None:
+    """What a process keeps about a database is its engine's (levante.db.local): the
+    runner loops on one engine hear of, and take, only what is stored through it."""
+    db = platform_db.engine
+    other = make_engine(migrated_url)
+    heard: list[str] = []
+
+    def listener(event: str, execution_id: str) -> None:
+        heard.append(execution_id)
+
+    taker = _Taker()
+    ex.add_listener(db, listener)
+    try:
+        assert ex.has_listener(db, listener) and not ex.has_listener(other, listener)
+        ex.create_execution(other, "core.noop", {}, "a")
+        assert heard == []
+        here = ex.create_execution(db, "core.noop", {}, "a")
+        assert heard == [here["id"]]
+        ex.add_taker(db, taker)
+        elsewhere = ex.create_execution(other, "core.noop", {}, "a")
+        assert elsewhere["status"] == "requested" and taker.accepted == []
+        taken = ex.create_execution(db, "core.noop", {}, "a")
+        assert taken["status"] == "running" and taker.accepted == [taken["id"]]
+    finally:
+        ex.remove_taker(db, taker)
+        ex.remove_listener(db, listener)
+        other.dispose()
 
 
 def _notes(conn: psycopg.Connection[Any]) -> list[str]:

@@ -130,8 +130,8 @@ def test_runner_in_another_process_is_woken_by_notify(postgres_url: str,
         while runner._loop is None or runner._backlog:  # listening and idle
             assert time.monotonic() < deadline
             time.sleep(0.02)
-        ex.remove_listener(runner._listener)  # as if the API ran in another process
-        ex.remove_taker(runner)
+        ex.remove_listener(engine, runner._listener)  # as if the API ran in another process
+        ex.remove_taker(engine, runner)
         started = time.monotonic()
         row = ex.create_execution(engine, "core.noop", {}, "a")
         while ex.get_execution(engine, row["id"])["status"] != "succeeded":
@@ -140,3 +140,34 @@ def test_runner_in_another_process_is_woken_by_notify(postgres_url: str,
     finally:
         background.stop()
         engine.dispose()
+
+
+def test_runner_is_woken_by_notify_of_another_engine_of_its_process(
+        postgres_url: str, tmp_path: Path) -> None:
+    """PostgreSQL: an execution stored through another engine of the same process rings
+    no bell of the runner's engine, and its NOTIFY (tagged with that other engine) is
+    heard: the runner starts it at once, not at its next poll."""
+    manage.upgrade(postgres_url, "head")
+    config = make_config(tmp_path, postgres_url, extra={("runner", "poll_interval"): 30.0})
+    engine = make_engine(postgres_url)
+    other = make_engine(postgres_url)
+    register_packs(engine, config.get_list("content", "packs_paths"))
+    runner = RunnerService(config, engine)
+    background = Background([runner])
+    background.start()
+    try:
+        deadline = time.monotonic() + 10
+        while runner._loop is None or runner._backlog:  # listening and idle
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        assert store.origin_token(other) != store.origin_token(engine)
+        started = time.monotonic()
+        row = ex.create_execution(other, "core.noop", {}, "a")
+        assert row["status"] == "requested"  # not handed to the other engine's runner
+        while ex.get_execution(engine, row["id"])["status"] != "succeeded":
+            assert time.monotonic() - started < 5, "the runner was not woken"
+            time.sleep(0.01)
+    finally:
+        background.stop()
+        engine.dispose()
+        other.dispose()
