@@ -86,6 +86,7 @@ class DeliveryLoop:
         self.db = db
         self.settings = settings
         self.log = logging.getLogger(route.logger)
+        self.refusals = faults.RefusalWarnings()
         self.client: httpx.AsyncClient | None = None
         self._wake = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -267,7 +268,7 @@ class DeliveryLoop:
                 found = await self.step()
             except Exception as exc:
                 if faults.refuses_writes(exc):
-                    faults.warn_refused(self.log, self.route.name, exc)
+                    self.refusals.warn(self.log, self.route.name, exc)
                 else:
                     self.log.exception("%s: a round of deliveries failed; trying again",
                                        self.route.name)
@@ -375,7 +376,7 @@ class DeliveryLoop:
             # The lease runs out and the message is tried again: at least once (the
             # receivers are idempotent).
             if faults.refuses_writes(exc):
-                faults.warn_refused(log, f"{route.name}: recording deliveries", exc)
+                self.refusals.warn(log, f"{route.name}: recording deliveries", exc)
             else:
                 log.exception("[%s] could not record the outcome of delivery %s",
                               head["execution_id"], head["id"])

@@ -161,17 +161,27 @@ async def retry_writes_async(
         return result
 
 
-_warned: dict[str, float] = {}
 WARN_EVERY = 10.0
 
 
-def warn_refused(log: logging.Logger, what: str, exc: BaseException) -> None:
-    """One line (not a traceback), at most every `WARN_EVERY` seconds per ``what``: a loop
-    that meets the refusal at every turn does not flood the log."""
-    stamp = time.monotonic()
-    if stamp - _warned.get(what, -WARN_EVERY) >= WARN_EVERY:
-        _warned[what] = stamp
-        log.warning("%s: the database refuses writes (%s); trying again", what, _short(exc))
+class RefusalWarnings:
+    """The warnings of one service about a database that refuses writes: one line (not a
+    traceback) per ``what``, at most every `WARN_EVERY` seconds, so that a loop that meets
+    the refusal at every turn does not flood the log. Each service keeps its own."""
+
+    def __init__(self) -> None:
+        self._last: dict[str, float] = {}
+
+    def warn(self, log: logging.Logger, what: str, exc: BaseException) -> None:
+        stamp = time.monotonic()
+        if stamp - self._last.get(what, -WARN_EVERY) >= WARN_EVERY:
+            self._last[what] = stamp
+            log.warning(refused_line(what, exc))
+
+
+def refused_line(what: str, exc: BaseException) -> str:
+    """The line that says ``what`` met a database refusing writes and is tried again."""
+    return f"{what}: the database refuses writes ({_short(exc)}); trying again"
 
 
 def _short(exc: BaseException) -> str:

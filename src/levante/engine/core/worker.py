@@ -53,6 +53,7 @@ class EngineWorker:
         name: str = "engine-worker", write_retry: float = 900.0,
     ) -> None:
         self.name = name
+        self.refusals = faults.RefusalWarnings()
         # Seconds an action's outcome that the database refused is kept and written again.
         self.write_retry = write_retry
         self.runtime = runtime
@@ -210,7 +211,7 @@ class EngineWorker:
                 ended = await asyncio.to_thread(self._beat, list(self._running))
             except Exception as exc:
                 if faults.refuses_writes(exc):
-                    faults.warn_refused(log, "engine heartbeat", exc)
+                    self.refusals.warn(log, "engine heartbeat", exc)
                 else:
                     log.exception("engine heartbeat failed")
                 continue
@@ -252,7 +253,7 @@ class EngineWorker:
                 )
             except Exception as exc:
                 if faults.refuses_writes(exc):  # the jobs stay queued: taken up again
-                    faults.warn_refused(log, "engine steps", exc)
+                    self.refusals.warn(log, "engine steps", exc)
                 else:
                     log.exception("engine step batch failed")
                 await self._wait(self._step_event, self.poll_interval)
@@ -279,7 +280,7 @@ class EngineWorker:
                     )
                 except Exception as exc:
                     if faults.refuses_writes(exc):
-                        faults.warn_refused(log, "claiming actions", exc)
+                        self.refusals.warn(log, "claiming actions", exc)
                     else:
                         log.exception("claiming actions failed")
                 self._full = len(claimed) >= free

@@ -199,6 +199,7 @@ class RunnerService:
                  timers: waits.WaitTimers | None = None) -> None:
         self.name = "platform-runner"
         self.engine = engine
+        self.refusals = faults.RefusalWarnings()
         # Ends the waits this runner hands over (core.pause holds no worker).
         self.timers = timers
         # Starts workflow actions on the engine (its settings and caches).
@@ -408,7 +409,7 @@ class RunnerService:
             self._backlog = True  # the next poll's full claim covers the hints
             self._hints.clear()
             if faults.refuses_writes(exc):
-                faults.warn_refused(log, "claiming executions", exc)
+                self.refusals.warn(log, "claiming executions", exc)
                 await asyncio.sleep(self.poll_interval)
             else:
                 log.exception("could not claim executions; retrying")
@@ -470,7 +471,7 @@ class RunnerService:
                     abandon_dead_claims(self.engine, self.process_id)
             except Exception as exc:
                 if faults.refuses_writes(exc):
-                    faults.warn_refused(log, "runner heartbeat", exc)
+                    self.refusals.warn(log, "runner heartbeat", exc)
                 else:
                     log.exception("heartbeat failed")
 

@@ -92,6 +92,8 @@ class WaitTimers:
     name: str = "wait-timers"
     _wake: asyncio.Event | None = field(default=None, init=False)
     _loop: asyncio.AbstractEventLoop | None = field(default=None, init=False)
+    refusals: faults.RefusalWarnings = field(default_factory=faults.RefusalWarnings,
+                                             init=False, repr=False)
 
     def wake(self) -> None:
         """Look again now (callable from any thread)."""
@@ -115,7 +117,7 @@ class WaitTimers:
                         delay = min(delay, max(0.0, (due - store.now()).total_seconds()))
                 except Exception as exc:
                     if faults.refuses_writes(exc):
-                        faults.warn_refused(log, "ending waits", exc)
+                        self.refusals.warn(log, "ending waits", exc)
                     else:
                         log.exception("ending waits failed; trying again")
                 woken = asyncio.create_task(self._wake.wait())

@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -135,6 +135,8 @@ class InquirySweeper:
     config: Config
     db: Engine
     name: str = "inquiry-sweeper"
+    refusals: faults.RefusalWarnings = field(default_factory=faults.RefusalWarnings,
+                                             init=False, repr=False)
 
     async def run(self, stopping: asyncio.Event) -> None:
         interval = self.config.get_float("inquiry", "sweep_interval")
@@ -144,7 +146,7 @@ class InquirySweeper:
                 await asyncio.to_thread(sweep, self.db, unit)
             except Exception as exc:
                 if faults.refuses_writes(exc):
-                    faults.warn_refused(log, "inquiry sweep", exc)
+                    self.refusals.warn(log, "inquiry sweep", exc)
                 else:
                     log.exception("inquiry sweep failed; trying again")
             with contextlib.suppress(TimeoutError):

@@ -241,6 +241,7 @@ class RulesEngine:
         self.settings = Settings.of(config)
         self.owner = str(uuid.uuid4())
         self.cache = RuleCache(db)
+        self.refusals = faults.RefusalWarnings()
         self._wake: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
@@ -281,7 +282,7 @@ class RulesEngine:
                 except Exception as exc:
                     held = 0
                     if faults.refuses_writes(exc):
-                        faults.warn_refused(log, "processing trigger instances", exc)
+                        self.refusals.warn(log, "processing trigger instances", exc)
                     else:
                         log.exception("could not process trigger instances; retrying")
                 if held >= self.settings.batch_size:

@@ -88,6 +88,8 @@ class SensorContainer:
     running: dict[str, _Running] = field(default_factory=dict)
     renewed_at: float = 0.0  # monotonic time of the last successful renewal
     registered: bool = False  # in the registry of processes (the containers alive)
+    refusals: faults.RefusalWarnings = field(default_factory=faults.RefusalWarnings,
+                                             init=False, repr=False)
 
     def hold(self) -> float:
         """Seconds a sensor may still run on the last renewal (see HOLD_SHARE)."""
@@ -110,7 +112,7 @@ class SensorContainer:
 
     async def _renewal_failed(self, exc: Exception) -> None:
         if faults.refuses_writes(exc):
-            faults.warn_refused(log, "sensor lease renewal", exc)
+            self.refusals.warn(log, "sensor lease renewal", exc)
         else:
             log.exception("sensor container: lease renewal failed; trying again")
         if self.running and self.hold() <= self.settings.renew_interval:

@@ -137,5 +137,5 @@ def ensure_builtin(db: Engine) -> None:
             # stored before serve; the next start writes what changed.
             if not faults.refuses_writes(exc):
                 raise
-            faults.warn_refused(log, "registering the built-in trigger types", exc)
+            log.warning(faults.refused_line("registering the built-in trigger types", exc))
             return

@@ -189,6 +189,7 @@ class ResultsTracker:
     def __init__(self, config: Config, engine: Engine, engine_url: str | None = None) -> None:
         self.db = engine
         self.config = config
+        self.refusals = faults.RefusalWarnings()
         self.engine_url = (engine_url or config.public_url("engine")).rstrip("/")
         self.interval = config.get_float("resultstracker", "query_interval")
         self.pool_size = config.get_int("resultstracker", "thread_pool_size")
@@ -231,7 +232,7 @@ class ResultsTracker:
                         count = await self.poll_once(stopping)
                     except Exception as exc:
                         if faults.refuses_writes(exc):
-                            faults.warn_refused(log, "results tracker", exc)
+                            self.refusals.warn(log, "results tracker", exc)
                         else:
                             log.exception("results tracker: a round failed; trying again")
                         count = -1
