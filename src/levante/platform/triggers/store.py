@@ -19,6 +19,7 @@ from sqlalchemy import (
     Connection,
     Engine,
     and_,
+    bindparam,
     delete,
     func,
     insert,
@@ -32,6 +33,7 @@ from levante.db.connect import AFTER_COMMIT, after_commit, writing
 from levante.db.local import local_of
 from levante.db.times import now
 from levante.identity.keys import new_id
+from levante.platform.rules.tables import rules
 from levante.platform.triggers.tables import trigger_instances, trigger_types, triggers
 
 log = logging.getLogger("levante.platform.triggers")
@@ -45,23 +47,35 @@ STATUSES = (PENDING, PROCESSING, PROCESSED, PROCESSING_FAILED)
 Row = dict[str, Any]
 
 _INSERT = insert(trigger_instances)
+# An enabled rule of a trigger (served by the rules' trigger_ref index).
+_RULES_OF = (select(rules.c.id)
+             .where(rules.c.trigger_ref == bindparam("trigger"), rules.c.enabled.is_(True))
+             .limit(1))
 
 
 def record_instance(conn: Connection, trigger: str, payload: Any, *,
                     occurrence_time: datetime | None = None,
                     payload_from: str | None = None) -> str:
-    """Write one ``pending`` instance of ``trigger`` (a trigger ref) on ``conn``; its id.
+    """Write one instance of ``trigger`` (a trigger ref) on ``conn``; its id.
 
-    When ``conn`` is a transaction of ``levante.db.connect.writing``, the rules engines
-    are woken once it commits (:func:`wake`, once per transaction); on another
-    connection, call :func:`wake` after the commit, or they find it at their next poll.
+    It is ``pending`` when an enabled rule names the trigger, and the rules engines are
+    woken once ``conn``'s transaction commits (when it is one of
+    ``levante.db.connect.writing``, once per transaction; on another connection, call
+    :func:`wake` after the commit, or they find it at their next poll). With no such rule
+    it is ``processed`` at once, as a rules engine would have found it: the action trigger
+    of every execution's end costs no rules engine two write transactions (on SQLite they
+    queue behind the writer lock that the next task's work waits on). A rule created in
+    the same instant may miss it, as it would miss an instance processed a moment before.
     """
     instance_id = new_id()
+    status = PENDING if conn.execute(_RULES_OF, {"trigger": trigger}).first() else PROCESSED
     conn.execute(_INSERT, {
         "id": instance_id, "trigger": trigger, "payload": payload,
-        "occurrence_time": occurrence_time or now(), "status": PENDING,
+        "occurrence_time": occurrence_time or now(), "status": status,
         "payload_from": payload_from, "claimed_by": None, "lease_until": None,
     })
+    if status == PROCESSED:
+        return instance_id
     pending = conn.info.get(AFTER_COMMIT)
     if not (isinstance(pending, list) and any(isinstance(c, _Wake) for c in pending)):
         after_commit(conn, _Wake(conn.engine))  # one wake-up per transaction

@@ -162,6 +162,29 @@ def test_a_replayed_batch_and_a_taken_over_claim_start_nothing_twice(db: Engine)
     assert len(rule_executions(db)) == 5
 
 
+def test_an_instance_waits_for_a_rules_engine_only_when_an_enabled_rule_names_it(
+    db: Engine,
+) -> None:
+    """With no enabled rule of its trigger an instance is processed as it is written (the
+    action trigger of every execution's end costs no rules engine any work); once a rule
+    names the trigger, its instances wait for a rules engine, and are enforced."""
+    woken: list[int] = []
+    trigger_store.add_waker(db, lambda: woken.append(1))
+    trigger = "core.st2.generic.actiontrigger"
+    [unheard] = record(db, trigger, [{"status": "succeeded"}])
+    assert statuses(db, [unheard]) == {unheard: "processed"} and woken == []
+    rule = add_rule(db, "on_end", {"trigger": {"type": trigger},
+                                   "action": {"ref": "core.noop", "parameters": {}}})
+    [heard] = record(db, trigger, [{"status": "succeeded"}])
+    assert statuses(db, [heard]) == {heard: "pending"} and woken == [1]
+    drain(db)
+    assert statuses(db, [heard]) == {heard: "processed"}
+    assert [e["trigger_instance_id"] for e in enforcements(db)] == [heard]
+    rule_store.set_enabled(db, rule["id"], False)
+    [disabled] = record(db, trigger, [{"status": "succeeded"}])
+    assert statuses(db, [disabled]) == {disabled: "processed"}
+
+
 def test_the_rule_cache_follows_rule_changes(db: Engine) -> None:
     cache = RuleCache(db)
     rule = add_rule(db, "alerts", ALERT_RULE)

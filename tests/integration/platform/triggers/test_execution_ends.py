@@ -76,8 +76,9 @@ def test_each_end_path_records_one_action_trigger(platform_db: Db) -> None:
                 canceled: "canceled", running: "timeout", by_events: "abandoned"}
     for execution_id, status in expected.items():
         found = instances(db, execution_id)
+        # (processed at once: no rule names the action trigger here)
         assert [(i["trigger"], i["payload"], i["status"]) for i in found] == [
-            (ACTION_TRIGGER, {"execution_id": execution_id, "status": status}, "pending")]
+            (ACTION_TRIGGER, {"execution_id": execution_id, "status": status}, "processed")]
     with db.connect() as conn:
         full = execution_payloads.complete(conn, instances(db, finished))
     (payload,) = full.values()
