@@ -265,7 +265,9 @@ def _wait_status(system: System, execution_id: str, status: str) -> dict[str, An
 
 
 def test_pause_resume_and_cancel_between_nodes(chains: System) -> None:
-    started = chains.run("chains.slow")
+    # s1 runs 6 s: time for the st2 CLI to start and ask for the pause on a loaded machine
+    # (with 3 s, a CI run saw the chain end first).
+    started = chains.run("chains.slow", wait=6)
     running = chains.wait(started["id"], frozenset({"running"}))
     assert running["status"] == "running"
     deadline = time.monotonic() + 10
