@@ -12,11 +12,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from sqlalchemy import Connection, Engine, text
+from sqlalchemy import Connection, Engine
 
 from levante.db.local import local_of
+from levante.engine.store import executions as store
 
-CHANNEL = "levante_engine_events"
+CHANNEL = store.EVENTS_CHANNEL
 
 # The bells of the engine's Local: rung when any events were committed, and when only
 # task events were (those may wait a little, see `[notifier] task_event_linger`).
@@ -50,4 +51,4 @@ def events_committed(db: Engine, urgent: bool = True) -> None:
 def notify_in_transaction(conn: Connection) -> None:
     """On PostgreSQL, have the commit of `conn`'s transaction wake notifier processes."""
     if conn.dialect.name == "postgresql":
-        conn.execute(text("SELECT pg_notify(:channel, '')"), {"channel": CHANNEL})
+        store.notify_events(conn)

@@ -42,6 +42,8 @@ from levante.engine.models import (
 
 DEFAULT_PROJECT = "<default-project>"
 NOTIFY_CHANNEL = "levante_engine"
+# Notifier processes LISTEN here for committed outbox events (`levante.engine.wakeup`).
+EVENTS_CHANNEL = "levante_engine_events"
 
 
 def utcnow() -> datetime:
@@ -596,6 +598,15 @@ def insert_events(conn: Connection, rows: Iterable[Mapping[str, Any]]) -> None:
     values = list(rows)
     if values:
         conn.execute(insert(engine_events), values)
+
+
+_NOTIFY_EVENTS = text(f"SELECT pg_notify('{EVENTS_CHANNEL}', '')")
+
+
+def notify_events(conn: Connection) -> None:
+    """A NOTIFY on :data:`EVENTS_CHANNEL` (PostgreSQL), delivered when `conn`'s
+    transaction, which wrote outbox events, commits: notifier processes wake at once."""
+    conn.execute(_NOTIFY_EVENTS)
 
 
 def events_of(conn: Connection, execution_id: str) -> list[dict[str, Any]]:

@@ -1,6 +1,7 @@
 """The live event stream, ``/v1/stream``: StackStorm's server-sent events.
 
 - :mod:`.tables`: ``stream_changes``, the change feed on SQLite.
+- :mod:`.store`: every statement of the feature (the change rows, NOTIFY, LISTEN).
 - :mod:`.changes`: the hook the platform store calls after each execution or output
   write (SQLite: a row in the same transaction; PostgreSQL: ``NOTIFY``).
 - :mod:`.hub`: one feed reader per process, fanned out to subscribers' bounded queues.

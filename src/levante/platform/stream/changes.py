@@ -10,7 +10,8 @@ Called right after the write, on the write's own connection:
   inside the transaction otherwise). A listener that is not connected at that moment
   misses it: the stream is live news, not a log (``/v1/executions`` is the record).
 
-Payload: ``op|first_seq|id,id,...`` where op is create, update or output.
+Payload: ``op|first_seq|id,id,...`` where op is create, update or output. The statements
+are :mod:`levante.platform.stream.store`'s.
 """
 
 from __future__ import annotations
@@ -20,19 +21,16 @@ import logging
 import time
 from collections.abc import Iterable
 
-from sqlalchemy import Connection, delete, func, insert, select, text
+from sqlalchemy import Connection
 
 from levante.db.local import local_of
-from levante.platform.stream.tables import stream_changes
+from levante.platform.stream import store
 
 log = logging.getLogger("levante.platform.stream")
 
-CHANNEL = "levante_stream"
 KEEP_SECONDS = 120.0
 PRUNE_EVERY = 1000
 _PAYLOAD_IDS = 250  # ids per NOTIFY (its payload must stay under 8000 bytes)
-_INSERT = insert(stream_changes)
-_NOTIFY = text(f"SELECT pg_notify('{CHANNEL}', :payload)")
 
 
 class Writes:
@@ -51,20 +49,14 @@ def record(conn: Connection, op: str, execution_ids: Iterable[str],
         return
     if conn.dialect.name == "sqlite":
         stamp = time.time()
-        conn.execute(_INSERT, [{"op": op, "execution_id": i, "first_seq": first_seq,
-                                "at": stamp} for i in ids])
+        store.write_changes(conn, op, ids, first_seq, stamp)
         if next(local_of(conn.engine).part(Writes).count) % PRUNE_EVERY == PRUNE_EVERY - 1:
-            # The newest row stays: SQLite numbers a new row after the largest left, and
-            # readers go by that number.
-            newest = select(func.max(stream_changes.c.seq)).scalar_subquery()
-            conn.execute(delete(stream_changes).where(
-                stream_changes.c.at < stamp - KEEP_SECONDS, stream_changes.c.seq < newest))
+            store.prune_changes(conn, stamp - KEEP_SECONDS)
         return
     head = f"{op}|{'' if first_seq is None else first_seq}|"
     try:
         for start in range(0, len(ids), _PAYLOAD_IDS):
-            conn.execute(_NOTIFY,
-                         {"payload": head + ",".join(ids[start:start + _PAYLOAD_IDS])})
+            store.notify(conn, head + ",".join(ids[start:start + _PAYLOAD_IDS]))
     except Exception as exc:
         if conn.get_execution_options().get("isolation_level") != "AUTOCOMMIT":
             raise  # the transaction is lost anyway: its writer sees why

@@ -20,12 +20,12 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine
 
 from levante.db.local import local_of
 from levante.platform.core import store
 from levante.platform.stream import changes, events
-from levante.platform.stream.tables import stream_changes
+from levante.platform.stream import store as feed
 
 log = logging.getLogger("levante.platform.stream")
 
@@ -146,19 +146,14 @@ class Hub:
 
     async def _poll(self) -> None:
         """SQLite: look at ``stream_changes`` every ``poll_interval`` while subscribed."""
-        last = self._read(lambda c: c.execute(select(func.max(stream_changes.c.seq)))
-                          .scalar()) or 0
+        last: int = self._read(feed.newest_seq)
         self.ready.set()
-        query = (select(stream_changes).where(stream_changes.c.seq > 0)
-                 .order_by(stream_changes.c.seq).limit(500))
         while True:
             if not self.subscribers:
                 await self._wanted.wait()
             await asyncio.sleep(self.poll_interval)
             try:
-                rows = self._read(lambda c, after=last: [
-                    r._mapping for r in c.execute(
-                        query.where(stream_changes.c.seq > after))])
+                rows = self._read(lambda c, after=last: feed.changes_after(c, after))
             except Exception as exc:
                 log.warning("stream: cannot read the change feed (%s)", type(exc).__name__)
                 await asyncio.sleep(1.0)
@@ -179,7 +174,7 @@ class Hub:
             try:
                 async with await psycopg.AsyncConnection.connect(
                         conninfo, autocommit=True) as conn:
-                    await conn.execute(f"LISTEN {changes.CHANNEL}")
+                    await conn.execute(feed.LISTEN)
                     self.ready.set()
                     delay = 0.5
                     async for note in conn.notifies():

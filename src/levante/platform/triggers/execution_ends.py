@@ -24,12 +24,11 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection
 
 from levante.db.times import now
-from levante.platform.core.models import executions
 from levante.platform.triggers.builtin import ACTION_TRIGGER, NOTIFY_TRIGGER
-from levante.platform.triggers.store import record_instance
+from levante.platform.triggers.store import notify_sources, record_instance
 
 __all__ = ["ACTION_TRIGGER", "NOTIFY_TRIGGER", "notify_blocks", "notify_entries",
            "record_ends"]
@@ -73,10 +72,7 @@ def _skipped(parent: Mapping[str, Any], child_context: Any) -> bool:
 
 def notify_blocks(conn: Connection, execution_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
     """The ``notify`` block that applies to each execution (only those with one)."""
-    columns = (executions.c.id, executions.c.action, executions.c.context,
-               executions.c.parent, executions.c.parameters)
-    rows = {r.id: dict(r._mapping) for r in conn.execute(
-        select(*columns).where(executions.c.id.in_(list(execution_ids))))}
+    rows = notify_sources(conn, execution_ids)
     found: dict[str, dict[str, Any]] = {}
     # Executions whose block is still to be found: (id, the row asking its parent).
     waiting: list[tuple[str, dict[str, Any]]] = []
@@ -89,8 +85,7 @@ def notify_blocks(conn: Connection, execution_ids: Sequence[str]) -> dict[str, d
     for _ in range(MAX_INHERIT):
         if not waiting:
             break
-        parents = {r.id: dict(r._mapping) for r in conn.execute(
-            select(*columns).where(executions.c.id.in_({w[1]["parent"] for w in waiting})))}
+        parents = notify_sources(conn, {w[1]["parent"] for w in waiting})
         still: list[tuple[str, dict[str, Any]]] = []
         for execution_id, asking in waiting:
             parent = parents.get(asking["parent"])

@@ -21,14 +21,14 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, select
+from sqlalchemy import Connection, Engine
 
 from levante.db.times import aware
 from levante.platform.core.executions import masked_parameters
 from levante.platform.core.jinja_render import RenderError, render_value
-from levante.platform.core.models import executions
 from levante.platform.datastore import render as kv_render
 from levante.platform.triggers.execution_ends import ACTION_TRIGGER, NOTIFY_KEY
+from levante.platform.triggers.store import payload_sources
 
 Row = dict[str, Any]
 
@@ -108,12 +108,7 @@ def complete(conn: Connection, instances: list[Row]) -> dict[str, Any]:
     wanted = {str(r["payload_from"]) for r in instances if r.get("payload_from")}
     if not wanted:
         return {}
-    rows = {r.id: dict(r._mapping) for r in conn.execute(
-        select(executions.c.id, executions.c.status, executions.c.action_ref,
-               executions.c.action, executions.c.runner, executions.c.parameters,
-               executions.c.context, executions.c.result, executions.c.user,
-               executions.c.start_timestamp, executions.c.end_timestamp)
-        .where(executions.c.id.in_(sorted(wanted))))}
+    rows = payload_sources(conn, sorted(wanted))
     names_by_user: dict[str, Mapping[str, Any]] = {}
     payloads: dict[str, Any] = {}
     for instance in instances:

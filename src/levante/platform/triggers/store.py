@@ -4,14 +4,16 @@ action and notify triggers, the datastore's key-value triggers).
 :func:`record_instance` writes one instance on the caller's connection, inside the
 caller's transaction: an event is committed together with what caused it, or not at all.
 The rules engine's claims, the listings and the trigger types' and triggers' SQL live
-here too as the feature grows.
+here too as the feature grows, and the reads of the executions that the action and
+notify triggers' instances are recorded from and completed with
+(:mod:`.execution_ends`, :mod:`.execution_payloads`).
 """
 
 from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -33,6 +35,7 @@ from levante.db.connect import AFTER_COMMIT, after_commit, writing
 from levante.db.local import local_of
 from levante.db.times import now
 from levante.identity.keys import new_id
+from levante.platform.core.models import executions
 from levante.platform.rules.tables import rules
 from levante.platform.triggers.tables import trigger_instances, trigger_types, triggers
 
@@ -369,3 +372,33 @@ def count_by_status(db: Engine) -> dict[str, int]:
         return {r.status: int(r.n) for r in conn.execute(
             select(trigger_instances.c.status, func.count().label("n"))
             .group_by(trigger_instances.c.status))}
+
+
+# --- the executions behind the action and notify triggers ----------------------------------
+
+# What decides an execution's notify block (its action's, its request's, its parent's).
+_NOTIFY_SOURCES = (
+    select(executions.c.id, executions.c.action, executions.c.context, executions.c.parent,
+           executions.c.parameters)
+    .where(executions.c.id.in_(bindparam("ids", expanding=True))))
+# What the payloads of the instances an execution's end recorded are completed from.
+_PAYLOAD_SOURCES = (
+    select(executions.c.id, executions.c.status, executions.c.action_ref,
+           executions.c.action, executions.c.runner, executions.c.parameters,
+           executions.c.context, executions.c.result, executions.c.user,
+           executions.c.start_timestamp, executions.c.end_timestamp)
+    .where(executions.c.id.in_(bindparam("ids", expanding=True))))
+
+
+def notify_sources(conn: Connection, execution_ids: Iterable[str]) -> dict[str, Row]:
+    """By id, the columns of `execution_ids` that decide their notify blocks (read in the
+    ending's transaction, one statement per generation of parents)."""
+    return {r.id: dict(r._mapping)
+            for r in conn.execute(_NOTIFY_SOURCES, {"ids": list(execution_ids)})}
+
+
+def payload_sources(conn: Connection, execution_ids: Iterable[str]) -> dict[str, Row]:
+    """By id, the columns of `execution_ids` that action and notify trigger payloads are
+    built from (one statement for a whole batch of instances)."""
+    return {r.id: dict(r._mapping)
+            for r in conn.execute(_PAYLOAD_SOURCES, {"ids": list(execution_ids)})}
