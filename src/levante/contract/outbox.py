@@ -31,6 +31,7 @@ from typing import Any
 import httpx
 from sqlalchemy import Engine
 
+from levante.contract import store as outbox_store
 from levante.contract.delivery import Answer, Backoff, Route, Verdict, error_of, wait_for_wake
 from levante.contract.store import PENDING, Outcome
 from levante.db import faults
@@ -319,10 +320,7 @@ class DeliveryLoop:
     def _data_changed(self) -> bool:
         try:
             assert self._watch is not None
-            cursor = self._watch.cursor()
-            cursor.execute("PRAGMA data_version")
-            version = int(cursor.fetchone()[0])
-            cursor.close()
+            version = outbox_store.data_version(self._watch)
         except Exception:
             return True
         changed = version != self._data_version
@@ -418,7 +416,7 @@ class DeliveryLoop:
             try:
                 aconn = await psycopg.AsyncConnection.connect(dsn, autocommit=True)
                 async with aconn:
-                    await aconn.execute(f"LISTEN {channel}")
+                    await aconn.execute(outbox_store.listen(channel))
                     async for _ in aconn.notifies():
                         self._wake.set()
             except asyncio.CancelledError:

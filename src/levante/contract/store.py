@@ -21,6 +21,23 @@ from sqlalchemy.orm import aliased
 from levante.contract.tables import outbox as o
 from levante.db.times import aware, now
 
+
+def listen(channel: str) -> str:
+    """The statement a PostgreSQL connection of the delivery loop waits on (psycopg's own
+    connection, outside SQLAlchemy)."""
+    return f"LISTEN {channel}"
+
+
+def data_version(dbapi_connection: Any) -> int:
+    """SQLite's count of commits seen by this connection from other connections (what a
+    delivery loop watches to notice another process's writes)."""
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute("PRAGMA data_version")
+        return int(cursor.fetchone()[0])
+    finally:
+        cursor.close()
+
 PENDING = "pending"
 
 Row = dict[str, Any]

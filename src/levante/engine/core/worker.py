@@ -350,7 +350,7 @@ class EngineWorker:
             try:
                 aconn = await psycopg.AsyncConnection.connect(url, autocommit=True)
                 async with aconn:
-                    await aconn.execute(f"LISTEN {store.NOTIFY_CHANNEL}")
+                    await aconn.execute(store.LISTEN)
                     self._wake_in_loop()
                     async for _ in aconn.notifies():
                         self._wake_in_loop()

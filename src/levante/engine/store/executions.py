@@ -42,6 +42,8 @@ from levante.engine.models import (
 
 DEFAULT_PROJECT = "<default-project>"
 NOTIFY_CHANNEL = "levante_engine"
+LISTEN = f"LISTEN {NOTIFY_CHANNEL}"  # run by the worker on a psycopg connection of its own
+_NOTIFY_JOBS = text(f"NOTIFY {NOTIFY_CHANNEL}")  # wakes the workers of every process
 # Notifier processes LISTEN here for committed outbox events (`levante.engine.wakeup`).
 EVENTS_CHANNEL = "levante_engine_events"
 
@@ -446,7 +448,7 @@ def enqueue(conn: Connection, jobs: Sequence[dict[str, Any]]) -> None:
         for (job, _), job_id in zip(leased, ids, strict=True):
             job["id"] = job_id
     if is_postgres(conn) and any(r["run_at"] <= now for r in free):
-        conn.execute(text(f"NOTIFY {NOTIFY_CHANNEL}"))
+        conn.execute(_NOTIFY_JOBS)
 
 
 def take_step_jobs(conn: Connection, now: datetime, limit: int) -> list[dict[str, Any]]:
