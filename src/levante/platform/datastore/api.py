@@ -6,8 +6,6 @@ st2client sends ``scope`` (``all`` when listing, ``system`` otherwise), ``decryp
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-
 from sqlalchemy import Engine
 from starlette.requests import Request
 from starlette.responses import Response
@@ -16,6 +14,7 @@ from levante.config import Config
 from levante.identity.keys import API_KEY_HEADER, identity_for_api_key
 from levante.platform.api.common import (
     ApiError,
+    Endpoint,
     in_db,
     json_response,
     platform,
@@ -27,8 +26,6 @@ from levante.platform.api.common import (
 )
 from levante.platform.datastore import pairs, render
 from levante.platform.datastore.pairs import Caller, Datastore, DatastoreError
-
-Endpoint = Callable[[Request], Awaitable[Response]]
 
 
 def datastore(request: Request) -> Datastore:

@@ -4,14 +4,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-
 from starlette.requests import Request
 from starlette.responses import Response
 
 from levante.identity import keys
 from levante.platform.api.common import (
     ApiError,
+    Endpoint,
     execution_id,
     in_db,
     json_response,
@@ -91,8 +90,6 @@ async def respond(request: Request) -> Response:
         raise ApiError(400, str(exc)) from None
     return json_response(answered)
 
-
-Endpoint = Callable[[Request], Awaitable[Response]]
 
 ROUTES: tuple[tuple[str, Endpoint, list[str]], ...] = (
     ("/v1/inquiries", list_inquiries, ["GET"]),

@@ -8,7 +8,6 @@ criteria use an unknown operator, or its action is missing or not registered.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
@@ -17,6 +16,7 @@ from starlette.responses import Response
 
 from levante.platform.api.common import (
     ApiError,
+    Endpoint,
     in_db,
     json_response,
     platform,
@@ -32,7 +32,6 @@ from levante.platform.rules import model
 from levante.platform.rules import store as rule_store
 from levante.platform.triggers import store as trigger_store
 
-Endpoint = Callable[[Request], Awaitable[Response]]
 Row = dict[str, Any]
 
 

@@ -6,7 +6,6 @@ whole sensor back with ``enabled`` changed). Thin handlers over :mod:`.store`.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +14,7 @@ from starlette.responses import Response
 
 from levante.platform.api.common import (
     ApiError,
+    Endpoint,
     in_db,
     json_response,
     platform,
@@ -24,8 +24,6 @@ from levante.platform.api.common import (
     read_object,
 )
 from levante.platform.sensors import store
-
-Endpoint = Callable[[Request], Awaitable[Response]]
 
 # What a PUT body may hold (StackStorm's SensorTypeAPI); only `enabled` is changed.
 _FIELDS = frozenset({"id", "uid", "ref", "name", "pack", "description", "artifact_uri",

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import copy
 import uuid
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
@@ -22,6 +21,7 @@ from starlette.responses import Response
 from levante.db.connect import writing
 from levante.platform.api.common import (
     ApiError,
+    Endpoint,
     in_db,
     json_response,
     platform,
@@ -34,7 +34,6 @@ from levante.platform.api.common import (
 from levante.platform.core.store import iso
 from levante.platform.triggers import execution_payloads, store
 
-Endpoint = Callable[[Request], Awaitable[Response]]
 Row = dict[str, Any]
 
 
