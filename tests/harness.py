@@ -31,10 +31,10 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Self
+from typing import Any, Self, TypeVar
 
 import httpx
 from sqlalchemy import create_engine, text
@@ -57,6 +57,23 @@ def levante_bin(name: str) -> str:
     """Path of a console script installed beside the running Python (the venv's)."""
     path = BIN / name
     return str(path) if path.exists() else (shutil.which(name) or name)
+
+
+T = TypeVar("T")
+
+
+def eventually(check: Callable[[], T | None], timeout: float = 30.0,
+               what: str = "condition", step: float = 0.1) -> T:
+    """Call ``check`` every ``step`` seconds until it gives something truthy; that value.
+    Fails naming ``what`` after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        found = check()
+        if found:
+            return found
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(step)
 
 
 def free_port() -> int:

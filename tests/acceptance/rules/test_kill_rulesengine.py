@@ -8,7 +8,6 @@ runs out, and the engine is started again halfway."""
 
 from __future__ import annotations
 
-import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,7 +21,7 @@ from levante.platform.rules.tables import rule_enforcements
 from levante.platform.triggers.store import record_instance
 from levante.platform.triggers.tables import trigger_instances
 from tests.conftest import postgres_server_url
-from tests.harness import System, start_system
+from tests.harness import System, eventually, start_system
 
 pytestmark = pytest.mark.postgres
 
@@ -52,14 +51,6 @@ def counts(db: Engine) -> tuple[int, int]:
     return int(left), int(done)
 
 
-def wait_for(check: object, what: str, timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():  # type: ignore[operator]
-        if time.monotonic() > deadline:
-            raise AssertionError(f"still waiting for {what}")
-        time.sleep(0.05)
-
-
 @pytest.mark.timeout(300)
 def test_kill_9_mid_burst_enforces_every_instance_once(system: System) -> None:
     with system.client() as client:
@@ -76,13 +67,14 @@ def test_kill_9_mid_burst_enforces_every_instance_once(system: System) -> None:
             with writing(db) as conn:
                 ids += [record_instance(conn, trigger, {"body": {"n": n}, "headers": {}})
                         for n in range(start, start + 100)]
-        wait_for(lambda: counts(db)[1] >= BURST // 10, "the burst to be under way")
+        eventually(lambda: counts(db)[1] >= BURST // 10, 120, "the burst to be under way", 0.05)
         system.kill("rulesengine")
         _, at_kill = counts(db)
         assert at_kill < BURST, "the burst ended before the kill: make it larger"
-        wait_for(lambda: counts(db)[1] >= (at_kill + BURST) // 2, "the survivor's work")
+        eventually(lambda: counts(db)[1] >= (at_kill + BURST) // 2, 120, "the survivor's work",
+                   0.05)
         system.start("rulesengine")
-        wait_for(lambda: counts(db) == (0, BURST), "every instance processed")
+        eventually(lambda: counts(db) == (0, BURST), 120, "every instance processed", 0.05)
 
         with db.connect() as conn:
             pairs = Counter(conn.execute(select(rule_enforcements.c.trigger_instance_id)))

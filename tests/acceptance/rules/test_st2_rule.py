@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import json
 import subprocess
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +17,7 @@ import pytest
 from levante.db.connect import make_engine, writing
 from levante.platform.triggers.store import record_instance
 from tests.acceptance.platform.test_st2_cli import ANSI, ST2
-from tests.harness import System, clean_environ, start_system, write_pack
+from tests.harness import System, clean_environ, eventually, start_system, write_pack
 
 pytestmark = pytest.mark.skipif(
     not ST2.exists(), reason="st2client is not installed: run `make clients`"
@@ -81,17 +80,6 @@ def record(system: System, trigger: str, payload: Any) -> str:
         db.dispose()
 
 
-def until(check: Callable[[], Any], what: str, timeout: float = 30) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        found = check()
-        if found:
-            return found
-        if time.monotonic() > deadline:
-            raise AssertionError(f"still waiting for {what}")
-        time.sleep(0.05)
-
-
 def api_get(system: System, path: str, **params: Any) -> Any:
     with system.client() as client:
         answer = client.get(path, params=params)
@@ -127,8 +115,8 @@ def test_rules_through_st2(system: System, tmp_path: Path) -> None:
                                     "headers": {}})
     low = record(system, trigger, {"body": {"severity": "low", "host": "web-2"},
                                    "headers": {}})
-    enforced = until(lambda: api_get(system, "/ruleenforcements", rule_ref="ops.alerts"),
-                     "the enforcement")
+    enforced = eventually(lambda: api_get(system, "/ruleenforcements", rule_ref="ops.alerts"),
+                          what="the enforcement", step=0.05)
     assert [e["trigger_instance_id"] for e in enforced] == [high]
     execution = system.wait(enforced[0]["execution_id"])
     assert execution["status"] == "succeeded", execution
@@ -144,8 +132,8 @@ def test_rules_through_st2(system: System, tmp_path: Path) -> None:
         ("ops.alerts", execution["id"])]
     webhook = ok_json(st2(system, home, "trigger", "get", "core.st2.webhook", "-j"))
     assert webhook["parameters_schema"]["required"] == ["url"]
-    until(lambda: {i["id"]: i["status"] for i in api_get(system, "/triggerinstances")}
-          .get(low) == "processed", "the low instance processed")
+    eventually(lambda: {i["id"]: i["status"] for i in api_get(system, "/triggerinstances")}
+               .get(low) == "processed", what="the low instance processed", step=0.05)
     # (the execution's end recorded an actiontrigger instance too: only the webhook's)
     instances = ok_json(st2(system, home, "trigger-instance", "list", "--trigger", trigger,
                             "-j"))
@@ -156,9 +144,10 @@ def test_rules_through_st2(system: System, tmp_path: Path) -> None:
 
     again = st2(system, home, "trigger-instance", "re-emit", high)
     assert again.returncode == 0, again.stdout + again.stderr
-    twice = until(lambda: [e for e in api_get(system, "/ruleenforcements",
-                                              rule_ref="ops.alerts")
-                           if e["trigger_instance_id"] != high], "the re-emitted one")
+    twice = eventually(lambda: [e for e in api_get(system, "/ruleenforcements",
+                                                   rule_ref="ops.alerts")
+                                if e["trigger_instance_id"] != high],
+                       what="the re-emitted one", step=0.05)
     replayed = api_get(system, f"/triggerinstances/{twice[0]['trigger_instance_id']}")
     assert replayed["payload"]["__context"] == {"original_id": high}
 
@@ -166,8 +155,8 @@ def test_rules_through_st2(system: System, tmp_path: Path) -> None:
     assert disabled.returncode == 0, disabled.stdout + disabled.stderr
     assert ok_json(st2(system, home, "rule", "get", "ops.alerts", "-j"))["enabled"] is False
     quiet = record(system, trigger, {"body": {"severity": "high", "host": "web-3"}})
-    until(lambda: api_get(system, f"/triggerinstances/{quiet}")["status"] == "processed",
-          "the instance seen while the rule is disabled")
+    eventually(lambda: api_get(system, f"/triggerinstances/{quiet}")["status"] == "processed",
+               what="the instance seen while the rule is disabled", step=0.05)
     assert len(api_get(system, "/ruleenforcements", rule_ref="ops.alerts")) == 2
     enabled = st2(system, home, "rule", "enable", "ops.alerts")
     assert enabled.returncode == 0, enabled.stdout + enabled.stderr
@@ -278,16 +267,16 @@ def test_levante_rule_and_trigger_commands(system: System, tmp_path: Path) -> No
     types = system.levante("trigger", "list", "--pack", "core")
     assert types.returncode == 0 and "core.st2.IntervalTimer" in types.stdout, types.stderr
     first = record(system, trigger, {"body": {"severity": "High", "host": "cli-1"}})
-    until(lambda: api_get(system, "/ruleenforcements", rule_ref="ops.from_cli"),
-          "the enforcement")
+    eventually(lambda: api_get(system, "/ruleenforcements", rule_ref="ops.from_cli"),
+               what="the enforcement", step=0.05)
     instances = system.levante("trigger", "instances", "--trigger", trigger)
     assert instances.returncode == 0 and first in instances.stdout, instances.stderr
     one = system.levante("trigger", "instance", first)
     assert "cli-1" in one.stdout and "processed" in one.stdout, one.stderr
     again = system.levante("trigger", "re-emit", first, "-j")
     assert again.returncode == 0, again.stdout + again.stderr
-    until(lambda: len(api_get(system, "/ruleenforcements", rule_ref="ops.from_cli")) == 2,
-          "the re-emitted instance enforced")
+    eventually(lambda: len(api_get(system, "/ruleenforcements", rule_ref="ops.from_cli")) == 2,
+               what="the re-emitted instance enforced", step=0.05)
     enforced = system.levante("rule", "enforcements", "--rule", "ops.from_cli")
     assert enforced.returncode == 0 and enforced.stdout.count("ops.from_cli") == 2
     gone = system.levante("rule", "delete", "ops.from_cli")

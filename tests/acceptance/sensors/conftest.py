@@ -6,7 +6,6 @@ backoffs; the real `st2` CLI and the database to look at what the sensors did.""
 from __future__ import annotations
 
 import subprocess
-import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
@@ -15,6 +14,7 @@ from sqlalchemy import Engine
 
 from levante.db.connect import make_engine
 from levante.platform.sensors import store
+from tests import harness
 from tests.harness import ROLES, Sections, System, clean_environ, merged
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -76,15 +76,8 @@ def start_sensor_system(tmp: Path, kind: str, roles: Sequence[str] = ("api",),
 
 def eventually(check: Callable[[], T | None], timeout: float = 60.0,
                what: str = "condition") -> T:
-    """Poll ``check`` until it gives something truthy; its value."""
-    deadline = time.monotonic() + timeout
-    while True:
-        found = check()
-        if found:
-            return found
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.1)
+    """`tests.harness.eventually`, with this suite's longer default (sensor processes)."""
+    return harness.eventually(check, timeout, what)
 
 
 def payloads(system: SensorSystem, trigger: str) -> list[dict[str, Any]]:

@@ -6,11 +6,10 @@ from __future__ import annotations
 
 import asyncio
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine
@@ -23,7 +22,6 @@ from levante.platform.sensors.process import Settings
 from levante.platform.sensors.service import SensorContainer
 
 PACKS = Path(__file__).resolve().parent / "packs"
-T = TypeVar("T")
 
 FAST = Settings(lease_seconds=3.0, renew_interval=0.3, initial_backoff=0.3, max_backoff=1.2,
                 backoff_reset=30.0, stop_timeout=3.0)
@@ -71,19 +69,6 @@ class Containers:
 
 async def _wait(task: Any) -> None:
     await task
-
-
-def eventually(check: Callable[[], T | None], timeout: float = 30.0,
-               what: str = "condition") -> T:
-    """Poll ``check`` until it gives something truthy; its value."""
-    deadline = time.monotonic() + timeout
-    while True:
-        found = check()
-        if found:
-            return found
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.1)
 
 
 @pytest.fixture

@@ -25,11 +25,8 @@ from levante.platform.datastore import store as kv_store
 from levante.platform.sensors import store
 from levante.platform.triggers import store as trigger_store
 from levante.platform.triggers.tables import triggers
-from tests.integration.platform.sensors.conftest import (
-    FAST,
-    Containers,
-    eventually,
-)
+from tests.harness import eventually
+from tests.integration.platform.sensors.conftest import FAST, Containers
 
 ENV_PACKS = Path(__file__).resolve().parent / "envpacks"
 COUNTER = "sensortest.CounterSensor"
