@@ -30,6 +30,7 @@ from sqlalchemy import (
 
 from levante.contract import store as outbox_store
 from levante.contract import wire
+from levante.contract.delivery import EVENTS
 from levante.contract.events import LINGERING_WORKFLOW_EVENTS, TASK_PREFIX, carries_tasks, lingers
 from levante.contract.store import Outcome as Outcome
 from levante.contract.tables import EVENTS as ROUTE
@@ -42,8 +43,8 @@ from levante.engine.models import task_executions as te
 from levante.engine.models import workflow_executions as we
 
 PENDING = "pending"
-DELIVERED = "delivered"
-FAILED = "failed"
+DELIVERED = EVENTS.delivered
+FAILED = EVENTS.given_up
 FANOUT_LOCK_KEY = 0x4C45564E  # pg advisory lock: one fan-out at a time
 SUBSCRIBER_KINDS = (wire.SUBSCRIBER, wire.WEBHOOK_SUBSCRIBER)
 
@@ -313,12 +314,6 @@ def purge(conn: Connection, before: datetime) -> int:
 def pending_due(conn: Connection) -> datetime | None:
     """When the earliest pending delivery is due (None: nothing pending)."""
     return outbox_store.pending_due(conn, ROUTE)
-
-
-def next_due(engine: Engine) -> datetime | None:
-    """When the earliest pending delivery is due (None: nothing pending)."""
-    with engine.connect() as conn:
-        return pending_due(conn)
 
 
 def has_work(engine: Engine, linger: float = 0.0) -> bool:

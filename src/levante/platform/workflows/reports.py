@@ -21,7 +21,6 @@ workflow already ended) counts as an acknowledgement; a report the engine refuse
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -46,12 +45,9 @@ from levante.db.connect import after_commit
 from levante.db.local import local_of
 from levante.db.times import aware as aware
 from levante.db.times import now as now
-from levante.platform.stream import changes as stream
 from levante.platform.workflows import store, tree_status
 from levante.platform.workflows.engine_auth import engine_headers
 from levante.platform.workflows.store import Outcome as Outcome
-
-log = logging.getLogger("levante.platform.engine_reporting")  # (its name in logs)
 
 PENDING = store.REPORT_PENDING
 ACKNOWLEDGED = REPORTS.delivered
@@ -240,7 +236,6 @@ def cancel_children(conn: Connection, parent_id: str) -> int:
                               result={"error": "Canceled with its parent workflow."})
             if store.update_execution(conn, child.id, child.status, values):
                 changed += 1
-                stream.record(conn, "update", [child.id])
                 on_status(conn, child.id, target, values.get("result"), context=child.context,
                           action=child.action, children=False)
                 if target in CANCEL_CHILDREN and _runner_type(child.action) in WORKFLOW_RUNNERS:
@@ -254,8 +249,6 @@ def _iso(value: datetime) -> str:
 
 # --- the outbox (its SQL in levante.platform.workflows.store) ---------------------------------
 
-record = store.record_reports
-next_due = store.next_report_due
 reports_of = store.reports_of
 
 

@@ -31,6 +31,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from levante.contract import store as outbox_store
+from levante.contract.delivery import REPORTS
 from levante.contract.states import DONE
 from levante.contract.store import Outcome
 from levante.contract.tables import REPORTS as ROUTE
@@ -140,13 +141,6 @@ def execution_if_in(conn: Connection, execution_id: str, status: str) -> Any:
     """The log, context, action and result of an execution, if it is in ``status``."""
     return conn.execute(select(ex.c.log, ex.c.context, ex.c.action, ex.c.result)
                         .where(ex.c.id == execution_id, ex.c.status == status)).first()
-
-
-def change_if_in(conn: Connection, execution_id: str, status: str, values: Row) -> bool:
-    """Compare-and-set: change an execution that is still in ``status`` (no stream record:
-    the caller writes it)."""
-    return bool(conn.execute(update(ex).where(ex.c.id == execution_id, ex.c.status == status)
-                             .values(**values)).rowcount)
 
 
 def status_and_result(conn: Connection, execution_id: str) -> Any:
@@ -374,7 +368,7 @@ def track_launched(db: Engine, execution_id: str, workflow_execution_id: str,
 # --- reports to the engine (the outbox's route "reports") -------------------------------------
 
 REPORT_PENDING = outbox_store.PENDING
-REPORT_ACKNOWLEDGED = "acknowledged"
+REPORT_ACKNOWLEDGED = REPORTS.delivered
 
 
 def context_and_action(conn: Connection, execution_id: str) -> Row | None:
@@ -424,17 +418,6 @@ def claim_reports(
             outbox_store.record(conn, outcomes, REPORT_ACKNOWLEDGED)
         lines = outbox_store.claim(conn, ROUTE, lease, limit)
         return [line[0] for line in lines], outbox_store.pending_due(conn, ROUTE)
-
-
-def record_reports(db: Engine, outcomes: Sequence[Outcome]) -> None:
-    if outcomes:
-        with writing(db) as conn:
-            outbox_store.record(conn, outcomes, REPORT_ACKNOWLEDGED)
-
-
-def next_report_due(db: Engine) -> datetime | None:
-    with db.connect() as conn:
-        return outbox_store.pending_due(conn, ROUTE)
 
 
 def reports_of(db: Engine, execution_id: str) -> list[Row]:

@@ -28,8 +28,6 @@ from levante.contract.wire import runner_of as _runner_type
 # (ACTIVE: children that keep a canceling (pausing) parent from being canceled (paused).
 # WORKFLOW_RUNNERS: a runner other than the engine's (action-chain) carries out
 # pausing/resuming of its own executions itself.)
-from levante.platform.stream import changes as stream
-from levante.platform.triggers import execution_ends
 from levante.platform.workflows import store
 
 # What the engine said of the workflow (result.extra.state) -> the status it settles in.
@@ -64,11 +62,8 @@ def _move(conn: Connection, on_change: OnChange, execution_id: str, old: str, ne
                                                          "status": new}]}
     if new in DONE:
         fields.update(end_timestamp=stamp, lease_until=None)
-    changed = store.change_if_in(conn, execution_id, old, fields)
+    changed = store.update_execution(conn, execution_id, old, fields)
     if changed:
-        if new in DONE and old not in DONE:
-            execution_ends.record_ends(conn, [(execution_id, new)])
-        stream.record(conn, "update", [execution_id])
         on_change(conn, execution_id, new, row.result, context=row.context,
                   action=row.action)
     return bool(changed)
@@ -87,10 +82,6 @@ def settle(conn: Connection, execution_id: str, on_change: OnChange) -> None:
     if active_children(conn, execution_id):
         return
     _move(conn, on_change, execution_id, row.status, final)
-
-
-def _children(conn: Connection, parent_id: str, statuses: frozenset[str]) -> list[Any]:
-    return store.children_in(conn, parent_id, statuses)
 
 
 def _parent_of(conn: Connection, execution_id: str, context: Any) -> Any:
@@ -123,11 +114,11 @@ def after_change(conn: Connection, execution_id: str, status: str, action: Any,
         action = store.action_of(conn, execution_id)
     is_workflow = _runner_type(action) in WORKFLOW_RUNNERS
     if status == "pausing" and is_workflow:
-        for child in _children(conn, execution_id, frozenset({"running"})):
+        for child in store.children_in(conn, execution_id, frozenset({"running"})):
             if _runner_type(child.action) in WORKFLOW_RUNNERS:
                 _move(conn, on_change, child.id, "running", "pausing")
     if status == "resuming" and is_workflow:
-        for child in _children(conn, execution_id, frozenset({"paused", "pausing"})):
+        for child in store.children_in(conn, execution_id, frozenset({"paused", "pausing"})):
             if _runner_type(child.action) in WORKFLOW_RUNNERS:
                 _move(conn, on_change, child.id, child.status, "resuming")
     if status not in DONE and status not in ("paused", "pausing", "resuming"):
