@@ -130,11 +130,6 @@ def _changes(func: ast.FunctionDef | ast.AsyncFunctionDef,
             name = _base_name(node)
             if name in watched:
                 yield node.lineno, f"sets or deletes a part of module-level {name!r}"
-        elif isinstance(node, ast.AugAssign):
-            name = _base_name(node.target)
-            if name in module_names and isinstance(node.target, ast.Subscript
-                                                   | ast.Attribute):
-                yield node.lineno, f"changes module-level {name!r}"
         elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and \
                 node.func.attr in MUTATORS:
             name = _base_name(node.func.value)

@@ -164,10 +164,15 @@ def autocommit(engine: Engine) -> Engine:
     if engine.get_execution_options().get("isolation_level") == "AUTOCOMMIT":
         return engine
     held = local_of(engine).part(_Autocommit)
-    found = held.engine
-    if found is None or found.pool is not engine.pool:
-        found = held.engine = engine.execution_options(isolation_level="AUTOCOMMIT")
-    return found
+    if held.engine is None:  # (a derived engine follows its parent's pool, dispose too)
+        held.engine = engine.execution_options(isolation_level="AUTOCOMMIT")
+    return held.engine
+
+
+def reading(engine: Engine) -> Connection:
+    """A connection for reads: autocommit on PostgreSQL (a lone read is one round trip),
+    a deferred transaction on SQLite."""
+    return autocommit(engine).connect()
 
 
 @contextmanager

@@ -68,22 +68,22 @@ class Local:
 
     def part(self, kind: type[T]) -> T:
         """The one ``kind()`` of this database in this process."""
-        found = self._parts.get(kind)
-        if found is None:
-            with self._lock:
-                found = self._parts.get(kind)
-                if found is None:
-                    found = self._parts[kind] = kind()
+        found: T = self._made(kind, kind)
         return found
 
     def bell(self, name: str) -> Bell:
         """The bell called ``name`` (each module that rings one names it)."""
-        found = self._parts.get(name)
+        found: Bell = self._made(name, Bell)
+        return found
+
+    def _made(self, key: Any, make: Callable[[], Any]) -> Any:
+        """What ``key`` holds, made by ``make()`` at its first use (once, under races)."""
+        found = self._parts.get(key)
         if found is None:
             with self._lock:
-                found = self._parts.get(name)
+                found = self._parts.get(key)
                 if found is None:
-                    found = self._parts[name] = Bell()
+                    found = self._parts[key] = make()
         return found
 
 

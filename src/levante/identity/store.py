@@ -4,17 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, Engine, delete, insert, or_, select, update
+from sqlalchemy import Engine, delete, insert, or_, select, update
 
-from levante.db.connect import autocommit, writing
+from levante.db.connect import reading, writing
 from levante.identity.tables import api_keys, tokens
 
 Row = dict[str, Any]
-
-def _reading(engine: Engine) -> Connection:
-    """A connection for a lone read: autocommit on PostgreSQL (one round trip)."""
-    return autocommit(engine).connect()
-
 
 def insert_api_key(engine: Engine, row: Row) -> None:
     with writing(engine) as conn:
@@ -22,13 +17,13 @@ def insert_api_key(engine: Engine, row: Row) -> None:
 
 
 def list_api_keys(engine: Engine) -> list[Row]:
-    with _reading(engine) as conn:
+    with reading(engine) as conn:
         result = conn.execute(select(api_keys).order_by(api_keys.c.created_at))
         return [dict(r._mapping) for r in result]
 
 
 def get_api_key(engine: Engine, id_or_hash: str) -> Row | None:
-    with _reading(engine) as conn:
+    with reading(engine) as conn:
         row = conn.execute(
             select(api_keys).where(
                 or_(api_keys.c.id == id_or_hash, api_keys.c.key_hash == id_or_hash)
@@ -58,6 +53,6 @@ def delete_token(engine: Engine, token_id: str) -> bool:
 
 
 def get_token(engine: Engine, token_hash: str) -> Row | None:
-    with _reading(engine) as conn:
+    with reading(engine) as conn:
         row = conn.execute(select(tokens).where(tokens.c.token_hash == token_hash)).first()
     return dict(row._mapping) if row else None

@@ -47,6 +47,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 
 from levante.contract.states import DONE
 from levante.db.connect import autocommit, writing
+from levante.db.connect import reading as reading  # (the platform's stores read through it)
 from levante.db.local import local_of
 from levante.db.metadata import processes
 from levante.db.times import aware as aware
@@ -71,11 +72,6 @@ def _rows(result: Iterable[Any]) -> list[Row]:
 
 def _skip_locked(engine: Engine) -> bool:
     return engine.dialect.name != "sqlite"
-
-
-def reading(engine: Engine) -> Connection:
-    """A connection for reads (autocommit on PostgreSQL, a deferred transaction on SQLite)."""
-    return autocommit(engine).connect()
 
 
 @contextmanager
