@@ -27,18 +27,18 @@ from typing import Any
 
 from sqlalchemy import Engine
 
+from levante.contract.delivery import Backoff as Delays
 from levante.platform.core.executions import pack_config
 from levante.platform.core.pack_env import needs_virtualenv, virtualenv_python
+from levante.platform.runners.python_runner import SHIM_DIR
 from levante.platform.sensors import store
 from levante.platform.sensors.calls import SensorCalls
 from levante.platform.triggers import store as trigger_store
+from levante.platform.triggers.builtin import SENSOR_EXIT, SENSOR_SPAWN
 
 log = logging.getLogger("levante.platform.sensors")
 
-SHIM_DIR = Path(__file__).resolve().parents[1] / "runners" / "st2shim"
 WRAPPER = Path(__file__).resolve().parent / "wrapper.py"
-SPAWN_TRIGGER = "core.st2.sensor.process_spawn"
-EXIT_TRIGGER = "core.st2.sensor.process_exit"
 LINE_LIMIT = 16 * 1024 * 1024  # the longest line (a dispatched payload) read from a sensor
 _EXCEPTION_LINE = re.compile(r"^[\w.]+(Error|Exception|Exit|Interrupt|Warning)\b")
 _LEVELS = {"DEBUG": logging.DEBUG, "INFO": logging.INFO, "WARNING": logging.WARNING,
@@ -75,9 +75,8 @@ class Backoff:
     def next_delay(self, ran_for: float) -> float:
         if ran_for >= self.reset_after:
             self.failures = 0
-        delay = min(self.initial * (2 ** self.failures), self.maximum)
         self.failures += 1
-        return delay
+        return Delays(self.initial, self.maximum).delay(self.failures)
 
 
 def sensor_view_for_wrapper(trigger: dict[str, Any]) -> dict[str, Any]:
@@ -176,7 +175,7 @@ class SensorProcess:
         self.starts += 1
         log.info("[%s] sensor started (pid %s)%s", self.ref, proc.pid,
                  f", start {self.starts}" if self.starts > 1 else "")
-        await self._record(SPAWN_TRIGGER, {"id": self.row["class_name"],
+        await self._record(SENSOR_SPAWN, {"id": self.row["class_name"],
                                            "timestamp": int(time.time()), "pid": proc.pid,
                                            "cmd": " ".join(argv)})
         await self.send(start)
@@ -190,7 +189,7 @@ class SensorProcess:
             self.proc = None
         log.log(logging.INFO if code == 0 else logging.WARNING,
                 "[%s] sensor exited with code %s", self.ref, code)
-        await self._record(EXIT_TRIGGER, {"id": self.row["class_name"],
+        await self._record(SENSOR_EXIT, {"id": self.row["class_name"],
                                           "timestamp": int(time.time()), "exit_code": code})
         return code
 

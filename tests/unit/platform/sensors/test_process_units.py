@@ -21,6 +21,12 @@ def test_backoff_doubles_up_to_the_cap_and_resets_after_a_good_run() -> None:
     assert backoff.next_delay(1) == 2
 
 
+def test_backoff_stays_at_the_cap_however_long_a_sensor_keeps_crashing() -> None:
+    backoff = Backoff(initial=0.5, maximum=60.0, reset_after=60.0)
+    delays = [backoff.next_delay(0.5) for _ in range(2000)]  # (2 ** 1024 overflowed)
+    assert delays[-1] == 60 and max(delays) == 60
+
+
 def test_output_lines_keep_their_level(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG, logger="levante.platform.sensors")
     level = log_line("p.S", "ERROR SensorWrapper.p.S: it failed\n")
