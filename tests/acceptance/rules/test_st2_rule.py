@@ -216,6 +216,10 @@ def test_rule_and_trigger_api_shapes_and_errors(system: System) -> None:
                                              "pack": "mon", "parameters": {"a": 1}})
         assert own.status_code == 201 and own.json()["ref"] == "mon.t1", own.text
         assert client.post("/triggers", json={"type": "mon.none"}).status_code == 400
+        long_type = client.post("/triggertypes", json={"name": "n" * 256, "pack": "mon"})
+        assert long_type.status_code == 400 and "'name'" in long_type.text, long_type.text
+        long_pack = client.post("/triggers", json={"type": "mon.alert", "pack": "p" * 256})
+        assert long_pack.status_code == 400 and "'pack'" in long_pack.text, long_pack.text
         assert client.delete("/triggers/mon.t1").status_code == 204
         assert client.delete("/triggertypes/mon.alert").status_code == 204
         assert client.get("/triggertypes/mon.alert").status_code == 404

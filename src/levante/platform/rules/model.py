@@ -48,12 +48,18 @@ class Rule:
         return f"{self.pack}.{self.name}"
 
 
-def _text(body: Mapping[str, Any], field: str, default: str | None = None) -> str:
+NAME_LIMIT = 255  # the `name` and `pack` columns
+
+
+def _text(body: Mapping[str, Any], field: str, default: str | None = None,
+          limit: int | None = None) -> str:
     value = body.get(field, default)
     if value is None:
         raise RuleError(f"'{field}' is required.")
     if not isinstance(value, str):
         raise RuleError(f"'{field}' must be a string, not {type(value).__name__}.")
+    if limit is not None and len(value) > limit:
+        raise RuleError(f"'{field}' must be at most {limit} characters.")
     return value
 
 
@@ -74,10 +80,11 @@ def checked(body: Any, *, trigger_type: Callable[[str], Mapping[str, Any] | None
     """
     if not isinstance(body, Mapping):
         raise RuleError("A rule must be an object (name, trigger, criteria, action).")
-    name = _text(body, "name").strip()
+    name = _text(body, "name", limit=NAME_LIMIT).strip()
     if not name:
         raise RuleError("'name' is required.")
-    chosen_pack = pack or _text(body, "pack", DEFAULT_PACK).strip() or DEFAULT_PACK
+    chosen_pack = (pack or _text(body, "pack", DEFAULT_PACK, limit=NAME_LIMIT).strip()
+                   or DEFAULT_PACK)
     if "." in chosen_pack:
         raise RuleError(f"'pack': {chosen_pack!r} is not a pack name (no dots).")
     description = body.get("description") or ""

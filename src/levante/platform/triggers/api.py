@@ -73,7 +73,11 @@ def _ref(request: Request) -> str:
     return str(request.path_params["ref_or_id"])
 
 
-def _text(body: Row, name: str, required: bool = True, default: str = "") -> str:
+NAME_LIMIT = 255  # the `name` and `pack` columns
+
+
+def _text(body: Row, name: str, required: bool = True, default: str = "",
+          limit: int | None = None) -> str:
     value = body.get(name)
     if value is None or value == "":
         if required:
@@ -81,6 +85,8 @@ def _text(body: Row, name: str, required: bool = True, default: str = "") -> str
         return default
     if not isinstance(value, str):
         raise ApiError(400, f"'{name}' must be a string.")
+    if limit is not None and len(value) > limit:
+        raise ApiError(400, f"'{name}' must be at most {limit} characters.")
     return value
 
 
@@ -115,8 +121,8 @@ async def get_trigger_type(request: Request) -> Response:
 
 
 def _type_fields(body: Row) -> tuple[str, dict[str, Any]]:
-    name = _text(body, "name")
-    pack = _text(body, "pack", required=False, default="default")
+    name = _text(body, "name", limit=NAME_LIMIT)
+    pack = _text(body, "pack", required=False, default="default", limit=NAME_LIMIT)
     tags = body.get("tags") or []
     if not isinstance(tags, list):
         raise ApiError(400, "'tags' must be a list.")
@@ -196,8 +202,9 @@ async def create_trigger(request: Request) -> Response:
     if store.get_trigger_type(db, type_ref) is None:
         raise ApiError(400, f"'type': trigger type \"{type_ref}\" is not registered.")
     parameters = _object(body, "parameters")
-    pack = _text(body, "pack", required=False, default=type_ref.partition(".")[0])
-    name = _text(body, "name", required=False, default=str(uuid.uuid4()))
+    pack = _text(body, "pack", required=False, default=type_ref.partition(".")[0],
+                 limit=NAME_LIMIT)
+    name = _text(body, "name", required=False, default=str(uuid.uuid4()), limit=NAME_LIMIT)
     description = _text(body, "description", required=False)
     try:
         row = await in_db(request, lambda: store.create_trigger(

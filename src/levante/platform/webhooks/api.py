@@ -56,8 +56,11 @@ async def body_of(request: Request) -> Any:
             form = parse_qs(raw.decode("utf-8"), keep_blank_values=True)
         except UnicodeDecodeError:
             raise ApiError(400, "The webhook's form body is not UTF-8 text.") from None
-        return {k: v[0] if len(v) == 1 else v for k, v in form.items()}
+        fields = {k: v[0] if len(v) == 1 else v for k, v in form.items()}
     try:
+        if content_type == FORM:
+            jsontext.check(fields)  # (text that cannot be stored: the JSON's own rule)
+            return fields
         return jsontext.loads(raw)
     except jsontext.BadJson as exc:
         raise ApiError(400, f"The webhook's body cannot be accepted: {exc}.") from None

@@ -45,6 +45,10 @@ def test_url_and_generic_webhooks(served: Served) -> None:
         assert [p["body"] for p in recorded(db, other)] == [[1, 2], {"a": "1", "b": "two"}]
         empty = c.post("/webhooks/other")
         assert empty.status_code == 202 and empty.json() == {}
+        nul = c.post("/webhooks/other", content=b"a=%00",
+                     headers={"Content-Type": "application/x-www-form-urlencoded"})
+        assert nul.status_code == 400 and "'a'" in nul.json()["faultstring"], nul.text
+        assert len(recorded(db, other)) == 3  # (the empty one, not this one)
 
         bad = c.post("/webhooks/alerts/disk", content=b"{not json",
                      headers={"Content-Type": "application/json"})

@@ -43,6 +43,8 @@ def test_a_good_rule() -> None:
     ({"name": None}, "'name'"),
     ({"name": 3}, "'name'"),
     ({"pack": "a.b"}, "'pack'"),
+    ({"name": "n" * 256}, "'name'"),  # (the column's size: a 500 on PostgreSQL before)
+    ({"pack": "p" * 256}, "'pack'"),
     ({"enabled": "yes"}, "'enabled'"),
     ({"trigger": None}, "'trigger.type'"),
     ({"trigger": {"type": "no.such"}}, "'trigger.type'"),
