@@ -26,11 +26,10 @@ async def list_timers(request: Request) -> Response:
 async def get_timer(request: Request) -> Response:
     ref = str(request.path_params["ref"])
     db = platform(request).db
-    rows = await in_db(request, lambda: store.timer_triggers(db, schedule.TIMER_TYPES))
-    for row in rows:
-        if ref in (row["ref"], row["id"]):
-            return json_response(trigger_view(row))
-    raise ApiError(404, f"Timer {ref} not found.")
+    rows = await in_db(request, lambda: store.timer_triggers(db, schedule.TIMER_TYPES, ref))
+    if not rows:
+        raise ApiError(404, f"Timer {ref} not found.")
+    return json_response(trigger_view(rows[0]))
 
 
 def routes() -> RouteTable:

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, func, select, update
+from sqlalchemy import Connection, Engine, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -26,14 +26,16 @@ def active_timers(engine: Engine, types: Sequence[str]) -> list[Row]:
     """The triggers of the timer ``types`` that some enabled rule uses, each with
     ``last_slot`` (its latest slot fired or skipped, None: none yet) and ``enabled_at``
     (the latest change of its enabled rules: slots before it are not due)."""
-    last = (select(timer_slots.c.trigger_ref, func.max(timer_slots.c.slot_at).label("last"))
-            .group_by(timer_slots.c.trigger_ref).subquery())
+    # The latest slot of each timer, looked up on the slots' primary key (trigger, slot):
+    # the table keeps every slot ever fired, and this runs every second.
+    last = (select(func.max(timer_slots.c.slot_at))
+            .where(timer_slots.c.trigger_ref == triggers.c.ref)
+            .scalar_subquery().label("last"))
     used = (select(rules.c.trigger_ref, func.max(rules.c.updated_at).label("enabled_at"))
             .where(rules.c.enabled.is_(True)).group_by(rules.c.trigger_ref).subquery())
     query = (select(triggers.c.ref, triggers.c.type, triggers.c.parameters,
-                    triggers.c.created_at, used.c.enabled_at, last.c.last)
+                    triggers.c.created_at, used.c.enabled_at, last)
              .join(used, used.c.trigger_ref == triggers.c.ref)
-             .outerjoin(last, last.c.trigger_ref == triggers.c.ref)
              .where(triggers.c.type.in_(list(types))))
     with engine.connect() as conn:
         rows = [dict(r._mapping) for r in conn.execute(query)]
@@ -44,21 +46,16 @@ def active_timers(engine: Engine, types: Sequence[str]) -> list[Row]:
     return rows
 
 
-def timer_triggers(engine: Engine, types: Sequence[str]) -> list[Row]:
-    """Every trigger of the timer ``types``, with its latest slot and how many enabled
-    rules use it (``GET /v1/timers``, ``levante timer list``)."""
-    last = (select(timer_slots.c.trigger_ref, func.max(timer_slots.c.slot_at).label("last"))
-            .group_by(timer_slots.c.trigger_ref).subquery())
-    used = (select(rules.c.trigger_ref, func.count().label("rules"))
-            .where(rules.c.enabled.is_(True)).group_by(rules.c.trigger_ref).subquery())
-    query = (select(triggers, func.coalesce(used.c.rules, 0).label("enabled_rules"),
-                    last.c.last.label("last_slot"))
-             .outerjoin(used, used.c.trigger_ref == triggers.c.ref)
-             .outerjoin(last, last.c.trigger_ref == triggers.c.ref)
-             .where(triggers.c.type.in_(list(types)))
-             .order_by(triggers.c.type, triggers.c.ref))
+def timer_triggers(engine: Engine, types: Sequence[str],
+                   ref_or_id: str | None = None) -> list[Row]:
+    """The triggers of the timer ``types`` (``GET /v1/timers``), or the one of them that
+    ``ref_or_id`` names."""
+    query = select(triggers).where(triggers.c.type.in_(list(types)))
+    if ref_or_id is not None:
+        query = query.where(or_(triggers.c.ref == ref_or_id, triggers.c.id == ref_or_id))
     with engine.connect() as conn:
-        return [dict(r._mapping) for r in conn.execute(query)]
+        return [dict(r._mapping) for r in conn.execute(
+            query.order_by(triggers.c.type, triggers.c.ref))]
 
 
 def _insert_slot(conn: Connection) -> Any:
@@ -87,7 +84,7 @@ def fire_slot(engine: Engine, trigger_ref: str, slot_at: datetime,
 
 
 def slots(engine: Engine, trigger_ref: str) -> list[Row]:
-    """The slots of a timer, oldest first (tests, ``levante timer list``)."""
+    """The slots of a timer, oldest first."""
     with engine.connect() as conn:
         return [dict(r._mapping) for r in conn.execute(
             select(timer_slots).where(timer_slots.c.trigger_ref == trigger_ref)
