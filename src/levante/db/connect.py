@@ -207,11 +207,13 @@ AFTER_COMMIT = "levante.after_commit"
 def after_commit(conn: Connection, callback: Callable[[], None]) -> bool:
     """Call ``callback()`` once the transaction of ``conn`` (opened by `writing`) has
     committed and the writer lock is free; False when ``conn`` is not such a transaction
-    (then nothing is registered)."""
+    (then nothing is registered). A callback equal to one already registered is not
+    registered again (e.g. one wake-up per transaction, however many writes ask)."""
     found = conn.info.get(AFTER_COMMIT)
     if not isinstance(found, list):
         return False
-    found.append(callback)
+    if callback not in found:
+        found.append(callback)
     return True
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -31,7 +32,7 @@ from sqlalchemy import (
     update,
 )
 
-from levante.db.connect import AFTER_COMMIT, after_commit, writing
+from levante.db.connect import after_commit, autocommit, writing
 from levante.db.local import local_of
 from levante.db.times import now
 from levante.identity.keys import new_id
@@ -79,9 +80,7 @@ def record_instance(conn: Connection, trigger: str, payload: Any, *,
     })
     if status == PROCESSED:
         return instance_id
-    pending = conn.info.get(AFTER_COMMIT)
-    if not (isinstance(pending, list) and any(isinstance(c, _Wake) for c in pending)):
-        after_commit(conn, _Wake(conn.engine))  # one wake-up per transaction
+    after_commit(conn, _Wake(conn.engine))  # (equal wakes: one per transaction)
     return instance_id
 
 
@@ -101,11 +100,12 @@ def remove_waker(db: Engine, callback: Callable[[], None]) -> None:
     local_of(db).bell(BELL).remove(callback)
 
 
+@dataclass(frozen=True)
 class _Wake:
-    """The wake-up of a transaction that recorded instances, run once it commits."""
+    """The wake-up of a transaction that recorded instances, run once it commits (two of
+    one database are equal: after_commit keeps one)."""
 
-    def __init__(self, db: Engine) -> None:
-        self.db = db
+    db: Engine
 
     def __call__(self) -> None:
         wake(self.db)
@@ -119,9 +119,8 @@ def wake(db: Engine) -> None:
     if db.dialect.name == "sqlite":
         return
     try:
-        with db.connect() as conn:
+        with autocommit(db).connect() as conn:  # (one round trip)
             conn.execute(_NOTIFY)
-            conn.commit()
     except Exception as exc:
         log.warning("trigger instances stored, but the rules engines could not be woken "
                     "(%s): they find them at their next poll", type(exc).__name__)
