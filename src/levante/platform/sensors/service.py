@@ -31,6 +31,7 @@ from sqlalchemy import Engine
 from levante.config import Config
 from levante.db import faults
 from levante.db.times import now
+from levante.platform.core import store as core_store
 from levante.platform.datastore.pairs import Datastore, key_path_of
 from levante.platform.sensors import store
 from levante.platform.sensors.calls import SensorCalls
@@ -124,7 +125,8 @@ class SensorContainer:
         """Renew, stop what must stop, claim and start; tell the sensors of their
         triggers and of the lease."""
         if not self.registered:  # (here: a database refusing writes at start is retried)
-            await asyncio.to_thread(store.register_container, self.db, self.owner)
+            await asyncio.to_thread(core_store.register_process, self.db, self.owner,
+                                    store.ROLE)
             self.registered = True
         until = now() + timedelta(seconds=self.settings.lease_seconds)
         held = await asyncio.to_thread(store.renew, self.db, self.owner, until)
@@ -200,7 +202,7 @@ class SensorContainer:
         await self._stop(list(self.running))
         try:
             await asyncio.to_thread(store.release, self.db, self.owner)
-            await asyncio.to_thread(store.deregister_container, self.db, self.owner)
+            await asyncio.to_thread(core_store.deregister_process, self.db, self.owner)
         except Exception as exc:
             log.warning("sensor container: leases not released (%s); they pass in %g s",
                         exc, self.settings.lease_seconds)

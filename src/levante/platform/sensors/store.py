@@ -9,8 +9,6 @@ win the same sensor.
 
 from __future__ import annotations
 
-import os
-import socket
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -108,9 +106,11 @@ def get_sensor(db: Engine, ref_or_id: str) -> Row | None:
 
 
 def set_enabled(db: Engine, sensor_id: str, enabled: bool) -> Row | None:
-    """Enable or disable a sensor (its container notices at its next lease renewal)."""
+    """Enable or disable a sensor (its container notices at its next lease renewal). A
+    sensor already so is left as it is: a changed row restarts a running sensor."""
     with writing(db) as conn:
-        conn.execute(update(sensors).where(sensors.c.id == sensor_id)
+        conn.execute(update(sensors)
+                     .where(sensors.c.id == sensor_id, sensors.c.enabled.is_not(enabled))
                      .values(enabled=enabled, updated_at=now()))
         found = conn.execute(select(sensors).where(sensors.c.id == sensor_id)).first()
     return _row(found) if found is not None else None
@@ -129,21 +129,6 @@ def pack_paths(db: Engine, names: Sequence[str]) -> dict[str, str]:
 
 
 ROLE = "sensorcontainer"
-
-
-def register_container(db: Engine, owner: str) -> None:
-    """Enter a sensor container in the registry of running processes: the containers
-    alive share the sensors between them (see :func:`shares`)."""
-    stamp = now()
-    with writing(db) as conn:
-        conn.execute(insert(processes).values(
-            id=owner, role=ROLE, hostname=socket.gethostname(), pid=os.getpid(),
-            started_at=stamp, heartbeat_at=stamp))
-
-
-def deregister_container(db: Engine, owner: str) -> None:
-    with writing(db) as conn:
-        conn.execute(delete(processes).where(processes.c.id == owner))
 
 
 def shares(db: Engine, alive_since: datetime) -> tuple[int, int]:

@@ -19,6 +19,7 @@ from sqlalchemy import Engine, delete
 from levante.db import manage
 from levante.db.connect import make_engine, writing
 from levante.db.times import now
+from levante.platform.core import store as core_store
 from levante.platform.core.pack_env import PackEnvSettings, setup_virtualenv
 from levante.platform.core.pack_registry import register_packs
 from levante.platform.datastore import store as kv_store
@@ -84,6 +85,9 @@ def test_container_runs_restarts_and_follows_enable(sensor_db: Engine,
     store.set_enabled(db, str(held["id"]), True)
     eventually(lambda: len(store.instances_of(db, "sensortest.tick")) > before + 1,
                what="ticks after enabling again")
+    # Enabling it again changes nothing (a changed row would restart it).
+    stamp = store.get_sensor(db, COUNTER)["updated_at"]
+    assert store.set_enabled(db, str(held["id"]), True)["updated_at"] == stamp
 
     containers.stop(container)
     assert store.get_sensor(db, COUNTER)["claimed_by"] is None
@@ -141,11 +145,11 @@ def test_a_container_claims_its_share(sensor_db: Engine, containers: Containers)
     """Two containers alive (one of them a registry entry here) and two enabled sensors:
     one each; once the other's heartbeat is older than a lease, the rest is taken too."""
     db = sensor_db
-    store.register_container(db, "another-container")
+    core_store.register_process(db, "another-container", store.ROLE)
     container = containers.start()
     eventually(lambda: len(container.running) == 1, what="one sensor claimed")
     claimed = [store.get_sensor(db, ref) for ref in (COUNTER, CRASHER)]
     owners = [r["claimed_by"] for r in claimed if r]
     assert sorted(owners, key=str) == sorted([None, container.owner], key=str)  # its share
     eventually(lambda: len(container.running) == 2, what="the rest once the other is gone")
-    store.deregister_container(db, "another-container")
+    core_store.deregister_process(db, "another-container")
