@@ -117,7 +117,6 @@ class Route:
     ``attempt``, ``error``, ``retry_at`` and ``ms``)."""
 
     name: str  # the outbox's route column
-    label: str  # how the loop names itself in its own warnings
     logger: str
     method: str
     acceptance: Acceptance
@@ -168,7 +167,6 @@ def _event_kind(row: Mapping[str, Any]) -> str:
 # given up after [notifier] max_retry_age (the Backoff comes from the configuration).
 EVENTS: Final = Route(
     name="events",
-    label="notifier",
     logger="levante.engine.notifier",
     method="POST",
     acceptance=Acceptance(refuses=False),
@@ -221,7 +219,6 @@ def _commands_first(row: Mapping[str, Any]) -> int:
 # replaced, and the report tried again).
 REPORTS: Final = Route(
     name="reports",
-    label="engine reports",
     logger="levante.platform.engine_reporting",
     method="PUT",
     acceptance=Acceptance(refuses=True, retry_statuses=frozenset({401, 408, 425, 429}),

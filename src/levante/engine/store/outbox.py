@@ -253,7 +253,7 @@ def claim(conn: Connection, lease: float, limit: int, batch: int = 1) -> list[li
 
     For `levante` subscribers, up to `batch` events that wait behind a head in its line
     come along (in order), to be sent in one request; returns one list per line."""
-    return outbox_store.claim(conn, ROUTE, lease, limit, batch, batches=wire.SUBSCRIBER)
+    return outbox_store.claim(conn, ROUTE, lease, limit, batch, batches=EVENTS.batches)
 
 
 def event_material(

@@ -19,11 +19,9 @@ from sqlalchemy import Engine
 from levante.db.times import now as utcnow
 from levante.platform.datastore import store
 from levante.platform.datastore.crypto import Cipher, CryptoKeyError, DecryptError
-from levante.platform.datastore.views import FULL as FULL
 from levante.platform.datastore.views import SYSTEM as SYSTEM
 from levante.platform.datastore.views import USER as USER
-from levante.platform.datastore.views import iso as iso
-from levante.platform.datastore.views import view as view
+from levante.platform.datastore.views import view
 
 ALL = "all"
 MAX_NAME = 512

@@ -8,7 +8,6 @@ whether it is the first, and only then stores the execution, in the same transac
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
@@ -176,16 +175,6 @@ def insert_enforcements(conn: Connection, rows: list[Row]) -> set[tuple[str, str
     found = conn.execute(statement, rows) if len(rows) > 1 else conn.execute(
         statement, rows[0])
     return {(r.trigger_instance_id, r.rule_id) for r in found}
-
-
-def enforced(conn: Connection, instance_ids: Iterable[str]) -> set[tuple[str, str]]:
-    """The (trigger instance, rule) pairs already enforced among ``instance_ids``."""
-    ids = list(instance_ids)
-    if not ids:
-        return set()
-    return {(r.trigger_instance_id, r.rule_id) for r in conn.execute(
-        select(rule_enforcements.c.trigger_instance_id, rule_enforcements.c.rule_id)
-        .where(rule_enforcements.c.trigger_instance_id.in_(ids)))}
 
 
 def get_enforcement(db: Engine, enforcement_id: str) -> Row | None:

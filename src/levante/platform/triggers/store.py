@@ -354,25 +354,6 @@ def finish_instances(conn: Connection, owner: str, statuses: dict[str, str]) -> 
                      .values(status=status, claimed_by=None, lease_until=None))
 
 
-def release_instances(db: Engine, owner: str, ids: list[str]) -> None:
-    """Give back claimed instances (a rules engine stopping): pending again."""
-    if not ids:
-        return
-    with writing(db) as conn:
-        conn.execute(update(trigger_instances)
-                     .where(trigger_instances.c.id.in_(ids),
-                            trigger_instances.c.claimed_by == owner,
-                            trigger_instances.c.status == PROCESSING)
-                     .values(status=PENDING, claimed_by=None, lease_until=None))
-
-
-def count_by_status(db: Engine) -> dict[str, int]:
-    with db.connect() as conn:
-        return {r.status: int(r.n) for r in conn.execute(
-            select(trigger_instances.c.status, func.count().label("n"))
-            .group_by(trigger_instances.c.status))}
-
-
 # --- the executions behind the action and notify triggers ----------------------------------
 
 # What decides an execution's notify block (its action's, its request's, its parent's).

@@ -205,15 +205,14 @@ def _hand_over(conn: Connection, rows: list[Row], stamp: datetime) -> bool:
         return False  # it waits behind its line
     row = {**rows[0], "state": PENDING, "attempts": 0, "created_at": stamp,
            "next_attempt_at": stamp + timedelta(seconds=LEASE_SECONDS)}
-    handed = dict(row)
+    handed = {**store.as_message(row), "first_attempt_at": None, "last_attempt_at": None}
+
     def hand() -> None:
         reporter.take([[handed]])
 
     if not after_commit(conn, hand):
         return False
     handed["id"] = store.insert_report(conn, row)
-    handed.update(route=REPORTS.name, line=row["target_id"], first_attempt_at=None,
-                  last_attempt_at=None)
     return True
 
 

@@ -376,18 +376,18 @@ def context_and_action(conn: Connection, execution_id: str) -> Row | None:
                 {"b_id": execution_id})
 
 
-def _as_message(row: Row) -> Row:
+def as_message(row: Row) -> Row:
     """A report row as the outbox holds it (its line: the engine object it is about)."""
     return {**row, "route": ROUTE, "line": row["target_id"]}
 
 
 def insert_reports(conn: Connection, rows: Sequence[Row]) -> None:
-    conn.execute(insert(er), [_as_message(r) for r in rows])
+    conn.execute(insert(er), [as_message(r) for r in rows])
 
 
 def insert_report(conn: Connection, row: Row) -> int:
     """One report; its id."""
-    return int(conn.execute(insert(er).returning(er.c.id), _as_message(row)).scalar_one())
+    return int(conn.execute(insert(er).returning(er.c.id), as_message(row)).scalar_one())
 
 
 def has_pending_report(conn: Connection, target_id: str) -> bool:
