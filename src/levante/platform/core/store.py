@@ -48,6 +48,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from levante.contract.states import DONE
 from levante.db.connect import autocommit, writing
 from levante.db.connect import reading as reading  # (the platform's stores read through it)
+from levante.db.listing import COUNT_CAP, capped_count
 from levante.db.local import local_of
 from levante.db.metadata import processes
 from levante.db.times import aware as aware
@@ -380,12 +381,6 @@ def get_execution_status(engine: Engine, execution_id: str) -> Row | None:
     return dict(row._mapping) if row else None
 
 
-# Counting every match of a filter costs as much as the history is long: the count stops
-# past this many, or just past the page asked for if that is further (st2 only needs to
-# know whether more than it shows exist, to print "only the first N are shown").
-COUNT_CAP = 1_000
-
-
 def list_executions(
     engine: Engine,
     action: str | None = None,
@@ -428,15 +423,14 @@ def list_executions(
     page = select(executions.c.id).where(where).order_by(*order).offset(offset)
     if limit is not None:
         page = page.limit(limit)
-    cap = max(count_cap, offset + (limit or 0) + 1)
-    matches = select(executions.c.id).where(where).limit(cap).subquery()
     with reading(engine) as conn:
         ids = [row[0] for row in conn.execute(page)]
         by_id = {
             row["id"]: row
             for row in _rows(conn.execute(select(executions).where(executions.c.id.in_(ids))))
         } if ids else {}
-        total = int(conn.execute(select(func.count()).select_from(matches)).scalar_one())
+        # (st2 only needs to know whether more than it shows exist)
+        total = capped_count(conn, executions.c.id, [where], limit, offset, count_cap)
     return [by_id[i] for i in ids if i in by_id], total
 
 

@@ -15,7 +15,8 @@ from sqlalchemy import Connection, Engine, delete, func, insert, or_, select, up
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from levante.db.connect import writing
+from levante.db.connect import reading, writing
+from levante.db.listing import capped_count
 from levante.db.times import now
 from levante.identity.keys import new_id
 from levante.platform.rules.model import Rule
@@ -24,8 +25,6 @@ from levante.platform.triggers import store as trigger_store
 from levante.platform.triggers.tables import trigger_instances
 
 Row = dict[str, Any]
-
-COUNT_CAP = 1_000  # listings count up to here, or just past the page asked for
 
 
 def _row(found: Any) -> Row:
@@ -189,8 +188,7 @@ def list_enforcements(db: Engine, *, rule_ref: str | None = None,
                       trigger_instance: str | None = None, after: datetime | None = None,
                       before: datetime | None = None, limit: int | None = None,
                       offset: int = 0) -> tuple[list[Row], int]:
-    """Enforcements, newest first; the page and how many match (counted up to
-    ``COUNT_CAP`` or just past the page)."""
+    """Enforcements, newest first; the page and how many match (`levante.db.listing`)."""
     c = rule_enforcements.c
     where = [w for w in (
         c.rule_ref == rule_ref if rule_ref else None,
@@ -204,12 +202,10 @@ def list_enforcements(db: Engine, *, rule_ref: str | None = None,
              .order_by(c.enforced_at.desc(), c.id.desc()).offset(offset))
     if limit is not None:
         query = query.limit(limit)
-    cap = max(COUNT_CAP, offset + (limit or 0) + 1)
-    with db.connect() as conn:
+    with reading(db) as conn:
         rows = [_row(r) for r in conn.execute(query)]
-        capped = select(c.id).where(*where).limit(cap).subquery()
-        total = conn.execute(select(func.count()).select_from(capped)).scalar_one()
-    return rows, int(total)
+        total = capped_count(conn, c.id, where, limit, offset)
+    return rows, total
 
 
 def purge_instances(db: Engine, cutoff: datetime, batch: int) -> int:

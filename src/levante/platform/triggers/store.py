@@ -32,7 +32,8 @@ from sqlalchemy import (
     update,
 )
 
-from levante.db.connect import after_commit, autocommit, writing
+from levante.db.connect import after_commit, autocommit, reading, writing
+from levante.db.listing import capped_count
 from levante.db.local import local_of
 from levante.db.times import now
 from levante.identity.keys import new_id
@@ -279,14 +280,10 @@ def get_instance(db: Engine, instance_id: str) -> Row | None:
     return _row(found) if found is not None else None
 
 
-COUNT_CAP = 1_000  # as the executions' listing: counted up to here or just past the page
-
-
 def list_instances(db: Engine, trigger: str | None, status: str | None,
                    after: datetime | None, before: datetime | None, limit: int | None,
                    offset: int) -> tuple[list[Row], int]:
-    """Instances, newest first; the page and how many match (counted up to ``COUNT_CAP``
-    or just past the page, whichever is further)."""
+    """Instances, newest first; the page and how many match (`levante.db.listing`)."""
     where = [c for c in (
         trigger_instances.c.trigger == trigger if trigger else None,
         trigger_instances.c.status == status if status else None,
@@ -298,12 +295,10 @@ def list_instances(db: Engine, trigger: str | None, status: str | None,
                        trigger_instances.c.id.desc()).offset(offset))
     if limit is not None:
         query = query.limit(limit)
-    cap = max(COUNT_CAP, offset + (limit or 0) + 1)
-    with db.connect() as conn:
+    with reading(db) as conn:
         rows = [_row(r) for r in conn.execute(query)]
-        capped = select(trigger_instances.c.id).where(*where).limit(cap).subquery()
-        total = conn.execute(select(func.count()).select_from(capped)).scalar_one()
-    return rows, int(total)
+        total = capped_count(conn, trigger_instances.c.id, where, limit, offset)
+    return rows, total
 
 
 # The oldest pending first, or those whose claim ran out (their rules engine died).
