@@ -28,7 +28,7 @@ from sqlalchemy import Engine
 
 from levante.config import Config
 from levante.db import faults
-from levante.db.connect import writing
+from levante.db.connect import reading, writing
 from levante.db.times import now
 from levante.identity.keys import new_id
 from levante.platform.core import executions
@@ -201,7 +201,7 @@ def process_batch(db: Engine, settings: Settings, cache: RuleCache, owner: str) 
                                               settings.lease_seconds)
     if not instances:
         return 0
-    with db.connect() as conn:
+    with reading(db) as conn:
         payloads = execution_payloads.complete(conn, instances)
     rules = cache.current()
     try:

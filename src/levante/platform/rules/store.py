@@ -32,7 +32,7 @@ def _row(found: Any) -> Row:
 
 
 def get_rule(db: Engine, ref_or_id: str) -> Row | None:
-    with db.connect() as conn:
+    with reading(db) as conn:
         found = conn.execute(select(rules).where(
             or_(rules.c.ref == ref_or_id, rules.c.id == ref_or_id))).first()
     return _row(found) if found is not None else None
@@ -48,7 +48,7 @@ def list_rules(db: Engine, *, pack: str | None = None, name: str | None = None,
         rules.c.name == name if name else None,
         rules.c.enabled.is_(enabled) if enabled is not None else None,
     ) if c is not None]
-    with db.connect() as conn:
+    with reading(db) as conn:
         found = [_row(r) for r in conn.execute(select(rules).where(*where)
                                                .order_by(rules.c.ref))]
     # trigger type and action live in JSON: filtered here (rules are few)
@@ -106,7 +106,7 @@ def ref_taken(db: Engine, ref: str, other_than: str | None = None) -> bool:
     query = select(rules.c.id).where(rules.c.ref == ref)
     if other_than:
         query = query.where(rules.c.id != other_than)
-    with db.connect() as conn:
+    with reading(db) as conn:
         return conn.execute(query.limit(1)).first() is not None
 
 
@@ -137,14 +137,14 @@ def pack_rule_ids(conn: Connection, pack: str) -> dict[str, str]:
 
 def enabled_rules(db: Engine) -> list[Row]:
     """Every enabled rule (the rules engine's cache)."""
-    with db.connect() as conn:
+    with reading(db) as conn:
         return [_row(r) for r in conn.execute(
             select(rules).where(rules.c.enabled.is_(True)).order_by(rules.c.ref))]
 
 
 def rules_version(db: Engine) -> tuple[int, Any]:
     """Changes when a rule is created, changed or deleted: (count, latest change)."""
-    with db.connect() as conn:
+    with reading(db) as conn:
         found = conn.execute(select(func.count(), func.max(rules.c.updated_at))
                              .select_from(rules)).one()
     return int(found[0]), found[1]
@@ -177,7 +177,7 @@ def insert_enforcements(conn: Connection, rows: list[Row]) -> set[tuple[str, str
 
 
 def get_enforcement(db: Engine, enforcement_id: str) -> Row | None:
-    with db.connect() as conn:
+    with reading(db) as conn:
         found = conn.execute(select(rule_enforcements)
                              .where(rule_enforcements.c.id == enforcement_id)).first()
     return _row(found) if found is not None else None

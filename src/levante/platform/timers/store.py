@@ -12,7 +12,7 @@ from sqlalchemy import Connection, Engine, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from levante.db.connect import writing
+from levante.db.connect import reading, writing
 from levante.db.times import aware, now
 from levante.platform.rules.tables import rules
 from levante.platform.timers.tables import timer_slots
@@ -37,7 +37,7 @@ def active_timers(engine: Engine, types: Sequence[str]) -> list[Row]:
                     triggers.c.created_at, used.c.enabled_at, last)
              .join(used, used.c.trigger_ref == triggers.c.ref)
              .where(triggers.c.type.in_(list(types))))
-    with engine.connect() as conn:
+    with reading(engine) as conn:
         rows = [dict(r._mapping) for r in conn.execute(query)]
     for row in rows:
         row["created_at"] = aware(row["created_at"])
@@ -53,7 +53,7 @@ def timer_triggers(engine: Engine, types: Sequence[str],
     query = select(triggers).where(triggers.c.type.in_(list(types)))
     if ref_or_id is not None:
         query = query.where(or_(triggers.c.ref == ref_or_id, triggers.c.id == ref_or_id))
-    with engine.connect() as conn:
+    with reading(engine) as conn:
         return [dict(r._mapping) for r in conn.execute(
             query.order_by(triggers.c.type, triggers.c.ref))]
 
@@ -85,7 +85,7 @@ def fire_slot(engine: Engine, trigger_ref: str, slot_at: datetime,
 
 def slots(engine: Engine, trigger_ref: str) -> list[Row]:
     """The slots of a timer, oldest first."""
-    with engine.connect() as conn:
+    with reading(engine) as conn:
         return [dict(r._mapping) for r in conn.execute(
             select(timer_slots).where(timer_slots.c.trigger_ref == trigger_ref)
             .order_by(timer_slots.c.slot_at))]

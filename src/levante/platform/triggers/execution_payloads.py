@@ -23,6 +23,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine
 
+from levante.db.connect import reading
 from levante.db.times import aware
 from levante.platform.core.executions import masked_parameters
 from levante.platform.core.jinja_render import RenderError, render_value
@@ -138,6 +139,6 @@ def with_payloads(db: Engine, rows: list[Row]) -> list[Row]:
     payload). One read, only when some row has a ``payload_from``."""
     if not any(r.get("payload_from") for r in rows):
         return rows
-    with db.connect() as conn:
+    with reading(db) as conn:
         payloads = complete(conn, rows)
     return [{**r, "payload": payloads[r["id"]]} if r["id"] in payloads else r for r in rows]

@@ -186,7 +186,7 @@ def _row(found: Any) -> Row:
 
 
 def get_trigger_type(db: Engine, ref_or_id: str) -> Row | None:
-    with db.connect() as conn:
+    with reading(db) as conn:
         found = conn.execute(select(trigger_types).where(
             or_(trigger_types.c.ref == ref_or_id, trigger_types.c.id == ref_or_id))).first()
     return _row(found) if found is not None else None
@@ -200,7 +200,7 @@ def list_trigger_types(db: Engine, pack: str | None, name: str | None, limit: in
     query = select(trigger_types).where(*where).order_by(trigger_types.c.ref).offset(offset)
     if limit is not None:
         query = query.limit(limit)
-    with db.connect() as conn:
+    with reading(db) as conn:
         rows = [_row(r) for r in conn.execute(query)]
         total = conn.execute(select(func.count()).select_from(trigger_types)
                              .where(*where)).scalar_one()
@@ -220,7 +220,7 @@ def delete_trigger_type(db: Engine, type_id: str) -> None:
 # --- triggers -----------------------------------------------------------------------------
 
 def get_trigger(db: Engine, ref_or_id: str) -> Row | None:
-    with db.connect() as conn:
+    with reading(db) as conn:
         found = conn.execute(select(triggers).where(
             or_(triggers.c.ref == ref_or_id, triggers.c.id == ref_or_id))).first()
     return _row(found) if found is not None else None
@@ -233,7 +233,7 @@ def list_triggers(db: Engine, type_ref: str | None, pack: str | None, limit: int
     query = select(triggers).where(*where).order_by(triggers.c.ref).offset(offset)
     if limit is not None:
         query = query.limit(limit)
-    with db.connect() as conn:
+    with reading(db) as conn:
         rows = [_row(r) for r in conn.execute(query)]
         total = conn.execute(select(func.count()).select_from(triggers)
                              .where(*where)).scalar_one()
@@ -274,7 +274,7 @@ def drop_unused_trigger(conn: Connection, ref: str, used: bool) -> None:
 # --- trigger instances --------------------------------------------------------------------
 
 def get_instance(db: Engine, instance_id: str) -> Row | None:
-    with db.connect() as conn:
+    with reading(db) as conn:
         found = conn.execute(select(trigger_instances)
                              .where(trigger_instances.c.id == instance_id)).first()
     return _row(found) if found is not None else None
@@ -317,7 +317,7 @@ def claim_instances(db: Engine, owner: str, limit: int, lease_seconds: float) ->
     found then (unique per instance and rule), so nothing is enforced twice.
     """
     stamp = now()
-    with db.connect() as conn:  # a read first: an idle poll takes no write lock
+    with reading(db) as conn:  # a read first: an idle poll takes no write lock
         if conn.execute(select(trigger_instances.c.id).where(_claimable(stamp))
                         .limit(1)).first() is None:
             return []

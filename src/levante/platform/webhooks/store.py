@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, select
 
-from levante.db.connect import writing
+from levante.db.connect import reading, writing
 from levante.db.times import now
 from levante.platform.triggers.builtin import WEBHOOK as WEBHOOK_TYPE
 from levante.platform.triggers.store import record_instance
@@ -41,7 +41,7 @@ def webhook_triggers(conn: Connection, url: str) -> list[str]:
 
 def list_webhooks(engine: Engine) -> list[Row]:
     """Every ``core.st2.webhook`` trigger (what ``GET /v1/webhooks`` shows)."""
-    with engine.connect() as conn:
+    with reading(engine) as conn:
         return [dict(r._mapping) for r in conn.execute(_WEBHOOKS)]
 
 
