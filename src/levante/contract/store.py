@@ -150,15 +150,22 @@ def record(conn: Connection, outcomes: Sequence[Outcome], delivered: str) -> Non
     """Store the outcomes of attempts (``delivered``: the route's name for a message the
     receiver acknowledged, which stamps ``delivered_at``)."""
     stamp = now()
+    retries: list[dict[str, Any]] = []
+    done: list[dict[str, Any]] = []
+    ended: list[dict[str, Any]] = []
     for outcome in outcomes:
         values = {"b_id": outcome.message_id, "b_status": outcome.status,
                   "b_ms": outcome.duration_ms, "b_error": outcome.error}
         if outcome.state == PENDING:
-            conn.execute(_RETRY, {**values, "b_retry": outcome.retry_at or stamp})
+            retries.append({**values, "b_retry": outcome.retry_at or stamp})
         elif outcome.state == delivered:
-            conn.execute(_DONE, {**values, "b_state": outcome.state, "b_now": stamp})
+            done.append({**values, "b_state": outcome.state, "b_now": stamp})
         else:
-            conn.execute(_ENDED, {**values, "b_state": outcome.state})
+            ended.append({**values, "b_state": outcome.state})
+    # One call per kind (an acknowledged line of fifty events is one executemany).
+    for statement, rows in ((_DONE, done), (_RETRY, retries), (_ENDED, ended)):
+        if rows:
+            conn.execute(statement, rows)
 
 
 def pending_due(conn: Connection, route: str) -> datetime | None:
