@@ -386,15 +386,14 @@ def _lookup_workflow(conn: Connection, identifier: str, namespace: str) -> dict[
     return row
 
 
-def _spec_from_row(row: Mapping[str, Any], specs: ParsedSpecs | None) -> WorkflowGraph:
+def _spec_from_row(row: Mapping[str, Any], specs: ParsedSpecs) -> WorkflowGraph:
     """The graph of a workflow row: rebuilt from its stored JSON by the row's language
     (parsed again from its text if that JSON is unreadable), kept in `specs` per change."""
     key = _cache_key(row)
-    cached = specs.get(key) if specs is not None else None
+    cached = specs.get(key)
     if cached is not None:
         return cached
-    lang = language(row.get("language"),
-                    specs.languages if specs is not None else BUILTIN_LANGUAGES)
+    lang = language(row.get("language"), specs.languages)
     spec: WorkflowGraph | None = None
     if row.get("spec"):
         try:
@@ -404,8 +403,7 @@ def _spec_from_row(row: Mapping[str, Any], specs: ParsedSpecs | None) -> Workflo
     if spec is None:
         found = lang.parse_workflows(row["definition"])
         spec = next((f.graph for f in found if f.name == row["name"]), found[0].graph)
-    if specs is not None:
-        specs.put(key, spec)
+    specs.put(key, spec)
     return spec
 
 
@@ -423,6 +421,8 @@ def get_workflow_spec(
     (the engine's; without it, the built-in languages parse it each time) when the row
     has not changed since it was parsed.
     """
+    if specs is None:
+        specs = ParsedSpecs()  # (a cache of this call alone: parsed each time)
     row = None
     if is_uuid(identifier):
         found = conn.execute(
@@ -444,7 +444,7 @@ def get_workflow_spec(
     if row is None:
         shown = f", namespace={namespace}" if namespace else ""
         raise NotFound(f"Workflow not found [workflow_identifier={identifier}{shown}]")
-    cached = specs.get(_cache_key(row)) if specs is not None else None
+    cached = specs.get(_cache_key(row))
     if cached is not None:
         return row, cached
     full = _get_by_id(conn, workflow_definitions, row["id"])
@@ -597,17 +597,18 @@ def get_adhoc_action(
 ) -> tuple[dict[str, Any], AdHocAction] | None:
     """(row, parsed action) of the ad-hoc action `name`, or None if there is none (the
     action parsed as `get_workflow_spec` parses a workflow)."""
+    if specs is None:
+        specs = ParsedSpecs()  # (a cache of this call alone: parsed each time)
     try:
         row = get_action(conn, name, namespace)
     except NotFound:
         return None
     stamp = _cache_key(row)
     key = ("action:" + stamp[0], stamp[1])
-    cached = specs.get(key) if specs is not None else None
+    cached = specs.get(key)
     if cached is not None:
         return row, cached
-    lang = language(row.get("language"),
-                    specs.languages if specs is not None else BUILTIN_LANGUAGES)
+    lang = language(row.get("language"), specs.languages)
     spec: AdHocAction | None = None
     if row.get("spec"):
         try:
@@ -618,8 +619,7 @@ def get_adhoc_action(
         found = lang.parse_actions(row["definition"])
         spec = next((f.action for f in found if f.name.endswith(_short(row["name"]))),
                     found[0].action)
-    if specs is not None:
-        specs.put(key, spec)
+    specs.put(key, spec)
     return row, spec
 
 
