@@ -298,10 +298,12 @@ async def listening(engine: Engine, channel: str = NOTIFY_CHANNEL
 async def listen_until(engine: Engine, stopping: asyncio.Event,
                        on_payload: Callable[[str], None], *, channel: str = NOTIFY_CHANNEL,
                        on_connect: Callable[[], None] | None = None,
-                       logger: logging.Logger = log) -> None:
+                       logger: logging.Logger = log,
+                       meanwhile: str = "polling meanwhile") -> None:
     """LISTEN on ``channel`` until ``stopping``, calling ``on_payload`` for each
     notification (and ``on_connect`` each time the connection is made); a lost connection
-    is tried again with backoff (0.5 s, doubling up to 10 s) while the caller polls."""
+    is tried again with backoff (0.5 s, doubling up to 10 s); ``meanwhile`` says in the
+    warning what the caller does in between."""
     delay = 0.5
     while not stopping.is_set():
         try:
@@ -314,7 +316,7 @@ async def listen_until(engine: Engine, stopping: asyncio.Event,
         except asyncio.CancelledError:
             raise
         except Exception as exc:
-            logger.warning("LISTEN connection lost (%s); polling meanwhile", exc)
+            logger.warning("LISTEN connection lost (%s); %s", exc, meanwhile)
             await asyncio.sleep(delay)
             delay = min(delay * 2, 10.0)
 

@@ -163,31 +163,16 @@ class Hub:
                 self._dispatch(str(row["op"]), [str(row["execution_id"])], row["first_seq"])
 
     async def _listen(self) -> None:
-        """PostgreSQL: LISTEN on one connection; reconnect when it is lost."""
-        # lazy: keeps CLI start fast (psycopg loads only on PostgreSQL)
-        import psycopg
+        """PostgreSQL: LISTEN on one connection, reconnected when lost, until cancelled."""
 
-        conninfo = self.db.url.set(drivername="postgresql").render_as_string(
-            hide_password=False)
-        delay = 0.5
-        while True:
-            try:
-                async with await psycopg.AsyncConnection.connect(
-                        conninfo, autocommit=True) as conn:
-                    await conn.execute(feed.LISTEN)
-                    self.ready.set()
-                    delay = 0.5
-                    async for note in conn.notifies():
-                        parsed = changes.parse(note.payload)
-                        if parsed is not None and self.subscribers:
-                            self._dispatch(parsed[0], parsed[2], parsed[1])
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                log.warning("stream: LISTEN connection lost (%s); reconnecting",
-                            type(exc).__name__)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 10.0)
+        def heard(payload: str) -> None:
+            parsed = changes.parse(payload)
+            if parsed is not None and self.subscribers:
+                self._dispatch(parsed[0], parsed[2], parsed[1])
+
+        await store.listen_until(self.db, asyncio.Event(), heard, channel=feed.CHANNEL,
+                                 on_connect=self.ready.set, logger=log,
+                                 meanwhile="reconnecting")
 
     def _read(self, work: Any) -> Any:
         with store.reading(self.db) as conn:

@@ -1,5 +1,5 @@
 """Every statement of the stream feature: the change rows of SQLite (``stream_changes``),
-the NOTIFY and LISTEN of PostgreSQL.
+the NOTIFY of PostgreSQL (the hub LISTENs through `core.store.listen_until`).
 
 The policy (when to prune, how to cut a payload, what a failed NOTIFY costs) is
 :mod:`levante.platform.stream.changes`'s and the reading loop :mod:`.hub`'s; these are
@@ -15,7 +15,6 @@ from sqlalchemy import Connection, RowMapping, bindparam, delete, func, insert, 
 from levante.platform.stream.tables import stream_changes
 
 CHANNEL = "levante_stream"
-LISTEN = f"LISTEN {CHANNEL}"  # run by the hub on its own psycopg connection
 BATCH = 500  # change rows one poll reads at most
 
 _INSERT = insert(stream_changes)
