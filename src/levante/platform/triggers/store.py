@@ -163,19 +163,25 @@ def upsert_trigger_type(conn: Connection, ref: str, *, description: str = "",
                         parameters_schema: dict[str, Any] | None = None,
                         tags: list[Any] | None = None, metadata_file: str = "") -> str:
     """Create or update the trigger type ``ref`` (``pack.name``); its id. Used for the
-    built-in types and for the types a pack declares (its sensors' ``trigger_types``)."""
+    built-in types (at every start of the API and the rules engine) and for the types a
+    pack declares (its sensors' ``trigger_types``). A type stored as it is stays untouched
+    (no write, ``updated_at`` kept)."""
     pack, _, name = ref.partition(".")
-    stamp = now()
     values = {"description": description, "payload_schema": payload_schema or {},
               "parameters_schema": parameters_schema or {}, "tags": tags or [],
-              "metadata_file": metadata_file, "updated_at": stamp}
-    found = conn.execute(select(trigger_types.c.id).where(trigger_types.c.ref == ref)).first()
+              "metadata_file": metadata_file}
+    c = trigger_types.c
+    found = conn.execute(select(c.id, *(c[k] for k in values)).where(c.ref == ref)).first()
+    stamp = now()
     if found is not None:
-        conn.execute(update(trigger_types).where(trigger_types.c.ref == ref).values(**values))
+        if any(getattr(found, k) != v for k, v in values.items()):
+            conn.execute(update(trigger_types).where(c.ref == ref)
+                         .values(**values, updated_at=stamp))
         return str(found.id)
     type_id = new_id()
     conn.execute(insert(trigger_types), {"id": type_id, "ref": ref, "pack": pack,
-                                         "name": name, "created_at": stamp, **values})
+                                         "name": name, "created_at": stamp,
+                                         "updated_at": stamp, **values})
     return type_id
 
 

@@ -21,7 +21,7 @@ from levante.platform.rules.service import RuleCache, Settings, commit, plan, pr
 from levante.platform.rules.tables import rule_enforcements
 from levante.platform.triggers import builtin
 from levante.platform.triggers import store as trigger_store
-from levante.platform.triggers.tables import trigger_instances
+from levante.platform.triggers.tables import trigger_instances, trigger_types
 
 SETTINGS = Settings(system_user="stanley", batch_size=25, poll_interval=0.1,
                     lease_seconds=30.0, allow_sudo=False, default_timeout=60,
@@ -184,6 +184,21 @@ def test_an_instance_waits_for_a_rules_engine_only_when_an_enabled_rule_names_it
     rule_store.set_enabled(db, rule["id"], False)
     [disabled] = record(db, trigger, [{"status": "succeeded"}])
     assert statuses(db, [disabled]) == {disabled: "processed"}
+
+
+def test_built_in_types_stored_as_they_are_are_not_written_again(db: Engine) -> None:
+    """Every start of the API and of a rules engine ensures the built-in types: an
+    unchanged one keeps its row (no UPDATE, its updated_at as it was)."""
+    def stamps() -> dict[str, Any]:
+        with db.connect() as conn:
+            return {r.ref: r.updated_at for r in conn.execute(select(trigger_types))}
+
+    before = stamps()
+    builtin.ensure_builtin(db)
+    assert stamps() == before and len(before) >= 12
+    with writing(db) as conn:
+        trigger_store.upsert_trigger_type(conn, "core.st2.webhook", description="changed")
+    assert stamps()["core.st2.webhook"] != before["core.st2.webhook"]
 
 
 def test_the_rule_cache_follows_rule_changes(db: Engine) -> None:
