@@ -116,7 +116,7 @@ def open_database(config: Config) -> Iterator[Engine]:
     from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
     # lazy: keeps CLI start fast
-    from levante.db import schema_guard as manage
+    from levante.db import schema_guard
 
     # lazy: keeps CLI start fast
     from levante.db.connect import engine_from_config, is_sqlite, sqlite_path
@@ -128,17 +128,17 @@ def open_database(config: Config) -> Iterator[Engine]:
     path = sqlite_path(url) if is_sqlite(url) else None
     if path is not None and not path.exists():
         # Connecting would create an empty file (and its folder): say so without it.
-        missing = manage.SchemaNotAtHead(None, manage.head_revision())
-        fail(missing.describe(shown, also), manage.EXIT_SCHEMA_NOT_AT_HEAD)
+        missing = schema_guard.SchemaNotAtHead(None, schema_guard.head_revision())
+        fail(missing.describe(shown, also), schema_guard.EXIT_SCHEMA_NOT_AT_HEAD)
     try:
         engine = engine_from_config(config)
     except OSError as exc:
         fail(database_error_line(url, exc))
     try:
         try:
-            manage.ensure_at_head(engine)
-        except manage.SchemaNotAtHead as exc:
-            fail(exc.describe(shown, also), manage.EXIT_SCHEMA_NOT_AT_HEAD)
+            schema_guard.ensure_at_head(engine)
+        except schema_guard.SchemaNotAtHead as exc:
+            fail(exc.describe(shown, also), schema_guard.EXIT_SCHEMA_NOT_AT_HEAD)
         except SQLAlchemyError as exc:
             fail(database_error_line(url, exc))
         try:

@@ -19,10 +19,10 @@ from levante.cli.common import (
     get_config,
     handles_errors,
 )
-from levante.db import manage
+from levante.db import manage, schema_guard
 
 F = TypeVar("F", bound=Callable[..., Any])
-_ERRORS = (manage.DatabaseStateError, CommandError, SQLAlchemyError)
+_ERRORS = (schema_guard.DatabaseStateError, CommandError, SQLAlchemyError)
 
 
 def _database_errors(func: F) -> F:
@@ -252,7 +252,7 @@ def purge(
     url = _url(config_file, config_dir, database)
     engine = manage.make_engine(url)
     try:
-        manage.ensure_at_head(engine)
+        schema_guard.ensure_at_head(engine)
 
         def progress(kind: str, count: int) -> None:
             click.echo(f"  {kind}: {count} deleted so far", err=True)

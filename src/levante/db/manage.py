@@ -22,13 +22,12 @@ from sqlalchemy import Connection, Engine, inspect
 
 from levante.db.connect import make_engine, normalize_url, sqlite_path
 from levante.db.metadata import all_metadata
-from levante.db.schema_guard import EXIT_SCHEMA_NOT_AT_HEAD as EXIT_SCHEMA_NOT_AT_HEAD
-from levante.db.schema_guard import MIGRATIONS_DIR as MIGRATIONS_DIR
-from levante.db.schema_guard import UPGRADE_COMMAND as UPGRADE_COMMAND
-from levante.db.schema_guard import VERSION_TABLE as VERSION_TABLE
-from levante.db.schema_guard import DatabaseStateError as DatabaseStateError
-from levante.db.schema_guard import SchemaNotAtHead as SchemaNotAtHead
-from levante.db.schema_guard import ensure_at_head as ensure_at_head
+from levante.db.schema_guard import (
+    MIGRATIONS_DIR,
+    UPGRADE_COMMAND,
+    VERSION_TABLE,
+    DatabaseStateError,
+)
 
 _LOCK_KEY = 7435126
 

@@ -115,7 +115,7 @@ async def get_webhook(request: Request) -> Response:
     db = platform(request).db
     rows = await in_db(request, lambda: store.list_webhooks(db))
     for row in rows:
-        if store.normalized(str((row["parameters"] or {}).get("url", ""))) == url:
+        if store.url_of(row) == url:
             return json_response(trigger_view(row))
     raise ApiError(404, f"Webhook {url} not found.")
 

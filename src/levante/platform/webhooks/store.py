@@ -26,7 +26,7 @@ def normalized(url: str) -> str:
     return url.strip("/")
 
 
-def _url_of(row: Row) -> str:
+def url_of(row: Row) -> str:
     params = row.get("parameters")
     url = params.get("url") if isinstance(params, dict) else None
     return normalized(url) if isinstance(url, str) else ""
@@ -36,7 +36,7 @@ def webhook_triggers(conn: Connection, url: str) -> list[str]:
     """The refs of the ``core.st2.webhook`` triggers whose ``url`` is ``url``."""
     wanted = normalized(url)
     return [str(r["ref"]) for r in (dict(x._mapping) for x in conn.execute(_WEBHOOKS))
-            if _url_of(r) == wanted]
+            if url_of(r) == wanted]
 
 
 def list_webhooks(engine: Engine) -> list[Row]:
