@@ -1,27 +1,32 @@
 """Retries that start nothing twice: a launch that meets an engine answering 503 or
-hanging, and the platform's `POST /v1/executions` with a client-chosen id (how the engine
-creates the child of a task once, whatever the number of its requests)."""
+hanging, or a database that dropped its connection, and the platform's `POST
+/v1/executions` with a client-chosen id (how the engine creates the child of a task once,
+whatever the number of its requests)."""
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
+from sqlalchemy import create_engine, text
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from levante.db.connect import is_sqlite, make_engine, normalize_url
 from levante.engine.actions.base import ActionContext
 from levante.engine.platform_actions import PlatformAction, child_id, job_input
 from levante.platform.runners.base import RunRequest
 from levante.platform.workflows import launch as workflow_launch
 from levante.platform.workflows import store as ts
-from tests.conftest import free_port
+from tests.conftest import free_port, postgres_server_url
 from tests.integration.handshake.support import ServedApp, platform_execution, platform_row
 from tests.integration.handshake_launch.conftest import Loopback
 from tests.integration.handshake_launch.test_workflow_launch import _action, _claimed_execution
@@ -131,6 +136,48 @@ def test_a_start_that_may_have_reached_an_engine_that_cannot_be_asked_is_tracked
     assert outcome.status == "running", outcome.result
     entry = _entry(loopback, ex_id)
     assert entry is not None and entry["reason"] == ts.LAUNCH_REASON
+
+
+def _terminate(pid: int) -> None:
+    """End one PostgreSQL session, as a server restart or an administrator does."""
+    server = postgres_server_url()
+    assert server
+    admin = create_engine(normalize_url(server), isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            assert conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid}).scalar()
+            for _ in range(100):
+                if not conn.execute(text("SELECT count(*) FROM pg_stat_activity "
+                                         "WHERE pid = :pid"), {"pid": pid}).scalar():
+                    return
+                time.sleep(0.05)
+        raise AssertionError(f"session {pid} did not end")
+    finally:
+        admin.dispose()
+
+
+def test_a_launch_waits_out_a_connection_the_database_dropped(
+    loopback: Loopback, tmp_path: Path, database_url: str
+) -> None:
+    if is_sqlite(database_url):
+        pytest.skip("a server that ends sessions is PostgreSQL's (SQLite has no server)")
+    loopback.start_engine()
+    ex_id = _claimed_execution(loopback)
+    # The launcher's own pool holds one connection, whose session the server then ends:
+    # the launch's first statement (reading the execution's context) meets the drop.
+    own = make_engine(database_url)
+    try:
+        with own.connect() as conn:
+            pid = int(conn.execute(text("SELECT pg_backend_pid()")).scalar_one())
+        _terminate(pid)
+        launcher = workflow_launch.Launcher.from_config(loopback.config, own)
+        outcome = asyncio.run(launcher.launch(
+            RunRequest(ex_id, _action(tmp_path), {"who": "Ada"})))
+    finally:
+        own.dispose()
+    assert outcome.status == "running", outcome.result
+    assert outcome.result["workflow_execution_id"] == workflow_launch.engine_execution_id(
+        ex_id)
 
 
 def test_a_client_chosen_id_creates_one_execution_whatever_the_repeats(

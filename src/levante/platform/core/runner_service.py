@@ -525,7 +525,10 @@ class RunnerService:
                 parameters=dict(row["parameters"] or {}),
                 timeout=float(row["timeout"]),
                 pack_path=Path(pack_path) if pack_path else None,
-                pack_config=(executions.pack_config(self.engine, action.pack)
+                pack_config=(await faults.retry_writes_async(
+                    lambda: executions.pack_config(self.engine, action.pack),
+                    self.write_retry, "reading the pack's config", log,
+                    f"[{execution_id}] ", in_thread=False)
                              if action.runner_type in CONFIG_RUNNERS else None),
                 allow_sudo=self.allow_sudo,
                 env_extra=env_extra,

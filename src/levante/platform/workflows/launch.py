@@ -516,18 +516,19 @@ class Launcher:
 async def _launch(launcher: Launcher, request: RunRequest) -> RunOutcome:
     try:
         found = launcher.settings
-        rerun = await asyncio.to_thread(workflow_rerun.rerun_request, found.db,
-                                        request.execution_id)
+        # The launch's reads and writes wait out a database that refuses writes or drops
+        # its connections for a while (a launch that fails on one would end `failed`
+        # while, for the release after the start, its workflow runs on the engine).
+        limit, tag = faults.retry_timeout(found.config), f"[{request.execution_id}] "
+        rerun = await faults.retry_writes_async(
+            lambda: workflow_rerun.rerun_request(found.db, request.execution_id), limit,
+            "reading the execution's context", log, tag)
         if rerun is not None:
             return await _rerun(launcher, request, *rerun)
         wanted = request.parameters.get("workflow")
         definition = read_definition(request.action.entry_point,
                                      wanted if isinstance(wanted, str) else None,
                                      launcher.parsed)
-        # The launch's own writes wait out a database that refuses writes for a while
-        # (a launch that fails on one would end `failed` while, for the release after
-        # the start, its workflow runs on the engine).
-        limit, tag = faults.retry_timeout(found.config), f"[{request.execution_id}] "
         credential = await faults.retry_writes_async(
             lambda: engine_credential(found.config, found.db), limit,
             "the engine credential", log, tag)
@@ -564,13 +565,19 @@ async def _rerun(launcher: Launcher, request: RunRequest, original_id: str,
     :mod:`levante.platform.workflows.rerun`) instead of starting a new one."""
     try:
         found = launcher.settings
-        wf_id, user = await asyncio.to_thread(workflow_rerun.original_workflow, found.db,
-                                              original_id)
-        headers = await asyncio.to_thread(engine_headers, found.config, found.db, user)
+        limit, tag = faults.retry_timeout(found.config), f"[{request.execution_id}] "
+        wf_id, user = await faults.retry_writes_async(
+            lambda: workflow_rerun.original_workflow(found.db, original_id), limit,
+            "reading the original execution", log, tag)
+        headers = await faults.retry_writes_async(
+            lambda: engine_headers(found.config, found.db, user), limit, "the engine key",
+            log, tag)
         client = launcher.client(headers)
         await workflow_rerun.rerun(client, found.db, request.execution_id, original_id,
                                    wf_id, tasks, reset)
-        await asyncio.to_thread(release_claim, found.db, request.execution_id)
+        await faults.retry_writes_async(
+            lambda: release_claim(found.db, request.execution_id), limit,
+            "the hand-over to the engine", log, tag)
     except (workflow_rerun.RerunError, LaunchError) as exc:
         log.warning("[%s] tasks of %s not re-run: %s", request.execution_id, original_id, exc)
         return RunOutcome("failed", {"error": f"The tasks could not be re-run: {exc}",
