@@ -197,19 +197,27 @@ def test_a_report_that_stops_the_engine_is_set_aside(
         body = {"state": "SUCCESS", "output": {"result": "done"}}
         auth = {"X-Auth-Token": create_api_key(db, "stall-tester")[0]}
 
+        answers: list[str] = []
+
         def report() -> httpx.Response | None:
             url_ = f"http://127.0.0.1:{engine.port}/v2/action_executions/{action_id}"
             try:
-                return httpx.put(url_, json=body, headers=auth, timeout=60)
-            except httpx.HTTPError:
+                answer = httpx.put(url_, json=body, headers=auth, timeout=60)
+            except httpx.HTTPError as exc:
+                answers.append(repr(exc))
                 return None  # the engine was killed under it
+            answers.append(f"{answer.status_code} {answer.text[:300]}")
+            return answer
 
         for attempt in (1, 2):
             sender = threading.Thread(target=report)
             sender.start()
             deadline = time.monotonic() + 60  # (a hang guard: generous on a busy machine)
             while _attempts(db, action_id) < attempt:
-                assert time.monotonic() < deadline, "the report was never taken up"
+                assert time.monotonic() < deadline, f"the report was never taken up: {answers}"
+                if not sender.is_alive():  # answered without being taken up: send it again
+                    sender = threading.Thread(target=report)
+                    sender.start()
                 time.sleep(0.05)
             time.sleep(0.5)  # inside the long publish now
             engine.kill()

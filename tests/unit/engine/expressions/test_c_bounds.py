@@ -160,16 +160,19 @@ def test_a_catastrophic_regex_fails_within_its_bound_and_lets_others_run(
     thread = threading.Thread(target=other)
     thread.start()
     try:
-        started = time.monotonic()
+        started, before = time.monotonic(), ticks
         with pytest.raises(ExpressionError) as info:
-            evaluate(expression, {"s": CATASTROPHIC}, timeout=0.3)
+            evaluate(expression, {"s": CATASTROPHIC}, timeout=0.5)
+        during = ticks - before
         assert time.monotonic() - started < 30  # (a hang guard)
     finally:
         done.set()
         thread.join()
     text = str(info.value)
     assert "timed out" in text or "ran out of time" in text, text
-    assert ticks > 3
+    # A regex that held the interpreter would leave the other thread no turn at all; a
+    # loaded machine still gives it several in half a second.
+    assert during >= 2, during
 
 
 @pytest.mark.parametrize(
