@@ -14,7 +14,6 @@ from pathlib import Path
 
 import pytest
 
-from levante.db import manage
 from tests.harness import (
     BIN,
     create_database,
@@ -22,6 +21,7 @@ from tests.harness import (
     free_port,
     levante_bin,
     migrated_database,
+    migrated_sqlite,
 )
 
 __all__ = ["BIN", "free_port", "levante_bin"]  # (imported from here by many tests)
@@ -91,7 +91,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
 def migrated_url(database_url: str) -> str:
     """A database of each kind, at head (on PostgreSQL, database_url made it so)."""
     if database_url.startswith("sqlite"):
-        manage.upgrade(database_url, "head")
+        migrated_sqlite(database_url)
     return database_url
 
 

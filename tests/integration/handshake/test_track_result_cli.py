@@ -11,10 +11,10 @@ from sqlalchemy import select
 
 from levante.cli.main import cli
 from levante.cli.track_result import track_result
-from levante.db import manage
 from levante.db.connect import make_engine
 from levante.platform.workflows.tables import tracked_executions
 from tests.conftest import levante_bin
+from tests.harness import migrated_sqlite
 from tests.integration.handshake.support import (
     engine_event,
     engine_task,
@@ -32,7 +32,7 @@ def run(*args: str) -> subprocess.CompletedProcess[str]:
 @pytest.fixture
 def url(sqlite_url: str) -> str:
     """SQLite only: the commands' SQL is the tracker's, tested on both databases elsewhere."""
-    manage.upgrade(sqlite_url, "head")
+    migrated_sqlite(sqlite_url)
     return sqlite_url
 
 

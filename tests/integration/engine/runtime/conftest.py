@@ -10,12 +10,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
-from levante.db import manage
 from levante.db.connect import make_engine
 from levante.engine.core.runtime import EngineRuntime
 from levante.engine.settings import EngineSettings
 from tests.conftest import drop_postgres_database, postgres_server_url
-from tests.harness import migrated_database
+from tests.harness import migrated_database, migrated_sqlite
 
 from .harness import ThreadWorker
 
@@ -29,7 +28,7 @@ def module_url(
     if request.param == "sqlite":
         path: Path = tmp_path_factory.mktemp("engine") / "levante.sqlite"
         url = f"sqlite:///{path}"
-        manage.upgrade(url, "head")
+        migrated_sqlite(url)
         yield url
         return
     if not postgres_server_url():

@@ -15,7 +15,7 @@ from levante.db.connect import make_engine
 from levante.engine.core.runtime import EngineRuntime
 from levante.engine.store import executions as store
 from tests.conftest import drop_postgres_database, postgres_server_url
-from tests.harness import migrated_database
+from tests.harness import migrated_database, migrated_sqlite
 
 from .harness import define, wait_done
 from .processes import EngineProcess
@@ -61,7 +61,7 @@ unsafe:
 def url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     if request.param == "sqlite":
         u = f"sqlite:///{tmp_path / 'levante.sqlite'}"
-        manage.upgrade(u, "head")
+        migrated_sqlite(u)
         yield u
         return
     if not postgres_server_url():

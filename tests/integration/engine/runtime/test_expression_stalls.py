@@ -18,13 +18,12 @@ import httpx
 import pytest
 from sqlalchemy import Engine
 
-from levante.db import manage
 from levante.db.connect import make_engine
 from levante.engine.core.runtime import EngineRuntime
 from levante.engine.store import executions as store
 from levante.identity.keys import create_api_key
 from tests.conftest import drop_postgres_database, postgres_server_url
-from tests.harness import migrated_database
+from tests.harness import migrated_database, migrated_sqlite
 
 from .harness import define, wait_done
 from .processes import EngineProcess
@@ -67,7 +66,7 @@ def _workflows() -> str:
 def url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     if request.param == "sqlite":
         u = f"sqlite:///{tmp_path / 'levante.sqlite'}"
-        manage.upgrade(u, "head")
+        migrated_sqlite(u)
         yield u
         return
     if not postgres_server_url():

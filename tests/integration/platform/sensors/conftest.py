@@ -14,7 +14,6 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine
 
-from levante.db import manage
 from levante.db.connect import make_engine
 from levante.platform.core.pack_registry import register_packs
 from levante.platform.datastore.pairs import Datastore
@@ -72,10 +71,9 @@ async def _wait(task: Any) -> None:
 
 
 @pytest.fixture
-def sensor_db(database_url: str) -> Iterator[Engine]:
+def sensor_db(migrated_url: str) -> Iterator[Engine]:
     """A database at head with the test pack registered."""
-    manage.upgrade(database_url, "head")
-    db = make_engine(database_url)
+    db = make_engine(migrated_url)
     report = register_packs(db, [str(PACKS)], ["sensortest"])
     assert not report.errors, report.errors
     try:

@@ -16,7 +16,6 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, delete
 
-from levante.db import manage
 from levante.db.connect import make_engine, writing
 from levante.db.times import now
 from levante.platform.core import store as core_store
@@ -26,7 +25,7 @@ from levante.platform.datastore import store as kv_store
 from levante.platform.sensors import store
 from levante.platform.triggers import store as trigger_store
 from levante.platform.triggers.tables import triggers
-from tests.harness import eventually
+from tests.harness import eventually, migrated_sqlite
 from tests.integration.platform.sensors.conftest import FAST, Containers
 
 ENV_PACKS = Path(__file__).resolve().parent / "envpacks"
@@ -123,7 +122,7 @@ def test_two_containers_share_the_sensors(sensor_db: Engine, containers: Contain
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_a_pack_environment_runs_its_sensor(database_url: str, tmp_path: Path) -> None:
-    manage.upgrade(database_url, "head")
+    migrated_sqlite(database_url)
     db = make_engine(database_url)
     envs = PackEnvSettings(root=tmp_path / "virtualenvs")
     setup_virtualenv(envs, "sensorenv", ENV_PACKS / "sensorenv")

@@ -8,12 +8,11 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from levante.db import manage
 from levante.db.connect import make_engine
 from levante.platform.core.pack_registry import register_packs
 from levante.platform.sensors import store
 from levante.platform.triggers.tables import trigger_types
-from tests.harness import write_pack
+from tests.harness import migrated_sqlite, write_pack
 
 SENSOR = """---
 class_name: {cls}
@@ -28,7 +27,7 @@ trigger_types:
 
 def test_register_sensors(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'db.sqlite'}"
-    manage.upgrade(url, "head")
+    migrated_sqlite(url)
     db = make_engine(url)
     root = write_pack(tmp_path / "packs", "mon", {
         "pack.yaml": "ref: mon\nname: mon\ndescription: d\nversion: 1.0.0\nauthor: t\n",

@@ -10,7 +10,6 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
 
-from levante.db import manage
 from levante.db.connect import make_engine
 from levante.platform.api.app import create_app
 from levante.platform.api.openapi import build
@@ -19,6 +18,7 @@ from levante.platform.core.runner_service import RunnerService
 from levante.platform.service import ensure_api_key
 from levante.service import HttpService
 from tests.conftest import free_port
+from tests.harness import migrated_sqlite
 from tests.integration.platform.service.conftest import Background, make_config, wait_http
 
 schema = schemathesis.openapi.from_dict(build())
@@ -29,7 +29,7 @@ def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
     """One platform (SQLite) for every generated case of this module."""
     tmp: Path = tmp_path_factory.mktemp("fuzz")
     url = f"sqlite:///{tmp / 'levante.sqlite'}"
-    manage.upgrade(url, "head")
+    migrated_sqlite(url)
     port = free_port()
     config = make_config(tmp, url, port)
     engine = make_engine(url)

@@ -8,6 +8,7 @@ from pathlib import Path
 import httpx
 
 from levante.platform.stream.hub import END, QUEUE_SIZE, Filter, Item, Subscriber
+from tests.harness import migrated_sqlite
 from tests.integration.platform.service.conftest import Served, wait_status
 from tests.integration.platform.stream.sse import SseReader
 
@@ -134,12 +135,11 @@ def test_pruning_keeps_the_feed_numbered_forward(sqlite_url: str) -> None:
     """Old rows are deleted, never the newest: SQLite numbers the next row after it."""
     from sqlalchemy import func, insert, select
 
-    from levante.db import manage
     from levante.db.connect import make_engine, writing
     from levante.platform.stream import changes
     from levante.platform.stream.tables import stream_changes
 
-    manage.upgrade(sqlite_url, "head")
+    migrated_sqlite(sqlite_url)
     db = make_engine(sqlite_url)
     try:
         with writing(db) as conn:

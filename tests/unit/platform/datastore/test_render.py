@@ -9,17 +9,17 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
-from levante.db import manage
 from levante.db.connect import make_engine
 from levante.platform.core.jinja_render import RenderError, render_value
 from levante.platform.datastore import crypto, pairs, render
 from levante.platform.datastore.pairs import Caller, Datastore
+from tests.harness import migrated_sqlite
 
 
 @pytest.fixture
 def db(tmp_path: Path) -> Iterator[Engine]:
     url = f"sqlite:///{tmp_path / 'db.sqlite'}"
-    manage.upgrade(url, "head")
+    migrated_sqlite(url)
     engine = make_engine(url)
     key = tmp_path / "key"
     crypto.write_key(key)

@@ -7,16 +7,16 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
-from levante.db import manage
 from levante.db.connect import make_engine
 from levante.db.times import now
 from levante.platform.datastore import store
 from levante.platform.datastore.tables import kv_pairs
+from tests.harness import migrated_sqlite
 
 
 def test_store(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'db.sqlite'}"
-    manage.upgrade(url, "head")
+    migrated_sqlite(url)
     db = make_engine(url)
     try:
         t = now()
