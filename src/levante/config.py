@@ -277,7 +277,8 @@ SECTIONS: tuple[Section, ...] = (
          "`levante execution trace`).", {"minimum": 0}),
         ("trigger_instances_days", "float", 0.0,
          "Days a trigger instance that was processed (or failed) is kept, with its rule "
-         "enforcements; the executions they started follow executions_days.",
+         "enforcements, and a timer's fired slot (its latest is always kept); the "
+         "executions they started follow executions_days.",
          {"minimum": 0}),
         ("batch_size", "int", 500,
          "Executions (or rows) deleted in one short transaction.", {"minimum": 1}),

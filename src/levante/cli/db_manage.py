@@ -205,6 +205,10 @@ def parse_age(raw: str, option: str) -> float:
 @click.option("--events-older-than", metavar="AGE",
               help="Delete events and reports between the services, delivered longer ago "
                    "than AGE.")
+@click.option("--trigger-instances-older-than", metavar="AGE",
+              help="Delete trigger instances processed (or failed) longer ago than AGE, "
+                   "with their rule enforcements, and timers' fired slots (the latest of "
+                   "each timer stays).")
 @click.option("--batch-size", type=click.IntRange(min=1), default=500, show_default=True,
               help="Rows deleted per short transaction (live work waits one batch at most).")
 @_database_option
@@ -213,7 +217,8 @@ def parse_age(raw: str, option: str) -> float:
 @_database_errors
 def purge(
     older_than: str | None, status_ages: tuple[str, ...], output_older_than: str | None,
-    events_older_than: str | None, batch_size: int, database: str | None,
+    events_older_than: str | None, trigger_instances_older_than: str | None,
+    batch_size: int, database: str | None,
     config_file: str | None, config_dir: str | None,
 ) -> None:
     """Delete old finished history by hand, as the [retention] policy does on its own.
@@ -230,9 +235,11 @@ def purge(
     # lazy: keeps CLI start fast
     from levante.retention import Policy
 
-    if not (older_than or status_ages or output_older_than or events_older_than):
+    if not (older_than or status_ages or output_older_than or events_older_than
+            or trigger_instances_older_than):
         raise click.UsageError("Say what to purge: --older-than, --status, "
-                               "--output-older-than or --events-older-than.")
+                               "--output-older-than, --events-older-than or "
+                               "--trigger-instances-older-than.")
     status_days: dict[str, float] = {}
     for item in status_ages:
         status, sep, age = item.partition(":")
@@ -247,6 +254,9 @@ def purge(
                      if output_older_than else 0.0),
         events_days=(parse_age(events_older_than, "--events-older-than")
                      if events_older_than else 0.0),
+        trigger_instances_days=(
+            parse_age(trigger_instances_older_than, "--trigger-instances-older-than")
+            if trigger_instances_older_than else 0.0),
         batch_size=batch_size,
     )
     url = _url(config_file, config_dir, database)

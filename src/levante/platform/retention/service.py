@@ -10,6 +10,7 @@ from levante.db.times import now
 from levante.platform.core.executions import DONE
 from levante.platform.retention import store
 from levante.platform.rules import store as rule_store
+from levante.platform.timers import store as timer_store
 from levante.retention import Policy, Purge, PurgeLoop, run_purges
 
 
@@ -33,6 +34,9 @@ def purge_platform(engine: Engine, policy: Policy,
     instances_cutoff = policy.cutoff(stamp, policy.trigger_instances_days)
     if instances_cutoff is not None:
         passes.append(("trigger instances", lambda: rule_store.purge_instances(
+            engine, instances_cutoff, policy.batch_size)))
+        # A timer's slots record which fired; only its latest says where it resumes.
+        passes.append(("timer slots", lambda: timer_store.purge_slots(
             engine, instances_cutoff, policy.batch_size)))
     return run_purges(passes, progress)
 

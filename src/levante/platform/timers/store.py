@@ -1,6 +1,6 @@
-"""Every SQL statement of the timers: which timers run, where each resumes, and firing a
-slot (its ``timer_slots`` row and its trigger instance in one transaction, so that each
-slot fires once across any number of processes)."""
+"""Every SQL statement of the timers: which timers run, where each resumes, firing a slot
+(its ``timer_slots`` row and its trigger instance in one transaction, so that each slot
+fires once across any number of processes), and the purge of old slots."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, func, or_, select, update
+from sqlalchemy import Connection, Engine, delete, func, or_, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -89,3 +89,22 @@ def slots(engine: Engine, trigger_ref: str) -> list[Row]:
         return [dict(r._mapping) for r in conn.execute(
             select(timer_slots).where(timer_slots.c.trigger_ref == trigger_ref)
             .order_by(timer_slots.c.slot_at))]
+
+
+def purge_slots(engine: Engine, cutoff: datetime, batch: int) -> int:
+    """Delete up to ``batch`` slots fired (or skipped) before ``cutoff``, never the latest
+    slot of a timer (where its schedule resumes); how many went (0: none left)."""
+    later = timer_slots.alias("later")
+    superseded = (select(later.c.slot_at)
+                  .where(later.c.trigger_ref == timer_slots.c.trigger_ref,
+                         later.c.slot_at > timer_slots.c.slot_at)
+                  .exists())
+    with writing(engine) as conn:
+        keys = [(r.trigger_ref, r.slot_at) for r in conn.execute(
+            select(timer_slots.c.trigger_ref, timer_slots.c.slot_at)
+            .where(timer_slots.c.fired_at < cutoff, superseded)
+            .limit(batch))]
+        if keys:
+            conn.execute(delete(timer_slots).where(
+                tuple_(timer_slots.c.trigger_ref, timer_slots.c.slot_at).in_(keys)))
+    return len(keys)

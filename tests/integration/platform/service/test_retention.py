@@ -140,6 +140,9 @@ def test_purge_by_hand_and_by_the_garbagecollector_role(served: Served) -> None:
     assert bad.returncode != 0 and "'soon' is not an age" in bad.stderr
     nothing = _db_manage("purge", "--database", url)
     assert nothing.returncode != 0 and "Say what to purge" in nothing.stderr
+    events = _db_manage("purge", "--trigger-instances-older-than", "7d", "--database", url)
+    assert events.returncode == 0, events.stderr
+    assert "deleted 0 trigger instances, 0 timer slots" in events.stdout
 
     done = _db_manage("purge", "--older-than", "30d", "--batch-size", "1", "--database", url)
     assert done.returncode == 0, done.stderr

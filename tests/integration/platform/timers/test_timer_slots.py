@@ -134,3 +134,30 @@ def test_service_sleeps_until_slots_and_picks_up_new_rules(platform_db: Db) -> N
         fired_at = conn.execute(select(timer_slots.c.fired_at, timer_slots.c.slot_at)
                                 .where(timer_slots.c.trigger_ref == dated)).one()
     assert fired_at.fired_at >= fired_at.slot_at  # never early
+
+
+def test_old_slots_are_purged_but_the_latest_of_each_timer(platform_db: Db) -> None:
+    """The garbagecollector's pass over the slots ([retention] trigger_instances_days):
+    the latest slot of a timer is where its schedule resumes, so it stays however old."""
+    from levante.platform.retention.service import purge_platform
+    from levante.retention import Policy
+
+    db = platform_db.engine
+    start = (datetime.now(UTC) - timedelta(days=20)).replace(microsecond=0)
+    hourly = timer_rule(db, schedule.INTERVAL, {"unit": "hours", "delta": 1}, start)
+    quiet = timer_rule(db, schedule.INTERVAL, {"unit": "hours", "delta": 2}, start)
+    for hour in range(5):
+        store.fire_slot(db, hourly, start + timedelta(hours=hour), {"n": hour})
+    store.fire_slot(db, quiet, start, None)  # a slot skipped, long ago: its only one
+    with writing(db) as conn:
+        conn.execute(update(timer_slots).values(fired_at=start))
+    recent = datetime.now(UTC).replace(microsecond=0)
+    store.fire_slot(db, hourly, recent, {"n": "recent"})
+
+    counts = purge_platform(db, Policy(trigger_instances_days=7, batch_size=2))
+    assert counts["timer slots"] == 5
+    assert [s["slot_at"].replace(tzinfo=UTC) for s in store.slots(db, hourly)] == [recent]
+    assert [s["slot_at"].replace(tzinfo=UTC) for s in store.slots(db, quiet)] == [start]
+    resumes = {t["ref"]: t["last_slot"] for t in store.active_timers(db, schedule.TIMER_TYPES)}
+    assert resumes[hourly] == recent and resumes[quiet] == start
+    assert purge_platform(db, Policy(trigger_instances_days=7))["timer slots"] == 0
