@@ -154,6 +154,15 @@ def test_rules_through_st2(system: System, tmp_path: Path) -> None:
     disabled = st2(system, home, "rule", "disable", "ops.alerts")
     assert disabled.returncode == 0, disabled.stdout + disabled.stderr
     assert ok_json(st2(system, home, "rule", "get", "ops.alerts", "-j"))["enabled"] is False
+    # The filter reads the same words as every yes/no filter of the API (sensors' too).
+    with system.client() as client:
+        for word, expected in (("no", True), ("off", True), ("yes", False), ("1", False)):
+            found = client.get("/rules", params={"enabled": word})
+            assert found.status_code == 200, found.text
+            assert ("ops.alerts" in {r["ref"] for r in found.json()}) is expected, word
+        maybe = client.get("/rules", params={"enabled": "maybe"})
+        assert maybe.status_code == 400, maybe.text
+        assert "'enabled' must be true or false" in maybe.json()["faultstring"]
     quiet = record(system, trigger, {"body": {"severity": "high", "host": "web-3"}})
     eventually(lambda: api_get(system, f"/triggerinstances/{quiet}")["status"] == "processed",
                what="the instance seen while the rule is disabled", step=0.05)

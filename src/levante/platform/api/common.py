@@ -209,6 +209,20 @@ def query_bool(request: Request, name: str) -> bool:
     return raw.strip().lower() in ("1", "true", "yes", "on", "")
 
 
+def query_filter_bool(request: Request, name: str) -> bool | None:
+    """A yes/no filter (``?enabled=true``): None when absent or empty; a 400 naming the
+    parameter for a word that is neither."""
+    raw = request.query_params.get(name)
+    if raw is None or raw.strip() == "":
+        return None
+    value = raw.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise ApiError(400, f"Query parameter '{name}' must be true or false, not {raw!r}.")
+
+
 def query_limit(request: Request, default: int | None) -> int | None:
     """``limit``: a positive number, or -1/0 for every item."""
     value = query_int(request, "limit", default, minimum=-1)

@@ -21,6 +21,7 @@ from levante.platform.api.common import (
     json_response,
     platform,
     project,
+    query_filter_bool,
     query_int,
     query_limit,
     query_time,
@@ -43,21 +44,11 @@ def _rule_or_404(request: Request) -> Row:
     return found
 
 
-def _enabled_filter(request: Request) -> bool | None:
-    raw = request.query_params.get("enabled")
-    if raw is None or raw == "":
-        return None
-    lowered = raw.strip().lower()
-    if lowered not in ("true", "false", "1", "0"):
-        raise ApiError(400, f"Query parameter 'enabled' must be true or false, not {raw!r}.")
-    return lowered in ("true", "1")
-
-
 async def list_rules(request: Request) -> Response:
     q = request.query_params
     rows, total = rule_store.list_rules(
         platform(request).db, pack=q.get("pack") or None, name=q.get("name") or None,
-        enabled=_enabled_filter(request),
+        enabled=query_filter_bool(request, "enabled"),
         trigger_type=q.get("trigger_type") or q.get("trigger") or None,
         action=q.get("action") or None, limit=query_limit(request, 50),
         offset=query_int(request, "offset", 0) or 0)

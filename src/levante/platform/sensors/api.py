@@ -19,6 +19,7 @@ from levante.platform.api.common import (
     json_response,
     platform,
     project,
+    query_filter_bool,
     query_int,
     query_limit,
     read_object,
@@ -59,18 +60,6 @@ def view(row: dict[str, Any], pack_path: str | None) -> dict[str, Any]:
     return doc
 
 
-def _enabled_filter(request: Request) -> bool | None:
-    raw = request.query_params.get("enabled")
-    if raw is None or raw == "":
-        return None
-    value = raw.strip().lower()
-    if value in ("1", "true", "yes", "on"):
-        return True
-    if value in ("0", "false", "no", "off"):
-        return False
-    raise ApiError(400, f"Query parameter 'enabled' must be true or false, not {raw!r}.")
-
-
 def _views(request: Request, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     paths = store.pack_paths(platform(request).db, sorted({r["pack"] for r in rows}))
     return [project(view(r, paths.get(r["pack"])), request) for r in rows]
@@ -80,7 +69,7 @@ async def list_sensors(request: Request) -> Response:
     db = platform(request).db
     pack = request.query_params.get("pack") or None
     name = request.query_params.get("name") or None
-    enabled = _enabled_filter(request)
+    enabled = query_filter_bool(request, "enabled")
     limit = query_limit(request, None)
     offset = query_int(request, "offset", 0) or 0
 
