@@ -122,21 +122,29 @@ def unavailable() -> Response:
                          {"Retry-After": str(faults.RETRY_AFTER_SECONDS)})
 
 
-async def read_json(request: Request, required: bool = True) -> Any:
-    """The request's JSON body; 400 for malformed JSON, 413 past ``jsontext.MAX_BODY``."""
+async def read_body(request: Request) -> bytes:
+    """The request's body; 413 past ``jsontext.MAX_BODY``."""
     raw = await request.body()
     if len(raw) > jsontext.MAX_BODY:
         raise ApiError(413, f"The request body is larger than {jsontext.MAX_BODY} bytes.")
+    return raw
+
+
+async def read_json(request: Request, required: bool = True,
+                    name: str = "The request body") -> Any:
+    """The request's JSON body (None when empty and not ``required``); 400 for malformed
+    JSON, 413 past ``jsontext.MAX_BODY``. ``name`` starts the error messages."""
+    raw = await read_body(request)
     if not raw.strip():
         if required:
-            raise ApiError(400, "The request body is empty: a JSON object is expected.")
+            raise ApiError(400, f"{name} is empty: a JSON object is expected.")
         return None
     try:
         body = jsontext.loads(raw)
     except jsontext.BadJson as exc:
-        raise ApiError(400, f"The request body cannot be accepted: {exc}.") from None
+        raise ApiError(400, f"{name} cannot be accepted: {exc}.") from None
     except (ValueError, UnicodeDecodeError) as exc:
-        raise ApiError(400, f"The request body is not valid JSON: {exc}") from None
+        raise ApiError(400, f"{name} is not valid JSON: {exc}") from None
     return body
 
 

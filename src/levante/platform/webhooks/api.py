@@ -23,6 +23,8 @@ from levante.platform.api.common import (
     in_db,
     json_response,
     platform,
+    read_body,
+    read_json,
 )
 from levante.platform.triggers.api import trigger_view
 from levante.platform.webhooks import store
@@ -45,28 +47,21 @@ def headers_of(request: Request) -> dict[str, str]:
 async def body_of(request: Request) -> Any:
     """The posted body: JSON, or a form (``application/x-www-form-urlencoded``); an empty
     body is ``{}``. 400 naming the problem otherwise."""
-    raw = await request.body()
-    if len(raw) > jsontext.MAX_BODY:
-        raise ApiError(413, f"The request body is larger than {jsontext.MAX_BODY} bytes.")
-    if not raw.strip():
-        return {}
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if content_type == FORM:
-        try:
-            form = parse_qs(raw.decode("utf-8"), keep_blank_values=True)
-        except UnicodeDecodeError:
-            raise ApiError(400, "The webhook's form body is not UTF-8 text.") from None
-        fields = {k: v[0] if len(v) == 1 else v for k, v in form.items()}
+    if content_type != FORM:
+        body = await read_json(request, required=False, name="The webhook's body")
+        return {} if body is None else body
+    raw = await read_body(request)
     try:
-        if content_type == FORM:
-            jsontext.check(fields)  # (text that cannot be stored: the JSON's own rule)
-            return fields
-        return jsontext.loads(raw)
+        form = parse_qs(raw.decode("utf-8"), keep_blank_values=True)
+    except UnicodeDecodeError:
+        raise ApiError(400, "The webhook's form body is not UTF-8 text.") from None
+    fields = {k: v[0] if len(v) == 1 else v for k, v in form.items()}
+    try:
+        jsontext.check(fields)  # (text that cannot be stored: the JSON's own rule)
     except jsontext.BadJson as exc:
         raise ApiError(400, f"The webhook's body cannot be accepted: {exc}.") from None
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise ApiError(400, f"The webhook's body is not valid JSON (Content-Type "
-                            f"{content_type or 'not given'}): {exc}") from None
+    return fields
 
 
 async def post_webhook(request: Request) -> Response:

@@ -11,6 +11,7 @@ import httpx
 from sqlalchemy import Engine, select
 
 from levante.db.connect import writing
+from levante.jsontext import MAX_BODY
 from levante.platform.triggers.store import ensure_trigger, upsert_trigger_type
 from levante.platform.triggers.tables import trigger_instances
 from tests.integration.platform.service.conftest import Served
@@ -53,6 +54,15 @@ def test_url_and_generic_webhooks(served: Served) -> None:
         bad = c.post("/webhooks/alerts/disk", content=b"{not json",
                      headers={"Content-Type": "application/json"})
         assert bad.status_code == 400 and "not valid JSON" in bad.json()["faultstring"]
+        assert "The webhook's body" in bad.json()["faultstring"]
+        latin = c.post("/webhooks/other", content="a=é".encode("latin-1"),
+                       headers={"Content-Type": "application/x-www-form-urlencoded"})
+        assert latin.status_code == 400 and "not UTF-8" in latin.json()["faultstring"]
+        for kind in ("application/json", "application/x-www-form-urlencoded"):
+            big = c.post("/webhooks/other", content=b"a" * (MAX_BODY + 1),
+                         headers={"Content-Type": kind})
+            assert big.status_code == 413, big.text
+        assert len(recorded(db, other)) == 3
         missing = c.post("/webhooks/nowhere", json={})
         assert missing.status_code == 404
         assert missing.json()["faultstring"] == "Webhook nowhere not found."
