@@ -28,6 +28,7 @@ from levante.platform.api.common import (
 )
 from levante.platform.triggers.api import trigger_view
 from levante.platform.webhooks import store
+from levante.platform.webhooks.generic import BadGenericRequest, generic_instance
 
 # Credentials never reach a trigger's payload (StackStorm's copied every header).
 HIDDEN_HEADERS = frozenset({"st2-api-key", "x-auth-token", "authorization", "cookie"})
@@ -81,17 +82,10 @@ async def _post_generic(request: Request, body: Any) -> Response:
     if not isinstance(body, dict):
         raise ApiError(400, "The body of webhook st2 must be an object: {\"trigger\": "
                             "<trigger ref>, \"payload\": {...}}.")
-    ref = body.get("trigger")
-    if not ref:
-        raise ApiError(400, "Trigger not specified: the body of webhook st2 needs "
-                            "'trigger' (a trigger ref, e.g. mypack.mytrigger).")
-    if not isinstance(ref, str):
-        raise ApiError(400, "'trigger' must be a trigger ref (a string).")
-    payload = body.get("payload")
-    if payload is None:
-        payload = {}
-    if not isinstance(payload, dict):
-        raise ApiError(400, "'payload' must be an object.")
+    try:
+        ref, payload = generic_instance(body.get("trigger"), body.get("payload"))
+    except BadGenericRequest as exc:
+        raise ApiError(400, str(exc)) from None
     db = platform(request).db
     done = await in_db(request, lambda: store.post_generic(db, ref, payload), commits=True)
     if done is None:

@@ -5,11 +5,10 @@ insert instead of a process)."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from levante.platform.runners.action_chain import DATABASE
 from levante.platform.runners.base import OutputCallback, RunOutcome, RunRequest
 from levante.platform.webhooks import store
+from levante.platform.webhooks.generic import BadGenericRequest, generic_instance
 
 
 async def run_inject_trigger(request: RunRequest, on_output: OutputCallback) -> RunOutcome:
@@ -21,14 +20,10 @@ async def run_inject_trigger(request: RunRequest, on_output: OutputCallback) -> 
         return RunOutcome("failed", {"error": "the inject-trigger runner needs the platform's "
                                               "database (it runs in the runner service)"})
     params = request.parameters
-    ref = params.get("trigger")
-    payload: Any = params.get("payload")
-    if payload is None:
-        payload = {}
-    if not isinstance(ref, str) or not ref:
-        return RunOutcome("failed", {"error": "'trigger' is required: a trigger ref."})
-    if not isinstance(payload, dict):
-        return RunOutcome("failed", {"error": "'payload' must be an object."})
+    try:
+        ref, payload = generic_instance(params.get("trigger"), params.get("payload"))
+    except BadGenericRequest as exc:
+        return RunOutcome("failed", {"error": str(exc)})
     instance = store.post_generic(db, ref, payload)
     if instance is None:
         return RunOutcome("failed", {"error": f"Trigger {ref} not found."})
