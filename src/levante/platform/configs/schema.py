@@ -15,10 +15,9 @@ import copy
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from levante.platform.core.jinja_render import is_template
 from levante.platform.core.json_types import is_of_type
+from levante.platform.core.yaml_files import YamlFileError, read_yaml
 
 MASK = "********"
 SCHEMA_FILE = "config.schema.yaml"
@@ -30,11 +29,9 @@ class ConfigInvalid(ValueError):
 
 def _read(file: Path) -> Any:
     try:
-        return yaml.safe_load(file.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigInvalid(f"cannot be read: {exc}") from None
-    except yaml.YAMLError as exc:
-        raise ConfigInvalid(f"is not valid YAML: {exc}") from None
+        return read_yaml(file)
+    except YamlFileError as exc:
+        raise ConfigInvalid(str(exc)) from None
 
 
 def _check_spec(path: str, spec: Any) -> None:

@@ -13,13 +13,12 @@ import re
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from levante.platform.core.pack_types import ActionMeta as ActionMeta
 from levante.platform.core.pack_types import LoadError as LoadError
 from levante.platform.core.pack_types import PackLoadFailed as PackLoadFailed
 from levante.platform.core.pack_types import PackMeta as PackMeta
 from levante.platform.core.parameters import FORMAT_CHECKS
+from levante.platform.core.yaml_files import read_yaml
 from levante.platform.runners import runner_names
 
 BUNDLED_PACKS_DIR = Path(__file__).parent.parent / "bundled_packs"
@@ -63,27 +62,13 @@ UNSUPPORTED_KEYWORDS = frozenset({
 _COUNT_KEYS = ("minLength", "maxLength", "minItems", "maxItems")
 
 
-def _read_yaml(path: Path) -> Any:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ValueError(f"cannot read file: {exc}") from None
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
-        raise ValueError(f"invalid YAML: {where}{problem}") from None
-
-
 def read_pack_meta(path: Path) -> PackMeta:
     """Read ``pack.yaml``; raise :class:`PackLoadFailed` naming the file and reason."""
     meta_file = path / "pack.yaml"
     if not meta_file.is_file():
         raise PackLoadFailed(str(meta_file), "pack.yaml is missing")
     try:
-        data = _read_yaml(meta_file)
+        data = read_yaml(meta_file)
     except ValueError as exc:
         raise PackLoadFailed(str(meta_file), str(exc)) from None
     if not isinstance(data, dict):
@@ -306,7 +291,7 @@ def load_pack(path: str | Path) -> tuple[PackMeta, list[ActionMeta], list[LoadEr
     known = runner_names()
     for file in files:
         try:
-            action = parse_action(_read_yaml(file), pack, file, known)
+            action = parse_action(read_yaml(file), pack, file, known)
         except ValueError as exc:
             errors.append(LoadError(str(file), str(exc)))
             continue

@@ -12,11 +12,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import yaml
 from sqlalchemy import Engine
 
 from levante.db.connect import writing
 from levante.platform.core.pack_registry import ContentLoaded
+from levante.platform.core.yaml_files import YamlFileError, read_yaml
 from levante.platform.rules import model
 from levante.platform.rules import store as rule_store
 from levante.platform.triggers import builtin
@@ -27,11 +27,9 @@ SUFFIXES = (".yaml", ".yml", ".json")
 
 def _read(path: Path) -> Any:
     try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as exc:
-        raise model.RuleError(f"cannot be read: {exc}") from None
-    except yaml.YAMLError as exc:
-        raise model.RuleError(f"is not valid YAML: {exc}") from None
+        return read_yaml(path)
+    except YamlFileError as exc:
+        raise model.RuleError(str(exc)) from None
 
 
 def load_pack_rules(db: Engine, pack_name: str, pack_path: Path) -> ContentLoaded:

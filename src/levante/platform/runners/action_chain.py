@@ -28,11 +28,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
 from sqlalchemy import Engine
 
 from levante.platform.core import executions, store
 from levante.platform.core.jinja_render import RenderError, render_value
+from levante.platform.core.yaml_files import YamlFileError, read_yaml
 from levante.platform.datastore import render as kv_render
 from levante.platform.runners.base import OutputCallback, RunOutcome, RunRequest
 from levante.platform.workflows.launch import WAITING
@@ -147,11 +147,9 @@ def load_chain(entry_point: str) -> Chain:
         raise ChainError("the action has no entry_point: a chain YAML in its pack is needed")
     path = Path(entry_point)
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ChainError(f"{path.name}: cannot be read ({exc.strerror})") from None
-    except yaml.YAMLError as exc:
-        raise ChainError(f"{path.name}: not valid YAML ({exc})") from None
+        data = read_yaml(path)
+    except YamlFileError as exc:
+        raise ChainError(f"{path.name}: {exc}") from None
     return parse_chain(data, path.name)
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
+from levante.platform.core.yaml_files import YamlFileError, read_yaml
 
 KNOWN_FIELDS = frozenset({"class_name", "entry_point", "description", "enabled",
                           "poll_interval", "trigger_types", "name", "pack", "ref",
@@ -152,11 +152,9 @@ def parse_sensor(pack: str, pack_path: Path, data: Any, metadata_file: Path) -> 
 def read_sensor_file(pack: str, pack_path: Path, file: Path) -> SensorMeta:
     """Read and check one sensor file."""
     try:
-        data = yaml.safe_load(file.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as exc:
-        raise SensorFileError(f"cannot be read: {exc}") from None
-    except yaml.YAMLError as exc:
-        raise SensorFileError(f"is not valid YAML: {exc}") from None
+        data = read_yaml(file)
+    except YamlFileError as exc:
+        raise SensorFileError(str(exc)) from None
     return parse_sensor(pack, pack_path, data, file)
 
 

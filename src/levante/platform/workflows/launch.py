@@ -33,7 +33,6 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
-import yaml
 from sqlalchemy import Engine
 
 from levante.config import Config
@@ -41,6 +40,7 @@ from levante.contract import wire
 from levante.db import faults
 from levante.http_client import LoopClients
 from levante.identity.keys import service_key
+from levante.platform.core.yaml_files import YamlFileError, load_yaml_text
 from levante.platform.runners.base import RunOutcome, RunRequest, Status
 from levante.platform.workflows import rerun as workflow_rerun
 from levante.platform.workflows import store as ts
@@ -148,9 +148,9 @@ def _parsed(path: Path, text: str, cache: Parsed | None) -> Any:
     if hit is not None and hit[0] == text:
         return hit[1]
     try:
-        doc = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise LaunchError(f"{path}: is not valid YAML: {exc}") from None
+        doc = load_yaml_text(text)
+    except YamlFileError as exc:
+        raise LaunchError(f"{path}: {exc}") from None
     if cache is not None:
         if len(cache) > 1000:
             cache.clear()

@@ -39,7 +39,7 @@ def test_registration_refuses_bad_schemas_and_configs(served: Served, tmp_path: 
     configs.mkdir(parents=True, exist_ok=True)
     schemas = {
         "s_list": ("- a\n- b\n", "must be a mapping"),
-        "s_yaml": ("a: [1\n", "not valid YAML"),
+        "s_yaml": ("a: [1\n", "not valid YAML: line"),
         "s_type": ("a: {type: strin}\n", "'a': type 'strin'"),
         "s_flag": ("a: {type: string, secret: 'yes'}\n", "'a': 'secret' must be true or false"),
         "s_default": ("a: {type: integer, default: x}\n", "'a': its default"),

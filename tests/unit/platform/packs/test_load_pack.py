@@ -59,7 +59,7 @@ def test_good_pack_loads_metadata_and_actions(tmp_path: Path) -> None:
 
 
 BAD_CASES = [
-    ("broken.yaml", "name: x\n  runner_type: [\n", "invalid YAML: line"),
+    ("broken.yaml", "name: x\n  runner_type: [\n", "is not valid YAML: line"),
     ("noname.yaml", "runner_type: noop\n", "'name' is missing"),
     ("norunner.yaml", "name: norunner\n", "'runner_type' is missing"),
     ("badrunner.yaml", "name: badrunner\nrunner_type: teleport\n",
@@ -128,7 +128,7 @@ def test_pack_with_bad_pack_yaml_fails(tmp_path: Path) -> None:
     write(tmp_path / "p" / "pack.yaml", "name: [\n")
     with pytest.raises(PackLoadFailed) as info:
         load_pack(tmp_path / "p")
-    assert info.value.file.endswith("pack.yaml") and "invalid YAML" in info.value.reason
+    assert info.value.file.endswith("pack.yaml") and "is not valid YAML: line" in info.value.reason
 
 
 def test_discover_finds_bundled_and_later_path_overrides(tmp_path: Path) -> None:

@@ -90,6 +90,6 @@ def test_files_and_bad_yaml(tmp_path: Path) -> None:
     (pack / "sensors" / "notes.txt").write_text("not a sensor")
     assert [p.name for p in sensor_files(pack)] == ["a.yaml", "b.yml"]
     assert read_sensor_file("mon", pack, pack / "sensors" / "a.yaml").ref == "mon.Watch"
-    with pytest.raises(SensorFileError, match="not valid YAML"):
+    with pytest.raises(SensorFileError, match="not valid YAML: line"):
         read_sensor_file("mon", pack, pack / "sensors" / "b.yml")
     assert sensor_files(tmp_path / "nowhere") == []
