@@ -167,6 +167,7 @@ class EngineWorker:
                 task.cancel()
             with contextlib.suppress(Exception):
                 await asyncio.to_thread(self._unregister)
+            self.runtime.shared.datastore.close()  # its kept-alive connections
 
     def _register(self) -> None:
         with writing(self.db) as conn:

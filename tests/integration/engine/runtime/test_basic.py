@@ -56,3 +56,11 @@ def test_new_executions_follow_definition_changes(
         definitions.delete_workflow(conn, "wf", namespace=ns)
     with pytest.raises(runtime.NotFound):
         rt.start_workflow(workflow_identifier="wf", namespace=ns)
+
+
+def test_a_stopped_worker_closes_its_runtimes_datastore_client(db: Engine) -> None:
+    """The kept-alive connections of st2kv() reads go with the engine's worker."""
+    own = EngineRuntime(db)
+    client = own.shared.datastore._http()
+    ThreadWorker(own, poll_interval=0.2).start().stop()
+    assert client.is_closed
