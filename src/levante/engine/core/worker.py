@@ -139,7 +139,10 @@ class EngineWorker:
         self._loop = asyncio.get_running_loop()
         self._step_event = asyncio.Event()
         self._action_event = asyncio.Event()
-        await asyncio.to_thread(self._register)
+        # A process that starts while the database refuses writes (or drops its
+        # connections) waits it out, as every write of a running engine does.
+        await faults.retry_writes_async(self._register, self.write_retry,
+                                        "the engine process's registration", log)
         self.runtime.add_wake_listener(self.wake)
         handoff.register(self.db, self._claimer)
         loops = [

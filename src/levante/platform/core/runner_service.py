@@ -338,10 +338,11 @@ class RunnerService:
     async def run(self, stopping: asyncio.Event) -> None:
         self._loop = asyncio.get_running_loop()
         self._wake = asyncio.Event()
-        store.register_process(self.engine, self.process_id, "runner")
-        abandon_dead_claims(self.engine, self.process_id)
+        # A runner that starts while the database refuses writes (or drops its
+        # connections) waits it out, as every write of a running runner does.
+        await faults.retry_writes_async(self._register, self.write_retry,
+                                        "the runner's registration", log)
         executions.add_listener(self.engine, self._listener)
-        self._count_peers()
         executions.add_taker(self.engine, self)
         beating = asyncio.create_task(self._heartbeats(stopping))
         listening = (None if self.engine.dialect.name == "sqlite"
@@ -589,6 +590,11 @@ class RunnerService:
             await asyncio.shield(ended)
         except asyncio.CancelledError:
             await ended
+
+    def _register(self) -> None:
+        store.register_process(self.engine, self.process_id, "runner")
+        abandon_dead_claims(self.engine, self.process_id)
+        self._count_peers()
 
     @staticmethod
     def _token_ttl(row: dict[str, Any]) -> int:

@@ -256,7 +256,9 @@ class RulesEngine:
         self._loop = asyncio.get_running_loop()
         self._wake = asyncio.Event()
         kv_render.configure(self.db, pairs.key_path_of(self.config))
-        await asyncio.to_thread(builtin.ensure_builtin, self.db)
+        await faults.retry_writes_async(
+            lambda: builtin.ensure_builtin(self.db), faults.retry_timeout(self.config),
+            "the built-in trigger types", log)
         trigger_store.add_waker(self.db, self._woken)
         listening = (None if self.db.dialect.name == "sqlite"
                      else asyncio.create_task(self._listen(stopping)))

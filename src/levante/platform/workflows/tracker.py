@@ -216,7 +216,9 @@ class ResultsTracker:
         try:
             limits = httpx.Limits(max_connections=self.pool_size,
                                   max_keepalive_connections=self.pool_size)
-            headers = await asyncio.to_thread(engine_headers, self.config, self.db)
+            headers = await faults.retry_writes_async(
+                lambda: engine_headers(self.config, self.db), faults.retry_timeout(self.config),
+                "the engine key", log)
             async with httpx.AsyncClient(base_url=self.engine_url, timeout=30.0,
                                          limits=limits, headers=headers) as client:
                 self.client = client
