@@ -35,7 +35,7 @@ from sqlalchemy import (
 from levante.db.connect import after_commit, autocommit, reading, writing
 from levante.db.listing import capped_count
 from levante.db.local import local_of
-from levante.db.times import now
+from levante.db.times import aware, now
 from levante.identity.keys import new_id
 from levante.platform.core.models import executions
 from levante.platform.rules.tables import rules
@@ -327,21 +327,20 @@ def claim_instances(db: Engine, owner: str, limit: int, lease_seconds: float) ->
         if conn.execute(select(trigger_instances.c.id).where(_claimable(stamp))
                         .limit(1)).first() is None:
             return []
-    lease = stamp + timedelta(seconds=lease_seconds)
     pick = (select(trigger_instances.c.id).where(_claimable(stamp))
             .order_by(trigger_instances.c.occurrence_time, trigger_instances.c.id)
             .limit(limit))
     if db.dialect.name != "sqlite":
         pick = pick.with_for_update(skip_locked=True)
+    picked = pick.cte("picked")
+    # Pick, mark and read back in one statement (one round trip in the write transaction).
+    claim = (update(trigger_instances).where(trigger_instances.c.id == picked.c.id)
+             .values(status=PROCESSING, claimed_by=owner,
+                     lease_until=stamp + timedelta(seconds=lease_seconds))
+             .returning(*trigger_instances.c))
     with writing(db) as conn:
-        ids = [r.id for r in conn.execute(pick)]
-        if not ids:
-            return []
-        conn.execute(update(trigger_instances).where(trigger_instances.c.id.in_(ids))
-                     .values(status=PROCESSING, claimed_by=owner, lease_until=lease))
-        rows = [_row(r) for r in conn.execute(
-            select(trigger_instances).where(trigger_instances.c.id.in_(ids))
-            .order_by(trigger_instances.c.occurrence_time, trigger_instances.c.id))]
+        rows = [_row(r) for r in conn.execute(claim)]
+    rows.sort(key=lambda r: (aware(r["occurrence_time"]), r["id"]))
     return rows
 
 
