@@ -21,6 +21,7 @@ authentication is driven as the platform and the CLI drive it.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import os
 import queue
 import shutil
@@ -31,8 +32,9 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Self, TypeVar
 
@@ -74,6 +76,23 @@ def eventually(check: Callable[[], T | None], timeout: float = 30.0,
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
         time.sleep(step)
+
+
+@contextlib.contextmanager
+def serve_http(server: ThreadingHTTPServer) -> Iterator[str]:
+    """Serve ``server`` (bound, on a loopback port) from a thread; its base URL
+    (``http://host:port``). Shut down and closed at the end; its request threads never
+    hold the test up."""
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
+                              daemon=True)
+    thread.start()
+    host, port = server.server_address[:2]
+    try:
+        yield f"http://{host!s}:{port}"
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 def free_port() -> int:

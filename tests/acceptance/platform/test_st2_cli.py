@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import re
 import subprocess
-import threading
 import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -14,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.acceptance.platform.conftest import ROOT, Platform
-from tests.harness import clean_environ
+from tests.harness import clean_environ, serve_http
 
 ST2 = ROOT / ".venv-clients" / "st2" / "bin" / "st2"
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
@@ -39,14 +38,8 @@ class _Hello(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def hello_url() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Hello)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/hello"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serve_http(ThreadingHTTPServer(("127.0.0.1", 0), _Hello)) as url:
+        yield f"{url}/hello"
 
 
 def st2(platform: Platform, home: Path, *args: str) -> subprocess.CompletedProcess[str]:

@@ -4,7 +4,6 @@ name, and an evaluation without a workflow execution saying so."""
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -13,6 +12,7 @@ import pytest
 
 from levante.engine.datastore_client import Datastore, KeyNotFound, Where, split_key
 from levante.engine.expressions import DataContext, ExpressionError, evaluate
+from tests.harness import serve_http
 
 
 class _Ctx(DataContext):
@@ -64,14 +64,8 @@ class _Keys(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def platform_url() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Keys)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serve_http(ThreadingHTTPServer(("127.0.0.1", 0), _Keys)) as url:
+        yield url
 
 
 def test_a_datastore_keeps_its_own_client(platform_url: str) -> None:

@@ -23,7 +23,7 @@ import pytest
 
 from tests.acceptance.engine.conftest import start_engine
 from tests.conftest import postgres_server_url
-from tests.harness import System
+from tests.harness import System, serve_http
 
 # std.http may not reach this network (TEST-NET-1, never routed): the std_http_denied case.
 DENIED_NETWORK = "192.0.2.0/24"
@@ -184,11 +184,5 @@ class _LoopbackServer(ThreadingHTTPServer):
 @pytest.fixture(scope="session")
 def http_base() -> Iterator[str]:
     """Base URL of a loopback HTTP server the `std.http` cases call."""
-    server = _LoopbackServer()
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serve_http(_LoopbackServer()) as url:
+        yield url

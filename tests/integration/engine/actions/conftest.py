@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import base64
 import json
-import threading
 import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+
+from tests.harness import serve_http
 
 AUTH_USER = "alice"
 AUTH_PASSWORD = "s3cret:with-colon"
@@ -78,16 +79,8 @@ class Handler(BaseHTTPRequestHandler):
 
 
 def serve(host: str) -> Iterator[str]:
-    server = ThreadingHTTPServer((host, 0), Handler)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
-    thread.daemon = True
-    thread.start()
-    try:
-        yield f"http://{host}:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serve_http(ThreadingHTTPServer((host, 0), Handler)) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

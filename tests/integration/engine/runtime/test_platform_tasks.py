@@ -4,7 +4,6 @@ result arrives later by PUT /v2/action_executions/<id> (handshake 2)."""
 from __future__ import annotations
 
 import json
-import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -13,6 +12,7 @@ from sqlalchemy import Engine
 
 from levante.engine.core.runtime import EngineRuntime
 from levante.engine.store import executions as store
+from tests.harness import serve_http
 
 from .harness import ThreadWorker, define, tasks, wait_done
 
@@ -35,9 +35,7 @@ class _Platform(BaseHTTPRequestHandler):
 
 
 def test_platform_action_task(db: Engine, rt: EngineRuntime, worker: ThreadWorker, ns: str) -> None:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Platform)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
+    with serve_http(ThreadingHTTPServer(("127.0.0.1", 0), _Platform)) as url:
         define(db, ns, """
 version: '2.0'
 wf:
@@ -46,7 +44,6 @@ wf:
       action: core.local cmd="uptime"
       publish: {out: <% task().result.stdout %>}
 """)
-        url = f"http://127.0.0.1:{server.server_address[1]}"
         _Platform.bodies.clear()
         ex = rt.start_workflow(workflow_identifier="wf", namespace=ns,
             params={"env": {"levante": {"api_url": url, "credential": "k",
@@ -71,8 +68,6 @@ wf:
         done = wait_done(db, ex["id"])
         assert done["state"] == "SUCCESS", done["state_info"]
         assert done["output"]["out"] == "up 1 day"
-    finally:
-        server.shutdown()
 
 
 def test_unknown_action_fails_task_clearly(

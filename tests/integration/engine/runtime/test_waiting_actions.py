@@ -7,7 +7,6 @@ action needs a slot runs at once, and the sleepers still end together.
 from __future__ import annotations
 
 import http.server
-import threading
 from collections.abc import Iterator
 
 import pytest
@@ -16,6 +15,7 @@ from sqlalchemy import Engine, select
 from levante.db.metadata import all_metadata
 from levante.engine import states
 from levante.engine.core.runtime import EngineRuntime
+from tests.harness import serve_http
 
 from .harness import ThreadWorker, define, tasks, wait_done
 
@@ -50,12 +50,8 @@ def http_url() -> Iterator[str]:
         def log_message(self, *args: object) -> None:
             pass
 
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Ok)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/"
-    server.shutdown()
-    server.server_close()
+    with serve_http(http.server.ThreadingHTTPServer(("127.0.0.1", 0), Ok)) as url:
+        yield f"{url}/"
 
 
 def test_sleeping_tasks_hold_no_worker_and_end_together(db: Engine, rt: EngineRuntime, ns: str,
