@@ -24,7 +24,9 @@ class ConfigError(Exception):
     """A configuration file or value that cannot be used; the message says where and why."""
 
 
-def _parse_bool(raw: str) -> bool:
+def parse_bool(raw: str) -> bool:
+    """A yes/no word as configuration files and the API's filters take it; ValueError
+    saying what is expected for any other."""
     value = raw.strip().lower()
     if value in ("1", "true", "yes", "on"):
         return True
@@ -59,7 +61,7 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "str": _parse_str,
     "int": _parse_int,
     "float": _parse_float,
-    "bool": _parse_bool,
+    "bool": parse_bool,
     "list": _parse_list,
 }
 _EXPECTED: dict[str, str] = {

@@ -16,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from levante import jsontext
-from levante.config import Config
+from levante.config import Config, parse_bool
 from levante.contract.signing import signing_secret
 from levante.db import faults
 
@@ -223,12 +223,11 @@ def query_filter_bool(request: Request, name: str) -> bool | None:
     raw = request.query_params.get(name)
     if raw is None or raw.strip() == "":
         return None
-    value = raw.strip().lower()
-    if value in ("1", "true", "yes", "on"):
-        return True
-    if value in ("0", "false", "no", "off"):
-        return False
-    raise ApiError(400, f"Query parameter '{name}' must be true or false, not {raw!r}.")
+    try:
+        return parse_bool(raw)
+    except ValueError:
+        raise ApiError(400, f"Query parameter '{name}' must be true or false, not {raw!r}.") \
+            from None
 
 
 def query_limit(request: Request, default: int | None) -> int | None:
