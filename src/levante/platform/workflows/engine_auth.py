@@ -4,9 +4,12 @@
 
 from __future__ import annotations
 
+import logging
+
 from sqlalchemy import Engine
 
 from levante.config import Config
+from levante.db import faults
 from levante.identity import keys
 
 PLATFORM_KEY_FILE = "platform_api_key"
@@ -20,3 +23,12 @@ def engine_headers(config: Config, db: Engine, user: str | None = None) -> dict[
     if user:
         headers[keys.ASSERTED_USER_HEADER] = user
     return headers
+
+
+async def waited_engine_headers(config: Config, db: Engine, log: logging.Logger,
+                                user: str | None = None, tag: str = "") -> dict[str, str]:
+    """`engine_headers`, off the event loop, waiting out a database that refuses writes
+    or drops its connections (for at most ``[database] write_retry_timeout``)."""
+    return await faults.retry_writes_async(lambda: engine_headers(config, db, user),
+                                           faults.retry_timeout(config), "the engine key",
+                                           log, tag)

@@ -44,7 +44,7 @@ from levante.platform.core.yaml_files import YamlFileError, load_yaml_text
 from levante.platform.runners.base import RunOutcome, RunRequest, Status
 from levante.platform.workflows import rerun as workflow_rerun
 from levante.platform.workflows import store as ts
-from levante.platform.workflows.engine_auth import engine_headers
+from levante.platform.workflows.engine_auth import waited_engine_headers
 
 log = logging.getLogger("levante.platform.workflow_launch")
 T = TypeVar("T")
@@ -538,9 +538,7 @@ async def _launch(launcher: Launcher, request: RunRequest) -> RunOutcome:
                                      definition.workflow_name),
             limit, "the engine id", log, tag)
         add_st2_context(body, request, found, context)
-        headers = await faults.retry_writes_async(
-            lambda: engine_headers(found.config, found.db, user), limit,
-            "the engine key", log, tag)
+        headers = await waited_engine_headers(found.config, found.db, log, user, tag)
         client = launcher.client(headers)
         try:
             started = await _start(client, definition, body, found, request.execution_id)
@@ -569,9 +567,7 @@ async def _rerun(launcher: Launcher, request: RunRequest, original_id: str,
         wf_id, user = await faults.retry_writes_async(
             lambda: workflow_rerun.original_workflow(found.db, original_id), limit,
             "reading the original execution", log, tag)
-        headers = await faults.retry_writes_async(
-            lambda: engine_headers(found.config, found.db, user), limit, "the engine key",
-            log, tag)
+        headers = await waited_engine_headers(found.config, found.db, log, user, tag)
         client = launcher.client(headers)
         await workflow_rerun.rerun(client, found.db, request.execution_id, original_id,
                                    wf_id, tasks, reset)

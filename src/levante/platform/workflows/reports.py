@@ -42,13 +42,12 @@ from levante.contract.delivery import (
 )
 from levante.contract.outbox import Claimed, DeliveryLoop, LoopSettings
 from levante.contract.wire import runner_of as _runner_type
-from levante.db import faults
 from levante.db.connect import after_commit
 from levante.db.local import local_of
 from levante.db.times import aware as aware
 from levante.db.times import now as now
 from levante.platform.workflows import store, tree_status
-from levante.platform.workflows.engine_auth import engine_headers
+from levante.platform.workflows.engine_auth import engine_headers, waited_engine_headers
 from levante.platform.workflows.store import Outcome as Outcome
 
 log = logging.getLogger("levante.platform.engine_reports")
@@ -311,9 +310,7 @@ class EngineReporter(DeliveryLoop):
             bell.remove(self.wake)
 
     async def open_client(self) -> httpx.AsyncClient:
-        headers = await faults.retry_writes_async(
-            lambda: engine_headers(self.config, self.db), faults.retry_timeout(self.config),
-            "the engine key", log)
+        headers = await waited_engine_headers(self.config, self.db, log)
         client = httpx.AsyncClient(base_url=self.engine_url, headers=headers,
                                    timeout=REQUEST_TIMEOUT)
         # ends of tasks' actions are handed over from now

@@ -34,7 +34,7 @@ from levante.db.local import local_of
 from levante.platform.core import store as platform_store
 from levante.platform.workflows import receiver
 from levante.platform.workflows import store as ts
-from levante.platform.workflows.engine_auth import engine_headers
+from levante.platform.workflows.engine_auth import engine_headers, waited_engine_headers
 
 log = logging.getLogger("levante.platform.resultstracker")
 
@@ -216,9 +216,7 @@ class ResultsTracker:
         try:
             limits = httpx.Limits(max_connections=self.pool_size,
                                   max_keepalive_connections=self.pool_size)
-            headers = await faults.retry_writes_async(
-                lambda: engine_headers(self.config, self.db), faults.retry_timeout(self.config),
-                "the engine key", log)
+            headers = await waited_engine_headers(self.config, self.db, log)
             async with httpx.AsyncClient(base_url=self.engine_url, timeout=30.0,
                                          limits=limits, headers=headers) as client:
                 self.client = client
